@@ -1,0 +1,474 @@
+//! Reading a features file: safetensors with `train_x [N,F]` f32, `train_y [N]` integer labels,
+//! `val_x`, `val_y`, and optionally a `class_names` JSON list in the header metadata.
+
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
+
+use crate::error::DataError;
+use crate::sampling::stratified_subset;
+
+/// One split: row-major `[len, dim]` features and a label per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub x: Vec<f32>,
+    pub y: Vec<u32>,
+    pub dim: usize,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// Rows `indices` copied into a contiguous `[indices.len(), dim]` block, with their labels.
+    pub fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<u32>) {
+        let mut x = Vec::with_capacity(indices.len() * self.dim);
+        let mut y = Vec::with_capacity(indices.len());
+        for &i in indices {
+            x.extend_from_slice(&self.x[i * self.dim..(i + 1) * self.dim]);
+            y.push(self.y[i]);
+        }
+        (x, y)
+    }
+}
+
+/// A validated features file: both splits share the feature width and the label range.
+#[derive(Debug, Clone)]
+pub struct FeatureSet {
+    pub path: PathBuf,
+    pub train: Split,
+    pub val: Split,
+    pub num_classes: usize,
+    pub class_names: Vec<String>,
+    /// sha256 of the file's bytes (hex), recorded with every result row.
+    pub sha256: String,
+}
+
+impl FeatureSet {
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, DataError> {
+        let format = |message: String| DataError::Format {
+            path: path.to_owned(),
+            message,
+        };
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
+        let reader = Reader {
+            path,
+            tensors: &tensors,
+        };
+
+        let train = reader.split("train_x", "train_y")?;
+        let val = reader.split("val_x", "val_y")?;
+        if val.dim != train.dim {
+            return Err(DataError::Tensor {
+                path: path.to_owned(),
+                tensor: "val_x",
+                problem: format!(
+                    "has {} features per row, train_x has {}",
+                    val.dim, train.dim
+                ),
+            });
+        }
+        if train.is_empty() {
+            return Err(reader.problem("train_x", "has no rows".into()));
+        }
+
+        let label_max = train.y.iter().chain(&val.y).copied().max().unwrap_or(0) as usize;
+        let class_names: Vec<String> = match metadata
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("class_names"))
+        {
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                format(format!(
+                    "metadata `class_names` is not a JSON list of strings: {e}"
+                ))
+            })?,
+            None => (0..=label_max).map(|c| format!("class {c}")).collect(),
+        };
+        let num_classes = class_names.len();
+        if label_max >= num_classes {
+            return Err(DataError::Tensor {
+                path: path.to_owned(),
+                tensor: if train.y.iter().any(|&y| y as usize >= num_classes) {
+                    "train_y"
+                } else {
+                    "val_y"
+                },
+                problem: format!(
+                    "holds label {label_max}, but the metadata names only {num_classes} classes"
+                ),
+            });
+        }
+        for class in 0..num_classes {
+            if !train.y.iter().any(|&y| y as usize == class) {
+                return Err(reader.problem(
+                    "train_y",
+                    format!("has no sample of class {class} ({})", class_names[class]),
+                ));
+            }
+        }
+
+        Ok(FeatureSet {
+            path: path.to_owned(),
+            train,
+            val,
+            num_classes,
+            class_names,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.train.dim
+    }
+
+    /// Training samples of the smallest class: the largest `train_per_class` this file allows.
+    pub fn smallest_class(&self) -> (usize, usize) {
+        (0..self.num_classes)
+            .map(|c| (c, self.train.y.iter().filter(|&&y| y as usize == c).count()))
+            .min_by_key(|&(_, n)| n)
+            .expect("a FeatureSet has at least one class")
+    }
+
+    /// The training rows of the stratified subset of `per_class` samples per class for `seed`.
+    pub fn train_subset(&self, per_class: usize, seed: u64) -> Result<Vec<usize>, DataError> {
+        let (class, available) = self.smallest_class();
+        if per_class > available {
+            return Err(DataError::TooFewSamples {
+                path: self.path.clone(),
+                class,
+                available,
+                requested: per_class,
+            });
+        }
+        Ok(stratified_subset(
+            &self.train.y,
+            self.num_classes,
+            per_class,
+            seed,
+        ))
+    }
+}
+
+struct Reader<'a> {
+    path: &'a Path,
+    tensors: &'a SafeTensors<'a>,
+}
+
+impl Reader<'_> {
+    fn problem(&self, tensor: &'static str, problem: String) -> DataError {
+        DataError::Tensor {
+            path: self.path.to_owned(),
+            tensor,
+            problem,
+        }
+    }
+
+    fn split(&self, x_name: &'static str, y_name: &'static str) -> Result<Split, DataError> {
+        let missing = |tensor| DataError::MissingTensor {
+            path: self.path.to_owned(),
+            tensor,
+        };
+        let x = self.tensors.tensor(x_name).map_err(|_| missing(x_name))?;
+        let y = self.tensors.tensor(y_name).map_err(|_| missing(y_name))?;
+        let &[rows, dim] = x.shape() else {
+            return Err(self.problem(
+                x_name,
+                format!("must be 2-D [N, F], has shape {:?}", x.shape()),
+            ));
+        };
+        if dim == 0 {
+            return Err(self.problem(x_name, "has zero features per row".into()));
+        }
+        if y.shape() != [rows] {
+            return Err(self.problem(
+                y_name,
+                format!(
+                    "must have shape [{rows}] to match {x_name}, has {:?}",
+                    y.shape()
+                ),
+            ));
+        }
+        let x_values = floats(x.dtype(), x.data()).ok_or_else(|| {
+            self.problem(
+                x_name,
+                format!("must be F32, F16, BF16 or F64, is {:?}", x.dtype()),
+            )
+        })?;
+        if let Some(pos) = x_values.iter().position(|v| !v.is_finite()) {
+            return Err(self.problem(
+                x_name,
+                format!(
+                    "holds a non-finite value at row {}, column {}",
+                    pos / dim,
+                    pos % dim
+                ),
+            ));
+        }
+        let labels = integers(y.dtype(), y.data()).ok_or_else(|| {
+            self.problem(y_name, format!("must hold integers, is {:?}", y.dtype()))
+        })?;
+        let y_values = labels
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                u32::try_from(v).map_err(|_| {
+                    self.problem(
+                        y_name,
+                        format!("holds label {v} at row {i}; labels are 0..C"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        Ok(Split {
+            x: x_values,
+            y: y_values,
+            dim,
+        })
+    }
+}
+
+fn floats(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
+            .collect(),
+        _ => return None,
+    })
+}
+
+fn half_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((h >> 10) & 0x1f);
+    let frac = f32::from(h & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f32.powi(-24),
+        31 if frac == 0.0 => sign * f32::INFINITY,
+        31 => f32::NAN,
+        _ => sign * (1.0 + frac / 1024.0) * 2f32.powi(exp - 15),
+    }
+}
+
+fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Vec<i64>> {
+    macro_rules! read {
+        ($t:ty, $n:expr) => {
+            bytes
+                .chunks_exact($n)
+                .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect()
+        };
+    }
+    Some(match dtype {
+        Dtype::U8 => bytes.iter().map(|&b| i64::from(b)).collect(),
+        Dtype::I8 => bytes.iter().map(|&b| i64::from(b as i8)).collect(),
+        Dtype::I16 => read!(i16, 2),
+        Dtype::U16 => read!(u16, 2),
+        Dtype::I32 => read!(i32, 4),
+        Dtype::U32 => read!(u32, 4),
+        Dtype::I64 => read!(i64, 8),
+        Dtype::U64 => bytes
+            .chunks_exact(8)
+            .map(|c| i64::try_from(u64::from_le_bytes(c.try_into().unwrap())).unwrap_or(-1))
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Writes a features file in the layout [`FeatureSet::load`] reads (labels as I64, names in metadata).
+pub fn write_features(
+    path: &Path,
+    train: &Split,
+    val: &Split,
+    class_names: &[String],
+) -> Result<(), DataError> {
+    use safetensors::tensor::TensorView;
+    let io = |source| DataError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let i64_bytes = |v: &[u32]| {
+        v.iter()
+            .flat_map(|&x| i64::from(x).to_le_bytes())
+            .collect::<Vec<u8>>()
+    };
+    let buffers = [
+        (
+            "train_x",
+            Dtype::F32,
+            vec![train.len(), train.dim],
+            f32_bytes(&train.x),
+        ),
+        (
+            "train_y",
+            Dtype::I64,
+            vec![train.len()],
+            i64_bytes(&train.y),
+        ),
+        (
+            "val_x",
+            Dtype::F32,
+            vec![val.len(), val.dim],
+            f32_bytes(&val.x),
+        ),
+        ("val_y", Dtype::I64, vec![val.len()], i64_bytes(&val.y)),
+    ];
+    let views = buffers
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|view| (name.to_string(), view))
+                .map_err(|e| DataError::Format {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let metadata = std::collections::HashMap::from([(
+        "class_names".to_string(),
+        serde_json::to_string(class_names).expect("strings serialize"),
+    )]);
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| DataError::Format {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    // Atomic: a reader never sees half a file.
+    let tmp = path.with_extension("safetensors.tmp");
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(rows: usize, dim: usize, labels: &[u32]) -> Split {
+        Split {
+            x: (0..rows * dim).map(|i| i as f32).collect(),
+            y: labels.to_vec(),
+            dim,
+        }
+    }
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|c| format!("c{c}")).collect()
+    }
+
+    #[test]
+    fn round_trip_keeps_values_names_and_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.safetensors");
+        let train = split(4, 3, &[0, 1, 1, 0]);
+        let val = split(2, 3, &[1, 0]);
+        write_features(&path, &train, &val, &names(2)).unwrap();
+        let set = FeatureSet::load(&path).unwrap();
+        assert_eq!((set.train.clone(), set.val.clone()), (train, val));
+        assert_eq!(set.class_names, names(2));
+        assert_eq!(
+            set.sha256,
+            hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
+        );
+        assert_eq!(set.smallest_class(), (0, 2));
+        assert!(matches!(
+            set.train_subset(3, 0),
+            Err(DataError::TooFewSamples {
+                requested: 3,
+                available: 2,
+                ..
+            })
+        ));
+    }
+
+    /// Each broken file and the words its error must contain.
+    #[test]
+    fn broken_files_name_the_tensor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.safetensors");
+        let cases: Vec<(Split, Split, Vec<String>, &[&str])> = vec![
+            (
+                split(2, 3, &[0, 1]),
+                split(1, 4, &[0]),
+                names(2),
+                &["val_x", "4 features", "3"],
+            ),
+            (
+                split(2, 3, &[0, 5]),
+                split(1, 3, &[0]),
+                names(2),
+                &["train_y", "label 5"],
+            ),
+            (
+                split(2, 3, &[0, 0]),
+                split(1, 3, &[1]),
+                names(2),
+                &["train_y", "no sample of class 1", "c1"],
+            ),
+            (
+                split(0, 3, &[]),
+                split(1, 3, &[0]),
+                names(1),
+                &["train_x", "no rows"],
+            ),
+        ];
+        for (train, val, class_names, needles) in cases {
+            write_features(&path, &train, &val, &class_names).unwrap();
+            let err = FeatureSet::load(&path).unwrap_err().to_string();
+            assert!(err.contains("bad.safetensors"), "{err}");
+            for needle in needles {
+                assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+            }
+        }
+        let mut nan = split(2, 3, &[0, 1]);
+        nan.x[4] = f32::NAN;
+        write_features(&path, &nan, &split(1, 3, &[0]), &names(2)).unwrap();
+        let err = FeatureSet::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("train_x") && err.contains("row 1, column 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_tensor_is_named() {
+        let views = vec![(
+            "train_x".to_string(),
+            safetensors::tensor::TensorView::new(Dtype::F32, vec![1, 1], &[0u8; 4]).unwrap(),
+        )];
+        let bytes = safetensors::serialize(views, None).unwrap();
+        let err = FeatureSet::from_bytes(&bytes, Path::new("m.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.safetensors") && err.contains("`train_y` is missing"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! The thread's model2.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+
+use crate::init::keyed_linear;
+
+#[derive(Config, Debug)]
+pub struct LinearHeadConfig {
+    pub d_input: usize,
+    pub classes: usize,
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+/// `Linear(F->C, bias)`.
+///
+/// # Shapes
+/// - input: `[batch, d_input]`, output: `[batch, classes]`
+#[derive(Module, Debug)]
+pub struct LinearHead {
+    pub fc: Linear,
+}
+
+impl LinearHeadConfig {
+    pub fn init(&self, seed: u64, device: &Device) -> LinearHead {
+        LinearHead {
+            fc: keyed_linear("fc", self.d_input, self.classes, self.bias, seed, device),
+        }
+    }
+}
+
+impl LinearHead {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.fc.forward(x)
+    }
+}

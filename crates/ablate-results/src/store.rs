@@ -1,0 +1,197 @@
+//! The results folder of one experiment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ablate_spec::{Cell, Experiment};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::error::ResultsError;
+use crate::record::{CellRecord, FailedCell};
+
+/// Written once when a results folder is made; checked on every later run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub config_hash: String,
+    pub ablate_version: String,
+    pub experiment: serde_json::Value,
+}
+
+pub struct ResultsStore {
+    folder: PathBuf,
+    config_hash: String,
+}
+
+impl ResultsStore {
+    /// Opens (creating it if needed) `root/<name>/` for `experiment`.
+    ///
+    /// Refuses a folder made by a different config unless `restart` is set, in which case its cell
+    /// files and tables are removed first.
+    pub fn open(root: &Path, experiment: &Experiment, restart: bool) -> Result<Self, ResultsError> {
+        let folder = root.join(&experiment.name);
+        let config_hash = experiment.config_hash();
+        let manifest_path = folder.join("manifest.json");
+        if restart && folder.exists() {
+            for name in [
+                "cells",
+                "runs.csv",
+                "runs.parquet",
+                "epochs.csv",
+                "epochs.parquet",
+                "manifest.json",
+            ] {
+                let path = folder.join(name);
+                let removed = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                match removed {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(ResultsError::Io { path, source: e });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        match std::fs::read(&manifest_path) {
+            Ok(bytes) => {
+                let manifest: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| ResultsError::Corrupt {
+                        path: manifest_path.clone(),
+                        message: e.to_string(),
+                    })?;
+                if manifest.config_hash != config_hash {
+                    return Err(ResultsError::ConfigMismatch {
+                        folder,
+                        found: manifest.config_hash,
+                        expected: config_hash,
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(folder.join("cells")).map_err(ResultsError::io(&folder))?;
+                let manifest = Manifest {
+                    name: experiment.name.clone(),
+                    config_hash: config_hash.clone(),
+                    ablate_version: env!("CARGO_PKG_VERSION").to_string(),
+                    experiment: serde_json::to_value(experiment).expect("an Experiment serializes"),
+                };
+                let json = serde_json::to_vec_pretty(&manifest).expect("a Manifest serializes");
+                write_atomic(&manifest_path, &json)?;
+            }
+            Err(e) => {
+                return Err(ResultsError::Io {
+                    path: manifest_path,
+                    source: e,
+                });
+            }
+        }
+        std::fs::create_dir_all(folder.join("cells")).map_err(ResultsError::io(&folder))?;
+        Ok(Self {
+            folder,
+            config_hash,
+        })
+    }
+
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    pub fn config_hash(&self) -> &str {
+        &self.config_hash
+    }
+
+    fn cell_path(&self, cell_id: &str) -> PathBuf {
+        self.folder.join("cells").join(format!("{cell_id}.json"))
+    }
+
+    fn failed_path(&self, cell_id: &str) -> PathBuf {
+        self.folder
+            .join("cells")
+            .join(format!("{cell_id}.failed.json"))
+    }
+
+    /// The cells of `cells` that have no finished record yet, in the given order.
+    pub fn missing_cells(&self, cells: &[Cell]) -> Result<Vec<Cell>, ResultsError> {
+        let done = self.records()?;
+        Ok(cells
+            .iter()
+            .filter(|c| !done.contains_key(&c.id()))
+            .copied()
+            .collect())
+    }
+
+    /// Persists a finished cell atomically and clears an earlier failure of it.
+    pub fn save(&self, record: &CellRecord) -> Result<(), ResultsError> {
+        let json = serde_json::to_vec_pretty(record).expect("a CellRecord serializes");
+        write_atomic(&self.cell_path(&record.cell_id), &json)?;
+        match std::fs::remove_file(self.failed_path(&record.cell_id)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ResultsError::Io {
+                path: self.failed_path(&record.cell_id),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn save_failure(&self, failure: &FailedCell) -> Result<(), ResultsError> {
+        let json = serde_json::to_vec_pretty(failure).expect("a FailedCell serializes");
+        write_atomic(&self.failed_path(&failure.cell_id), &json)
+    }
+
+    /// Every finished cell record, by cell id. A record from another config is refused, naming it.
+    pub fn records(&self) -> Result<BTreeMap<String, CellRecord>, ResultsError> {
+        let dir = self.folder.join("cells");
+        let mut records = BTreeMap::new();
+        let entries = std::fs::read_dir(&dir).map_err(ResultsError::io(&dir))?;
+        for entry in entries {
+            let path = entry.map_err(ResultsError::io(&dir))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !name.ends_with(".json") || name.ends_with(".failed.json") || name.starts_with('.') {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
+            let record: CellRecord =
+                serde_json::from_slice(&bytes).map_err(|e| ResultsError::Corrupt {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            if record.provenance.config_hash != self.config_hash {
+                return Err(ResultsError::ConfigMismatch {
+                    folder: path,
+                    found: record.provenance.config_hash,
+                    expected: self.config_hash.clone(),
+                });
+            }
+            records.insert(record.cell_id.clone(), record);
+        }
+        Ok(records)
+    }
+
+    /// Failures recorded by the last runs and not yet retried successfully.
+    pub fn failures(&self) -> Result<Vec<FailedCell>, ResultsError> {
+        let dir = self.folder.join("cells");
+        let mut failures = Vec::new();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(ResultsError::io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".failed.json"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
+            failures.push(
+                serde_json::from_slice(&bytes).map_err(|e| ResultsError::Corrupt {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        Ok(failures)
+    }
+}

@@ -1,0 +1,116 @@
+//! One cell of the grid: a head variant trained on one training-set size with one seed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::HeadKind;
+
+/// A head with every switch of the grid set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "head", rename_all = "lowercase")]
+pub enum HeadVariant {
+    /// `Linear(F->hidden, bias_before_bn) -> [ReLU] -> BatchNorm1d -> Dropout(dropout) -> Linear(hidden->C, last_bias)`.
+    Mlp {
+        bias_before_bn: bool,
+        relu: bool,
+        dropout: f64,
+        last_bias: bool,
+    },
+    /// `Linear(F->C, last_bias)`.
+    Linear { last_bias: bool },
+}
+
+impl HeadVariant {
+    pub fn kind(&self) -> HeadKind {
+        match self {
+            HeadVariant::Mlp { .. } => HeadKind::Mlp,
+            HeadVariant::Linear { .. } => HeadKind::Linear,
+        }
+    }
+
+    /// A stable, readable name such as `mlp-bias1-relu0-drop0.25-last1` or `linear-last1`.
+    pub fn name(&self) -> String {
+        match *self {
+            HeadVariant::Mlp {
+                bias_before_bn,
+                relu,
+                dropout,
+                last_bias,
+            } => format!(
+                "mlp-bias{}-relu{}-drop{}-last{}",
+                u8::from(bias_before_bn),
+                u8::from(relu),
+                dropout,
+                u8::from(last_bias)
+            ),
+            HeadVariant::Linear { last_bias } => format!("linear-last{}", u8::from(last_bias)),
+        }
+    }
+
+    /// The dropout rate of the hidden layer (0 for `linear`, which has none).
+    pub fn dropout(&self) -> f64 {
+        match *self {
+            HeadVariant::Mlp { dropout, .. } => dropout,
+            HeadVariant::Linear { .. } => 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub head: HeadVariant,
+    pub train_per_class: usize,
+    pub seed: u64,
+}
+
+impl Cell {
+    /// Unique within an experiment and safe as a file name: `<variant>-n<size>-s<seed>`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}-n{}-s{}",
+            self.head.name(),
+            self.train_per_class,
+            self.seed
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_read_as_their_switches() {
+        let cases = [
+            (
+                HeadVariant::Mlp {
+                    bias_before_bn: true,
+                    relu: false,
+                    dropout: 0.25,
+                    last_bias: true,
+                },
+                "mlp-bias1-relu0-drop0.25-last1-n100-s3",
+            ),
+            (
+                HeadVariant::Mlp {
+                    bias_before_bn: false,
+                    relu: true,
+                    dropout: 0.0,
+                    last_bias: false,
+                },
+                "mlp-bias0-relu1-drop0-last0-n100-s3",
+            ),
+            (
+                HeadVariant::Linear { last_bias: true },
+                "linear-last1-n100-s3",
+            ),
+        ];
+        for (head, id) in cases {
+            let cell = Cell {
+                head,
+                train_per_class: 100,
+                seed: 3,
+            };
+            assert_eq!(cell.id(), id);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+use std::path::PathBuf;
+
+/// Why an experiment file was refused. Every variant names the file, and the key where one is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read experiment file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Syntax errors and unknown keys; toml's message carries the line, column and key.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
+}

@@ -1,0 +1,448 @@
+//! The experiment file: raw TOML shapes (serde, unknown keys refused) and the validated [`Experiment`].
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cell::{Cell, HeadVariant};
+use crate::error::SpecError;
+
+/// A validated experiment: every value is in range, every grid axis is non-empty and duplicate-free.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Experiment {
+    pub name: String,
+    pub data: DataSpec,
+    pub train: TrainSpec,
+    pub grid: GridSpec,
+    /// The file it was read from; relative paths inside it are taken from the working directory.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub kind: DataKind,
+    /// For `kind = "features"`: a safetensors file with `train_x`, `train_y`, `val_x`, `val_y`.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataKind {
+    Features,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    Adam,
+    Sgd,
+}
+
+/// Training settings shared by every cell. Defaults are PyTorch's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSpec {
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Width of the mlp head's hidden layer (the thread's 1024).
+    pub hidden: usize,
+    /// Adam's (beta1, beta2).
+    pub betas: [f64; 2],
+    /// Adam's epsilon (PyTorch default 1e-8; burn's own default differs, so it is always set).
+    pub eps: f64,
+    /// SGD momentum (no dampening, no Nesterov, as PyTorch's default).
+    pub momentum: f64,
+    /// L2 penalty added to the gradient (PyTorch's `weight_decay`, not AdamW's decoupled decay).
+    pub weight_decay: f64,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        Self {
+            optimizer: OptimizerKind::Adam,
+            lr: 1e-3,
+            epochs: 20,
+            batch_size: 64,
+            hidden: 1024,
+            betas: [0.9, 0.999],
+            eps: 1e-8,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// The thread's model1: `Linear -> [ReLU] -> BatchNorm1d -> Dropout -> Linear`.
+    Mlp,
+    /// The thread's model2: one `Linear`.
+    Linear,
+}
+
+/// The grid's axes; the cells are their product, except that axes a head does not have do not
+/// multiply that head's cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridSpec {
+    pub head: Vec<HeadKind>,
+    #[serde(default = "just_true")]
+    pub bias_before_bn: Vec<bool>,
+    #[serde(default = "just_true")]
+    pub relu: Vec<bool>,
+    #[serde(default = "just_zero")]
+    pub dropout: Vec<f64>,
+    #[serde(default = "just_true")]
+    pub last_bias: Vec<bool>,
+    pub train_per_class: Vec<usize>,
+    #[serde(default = "seed_zero")]
+    pub seeds: Vec<u64>,
+}
+
+fn just_true() -> Vec<bool> {
+    vec![true]
+}
+fn just_zero() -> Vec<f64> {
+    vec![0.0]
+}
+fn seed_zero() -> Vec<u64> {
+    vec![0]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExperiment {
+    name: String,
+    data: DataSpec,
+    #[serde(default)]
+    train: TrainSpec,
+    grid: GridSpec,
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parses and validates experiment text; `path` is only used in messages and as [`Experiment::source`].
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, SpecError> {
+        let raw: RawExperiment = toml::from_str(text).map_err(|err| SpecError::Parse {
+            path: path.to_owned(),
+            // toml's message spans several lines (a caret under the key); one line reads better in logs.
+            message: one_line(&err.to_string()),
+        })?;
+        let experiment = Experiment {
+            name: raw.name,
+            data: raw.data,
+            train: raw.train,
+            grid: raw.grid,
+            source: path.to_owned(),
+        };
+        experiment.validate()?;
+        Ok(experiment)
+    }
+
+    fn validate(&self) -> Result<(), SpecError> {
+        let invalid = |key: &'static str, problem: String| SpecError::Invalid {
+            path: self.source.clone(),
+            key,
+            problem,
+        };
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !self.name.starts_with('.');
+        if !name_ok {
+            return Err(invalid(
+                "name",
+                format!(
+                    "is {:?}; it names the results folder, so use letters, digits, '-', '_' or '.'",
+                    self.name
+                ),
+            ));
+        }
+
+        let t = &self.train;
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(invalid("train.lr", format!("must be > 0, got {}", t.lr)));
+        }
+        if t.epochs == 0 {
+            return Err(invalid("train.epochs", "must be at least 1".into()));
+        }
+        if t.batch_size < 2 {
+            return Err(invalid(
+                "train.batch_size",
+                format!(
+                    "must be at least 2 (BatchNorm needs two samples), got {}",
+                    t.batch_size
+                ),
+            ));
+        }
+        if t.hidden == 0 {
+            return Err(invalid("train.hidden", "must be at least 1".into()));
+        }
+        if t.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
+            return Err(invalid(
+                "train.betas",
+                format!("must be in [0, 1), got {:?}", t.betas),
+            ));
+        }
+        if !(t.eps.is_finite() && t.eps > 0.0) {
+            return Err(invalid("train.eps", format!("must be > 0, got {}", t.eps)));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return Err(invalid(
+                "train.momentum",
+                format!("must be in [0, 1), got {}", t.momentum),
+            ));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err(invalid(
+                "train.weight_decay",
+                format!("must be >= 0, got {}", t.weight_decay),
+            ));
+        }
+
+        let g = &self.grid;
+        check_axis(&g.head, "grid.head", &invalid)?;
+        check_axis(&g.bias_before_bn, "grid.bias_before_bn", &invalid)?;
+        check_axis(&g.relu, "grid.relu", &invalid)?;
+        check_axis(&g.last_bias, "grid.last_bias", &invalid)?;
+        check_axis(&g.train_per_class, "grid.train_per_class", &invalid)?;
+        check_axis(&g.seeds, "grid.seeds", &invalid)?;
+        check_axis(&g.dropout, "grid.dropout", &invalid)?;
+        if let Some(p) = g.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return Err(invalid(
+                "grid.dropout",
+                format!("values must be in [0, 1), got {p}"),
+            ));
+        }
+        if g.train_per_class.contains(&0) {
+            return Err(invalid(
+                "grid.train_per_class",
+                "values must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every cell of the grid, in a fixed order: training size, then seed, then head variant.
+    /// Grouping by (size, seed) keeps the variants that are compared pairwise next to each other.
+    pub fn cells(&self) -> Vec<Cell> {
+        let variants = self.head_variants();
+        let mut cells = Vec::new();
+        for &train_per_class in &self.grid.train_per_class {
+            for &seed in &self.grid.seeds {
+                for &head in &variants {
+                    cells.push(Cell {
+                        head,
+                        train_per_class,
+                        seed,
+                    });
+                }
+            }
+        }
+        cells
+    }
+
+    /// The distinct head variants, `mlp` ones first in axis order.
+    pub fn head_variants(&self) -> Vec<HeadVariant> {
+        let g = &self.grid;
+        let mut variants = Vec::new();
+        for head in &g.head {
+            match head {
+                HeadKind::Mlp => {
+                    for &bias_before_bn in &g.bias_before_bn {
+                        for &relu in &g.relu {
+                            for &dropout in &g.dropout {
+                                for &last_bias in &g.last_bias {
+                                    variants.push(HeadVariant::Mlp {
+                                        bias_before_bn,
+                                        relu,
+                                        dropout,
+                                        last_bias,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                HeadKind::Linear => {
+                    for &last_bias in &g.last_bias {
+                        variants.push(HeadVariant::Linear { last_bias });
+                    }
+                }
+            }
+        }
+        variants
+    }
+
+    /// A short hash of everything that determines the numbers: data source, training settings, grid.
+    /// Results from a different hash are never mixed into a results folder.
+    pub fn config_hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("an Experiment always serializes");
+        let digest = Sha256::digest(&canonical);
+        hex::encode(&digest[..8])
+    }
+}
+
+fn check_axis<T: PartialEq + std::fmt::Debug>(
+    values: &[T],
+    key: &'static str,
+    invalid: &impl Fn(&'static str, String) -> SpecError,
+) -> Result<(), SpecError> {
+    if values.is_empty() {
+        return Err(invalid(key, "must list at least one value".into()));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if values[..i].contains(v) {
+            return Err(invalid(key, format!("lists {v:?} twice")));
+        }
+    }
+    Ok(())
+}
+
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        // Drop the source excerpt (`2 | [data`) and caret lines; keep the position and the message.
+        .filter(|l| !l.is_empty() && !l.contains('|'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+name = "t"
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true, false]
+dropout = [0.0, 0.25, 0.5]
+last_bias = [true]
+train_per_class = [25, 100, 1000]
+seeds = [0, 1, 2, 3, 4]
+"#;
+
+    fn parse(text: &str) -> Result<Experiment, SpecError> {
+        Experiment::from_toml_str(text, Path::new("exp.toml"))
+    }
+
+    #[test]
+    fn forum_grid_counts_cells_per_head() {
+        let e = parse(BASE).unwrap();
+        // mlp: 2 bias x 2 relu x 3 dropout = 12 variants; linear: 1. Times 3 sizes x 5 seeds.
+        assert_eq!(e.head_variants().len(), 13);
+        assert_eq!(e.cells().len(), 13 * 15);
+        let ids: std::collections::BTreeSet<String> = e.cells().iter().map(Cell::id).collect();
+        assert_eq!(ids.len(), e.cells().len(), "cell ids are unique");
+    }
+
+    #[test]
+    fn defaults_are_pytorch_adam() {
+        let e = parse(BASE).unwrap();
+        assert_eq!(e.train, TrainSpec::default());
+        assert_eq!(e.train.eps, 1e-8);
+    }
+
+    #[test]
+    fn config_hash_follows_content() {
+        let a = parse(BASE).unwrap();
+        let b = parse(&BASE.replace("seeds = [0, 1, 2, 3, 4]", "seeds = [0, 1]")).unwrap();
+        assert_eq!(a.config_hash(), parse(BASE).unwrap().config_hash());
+        assert_ne!(a.config_hash(), b.config_hash());
+    }
+
+    /// Each bad input and the words its one-line error must contain.
+    #[test]
+    fn bad_inputs_name_the_key() {
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "dropout = [0.0, 0.25, 0.5]",
+                "dropout = [1.0]",
+                &["grid.dropout", "[0, 1)"],
+            ),
+            (
+                "dropout = [0.0, 0.25, 0.5]",
+                "dropout = [-0.1]",
+                &["grid.dropout"],
+            ),
+            (
+                "seeds = [0, 1, 2, 3, 4]",
+                "seeds = []",
+                &["grid.seeds", "at least one"],
+            ),
+            (
+                "seeds = [0, 1, 2, 3, 4]",
+                "seeds = [1, 1]",
+                &["grid.seeds", "twice"],
+            ),
+            (
+                "train_per_class = [25, 100, 1000]",
+                "train_per_class = [0]",
+                &["grid.train_per_class"],
+            ),
+            (
+                "head = [\"mlp\", \"linear\"]",
+                "head = [\"mlp\", \"cnn\"]",
+                &["unknown variant", "cnn"],
+            ),
+            (
+                "last_bias = [true]",
+                "last_bias = [true]\nlast_bais = [true]",
+                &["last_bais", "line 12"],
+            ),
+            ("name = \"t\"", "name = \"a/b\"", &["`name`"]),
+            ("[grid]", "[train]\nlr = -1\n[grid]", &["train.lr"]),
+            (
+                "[grid]",
+                "[train]\nbatch_size = 1\n[grid]",
+                &["train.batch_size"],
+            ),
+            ("[grid]", "[train]\nepochs = 0\n[grid]", &["train.epochs"]),
+            (
+                "[grid]",
+                "[train]\noptimizer = \"rmsprop\"\n[grid]",
+                &["rmsprop"],
+            ),
+            (
+                "[grid]",
+                "[train]\nweight_decay = -0.1\n[grid]",
+                &["train.weight_decay"],
+            ),
+            ("[grid]", "[train]\nlr = 0.1\nlr2 = 3\n[grid]", &["lr2"]),
+            ("name = \"t\"", "name = t", &["exp.toml", "line 2"]),
+        ];
+        for (from, to, needles) in cases {
+            assert!(BASE.contains(from), "case edits missing text {from:?}");
+            let err = parse(&BASE.replacen(from, to, 1))
+                .expect_err(to)
+                .to_string();
+            assert!(!err.contains('\n'), "error is one line: {err}");
+            assert!(err.starts_with("exp.toml"), "error names the file: {err}");
+            for needle in *needles {
+                assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Experiment files for `ablate`: parse a TOML grid, validate it into types that cannot be wrong,
+//! and expand it into the cells the runner trains.
+//!
+//! ```
+//! let text = r#"
+//! name = "tiny"
+//! [data]
+//! kind = "features"
+//! path = "features.safetensors"
+//! [train]
+//! epochs = 2
+//! [grid]
+//! head = ["mlp", "linear"]
+//! bias_before_bn = [true, false]
+//! relu = [false]
+//! dropout = [0.0]
+//! train_per_class = [10]
+//! seeds = [0, 1]
+//! "#;
+//! let experiment = ablate_spec::Experiment::from_toml_str(text, "tiny.toml".as_ref()).unwrap();
+//! // 2 mlp variants + 1 linear variant (the mlp-only axes do not multiply it), times 2 seeds.
+//! assert_eq!(experiment.cells().len(), 6);
+//! ```
+
+mod cell;
+mod error;
+mod experiment;
+pub mod seeding;
+
+pub use cell::{Cell, HeadVariant};
+pub use error::SpecError;
+pub use experiment::{
+    DataKind, DataSpec, Experiment, GridSpec, HeadKind, OptimizerKind, TrainSpec,
+};

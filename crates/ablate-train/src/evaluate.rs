@@ -1,0 +1,45 @@
+//! Eval-mode loss and accuracy over a whole split.
+
+use ablate_heads::Head;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// Mean cross-entropy and accuracy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub acc: f64,
+}
+
+/// Rows per forward pass: large enough to amortise dispatch, small enough to keep memory flat.
+const EVAL_CHUNK: usize = 2048;
+
+/// Evaluates `head` (already switched to eval mode with `valid()`) on row-major `x` `[len, dim]`.
+pub fn evaluate(head: &Head, x: &[f32], y: &[u32], dim: usize, device: &Device) -> Evaluation {
+    let mut loss_sum = 0.0f64;
+    let mut correct = 0usize;
+    for (rows, labels) in x.chunks(EVAL_CHUNK * dim).zip(y.chunks(EVAL_CHUNK)) {
+        let n = labels.len();
+        let inputs = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [n, dim]), device);
+        let logits = head.forward(inputs, None);
+        let log_probs = log_softmax(logits.clone(), 1);
+        let targets = Tensor::<1, Int>::from_data(
+            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
+            device,
+        );
+        let picked = log_probs.gather(1, targets.clone().unsqueeze_dim::<2>(1));
+        loss_sum -= picked.sum().into_scalar::<f64>();
+        correct += logits
+            .argmax(1)
+            .squeeze_dim::<1>(1)
+            .equal(targets)
+            .int()
+            .sum()
+            .into_scalar::<i64>() as usize;
+    }
+    let len = y.len().max(1) as f64;
+    Evaluation {
+        loss: loss_sum / len,
+        acc: correct as f64 / len,
+    }
+}

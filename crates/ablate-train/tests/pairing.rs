@@ -1,0 +1,141 @@
+//! The paired design, checked end to end on small synthetic features.
+
+use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
+use ablate_spec::{Cell, HeadVariant, TrainSpec};
+use ablate_train::{CellOutcome, train_cell};
+use burn::tensor::Device;
+
+fn features() -> (tempfile::TempDir, FeatureSet) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.safetensors");
+    let (train, val) = synthetic_features(&SyntheticSpec::new(4, 96, 120, 50));
+    let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
+    write_features(&path, &train, &val, &names).unwrap();
+    let set = FeatureSet::load(&path).unwrap();
+    (dir, set)
+}
+
+fn settings() -> TrainSpec {
+    TrainSpec {
+        epochs: 8,
+        batch_size: 32,
+        hidden: 48,
+        ..TrainSpec::default()
+    }
+}
+
+fn mlp(bias_before_bn: bool, relu: bool, dropout: f64) -> HeadVariant {
+    HeadVariant::Mlp {
+        bias_before_bn,
+        relu,
+        dropout,
+        last_bias: true,
+    }
+}
+
+fn train(head: HeadVariant, seed: u64, data: &FeatureSet) -> CellOutcome {
+    let cell = Cell {
+        head,
+        train_per_class: 100,
+        seed,
+    };
+    train_cell(&cell, &settings(), data, &Device::flex()).unwrap()
+}
+
+fn max_train_loss_gap(a: &CellOutcome, b: &CellOutcome) -> f64 {
+    a.epochs
+        .iter()
+        .zip(&b.epochs)
+        .map(|(x, y)| (x.train_loss - y.train_loss).abs())
+        .fold(0.0, f64::max)
+}
+
+/// Claim A: with no ReLU between Linear and BatchNorm, BN's mean subtraction cancels the bias, so the
+/// bias-on and bias-off variants train identically (to float rounding) and the bias gets no gradient.
+/// Checked with and without dropout (the dropout draws are shared, so pairing holds).
+#[test]
+fn claim_a_bias_before_bn_is_redundant_without_relu() {
+    let (_dir, data) = features();
+    for dropout in [0.0, 0.5] {
+        for seed in [0, 1] {
+            let on = train(mlp(true, false, dropout), seed, &data);
+            let off = train(mlp(false, false, dropout), seed, &data);
+            let gap = max_train_loss_gap(&on, &off);
+            assert!(
+                gap < 1e-5,
+                "dropout {dropout} seed {seed}: train losses differ by {gap}"
+            );
+            let grad = on
+                .epochs
+                .iter()
+                .map(|e| e.bias_grad_max.unwrap())
+                .fold(0.0, f64::max);
+            assert!(
+                grad < 1e-6,
+                "dropout {dropout} seed {seed}: bias gradient reached {grad}"
+            );
+            assert!(off.epochs.iter().all(|e| e.bias_grad_max.is_none()));
+            assert!(
+                (on.val_acc - off.val_acc).abs() <= 2.0 / data.val.len() as f64,
+                "{} vs {}",
+                on.val_acc,
+                off.val_acc
+            );
+        }
+    }
+}
+
+/// Claim B: with a ReLU in between, the bias shifts what the ReLU cuts, so it matters.
+#[test]
+fn with_relu_the_bias_changes_training() {
+    let (_dir, data) = features();
+    let on = train(mlp(true, true, 0.0), 0, &data);
+    let off = train(mlp(false, true, 0.0), 0, &data);
+    let gap = max_train_loss_gap(&on, &off);
+    assert!(
+        gap > 1e-4,
+        "with ReLU the bias should matter, losses differ by only {gap}"
+    );
+    let grad = on
+        .epochs
+        .iter()
+        .map(|e| e.bias_grad_max.unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        grad > 1e-4,
+        "with ReLU the bias gets a real gradient, max was {grad}"
+    );
+}
+
+/// Same cell twice gives the same numbers; another seed gives other numbers.
+#[test]
+fn cells_are_deterministic_and_seeded() {
+    let (_dir, data) = features();
+    let a = train(mlp(true, true, 0.25), 3, &data);
+    let b = train(mlp(true, true, 0.25), 3, &data);
+    assert_eq!(a.epochs, b.epochs);
+    assert_eq!(
+        (a.train_acc, a.val_acc, a.train_loss, a.val_loss),
+        (b.train_acc, b.val_acc, b.train_loss, b.val_loss)
+    );
+    let c = train(mlp(true, true, 0.25), 4, &data);
+    assert_ne!(a.epochs, c.epochs);
+}
+
+/// The linear head learns the task, and the mlp fits its training subset at least as well.
+#[test]
+fn both_heads_learn() {
+    let (_dir, data) = features();
+    let linear = train(HeadVariant::Linear { last_bias: true }, 0, &data);
+    let mlp = train(mlp(true, true, 0.0), 0, &data);
+    assert!(linear.val_acc > 0.4, "linear val acc {}", linear.val_acc);
+    assert!(
+        mlp.train_acc >= linear.train_acc,
+        "{} < {}",
+        mlp.train_acc,
+        linear.train_acc
+    );
+    assert!(linear.epochs.iter().all(|e| e.bias_grad_max.is_none()));
+    assert_eq!(linear.params, 96 * 4 + 4);
+    assert_eq!(linear.steps, 8 * (400usize).div_ceil(32));
+}

@@ -1,0 +1,153 @@
+//! `ablate bench`: training speed on synthetic features of the forum's shape (4 classes x 1000, F = 1280).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
+use ablate_results::ResultsStore;
+use ablate_spec::{Cell, Experiment, HeadVariant};
+use anyhow::{Context, Result};
+
+use crate::backend;
+use crate::cli::BenchArgs;
+use crate::runner::Runner;
+
+const DIM: usize = 1280;
+const HIDDEN: usize = 1024;
+const CLASSES: usize = 4;
+const BATCH: usize = 64;
+
+/// FLOPs of one mlp training step that do useful work: forward `2BFH + 2BHC`, backward `dW1 = 2BFH`,
+/// `dW2 = 2BHC`, `dH = 2BHC` (no gradient for the fixed input features).
+fn mlp_step_flops() -> f64 {
+    let (b, f, h, c) = (BATCH as f64, DIM as f64, HIDDEN as f64, CLASSES as f64);
+    4.0 * b * f * h + 6.0 * b * h * c
+}
+
+pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let device = backend::device(args.backend)?;
+    let dir = tempfile::tempdir().context("making a scratch folder")?;
+    let features_path = dir.path().join("bench-features.safetensors");
+    let (train, val) = synthetic_features(&SyntheticSpec::new(CLASSES, DIM, 1000, 500));
+    let names: Vec<String> = (0..CLASSES).map(|c| format!("synthetic {c}")).collect();
+    write_features(&features_path, &train, &val, &names)?;
+    let features = FeatureSet::load(&features_path)?;
+
+    // Part 1: one mlp cell alone on one worker thread.
+    let experiment = bench_experiment(&features_path, args.cell_epochs, "[0.5]", "[1000]", "[0]")?;
+    let cell = Cell {
+        head: HeadVariant::Mlp {
+            bias_before_bn: true,
+            relu: true,
+            dropout: 0.5,
+            last_bias: true,
+        },
+        train_per_class: 1000,
+        seed: 0,
+    };
+    let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let outcome = single
+        .install(|| ablate_train::train_cell(&cell, &experiment.train, &features, &device))?;
+    // The cell's time includes per-epoch validation; report both.
+    let steps_per_s = outcome.steps as f64 / outcome.seconds;
+    writeln!(
+        out,
+        "mlp cell (F={DIM}, hidden {HIDDEN}, batch {BATCH}, {CLASSES} classes, 1000/class, {} epochs, 1 thread, {}):",
+        args.cell_epochs,
+        backend::name(args.backend)
+    )?;
+    writeln!(
+        out,
+        "  {} steps in {:.2} s incl. per-epoch validation: {:.1} steps/s, {:.1} GFLOP/s achieved",
+        outcome.steps,
+        outcome.seconds,
+        steps_per_s,
+        steps_per_s * mlp_step_flops() / 1e9
+    )?;
+    writeln!(
+        out,
+        "  projected 20-epoch cell: {:.1} s",
+        outcome.seconds / args.cell_epochs as f64 * 20.0
+    )?;
+
+    if args.no_grid {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Part 2: the 81-cell grid: (8 mlp variants + linear) x 3 sizes x 3 seeds.
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs).max(1);
+    let experiment = bench_experiment(
+        &features_path,
+        args.grid_epochs,
+        "[0.0, 0.5]",
+        "[25, 100, 1000]",
+        "[0, 1, 2]",
+    )?;
+    let store = ResultsStore::open(&dir.path().join("results"), &experiment, true)?;
+    let started = Instant::now();
+    let summary = Runner {
+        experiment: &experiment,
+        features: &features,
+        store: &store,
+        device,
+        backend: backend::name(args.backend),
+        jobs,
+    }
+    .run()?;
+    let wall = started.elapsed().as_secs_f64();
+    let records = store.records()?;
+    let cell_seconds: f64 = records.values().map(|r| r.outcome.seconds).sum();
+    let big_mlp: Vec<f64> = records
+        .values()
+        .filter(|r| {
+            r.cell.train_per_class == 1000 && matches!(r.cell.head, HeadVariant::Mlp { .. })
+        })
+        .map(|r| r.outcome.seconds)
+        .collect();
+    writeln!(
+        out,
+        "{}-cell grid ({} epochs, {jobs} workers): {wall:.1} s wall, {cell_seconds:.1} s summed over cells, {} failed",
+        summary.total,
+        args.grid_epochs,
+        summary.failed.len()
+    )?;
+    if !big_mlp.is_empty() {
+        writeln!(
+            out,
+            "  1000/class mlp cells: mean {:.1} s each while {jobs} run at once",
+            big_mlp.iter().sum::<f64>() / big_mlp.len() as f64
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_experiment(
+    features: &std::path::Path,
+    epochs: usize,
+    dropout: &str,
+    sizes: &str,
+    seeds: &str,
+) -> Result<Experiment> {
+    let text = format!(
+        r#"
+name = "bench"
+[data]
+kind = "features"
+path = {path:?}
+[train]
+epochs = {epochs}
+batch_size = {BATCH}
+hidden = {HIDDEN}
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true, false]
+dropout = {dropout}
+train_per_class = {sizes}
+seeds = {seeds}
+"#,
+        path = features.display().to_string()
+    );
+    Ok(Experiment::from_toml_str(&text, "bench.toml".as_ref())?)
+}

@@ -1,0 +1,26 @@
+//! One module per subcommand.
+
+mod bench;
+mod grid;
+mod run;
+mod synth;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Grid { experiment } => grid::grid(&experiment),
+        Command::Bench(args) => bench::bench(&args),
+        Command::SynthFeatures(args) => synth::synth(&args),
+    }
+}
+
+/// Default worker count: one cell per core (on 2 cores, two single-threaded cells beat one two-threaded).
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

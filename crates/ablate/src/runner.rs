@@ -1,0 +1,187 @@
+//! Runs the missing cells of a grid in parallel and persists each one the moment it ends.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ablate_data::FeatureSet;
+use ablate_results::{CellRecord, FailedCell, Provenance, ResultsError, ResultsStore};
+use ablate_spec::{Cell, Experiment};
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+/// What a run did.
+pub struct RunSummary {
+    pub total: usize,
+    pub already_done: usize,
+    pub trained: usize,
+    pub failed: Vec<FailedCell>,
+    pub wall: Duration,
+}
+
+pub struct Runner<'a> {
+    pub experiment: &'a Experiment,
+    pub features: &'a FeatureSet,
+    pub store: &'a ResultsStore,
+    pub device: Device,
+    pub backend: &'static str,
+    pub jobs: usize,
+}
+
+/// Refuses a grid that asks for more training samples per class than the features file has.
+pub fn check_fits(experiment: &Experiment, features: &FeatureSet) -> Result<()> {
+    let (class, available) = features.smallest_class();
+    if let Some(&too_many) = experiment
+        .grid
+        .train_per_class
+        .iter()
+        .find(|&&n| n > available)
+    {
+        bail!(
+            "{}: `grid.train_per_class` asks for {too_many} per class, but {} has only {available} training samples of class {class} ({})",
+            experiment.source.display(),
+            features.path.display(),
+            features.class_names[class]
+        );
+    }
+    Ok(())
+}
+
+/// Says once, before training, which training sizes leave a last batch of one sample per epoch.
+pub fn note_single_sample_batches(experiment: &Experiment, features: &FeatureSet) {
+    let batch = experiment.train.batch_size;
+    for &n in &experiment.grid.train_per_class {
+        let rows = n * features.num_classes;
+        if rows % batch == 1 {
+            eprintln!(
+                "note: train_per_class {n} gives {rows} rows, so each epoch ends with a batch of 1 sample at batch_size {batch}; \
+                 it is skipped (BatchNorm cannot train on a single sample)"
+            );
+        }
+    }
+}
+
+impl Runner<'_> {
+    pub fn run(&self) -> Result<RunSummary> {
+        let started = Instant::now();
+        let cells = self.experiment.cells();
+        let mut missing = self.store.missing_cells(&cells)?;
+        let already_done = cells.len() - missing.len();
+        // Largest cells first: with several workers the grid then ends with small cells, not one big one.
+        missing.sort_by_key(|c| std::cmp::Reverse(expected_cost(c)));
+
+        let progress = progress_bar(missing.len() as u64);
+        let failed = Mutex::new(Vec::new());
+        let fatal: Mutex<Option<ResultsError>> = Mutex::new(None);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.jobs)
+            .build()
+            .context("starting the worker threads")?;
+        pool.install(|| {
+            missing.par_iter().for_each(|cell| {
+                if fatal.lock().expect("no worker panics holding it").is_some() {
+                    return;
+                }
+                let saved = match self.train(cell) {
+                    Ok(record) => {
+                        let line = format!(
+                            "{}  train_acc {:.4}  val_acc {:.4}  {:.1}s",
+                            record.cell_id,
+                            record.outcome.train_acc,
+                            record.outcome.val_acc,
+                            record.outcome.seconds
+                        );
+                        self.store.save(&record).map(|()| line)
+                    }
+                    Err(error) => {
+                        let failure = FailedCell {
+                            cell_id: cell.id(),
+                            provenance: self.provenance(),
+                            error: format!("{error:#}"),
+                        };
+                        let line = format!("{}  FAILED: {}", failure.cell_id, failure.error);
+                        let saved = self.store.save_failure(&failure).map(|()| line);
+                        failed
+                            .lock()
+                            .expect("no worker panics holding it")
+                            .push(failure);
+                        saved
+                    }
+                };
+                match saved {
+                    Ok(line) => {
+                        if progress.is_hidden() {
+                            eprintln!("{line}");
+                        } else {
+                            progress.println(line);
+                        }
+                        progress.inc(1);
+                    }
+                    Err(e) => {
+                        fatal
+                            .lock()
+                            .expect("no worker panics holding it")
+                            .get_or_insert(e);
+                    }
+                }
+            });
+        });
+        progress.finish_and_clear();
+        if let Some(e) = fatal.into_inner().expect("workers are done") {
+            return Err(e).context("saving a finished cell");
+        }
+        let mut failed = failed.into_inner().expect("workers are done");
+        failed.sort_by(|a, b| a.cell_id.cmp(&b.cell_id));
+        Ok(RunSummary {
+            total: cells.len(),
+            already_done,
+            trained: missing.len() - failed.len(),
+            failed,
+            wall: started.elapsed(),
+        })
+    }
+
+    fn provenance(&self) -> Provenance {
+        Provenance {
+            config_hash: self.store.config_hash().to_string(),
+            features_sha256: self.features.sha256.clone(),
+            backend: self.backend.to_string(),
+            ablate_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn train(&self, cell: &Cell) -> Result<CellRecord> {
+        let outcome =
+            ablate_train::train_cell(cell, &self.experiment.train, self.features, &self.device)?;
+        Ok(CellRecord {
+            cell_id: cell.id(),
+            cell: *cell,
+            provenance: self.provenance(),
+            outcome,
+        })
+    }
+}
+
+/// Relative cost of a cell: rows seen per epoch, times the head's width. Only orders the work.
+fn expected_cost(cell: &Cell) -> usize {
+    let width = match cell.head {
+        ablate_spec::HeadVariant::Mlp { .. } => 64,
+        ablate_spec::HeadVariant::Linear { .. } => 1,
+    };
+    cell.train_per_class * width
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} cells  ETA {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the `ablate` binary, one module per topic.
+
+mod util;
+
+mod bad_input;
+mod determinism;
+mod resume;

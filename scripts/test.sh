@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite: unit, doc and integration tests of every crate, on the release profile
+# (the same build the binary uses, so nothing is compiled twice).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+cargo test --release --workspace --locked "$@"
