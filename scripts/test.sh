@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+# The parity tests need the real lite0 weights; a missing asset fails the tests, so install it first.
+bash scripts/assets.sh
 cargo test --release --workspace --locked "$@"
