@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cell::{Cell, HeadVariant};
+use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
 
 /// A validated experiment: every value is in range, every grid axis is non-empty and duplicate-free.
@@ -13,25 +14,13 @@ use crate::error::SpecError;
 pub struct Experiment {
     pub name: String,
     pub data: DataSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backbone: Option<BackboneSpec>,
     pub train: TrainSpec,
     pub grid: GridSpec,
     /// The file it was read from; relative paths inside it are taken from the working directory.
     #[serde(skip)]
     pub source: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataSpec {
-    pub kind: DataKind,
-    /// For `kind = "features"`: a safetensors file with `train_x`, `train_y`, `val_x`, `val_y`.
-    pub path: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DataKind {
-    Features,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -121,6 +110,8 @@ struct RawExperiment {
     name: String,
     data: DataSpec,
     #[serde(default)]
+    backbone: Option<BackboneSpec>,
+    #[serde(default)]
     train: TrainSpec,
     grid: GridSpec,
 }
@@ -145,6 +136,7 @@ impl Experiment {
         let experiment = Experiment {
             name: raw.name,
             data: raw.data,
+            backbone: raw.backbone,
             train: raw.train,
             grid: raw.grid,
             source: path.to_owned(),
@@ -174,6 +166,8 @@ impl Experiment {
                 ),
             ));
         }
+
+        self.validate_data(&invalid)?;
 
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0) {
@@ -235,6 +229,79 @@ impl Experiment {
                 "grid.train_per_class",
                 "values must be at least 1".into(),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_data(&self, invalid: &impl Fn(&'static str, String) -> SpecError) -> Result<(), SpecError> {
+        match (&self.data, &self.backbone) {
+            (DataSpec::Features { .. }, Some(_)) => {
+                return Err(invalid("backbone", "has no effect with data.kind = \"features\"; remove it".into()));
+            }
+            (data, None) if data.needs_backbone() => {
+                return Err(invalid("backbone", "is needed to turn images into features (arch, weights)".into()));
+            }
+            _ => {}
+        }
+        if let Some(b) = &self.backbone {
+            if b.batch_size == 0 {
+                return Err(invalid("backbone.batch_size", "must be at least 1".into()));
+            }
+            if b.image_size.is_some_and(|s| s < 32) {
+                return Err(invalid("backbone.image_size", format!("must be at least 32, got {}", b.image_size.unwrap_or(0))));
+            }
+        }
+        match &self.data {
+            DataSpec::Idx {
+                classes,
+                class_names,
+                train_pool_per_class,
+                val_per_class,
+                ..
+            } => {
+                check_axis(classes, "data.classes", invalid)?;
+                if let Some(names) = class_names
+                    && names.len() != classes.len()
+                {
+                    return Err(invalid(
+                        "data.class_names",
+                        format!("names {} classes, `data.classes` lists {}", names.len(), classes.len()),
+                    ));
+                }
+                if *train_pool_per_class == 0 {
+                    return Err(invalid("data.train_pool_per_class", "must be at least 1".into()));
+                }
+                if *val_per_class == 0 {
+                    return Err(invalid("data.val_per_class", "must be at least 1".into()));
+                }
+                if let Some(&n) = self.grid.train_per_class.iter().find(|&&n| n > *train_pool_per_class) {
+                    return Err(invalid(
+                        "grid.train_per_class",
+                        format!("asks for {n} per class, more than `data.train_pool_per_class` = {train_pool_per_class}"),
+                    ));
+                }
+            }
+            DataSpec::ImageFolder { val_fraction, .. } => {
+                if let Some(f) = val_fraction
+                    && !(*f > 0.0 && *f < 1.0)
+                {
+                    return Err(invalid("data.val_fraction", format!("must be in (0, 1), got {f}")));
+                }
+            }
+            DataSpec::Csv {
+                label_column,
+                one_hot_columns,
+                val_fraction,
+                ..
+            } => {
+                if label_column.is_some() == one_hot_columns.is_some() {
+                    return Err(invalid("data.label_column", "give exactly one of `label_column` and `one_hot_columns`".into()));
+                }
+                if !(*val_fraction > 0.0 && *val_fraction < 1.0) {
+                    return Err(invalid("data.val_fraction", format!("must be in (0, 1), got {val_fraction}")));
+                }
+            }
+            DataSpec::Features { .. } => {}
         }
         Ok(())
     }
@@ -371,6 +438,48 @@ seeds = [0, 1, 2, 3, 4]
         let b = parse(&BASE.replace("seeds = [0, 1, 2, 3, 4]", "seeds = [0, 1]")).unwrap();
         assert_eq!(a.config_hash(), parse(BASE).unwrap().config_hash());
         assert_ne!(a.config_hash(), b.config_hash());
+    }
+
+    const IDX: &str = r#"
+name = "fm"
+[data]
+kind = "idx"
+path = "/usr/share/datasets/fashion-mnist"
+classes = [0, 2, 4, 6]
+class_names = ["T-shirt/top", "Pullover", "Coat", "Shirt"]
+train_pool_per_class = 1000
+val_per_class = 500
+[backbone]
+arch = "efficientnet-lite0"
+weights = "assets/efficientnet-lite0-57934424.pth"
+[grid]
+head = ["linear"]
+train_per_class = [25, 1000]
+"#;
+
+    #[test]
+    fn image_data_needs_a_backbone_and_consistent_counts() {
+        let e = parse(IDX).unwrap();
+        assert!(matches!(&e.data, DataSpec::Idx { classes, .. } if classes == &[0, 2, 4, 6]));
+        assert_eq!(e.backbone.as_ref().unwrap().batch_size, 32);
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("[backbone]\narch = \"efficientnet-lite0\"\nweights = \"assets/efficientnet-lite0-57934424.pth\"\n", "", &["`backbone`", "needed"]),
+            ("class_names = [\"T-shirt/top\", \"Pullover\", \"Coat\", \"Shirt\"]", "class_names = [\"a\"]", &["data.class_names"]),
+            ("train_per_class = [25, 1000]", "train_per_class = [25, 1001]", &["grid.train_per_class", "1001"]),
+            ("classes = [0, 2, 4, 6]", "classes = [0, 2, 2, 6]", &["data.classes", "twice"]),
+            ("val_per_class = 500", "val_per_class = 500\nval_fraction = 0.2", &["val_fraction"]),
+            ("kind = \"idx\"", "kind = \"mnist\"", &["mnist"]),
+            ("arch = \"efficientnet-lite0\"", "arch = \"efficientnet-lite0\"\nbatch_size = 0", &["backbone.batch_size"]),
+        ];
+        for (from, to, needles) in cases {
+            assert!(IDX.contains(from), "case edits missing text {from:?}");
+            let err = parse(&IDX.replacen(from, to, 1)).expect_err(to).to_string();
+            for needle in *needles {
+                assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
+            }
+        }
+        let with_backbone = BASE.replace("[grid]", "[backbone]\narch = \"efficientnet-b0\"\nweights = \"w.pth\"\n[grid]");
+        assert!(parse(&with_backbone).unwrap_err().to_string().contains("no effect"));
     }
 
     /// Each bad input and the words its one-line error must contain.

@@ -23,12 +23,12 @@
 //! ```
 
 mod cell;
+mod data;
 mod error;
 mod experiment;
 pub mod seeding;
 
 pub use cell::{Cell, HeadVariant};
+pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;
-pub use experiment::{
-    DataKind, DataSpec, Experiment, GridSpec, HeadKind, OptimizerKind, TrainSpec,
-};
+pub use experiment::{Experiment, GridSpec, HeadKind, OptimizerKind, TrainSpec};

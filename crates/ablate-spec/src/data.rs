@@ -1,0 +1,83 @@
+//! The `[data]` and `[backbone]` sections: where the features come from.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The data an experiment trains on. Every kind but `features` holds images, which need a `[backbone]`
+/// to become features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DataSpec {
+    /// A ready features file: safetensors with `train_x [N,F]` f32, `train_y [N]` int, `val_x`, `val_y`.
+    Features { path: PathBuf },
+    /// MNIST-format IDX files (gzipped or not) in `path`: `train-images-idx3-ubyte[.gz]`,
+    /// `train-labels-idx1-ubyte[.gz]`, `t10k-...` (the t10k files are the validation set).
+    Idx {
+        path: PathBuf,
+        /// Labels to keep, in the order that numbers them 0..C.
+        classes: Vec<u32>,
+        #[serde(default)]
+        class_names: Option<Vec<String>>,
+        /// Training images per class to extract; the grid's `train_per_class` subsets are drawn from them.
+        train_pool_per_class: usize,
+        /// Validation images per class, from the t10k files.
+        val_per_class: usize,
+    },
+    /// `root/<class>/<image>` (jpg, png). With `root/train/<class>` and `root/val/<class>` the split is
+    /// given; otherwise `val_fraction` of each class is held out.
+    ImageFolder {
+        root: PathBuf,
+        #[serde(default)]
+        val_fraction: Option<f64>,
+    },
+    /// Kaggle style: a CSV with an image-id column and either a label column or one-hot columns
+    /// (`image_id,healthy,multiple_diseases,rust,scab`), images in a folder as `<id>.<extension>`.
+    Csv {
+        csv: PathBuf,
+        images: PathBuf,
+        #[serde(default = "default_id_column")]
+        id_column: String,
+        #[serde(default)]
+        label_column: Option<String>,
+        #[serde(default)]
+        one_hot_columns: Option<Vec<String>>,
+        #[serde(default = "default_extension")]
+        extension: String,
+        val_fraction: f64,
+    },
+}
+
+fn default_id_column() -> String {
+    "image_id".into()
+}
+
+fn default_extension() -> String {
+    "jpg".into()
+}
+
+impl DataSpec {
+    pub fn needs_backbone(&self) -> bool {
+        !matches!(self, DataSpec::Features { .. })
+    }
+}
+
+/// The backbone that turns images into features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackboneSpec {
+    /// `efficientnet-b0` ... `efficientnet-b7`, `efficientnet-lite0` ... `efficientnet-lite4`.
+    pub arch: String,
+    /// A PyTorch `.pth` with lukemelas' parameter names.
+    pub weights: PathBuf,
+    /// Input resolution; the architecture's own when absent.
+    #[serde(default)]
+    pub image_size: Option<usize>,
+    /// Images per forward pass.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    32
+}
