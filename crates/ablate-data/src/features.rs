@@ -48,6 +48,8 @@ pub struct FeatureSet {
     pub class_names: Vec<String>,
     /// sha256 of the file's bytes (hex), recorded with every result row.
     pub sha256: String,
+    /// The header metadata (for extracted features: backbone, weights and dataset hashes).
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl FeatureSet {
@@ -130,6 +132,12 @@ impl FeatureSet {
             num_classes,
             class_names,
             sha256: hex::encode(Sha256::digest(bytes)),
+            metadata: metadata
+                .metadata()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -302,12 +310,14 @@ fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Vec<i64>> {
     })
 }
 
-/// Writes a features file in the layout [`FeatureSet::load`] reads (labels as I64, names in metadata).
+/// Writes a features file in the layout [`FeatureSet::load`] reads (labels as I64, names in metadata),
+/// with `extra` metadata beside the class names.
 pub fn write_features(
     path: &Path,
     train: &Split,
     val: &Split,
     class_names: &[String],
+    extra: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), DataError> {
     use safetensors::tensor::TensorView;
     let io = |source| DataError::Read {
@@ -352,10 +362,12 @@ pub fn write_features(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let metadata = std::collections::HashMap::from([(
+    let mut metadata: std::collections::HashMap<String, String> =
+        extra.clone().into_iter().collect();
+    metadata.insert(
         "class_names".to_string(),
         serde_json::to_string(class_names).expect("strings serialize"),
-    )]);
+    );
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| DataError::Format {
         path: path.to_owned(),
         message: e.to_string(),
@@ -388,7 +400,7 @@ mod tests {
         let path = dir.path().join("f.safetensors");
         let train = split(4, 3, &[0, 1, 1, 0]);
         let val = split(2, 3, &[1, 0]);
-        write_features(&path, &train, &val, &names(2)).unwrap();
+        write_features(&path, &train, &val, &names(2), &Default::default()).unwrap();
         let set = FeatureSet::load(&path).unwrap();
         assert_eq!((set.train.clone(), set.val.clone()), (train, val));
         assert_eq!(set.class_names, names(2));
@@ -439,7 +451,7 @@ mod tests {
             ),
         ];
         for (train, val, class_names, needles) in cases {
-            write_features(&path, &train, &val, &class_names).unwrap();
+            write_features(&path, &train, &val, &class_names, &Default::default()).unwrap();
             let err = FeatureSet::load(&path).unwrap_err().to_string();
             assert!(err.contains("bad.safetensors"), "{err}");
             for needle in needles {
@@ -448,7 +460,14 @@ mod tests {
         }
         let mut nan = split(2, 3, &[0, 1]);
         nan.x[4] = f32::NAN;
-        write_features(&path, &nan, &split(1, 3, &[0]), &names(2)).unwrap();
+        write_features(
+            &path,
+            &nan,
+            &split(1, 3, &[0]),
+            &names(2),
+            &Default::default(),
+        )
+        .unwrap();
         let err = FeatureSet::load(&path).unwrap_err().to_string();
         assert!(
             err.contains("train_x") && err.contains("row 1, column 1"),

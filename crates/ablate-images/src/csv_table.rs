@@ -21,12 +21,20 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
     let path = spec.csv;
     let text = std::fs::read(path).map_err(read_error(path))?;
     let mut reader = csv::Reader::from_reader(text.as_slice());
-    let headers = reader.headers().map_err(|e| invalid(path, e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| invalid(path, e.to_string()))?
+        .clone();
     let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| invalid(path, format!("has no column `{name}` (columns: {})", headers.iter().collect::<Vec<_>>().join(", "))))
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            invalid(
+                path,
+                format!(
+                    "has no column `{name}` (columns: {})",
+                    headers.iter().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
     };
     let id_at = column(spec.id_column)?;
     let mut rows: Vec<(String, String)> = Vec::new(); // (image id, class name)
@@ -35,7 +43,10 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             let label_at = column(label)?;
             for (i, record) in reader.records().enumerate() {
                 let record = record.map_err(|e| invalid(path, e.to_string()))?;
-                rows.push((record[id_at].to_string(), record.get(label_at).unwrap_or("").to_string()));
+                rows.push((
+                    record[id_at].to_string(),
+                    record.get(label_at).unwrap_or("").to_string(),
+                ));
                 if rows[i].1.is_empty() {
                     return Err(invalid(path, format!("row {}: empty `{label}`", i + 2)));
                 }
@@ -46,12 +57,25 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             names
         }
         (None, Some(one_hot)) => {
-            let at: Vec<usize> = one_hot.iter().map(|c| column(c)).collect::<Result<_, _>>()?;
+            let at: Vec<usize> = one_hot
+                .iter()
+                .map(|c| column(c))
+                .collect::<Result<_, _>>()?;
             for (i, record) in reader.records().enumerate() {
                 let record = record.map_err(|e| invalid(path, e.to_string()))?;
-                let hot: Vec<usize> = (0..at.len()).filter(|&k| record.get(at[k]).is_some_and(|v| v.trim() == "1")).collect();
+                let hot: Vec<usize> = (0..at.len())
+                    .filter(|&k| record.get(at[k]).is_some_and(|v| v.trim() == "1"))
+                    .collect();
                 let [k] = hot[..] else {
-                    return Err(invalid(path, format!("row {}: needs exactly one of {} set to 1, has {}", i + 2, one_hot.join(", "), hot.len())));
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "row {}: needs exactly one of {} set to 1, has {}",
+                            i + 2,
+                            one_hot.join(", "),
+                            hot.len()
+                        ),
+                    ));
                 };
                 rows.push((record[id_at].to_string(), one_hot[k].clone()));
             }
@@ -72,11 +96,17 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
         let bytes = std::fs::read(&image).map_err(read_error(&image))?;
         hasher.update(id.as_bytes());
         hasher.update(&bytes);
-        let label = class_names.iter().position(|c| *c == class).expect("class names come from the rows");
+        let label = class_names
+            .iter()
+            .position(|c| *c == class)
+            .expect("class names come from the rows");
         per_class[label].push(ImageSource::File(image));
     }
     if let Some(empty) = per_class.iter().position(Vec::is_empty) {
-        return Err(invalid(path, format!("class `{}` has no rows", class_names[empty])));
+        return Err(invalid(
+            path,
+            format!("class `{}` has no rows", class_names[empty]),
+        ));
     }
     let (train, val) = split_by_fraction(per_class, spec.val_fraction);
     Ok(ImageDataset {

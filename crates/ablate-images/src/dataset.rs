@@ -48,8 +48,16 @@ impl ImageDataset {
                 class_names,
                 train_pool_per_class,
                 val_per_class,
-            } => crate::idx::open(path, classes, class_names.as_deref(), *train_pool_per_class, *val_per_class),
-            DataSpec::ImageFolder { root, val_fraction } => crate::folder::open(root, *val_fraction),
+            } => crate::idx::open(
+                path,
+                classes,
+                class_names.as_deref(),
+                *train_pool_per_class,
+                *val_per_class,
+            ),
+            DataSpec::ImageFolder { root, val_fraction } => {
+                crate::folder::open(root, *val_fraction)
+            }
             DataSpec::Csv {
                 csv,
                 images,
@@ -67,7 +75,10 @@ impl ImageDataset {
                 extension,
                 val_fraction: *val_fraction,
             }),
-            DataSpec::Features { path } => Err(crate::error::invalid(path, "is a features file, not images")),
+            DataSpec::Features { path } => Err(crate::error::invalid(
+                path,
+                "is a features file, not images",
+            )),
         }
     }
 }
@@ -82,13 +93,18 @@ pub(crate) fn split_by_fraction(
     let mut val = Vec::new();
     for (label, mut items) in per_class.into_iter().enumerate() {
         items.shuffle(&mut stream(0, &format!("split/class{label}")));
-        let n_val = ((items.len() as f64 * val_fraction).round() as usize).clamp(1, items.len().saturating_sub(1));
+        let n_val = ((items.len() as f64 * val_fraction).round() as usize)
+            .clamp(1, items.len().saturating_sub(1));
         for (i, source) in items.into_iter().enumerate() {
             let item = LabeledImage {
                 source,
                 label: label as u32,
             };
-            if i < n_val { val.push(item) } else { train.push(item) }
+            if i < n_val {
+                val.push(item)
+            } else {
+                train.push(item)
+            }
         }
     }
     (train, val)

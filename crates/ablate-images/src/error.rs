@@ -14,7 +14,9 @@ pub enum ImagesError {
     Decode { path: PathBuf, message: String },
 }
 
-pub(crate) fn read_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
+pub(crate) fn read_error(
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
     move |source| ImagesError::Read {
         path: path.to_owned(),
         source,

@@ -15,7 +15,10 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
     let class_root = if given_split { &train_root } else { root };
     let class_names = subdirectories(class_root)?;
     if class_names.is_empty() {
-        return Err(invalid(class_root, "has no class folders (expected <root>/<class>/<image>)"));
+        return Err(invalid(
+            class_root,
+            "has no class folders (expected <root>/<class>/<image>)",
+        ));
     }
     let mut hasher = Sha256::new();
     let mut files_of = |base: &Path| -> Result<Vec<Vec<ImageSource>>, ImagesError> {
@@ -24,7 +27,12 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
             .map(|class| {
                 let files = image_files(&base.join(class))?;
                 for f in &files {
-                    hasher.update(f.strip_prefix(root).unwrap_or(f).to_string_lossy().as_bytes());
+                    hasher.update(
+                        f.strip_prefix(root)
+                            .unwrap_or(f)
+                            .to_string_lossy()
+                            .as_bytes(),
+                    );
                     hasher.update(std::fs::read(f).map_err(read_error(f))?);
                 }
                 Ok(files.into_iter().map(ImageSource::File).collect())
@@ -36,15 +44,24 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
             per_class
                 .into_iter()
                 .enumerate()
-                .flat_map(|(label, items)| items.into_iter().map(move |source| LabeledImage { source, label: label as u32 }))
+                .flat_map(|(label, items)| {
+                    items.into_iter().map(move |source| LabeledImage {
+                        source,
+                        label: label as u32,
+                    })
+                })
                 .collect()
         };
         let train = label(files_of(&train_root)?);
         let val = label(files_of(&val_root)?);
         (train, val)
     } else {
-        let fraction = val_fraction
-            .ok_or_else(|| invalid(root, "has no train/ and val/ subfolders, so `data.val_fraction` is needed"))?;
+        let fraction = val_fraction.ok_or_else(|| {
+            invalid(
+                root,
+                "has no train/ and val/ subfolders, so `data.val_fraction` is needed",
+            )
+        })?;
         split_by_fraction(files_of(root)?, fraction)
     };
     Ok(ImageDataset {
@@ -81,7 +98,10 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>, ImagesError> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(invalid(dir, "has no images (jpg, jpeg, png): every class needs at least one"));
+        return Err(invalid(
+            dir,
+            "has no images (jpg, jpeg, png): every class needs at least one",
+        ));
     }
     Ok(files)
 }

@@ -38,13 +38,20 @@ pub fn open(
         if labels_parsed.len() != pixels.len() / (rows * cols) {
             return Err(invalid(
                 &labels.0,
-                format!("has {} labels for {} images in {}", labels_parsed.len(), pixels.len() / (rows * cols), images.0.display()),
+                format!(
+                    "has {} labels for {} images in {}",
+                    labels_parsed.len(),
+                    pixels.len() / (rows * cols),
+                    images.0.display()
+                ),
             ));
         }
         let mut taken = vec![0usize; classes.len()];
         let mut items = Vec::new();
         for (i, &label) in labels_parsed.iter().enumerate() {
-            let Some(class) = classes.iter().position(|&c| u32::from(label) == c) else { continue };
+            let Some(class) = classes.iter().position(|&c| u32::from(label) == c) else {
+                continue;
+            };
             if taken[class] == per_class {
                 continue;
             }
@@ -61,7 +68,10 @@ pub fn open(
         if let Some(class) = taken.iter().position(|&n| n < per_class) {
             return Err(invalid(
                 &labels.0,
-                format!("has {} images of label {}, fewer than the {per_class} asked for", taken[class], classes[class]),
+                format!(
+                    "has {} images of label {}, fewer than the {per_class} asked for",
+                    taken[class], classes[class]
+                ),
             ));
         }
         // Stratified order: class by class, file order within a class.
@@ -109,10 +119,23 @@ fn parse_images(path: &Path, bytes: &[u8]) -> Result<(usize, usize, Vec<u8>), Im
     if bytes.len() < 16 || be_u32(bytes, 0) != 0x0803 {
         return Err(invalid(path, "is not an IDX image file (magic 0x00000803)"));
     }
-    let (n, rows, cols) = (be_u32(bytes, 4) as usize, be_u32(bytes, 8) as usize, be_u32(bytes, 12) as usize);
-    let expected = n.checked_mul(rows).and_then(|v| v.checked_mul(cols)).unwrap_or(usize::MAX);
+    let (n, rows, cols) = (
+        be_u32(bytes, 4) as usize,
+        be_u32(bytes, 8) as usize,
+        be_u32(bytes, 12) as usize,
+    );
+    let expected = n
+        .checked_mul(rows)
+        .and_then(|v| v.checked_mul(cols))
+        .unwrap_or(usize::MAX);
     if rows == 0 || cols == 0 || bytes.len() - 16 != expected {
-        return Err(invalid(path, format!("says {n} images of {rows}x{cols} but holds {} pixel bytes", bytes.len() - 16)));
+        return Err(invalid(
+            path,
+            format!(
+                "says {n} images of {rows}x{cols} but holds {} pixel bytes",
+                bytes.len() - 16
+            ),
+        ));
     }
     Ok((rows, cols, bytes[16..].to_vec()))
 }
@@ -124,7 +147,10 @@ fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, ImagesError> {
     }
     let n = be_u32(bytes, 4) as usize;
     if bytes.len() - 8 != n {
-        return Err(invalid(path, format!("says {n} labels but holds {}", bytes.len() - 8)));
+        return Err(invalid(
+            path,
+            format!("says {n} labels but holds {}", bytes.len() - 8),
+        ));
     }
     Ok(bytes[8..].to_vec())
 }
@@ -145,7 +171,10 @@ mod tests {
         let mut labels = vec![0, 0, 8, 1];
         labels.extend_from_slice(&(n as u32).to_be_bytes());
         labels.extend((0..n).map(|i| (i % 3) as u8));
-        for (stem, bytes) in [(format!("{prefix}-images-idx3-ubyte"), images), (format!("{prefix}-labels-idx1-ubyte"), labels)] {
+        for (stem, bytes) in [
+            (format!("{prefix}-images-idx3-ubyte"), images),
+            (format!("{prefix}-labels-idx1-ubyte"), labels),
+        ] {
             if gz {
                 let f = std::fs::File::create(dir.join(format!("{stem}.gz"))).unwrap();
                 let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
@@ -175,7 +204,10 @@ mod tests {
                 })
                 .collect();
             assert_eq!(firsts, vec![2, 5, 8, 11]);
-            assert!(set.train[..4].iter().all(|i| i.label == 0) && set.train[4..].iter().all(|i| i.label == 1));
+            assert!(
+                set.train[..4].iter().all(|i| i.label == 0)
+                    && set.train[4..].iter().all(|i| i.label == 1)
+            );
             assert_eq!(set.class_names, vec!["label 2", "label 0"]);
         }
     }
@@ -185,12 +217,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_idx(dir.path(), "train", 30, false);
         write_idx(dir.path(), "t10k", 12, false);
-        let err = open(dir.path(), &[0, 1], None, 11, 2).unwrap_err().to_string();
-        assert!(err.contains("train-labels-idx1-ubyte") && err.contains("fewer than the 11"), "{err}");
+        let err = open(dir.path(), &[0, 1], None, 11, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train-labels-idx1-ubyte") && err.contains("fewer than the 11"),
+            "{err}"
+        );
         std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), b"garbage").unwrap();
-        let err = open(dir.path(), &[0, 1], None, 2, 2).unwrap_err().to_string();
-        assert!(err.contains("t10k-images-idx3-ubyte") && err.contains("not an IDX image file"), "{err}");
-        let err = open(&dir.path().join("nowhere"), &[0], None, 1, 1).unwrap_err().to_string();
-        assert!(err.contains("nowhere") && err.contains("train-images-idx3-ubyte"), "{err}");
+        let err = open(dir.path(), &[0, 1], None, 2, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t10k-images-idx3-ubyte") && err.contains("not an IDX image file"),
+            "{err}"
+        );
+        let err = open(&dir.path().join("nowhere"), &[0], None, 1, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nowhere") && err.contains("train-images-idx3-ubyte"),
+            "{err}"
+        );
     }
 }

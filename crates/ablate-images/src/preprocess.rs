@@ -27,7 +27,11 @@ impl Preprocess {
     /// `3 * size * size` floats, channel-major. Grayscale images are repeated into 3 channels.
     pub fn apply(&self, source: &ImageSource) -> Result<Vec<f32>, ImagesError> {
         let rgb = match source {
-            ImageSource::Gray { width, height, pixels } => {
+            ImageSource::Gray {
+                width,
+                height,
+                pixels,
+            } => {
                 let gray = GrayImage::from_raw(*width as u32, *height as u32, pixels.to_vec())
                     .expect("IDX images hold width x height pixels");
                 DynamicImage::ImageLuma8(gray).to_rgb8()
@@ -46,7 +50,10 @@ impl Preprocess {
         let (w, h) = (rgb.width() as f64, rgb.height() as f64);
         let size = self.size as u32;
         let scale = self.size as f64 / w.min(h);
-        let (rw, rh) = (((w * scale).round() as u32).max(size), ((h * scale).round() as u32).max(size));
+        let (rw, rh) = (
+            ((w * scale).round() as u32).max(size),
+            ((h * scale).round() as u32).max(size),
+        );
         let resized = if (rw, rh) == (rgb.width(), rgb.height()) {
             rgb.clone()
         } else {
@@ -85,7 +92,12 @@ mod tests {
         // A white image stays white after bilinear resizing: (1 - mean) / std per channel.
         for c in 0..3 {
             let want = (1.0 - p.mean[c]) / p.std[c];
-            assert!(x[c * 64..(c + 1) * 64].iter().all(|v| (v - want).abs() < 1e-6), "channel {c}");
+            assert!(
+                x[c * 64..(c + 1) * 64]
+                    .iter()
+                    .all(|v| (v - want).abs() < 1e-6),
+                "channel {c}"
+            );
         }
     }
 
@@ -95,14 +107,28 @@ mod tests {
         let path = dir.path().join("wide.png");
         // 20x10: left half black, right half white; after resize to 8 high (16 wide) and crop 8x8 the
         // centre columns straddle the edge.
-        let img = RgbImage::from_fn(20, 10, |x, _| if x < 10 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 255, 255]) });
+        let img = RgbImage::from_fn(20, 10, |x, _| {
+            if x < 10 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([255, 255, 255])
+            }
+        });
         img.save(&path).unwrap();
-        let x = Preprocess::imagenet(8).apply(&ImageSource::File(path)).unwrap();
+        let x = Preprocess::imagenet(8)
+            .apply(&ImageSource::File(path))
+            .unwrap();
         let red = &x[..64];
         let (black, white) = ((0.0 - 0.485) / 0.229, (1.0 - 0.485) / 0.229);
         assert!((red[0] - black).abs() < 1e-5, "left edge black: {}", red[0]);
-        assert!((red[7] - white).abs() < 1e-5, "right edge white: {}", red[7]);
-        let err = Preprocess::imagenet(8).apply(&ImageSource::File(dir.path().join("missing.png"))).unwrap_err();
+        assert!(
+            (red[7] - white).abs() < 1e-5,
+            "right edge white: {}",
+            red[7]
+        );
+        let err = Preprocess::imagenet(8)
+            .apply(&ImageSource::File(dir.path().join("missing.png")))
+            .unwrap_err();
         assert!(err.to_string().contains("missing.png"));
     }
 }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct Provenance {
     pub config_hash: String,
     pub features_sha256: String,
+    /// sha256 of the backbone weights the features came from (empty for a ready features file).
+    pub backbone_sha256: String,
+    /// sha256 over the dataset's files (empty for a ready features file).
+    pub dataset_sha256: String,
     /// `flex` or `cuda`.
     pub backend: String,
     pub ablate_version: String,

@@ -94,6 +94,8 @@ pub fn build_tables(
         col_f64("seconds", &|r| r.outcome.seconds),
         col_str("config_hash", &|r| r.provenance.config_hash.clone()),
         col_str("features_sha256", &|r| r.provenance.features_sha256.clone()),
+        col_str("backbone_sha256", &|r| r.provenance.backbone_sha256.clone()),
+        col_str("dataset_sha256", &|r| r.provenance.dataset_sha256.clone()),
         col_str("backend", &|r| r.provenance.backend.clone()),
         col_str("ablate_version", &|r| r.provenance.ablate_version.clone()),
     ])?;

@@ -233,13 +233,22 @@ impl Experiment {
         Ok(())
     }
 
-    fn validate_data(&self, invalid: &impl Fn(&'static str, String) -> SpecError) -> Result<(), SpecError> {
+    fn validate_data(
+        &self,
+        invalid: &impl Fn(&'static str, String) -> SpecError,
+    ) -> Result<(), SpecError> {
         match (&self.data, &self.backbone) {
             (DataSpec::Features { .. }, Some(_)) => {
-                return Err(invalid("backbone", "has no effect with data.kind = \"features\"; remove it".into()));
+                return Err(invalid(
+                    "backbone",
+                    "has no effect with data.kind = \"features\"; remove it".into(),
+                ));
             }
             (data, None) if data.needs_backbone() => {
-                return Err(invalid("backbone", "is needed to turn images into features (arch, weights)".into()));
+                return Err(invalid(
+                    "backbone",
+                    "is needed to turn images into features (arch, weights)".into(),
+                ));
             }
             _ => {}
         }
@@ -248,7 +257,10 @@ impl Experiment {
                 return Err(invalid("backbone.batch_size", "must be at least 1".into()));
             }
             if b.image_size.is_some_and(|s| s < 32) {
-                return Err(invalid("backbone.image_size", format!("must be at least 32, got {}", b.image_size.unwrap_or(0))));
+                return Err(invalid(
+                    "backbone.image_size",
+                    format!("must be at least 32, got {}", b.image_size.unwrap_or(0)),
+                ));
             }
         }
         match &self.data {
@@ -265,19 +277,33 @@ impl Experiment {
                 {
                     return Err(invalid(
                         "data.class_names",
-                        format!("names {} classes, `data.classes` lists {}", names.len(), classes.len()),
+                        format!(
+                            "names {} classes, `data.classes` lists {}",
+                            names.len(),
+                            classes.len()
+                        ),
                     ));
                 }
                 if *train_pool_per_class == 0 {
-                    return Err(invalid("data.train_pool_per_class", "must be at least 1".into()));
+                    return Err(invalid(
+                        "data.train_pool_per_class",
+                        "must be at least 1".into(),
+                    ));
                 }
                 if *val_per_class == 0 {
                     return Err(invalid("data.val_per_class", "must be at least 1".into()));
                 }
-                if let Some(&n) = self.grid.train_per_class.iter().find(|&&n| n > *train_pool_per_class) {
+                if let Some(&n) = self
+                    .grid
+                    .train_per_class
+                    .iter()
+                    .find(|&&n| n > *train_pool_per_class)
+                {
                     return Err(invalid(
                         "grid.train_per_class",
-                        format!("asks for {n} per class, more than `data.train_pool_per_class` = {train_pool_per_class}"),
+                        format!(
+                            "asks for {n} per class, more than `data.train_pool_per_class` = {train_pool_per_class}"
+                        ),
                     ));
                 }
             }
@@ -285,7 +311,10 @@ impl Experiment {
                 if let Some(f) = val_fraction
                     && !(*f > 0.0 && *f < 1.0)
                 {
-                    return Err(invalid("data.val_fraction", format!("must be in (0, 1), got {f}")));
+                    return Err(invalid(
+                        "data.val_fraction",
+                        format!("must be in (0, 1), got {f}"),
+                    ));
                 }
             }
             DataSpec::Csv {
@@ -295,10 +324,16 @@ impl Experiment {
                 ..
             } => {
                 if label_column.is_some() == one_hot_columns.is_some() {
-                    return Err(invalid("data.label_column", "give exactly one of `label_column` and `one_hot_columns`".into()));
+                    return Err(invalid(
+                        "data.label_column",
+                        "give exactly one of `label_column` and `one_hot_columns`".into(),
+                    ));
                 }
                 if !(*val_fraction > 0.0 && *val_fraction < 1.0) {
-                    return Err(invalid("data.val_fraction", format!("must be in (0, 1), got {val_fraction}")));
+                    return Err(invalid(
+                        "data.val_fraction",
+                        format!("must be in (0, 1), got {val_fraction}"),
+                    ));
                 }
             }
             DataSpec::Features { .. } => {}
@@ -463,13 +498,37 @@ train_per_class = [25, 1000]
         assert!(matches!(&e.data, DataSpec::Idx { classes, .. } if classes == &[0, 2, 4, 6]));
         assert_eq!(e.backbone.as_ref().unwrap().batch_size, 32);
         let cases: &[(&str, &str, &[&str])] = &[
-            ("[backbone]\narch = \"efficientnet-lite0\"\nweights = \"assets/efficientnet-lite0-57934424.pth\"\n", "", &["`backbone`", "needed"]),
-            ("class_names = [\"T-shirt/top\", \"Pullover\", \"Coat\", \"Shirt\"]", "class_names = [\"a\"]", &["data.class_names"]),
-            ("train_per_class = [25, 1000]", "train_per_class = [25, 1001]", &["grid.train_per_class", "1001"]),
-            ("classes = [0, 2, 4, 6]", "classes = [0, 2, 2, 6]", &["data.classes", "twice"]),
-            ("val_per_class = 500", "val_per_class = 500\nval_fraction = 0.2", &["val_fraction"]),
+            (
+                "[backbone]\narch = \"efficientnet-lite0\"\nweights = \"assets/efficientnet-lite0-57934424.pth\"\n",
+                "",
+                &["`backbone`", "needed"],
+            ),
+            (
+                "class_names = [\"T-shirt/top\", \"Pullover\", \"Coat\", \"Shirt\"]",
+                "class_names = [\"a\"]",
+                &["data.class_names"],
+            ),
+            (
+                "train_per_class = [25, 1000]",
+                "train_per_class = [25, 1001]",
+                &["grid.train_per_class", "1001"],
+            ),
+            (
+                "classes = [0, 2, 4, 6]",
+                "classes = [0, 2, 2, 6]",
+                &["data.classes", "twice"],
+            ),
+            (
+                "val_per_class = 500",
+                "val_per_class = 500\nval_fraction = 0.2",
+                &["val_fraction"],
+            ),
             ("kind = \"idx\"", "kind = \"mnist\"", &["mnist"]),
-            ("arch = \"efficientnet-lite0\"", "arch = \"efficientnet-lite0\"\nbatch_size = 0", &["backbone.batch_size"]),
+            (
+                "arch = \"efficientnet-lite0\"",
+                "arch = \"efficientnet-lite0\"\nbatch_size = 0",
+                &["backbone.batch_size"],
+            ),
         ];
         for (from, to, needles) in cases {
             assert!(IDX.contains(from), "case edits missing text {from:?}");
@@ -478,8 +537,16 @@ train_per_class = [25, 1000]
                 assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
             }
         }
-        let with_backbone = BASE.replace("[grid]", "[backbone]\narch = \"efficientnet-b0\"\nweights = \"w.pth\"\n[grid]");
-        assert!(parse(&with_backbone).unwrap_err().to_string().contains("no effect"));
+        let with_backbone = BASE.replace(
+            "[grid]",
+            "[backbone]\narch = \"efficientnet-b0\"\nweights = \"w.pth\"\n[grid]",
+        );
+        assert!(
+            parse(&with_backbone)
+                .unwrap_err()
+                .to_string()
+                .contains("no effect")
+        );
     }
 
     /// Each bad input and the words its one-line error must contain.

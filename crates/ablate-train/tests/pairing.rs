@@ -10,7 +10,7 @@ fn features() -> (tempfile::TempDir, FeatureSet) {
     let path = dir.path().join("f.safetensors");
     let (train, val) = synthetic_features(&SyntheticSpec::new(4, 96, 120, 50));
     let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-    write_features(&path, &train, &val, &names).unwrap();
+    write_features(&path, &train, &val, &names, &Default::default()).unwrap();
     let set = FeatureSet::load(&path).unwrap();
     (dir, set)
 }

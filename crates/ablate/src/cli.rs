@@ -21,6 +21,11 @@ pub enum Command {
     Run(RunArgs),
     /// List the cells of an experiment's grid without running them.
     Grid { experiment: PathBuf },
+    /// Extract (or find in the cache) the backbone features of an experiment's images.
+    Features(FeaturesArgs),
+    /// Run a backbone on your own weights and inputs.
+    #[command(subcommand)]
+    Backbone(BackboneCommand),
     /// Measure training speed: one mlp cell (steps/s, GFLOP/s) and an 81-cell grid (wall time).
     Bench(BenchArgs),
     /// Write a synthetic features file (for demos and tests; real features come from a backbone).
@@ -82,4 +87,47 @@ pub struct SynthArgs {
     pub val_per_class: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct FeaturesArgs {
+    pub experiment: PathBuf,
+    /// Write the features here instead of the cache (`assets/features/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Extract again even when the cache has them.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value = "flex")]
+    pub backend: Backend,
+}
+
+#[derive(Subcommand)]
+pub enum BackboneCommand {
+    /// Read `input` [N,3,H,W] f32 from a safetensors file, write `features` and `logits`.
+    Run {
+        #[arg(long)]
+        arch: String,
+        #[arg(long)]
+        weights: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: Backend,
+    },
+    /// Images per second of feature extraction (lite0 at 224 px, batch 64 by default).
+    Bench {
+        #[arg(long, default_value = "efficientnet-lite0")]
+        arch: String,
+        #[arg(long, default_value = "assets/efficientnet-lite0-57934424.pth")]
+        weights: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 3)]
+        batches: usize,
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: Backend,
+    },
 }

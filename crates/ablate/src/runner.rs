@@ -147,6 +147,18 @@ impl Runner<'_> {
         Provenance {
             config_hash: self.store.config_hash().to_string(),
             features_sha256: self.features.sha256.clone(),
+            backbone_sha256: self
+                .features
+                .metadata
+                .get("weights_sha256")
+                .cloned()
+                .unwrap_or_default(),
+            dataset_sha256: self
+                .features
+                .metadata
+                .get("dataset_sha256")
+                .cloned()
+                .unwrap_or_default(),
             backend: self.backend.to_string(),
             ablate_version: env!("CARGO_PKG_VERSION").to_string(),
         }

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+mod backbone;
 mod bench;
+mod features;
 mod grid;
 mod run;
 mod synth;
@@ -11,10 +13,14 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
+pub use features::resolve_features;
+
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Grid { experiment } => grid::grid(&experiment),
+        Command::Features(args) => features::features(&args),
+        Command::Backbone(command) => backbone::backbone(&command),
         Command::Bench(args) => bench::bench(&args),
         Command::SynthFeatures(args) => synth::synth(&args),
     }

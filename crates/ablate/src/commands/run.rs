@@ -14,7 +14,8 @@ use crate::runner::{Runner, check_fits, note_single_sample_batches};
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
     let device = backend::device(args.backend)?;
-    let features = FeatureSet::load(&experiment.data.path)
+    let features_path = super::resolve_features(&experiment, &device, None, false)?;
+    let features = FeatureSet::load(&features_path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;
     let store = ResultsStore::open(&args.out, &experiment, args.restart)?;

@@ -26,7 +26,7 @@ pub fn synth(args: &SynthArgs) -> Result<ExitCode> {
     let names: Vec<String> = (0..args.classes)
         .map(|c| format!("synthetic {c}"))
         .collect();
-    write_features(&args.out, &train, &val, &names)?;
+    write_features(&args.out, &train, &val, &names, &Default::default())?;
     eprintln!(
         "wrote {} ({} train + {} val rows of {} features)",
         args.out.display(),

@@ -1,0 +1,73 @@
+//! Batched inference over a dataset.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ablate_data::{Split, write_features};
+use ablate_images::LabeledImage;
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+use crate::error::FeaturesError;
+use crate::plan::Plan;
+
+/// Runs the backbone over the plan's train and val images and writes the features file at `out`
+/// (atomically). `progress` is told how many images are done after each batch.
+pub fn extract(
+    plan: &Plan,
+    out: &Path,
+    device: &Device,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(), FeaturesError> {
+    let (model, _) = ablate_backbone::load(&plan.arch, &plan.backbone.weights, device)?;
+    let mut done = 0;
+    let mut run = |items: &[LabeledImage]| -> Result<Split, FeaturesError> {
+        let dim = plan.arch.feature_dim();
+        let size = plan.preprocess.size;
+        let mut x = Vec::with_capacity(items.len() * dim);
+        for batch in items.chunks(plan.backbone.batch_size) {
+            // Decoding and resizing are per image: spread them over the cores; the network runs batched.
+            let inputs: Vec<Vec<f32>> = batch
+                .par_iter()
+                .map(|item| plan.preprocess.apply(&item.source))
+                .collect::<Result<_, _>>()?;
+            let flat: Vec<f32> = inputs.into_iter().flatten().collect();
+            let images =
+                Tensor::<4>::from_data(TensorData::new(flat, [batch.len(), 3, size, size]), device);
+            let features = model.forward_features(images).into_data();
+            x.extend(features.iter::<f32>());
+            done += batch.len();
+            progress(done);
+        }
+        Ok(Split {
+            x,
+            y: items.iter().map(|i| i.label).collect(),
+            dim,
+        })
+    };
+    let train = run(&plan.dataset.train)?;
+    let val = run(&plan.dataset.val)?;
+
+    let metadata = BTreeMap::from([
+        ("arch".to_string(), plan.arch.name.to_string()),
+        (
+            "weights".to_string(),
+            plan.backbone.weights.display().to_string(),
+        ),
+        ("weights_sha256".to_string(), plan.weights_sha256.clone()),
+        (
+            "dataset_sha256".to_string(),
+            plan.dataset.content_sha256.clone(),
+        ),
+        ("image_size".to_string(), plan.preprocess.size.to_string()),
+        ("cache_key".to_string(), plan.key.clone()),
+    ]);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| FeaturesError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    write_features(out, &train, &val, &plan.dataset.class_names, &metadata)?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! `ablate backbone run` and `ablate backbone bench`: the backbone alone, on your weights.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ablate_backbone::{Arch, load};
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+
+use crate::backend;
+use crate::cli::BackboneCommand;
+
+pub fn backbone(command: &BackboneCommand) -> Result<ExitCode> {
+    match command {
+        BackboneCommand::Run {
+            arch,
+            weights,
+            input,
+            out,
+            backend,
+        } => run(arch, weights, input, out, &backend::device(*backend)?),
+        BackboneCommand::Bench {
+            arch,
+            weights,
+            batch,
+            batches,
+            backend,
+        } => bench(arch, weights, *batch, *batches, &backend::device(*backend)?),
+    }
+}
+
+fn run(arch: &str, weights: &Path, input: &Path, out: &Path, device: &Device) -> Result<ExitCode> {
+    let arch = Arch::from_name(arch)?;
+    let (model, report) = load(&arch, weights, device)?;
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .with_context(|| format!("{} is not a safetensors file", input.display()))?;
+    let view = tensors
+        .tensor("input")
+        .with_context(|| format!("{}: tensor `input` is missing", input.display()))?;
+    let &[n, 3, h, w] = view.shape() else {
+        bail!(
+            "{}: tensor `input` must be [N, 3, H, W], is {:?}",
+            input.display(),
+            view.shape()
+        );
+    };
+    if view.dtype() != Dtype::F32 {
+        bail!(
+            "{}: tensor `input` must be F32, is {:?}",
+            input.display(),
+            view.dtype()
+        );
+    }
+    let values: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(values, [n, 3, h, w]), device);
+    let features = model.forward_features(x);
+    let logits = model.forward_head(features.clone());
+
+    let to_bytes = |t: Tensor<2>| -> (Vec<usize>, Vec<u8>) {
+        let dims = t.dims().to_vec();
+        (
+            dims,
+            t.into_data()
+                .iter::<f32>()
+                .flat_map(f32::to_le_bytes)
+                .collect(),
+        )
+    };
+    let mut outputs = vec![("features", to_bytes(features))];
+    if let Some(logits) = logits {
+        outputs.push(("logits", to_bytes(logits)));
+    }
+    let views: Vec<(&str, TensorView)> = outputs
+        .iter()
+        .map(|(name, (shape, data))| Ok((*name, TensorView::new(Dtype::F32, shape.clone(), data)?)))
+        .collect::<Result<_, safetensors::SafeTensorError>>()?;
+    let metadata = HashMap::from([("arch".to_string(), arch.name.to_string())]);
+    let serialized = safetensors::serialize(views, Some(metadata))?;
+    std::fs::write(out, serialized).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "{}: {} tensors loaded from {}; wrote features{} for {n} images to {}",
+        arch.name,
+        report.applied,
+        weights.display(),
+        if report.has_classifier {
+            " and logits"
+        } else {
+            ""
+        },
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(
+    arch: &str,
+    weights: &Path,
+    batch: usize,
+    batches: usize,
+    device: &Device,
+) -> Result<ExitCode> {
+    let arch = Arch::from_name(arch)?;
+    let (model, _) = load(&arch, weights, device)?;
+    let size = arch.resolution;
+    let x = Tensor::<4>::random(
+        [batch, 3, size, size],
+        Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    // One warm-up batch, then the timed ones.
+    let _ = model.forward_features(x.clone()).into_data();
+    let started = Instant::now();
+    for _ in 0..batches {
+        let _ = model.forward_features(x.clone()).into_data();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    writeln!(
+        std::io::stdout().lock(),
+        "{} at {size} px, batch {batch}, {} threads: {:.1} images/s ({batches} batches in {seconds:.2} s, network only)",
+        arch.name,
+        rayon::current_num_threads(),
+        (batch * batches) as f64 / seconds
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

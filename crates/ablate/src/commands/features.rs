@@ -1,0 +1,81 @@
+//! `ablate features`, and the step `ablate run` takes before training on images.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ablate_features::{Plan, extract};
+use ablate_spec::{DataSpec, Experiment};
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend;
+use crate::cli::FeaturesArgs;
+
+/// Where extracted features are cached (an ignored folder, like the weights).
+const CACHE_DIR: &str = "assets/features";
+
+pub fn features(args: &FeaturesArgs) -> Result<ExitCode> {
+    let experiment = Experiment::load(&args.experiment)?;
+    let device = backend::device(args.backend)?;
+    let path = resolve_features(&experiment, &device, args.out.as_deref(), args.force)?;
+    println_path(&path)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn println_path(path: &Path) -> Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{}", path.display())?;
+    Ok(())
+}
+
+/// The features file an experiment trains on: its `path` for `kind = "features"`; otherwise the cached
+/// extraction, made first if it is missing (or `force`d).
+pub fn resolve_features(
+    experiment: &Experiment,
+    device: &Device,
+    out: Option<&Path>,
+    force: bool,
+) -> Result<PathBuf> {
+    if let DataSpec::Features { path } = &experiment.data {
+        return Ok(path.clone());
+    }
+    let plan = Plan::new(experiment)
+        .with_context(|| format!("preparing the features of {}", experiment.source.display()))?;
+    let path = out.map_or_else(|| plan.cache_path(Path::new(CACHE_DIR)), Path::to_path_buf);
+    if path.exists() && !force && out.is_none() {
+        eprintln!(
+            "features: reusing {} (cache key {})",
+            path.display(),
+            plan.key
+        );
+        return Ok(path);
+    }
+    let total = plan.images();
+    eprintln!(
+        "features: {} on {} train + {} val images at {} px -> {}",
+        plan.arch.name,
+        plan.dataset.train.len(),
+        plan.dataset.val.len(),
+        plan.preprocess.size,
+        path.display()
+    );
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} images  {per_sec}  ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    extract(&plan, &path, device, &|done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "features: {total} images in {seconds:.1} s ({:.1} images/s)",
+        total as f64 / seconds
+    );
+    Ok(path)
+}

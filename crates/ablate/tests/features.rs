@@ -1,0 +1,145 @@
+//! Images to features to results: a tiny IDX dataset through the b0 fixture weights, extracted once.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Scratch, csv_without};
+
+fn fixture_weights() -> PathBuf {
+    let dir = std::env::var_os("ABLATE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+    let path = dir.join("b0-random.pth");
+    assert!(
+        path.is_file(),
+        "{} is missing (set ABLATE_FIXTURES)",
+        path.display()
+    );
+    path
+}
+
+/// `n` 8x8 grayscale images with labels `i % 3`; each image is a gradient whose slope depends on its
+/// label, so the classes differ.
+fn write_idx(dir: &Path, prefix: &str, n: usize) {
+    let mut images = vec![0, 0, 8, 3];
+    for v in [n as u32, 8, 8] {
+        images.extend_from_slice(&v.to_be_bytes());
+    }
+    for i in 0..n {
+        let label = i % 3;
+        images.extend((0..64).map(|p| ((p * (label + 1) * 3 + i) % 256) as u8));
+    }
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend_from_slice(&(n as u32).to_be_bytes());
+    labels.extend((0..n).map(|i| (i % 3) as u8));
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+}
+
+fn experiment(weights: &Path) -> String {
+    format!(
+        r#"
+name = "images"
+[data]
+kind = "idx"
+path = "idx"
+classes = [2, 0]
+class_names = ["two", "zero"]
+train_pool_per_class = 8
+val_per_class = 4
+[backbone]
+arch = "efficientnet-b0"
+weights = {weights:?}
+image_size = 32
+batch_size = 5
+[train]
+epochs = 2
+batch_size = 4
+hidden = 16
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true]
+train_per_class = [4, 8]
+"#,
+        weights = weights.display().to_string()
+    )
+}
+
+#[test]
+fn features_are_extracted_once_then_reused_and_recorded() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("idx")).unwrap();
+    write_idx(&s.path("idx"), "train", 30);
+    write_idx(&s.path("idx"), "t10k", 15);
+    s.write("images.toml", &experiment(&fixture_weights()));
+
+    let o = s.ablate(&["features", "images.toml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let path = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert!(
+        path.starts_with("assets/features/images-efficientnet-b0-"),
+        "{path}"
+    );
+    assert!(err.contains("16 train + 8 val images at 32 px"), "{err}");
+    let first = std::fs::read(s.path(&path)).unwrap();
+
+    let o = s.ablate(&["features", "images.toml"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("reusing"),
+        "second call reuses the cache"
+    );
+
+    // Another image size is another key: a second file, not an overwrite.
+    s.write(
+        "images.toml",
+        &experiment(&fixture_weights()).replace("image_size = 32", "image_size = 40"),
+    );
+    let o = s.ablate(&["features", "images.toml"]);
+    let other = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert_ne!(other, path);
+    assert_eq!(std::fs::read(s.path(&path)).unwrap(), first);
+
+    s.write("images.toml", &experiment(&fixture_weights()));
+    let o = s.ablate(&["run", "images.toml", "--out", "r"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let runs = csv_without(&s.path("r/images/runs.csv"), &[]);
+    let column = |name: &str| runs[0].iter().position(|h| h == name).unwrap();
+    assert_eq!(
+        runs.len(),
+        1 + 2 * (2 + 1),
+        "2 mlp variants + linear, 2 sizes, 1 seed"
+    );
+    let weights_sha = runs[1][column("backbone_sha256")].clone();
+    assert_eq!(
+        weights_sha, "09586bd2e8b0fb96a42f809962f4ce01c7b49dba7de168b9ff1418e8e32cfbe1",
+        "the fixtures' sha256 of b0-random.pth"
+    );
+    assert_eq!(runs[1][column("dataset_sha256")].len(), 64);
+}
+
+#[test]
+fn wrong_weights_for_the_arch_fail_naming_them() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("idx")).unwrap();
+    write_idx(&s.path("idx"), "train", 30);
+    write_idx(&s.path("idx"), "t10k", 15);
+    s.write(
+        "images.toml",
+        &experiment(&fixture_weights()).replace("efficientnet-b0", "efficientnet-lite0"),
+    );
+    let o = s.ablate(&["features", "images.toml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("b0-random.pth") && err.contains("efficientnet-lite0"),
+        "{err}"
+    );
+    assert!(
+        !s.path("assets/features").exists()
+            || std::fs::read_dir(s.path("assets/features"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
