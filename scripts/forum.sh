@@ -11,5 +11,5 @@ if [ ! -d /usr/share/datasets/fashion-mnist ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
 fi
 bash scripts/assets.sh
-cargo build --release --locked -p ablate
+cargo build --release --locked
 "$ABLATE_BIN" run "$experiment"

@@ -116,11 +116,11 @@ impl FeatureSet {
                 ),
             });
         }
-        for class in 0..num_classes {
+        for (class, name) in class_names.iter().enumerate() {
             if !train.y.iter().any(|&y| y as usize == class) {
                 return Err(reader.problem(
                     "train_y",
-                    format!("has no sample of class {class} ({})", class_names[class]),
+                    format!("has no sample of class {class} ({name})"),
                 ));
             }
         }

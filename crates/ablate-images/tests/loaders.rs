@@ -120,7 +120,8 @@ fn csv_with_one_hot_columns_or_a_label_column() {
     assert_eq!(labelled.content_sha256, one_hot.content_sha256);
 
     // (what breaks, words the error must contain)
-    let cases: Vec<(Box<dyn Fn(&Path)>, Vec<&str>)> = vec![
+    type Breaks = Box<dyn Fn(&Path)>;
+    let cases: Vec<(Breaks, Vec<&str>)> = vec![
         (
             Box::new(|d: &Path| std::fs::remove_file(d.join("images/Train_3.png")).unwrap()),
             vec!["Train_3.png"],

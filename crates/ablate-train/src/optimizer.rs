@@ -19,7 +19,7 @@ pub fn build(train: &TrainSpec) -> ModuleOptimizer {
             .init(),
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(weight_decay)
-            .with_momentum((train.momentum > 0.0).then(|| MomentumConfig {
+            .with_momentum((train.momentum > 0.0).then_some(MomentumConfig {
                 momentum: train.momentum,
                 dampening: 0.0,
                 nesterov: false,
