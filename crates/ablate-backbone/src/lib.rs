@@ -19,6 +19,7 @@
 mod act;
 pub mod arch;
 mod error;
+mod imagenet;
 mod load;
 mod mbconv;
 mod model;
@@ -26,6 +27,7 @@ mod model;
 pub use act::Act;
 pub use arch::Arch;
 pub use error::BackboneError;
+pub use imagenet::imagenet_class_name;
 pub use load::{LoadReport, load};
 pub use mbconv::MbConv;
 pub use model::EfficientNet;

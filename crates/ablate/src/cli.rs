@@ -117,6 +117,17 @@ pub enum BackboneCommand {
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
+    /// Print the 5 most likely ImageNet classes of each image (checks that weights loaded right).
+    Top5 {
+        #[arg(long)]
+        arch: String,
+        #[arg(long)]
+        weights: PathBuf,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: Backend,
+    },
     /// Images per second of feature extraction (lite0 at 224 px, batch 64 by default).
     Bench {
         #[arg(long, default_value = "efficientnet-lite0")]

@@ -143,3 +143,33 @@ fn wrong_weights_for_the_arch_fail_naming_them() {
                 .is_none()
     );
 }
+
+/// `ablate backbone top5` on the fixture's photo with the real lite0 weights: a daisy, as in PyTorch.
+#[test]
+fn top5_names_the_daisy() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let weights = root.join("assets/efficientnet-lite0-57934424.pth");
+    let flower = root.join("assets/flower.jpg");
+    assert!(
+        weights.is_file() && flower.is_file(),
+        "assets missing: run `bash scripts/assets.sh` (scripts/test.sh does)"
+    );
+    let s = Scratch::new();
+    let o = s.ablate(&[
+        "backbone",
+        "top5",
+        "--arch",
+        "efficientnet-lite0",
+        "--weights",
+        &weights.display().to_string(),
+        &flower.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert!(
+        lines[1].trim_start().starts_with("985") && lines[1].ends_with("daisy"),
+        "{out}"
+    );
+}

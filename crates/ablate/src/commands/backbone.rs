@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ablate_backbone::{Arch, load};
+use ablate_backbone::{Arch, imagenet_class_name, load};
+use ablate_images::{ImageSource, Preprocess};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use safetensors::tensor::TensorView;
@@ -24,6 +25,12 @@ pub fn backbone(command: &BackboneCommand) -> Result<ExitCode> {
             out,
             backend,
         } => run(arch, weights, input, out, &backend::device(*backend)?),
+        BackboneCommand::Top5 {
+            arch,
+            weights,
+            images,
+            backend,
+        } => top5(arch, weights, images, &backend::device(*backend)?),
         BackboneCommand::Bench {
             arch,
             weights,
@@ -99,6 +106,41 @@ fn run(arch: &str, weights: &Path, input: &Path, out: &Path, device: &Device) ->
         },
         out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn top5(
+    arch: &str,
+    weights: &Path,
+    images: &[std::path::PathBuf],
+    device: &Device,
+) -> Result<ExitCode> {
+    let arch = Arch::from_name(arch)?;
+    let (model, _) = load(&arch, weights, device)?;
+    let preprocess = Preprocess::imagenet(arch.resolution);
+    let mut out = std::io::stdout().lock();
+    for path in images {
+        let input = preprocess.apply(&ImageSource::File(path.clone()))?;
+        let size = preprocess.size;
+        let x = Tensor::<4>::from_data(TensorData::new(input, [1, 3, size, size]), device);
+        let Some(logits) = model.forward_head(model.forward_features(x)) else {
+            bail!(
+                "{} has no ImageNet classifier (`_fc`), so there is nothing to rank",
+                weights.display()
+            );
+        };
+        let probs: Vec<f32> = burn::tensor::activation::softmax(logits, 1)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let mut ranked: Vec<usize> = (0..probs.len()).collect();
+        ranked.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        writeln!(out, "{}:", path.display())?;
+        for &class in &ranked[..5] {
+            let name = imagenet_class_name(class).unwrap_or("?");
+            writeln!(out, "  {class:>4}  {:6.2}%  {name}", 100.0 * probs[class])?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
