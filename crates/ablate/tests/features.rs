@@ -35,6 +35,15 @@ fn write_idx(dir: &Path, prefix: &str, n: usize) {
     std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
 }
 
+/// A scratch folder with a 3-label IDX dataset in `idx/` (30 train, 15 t10k images).
+fn idx_scratch() -> Scratch {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("idx")).unwrap();
+    write_idx(&s.path("idx"), "train", 30);
+    write_idx(&s.path("idx"), "t10k", 15);
+    s
+}
+
 fn experiment(weights: &Path) -> String {
     format!(
         r#"
@@ -67,10 +76,7 @@ train_per_class = [4, 8]
 
 #[test]
 fn features_are_extracted_once_then_reused_and_recorded() {
-    let s = Scratch::new();
-    std::fs::create_dir_all(s.path("idx")).unwrap();
-    write_idx(&s.path("idx"), "train", 30);
-    write_idx(&s.path("idx"), "t10k", 15);
+    let s = idx_scratch();
     s.write("images.toml", &experiment(&fixture_weights()));
 
     let o = s.ablate(&["features", "images.toml"]);
@@ -120,10 +126,7 @@ fn features_are_extracted_once_then_reused_and_recorded() {
 
 #[test]
 fn wrong_weights_for_the_arch_fail_naming_them() {
-    let s = Scratch::new();
-    std::fs::create_dir_all(s.path("idx")).unwrap();
-    write_idx(&s.path("idx"), "train", 30);
-    write_idx(&s.path("idx"), "t10k", 15);
+    let s = idx_scratch();
     s.write(
         "images.toml",
         &experiment(&fixture_weights()).replace("efficientnet-b0", "efficientnet-lite0"),
