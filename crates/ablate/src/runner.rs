@@ -69,7 +69,9 @@ impl Runner<'_> {
         let cells = self.experiment.cells();
         let mut missing = self.store.missing_cells(&cells)?;
         let already_done = cells.len() - missing.len();
-        // Largest cells first: with several workers the grid then ends with small cells, not one big one.
+        // Largest cells first, handed out in that order as workers free up (`par_bridge`; a slice's
+        // `par_iter` would split the list in halves and start one worker on the smallest cells), so the
+        // grid ends with small cells, not with one big one.
         missing.sort_by_key(|c| std::cmp::Reverse(expected_cost(c)));
 
         let progress = progress_bar(missing.len() as u64);
@@ -80,7 +82,7 @@ impl Runner<'_> {
             .build()
             .context("starting the worker threads")?;
         pool.install(|| {
-            missing.par_iter().for_each(|cell| {
+            missing.iter().par_bridge().for_each(|cell| {
                 if fatal.lock().expect("no worker panics holding it").is_some() {
                     return;
                 }
