@@ -107,7 +107,8 @@ fn lite0_legacy_pth_matches_pytorch_and_sees_a_daisy() {
 #[test]
 fn bad_weight_files_name_the_culprit() {
     let device = Device::flex();
-    let dir = tempfile_dir();
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
     let b0 = fixtures().join("b0-random.pth");
     let bytes = std::fs::read(&b0).unwrap();
     let truncated = dir.join("truncated.pth");
@@ -144,10 +145,4 @@ fn bad_weight_files_name_the_culprit() {
             );
         }
     }
-}
-
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ablate-backbone-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
