@@ -15,6 +15,4 @@ pub enum BackboneError {
         arch: String,
         problems: String,
     },
-    #[error("input tensor `{tensor}` {problem}")]
-    Input { tensor: String, problem: String },
 }
