@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ablate_spec::{Cell, Experiment};
+use ablate_spec::{Cell, Claim, Experiment};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -17,11 +17,27 @@ pub struct Manifest {
     pub config_hash: String,
     pub ablate_version: String,
     pub experiment: serde_json::Value,
+    /// The claims the report judges: not part of the config hash, so they follow the experiment
+    /// file of the latest run.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
 }
 
 pub struct ResultsStore {
     folder: PathBuf,
     config_hash: String,
+}
+
+impl Manifest {
+    /// Reads `folder/manifest.json`.
+    pub fn load(folder: &Path) -> Result<Self, ResultsError> {
+        let path = folder.join("manifest.json");
+        let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
+        serde_json::from_slice(&bytes).map_err(|e| ResultsError::Corrupt {
+            path,
+            message: e.to_string(),
+        })
+    }
 }
 
 impl ResultsStore {
@@ -70,6 +86,14 @@ impl ResultsStore {
                         expected: config_hash,
                     });
                 }
+                if manifest.claims != experiment.claims {
+                    let updated = Manifest {
+                        claims: experiment.claims.clone(),
+                        ..manifest
+                    };
+                    let json = serde_json::to_vec_pretty(&updated).expect("a Manifest serializes");
+                    write_atomic(&manifest_path, &json)?;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(folder.join("cells")).map_err(ResultsError::io(&folder))?;
@@ -78,6 +102,7 @@ impl ResultsStore {
                     config_hash: config_hash.clone(),
                     ablate_version: env!("CARGO_PKG_VERSION").to_string(),
                     experiment: serde_json::to_value(experiment).expect("an Experiment serializes"),
+                    claims: experiment.claims.clone(),
                 };
                 let json = serde_json::to_vec_pretty(&manifest).expect("a Manifest serializes");
                 write_atomic(&manifest_path, &json)?;

@@ -17,4 +17,10 @@ pub enum SpecError {
         key: &'static str,
         problem: String,
     },
+    #[error("{path}: claim `{id}`: {problem}")]
+    Claim {
+        path: PathBuf,
+        id: String,
+        problem: String,
+    },
 }

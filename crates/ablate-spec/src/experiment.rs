@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cell::{Cell, HeadVariant};
+use crate::claim::{Claim, Expect};
 use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
 
@@ -18,6 +19,10 @@ pub struct Experiment {
     pub backbone: Option<BackboneSpec>,
     pub train: TrainSpec,
     pub grid: GridSpec,
+    /// The thread's claims the report judges. They only read results, so they are left out of the
+    /// config hash: editing a claim never invalidates trained cells.
+    #[serde(skip)]
+    pub claims: Vec<Claim>,
     /// The file it was read from; relative paths inside it are taken from the working directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -114,6 +119,8 @@ struct RawExperiment {
     #[serde(default)]
     train: TrainSpec,
     grid: GridSpec,
+    #[serde(default)]
+    claims: Vec<Claim>,
 }
 
 impl Experiment {
@@ -139,6 +146,7 @@ impl Experiment {
             backbone: raw.backbone,
             train: raw.train,
             grid: raw.grid,
+            claims: raw.claims,
             source: path.to_owned(),
         };
         experiment.validate()?;
@@ -229,6 +237,78 @@ impl Experiment {
                 "grid.train_per_class",
                 "values must be at least 1".into(),
             ));
+        }
+        self.validate_claims()
+    }
+
+    fn validate_claims(&self) -> Result<(), SpecError> {
+        let variants = self.head_variants();
+        for (i, claim) in self.claims.iter().enumerate() {
+            let bad = |problem: String| SpecError::Claim {
+                path: self.source.clone(),
+                id: if claim.id.is_empty() {
+                    format!("#{}", i + 1)
+                } else {
+                    claim.id.clone()
+                },
+                problem,
+            };
+            if claim.id.is_empty()
+                || !claim
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            {
+                return Err(bad(
+                    "`id` must be letters, digits, '-' or '_' (it names files)".into(),
+                ));
+            }
+            if self.claims[..i].iter().any(|c| c.id == claim.id) {
+                return Err(bad("`id` is used by an earlier claim".into()));
+            }
+            for (side, selector) in [("a", &claim.a), ("b", &claim.b)] {
+                if !variants.iter().any(|v| selector.matches(v)) {
+                    return Err(bad(format!(
+                        "`{side}` ({}) matches no head variant of the grid",
+                        selector.describe()
+                    )));
+                }
+            }
+            if let Some(v) = variants
+                .iter()
+                .find(|v| claim.a.matches(v) && claim.b.matches(v))
+            {
+                return Err(bad(format!(
+                    "`a` and `b` both match {}; a contrast needs two disjoint sets",
+                    v.name()
+                )));
+            }
+            if claim.pairs(&variants).is_empty() {
+                return Err(bad(
+                    "no `a` variant has a `b` variant that differs only in the switches the claim names"
+                        .into(),
+                ));
+            }
+            if let Some(sizes) = &claim.train_per_class {
+                if sizes.is_empty() {
+                    return Err(bad("`train_per_class` must list at least one size".into()));
+                }
+                if let Some(n) = sizes
+                    .iter()
+                    .find(|n| !self.grid.train_per_class.contains(n))
+                {
+                    return Err(bad(format!(
+                        "`train_per_class` lists {n}, which is not in `grid.train_per_class`"
+                    )));
+                }
+            }
+            if claim.expect == Expect::Identical
+                && !(claim.loss_tolerance > 0.0 && claim.grad_tolerance > 0.0)
+            {
+                return Err(bad(
+                    "`loss_tolerance` and `grad_tolerance` must be > 0".into()
+                ));
+            }
         }
         Ok(())
     }
@@ -473,6 +553,71 @@ seeds = [0, 1, 2, 3, 4]
         let b = parse(&BASE.replace("seeds = [0, 1, 2, 3, 4]", "seeds = [0, 1]")).unwrap();
         assert_eq!(a.config_hash(), parse(BASE).unwrap().config_hash());
         assert_ne!(a.config_hash(), b.config_hash());
+    }
+
+    const CLAIMS: &str = r#"
+[[claims]]
+id = "A"
+says = "a bias right before BN is useless"
+a = { bias_before_bn = true, relu = false }
+b = { bias_before_bn = false, relu = false }
+expect = "identical"
+
+[[claims]]
+id = "D"
+says = "model2 can win on validation"
+a = { head = "linear" }
+b = { head = "mlp" }
+expect = "higher"
+compare = "best"
+train_per_class = [25]
+"#;
+
+    #[test]
+    fn claims_are_read_checked_and_left_out_of_the_hash() {
+        let plain = parse(BASE).unwrap();
+        let e = parse(&format!("{BASE}{CLAIMS}")).unwrap();
+        assert_eq!(e.claims.len(), 2);
+        assert_eq!(e.claims[1].compare, crate::Compare::Best);
+        assert_eq!(e.claims[0].metric, crate::Metric::ValAcc);
+        assert_eq!(e.config_hash(), plain.config_hash());
+
+        let cases: &[(&str, &str, &[&str])] = &[
+            ("id = \"D\"", "id = \"A\"", &["claim `A`", "earlier"]),
+            ("id = \"D\"", "id = \"D/1\"", &["`id`"]),
+            (
+                "b = { head = \"mlp\" }",
+                "b = { head = \"mlp\", dropout = 0.3 }",
+                &["claim `D`", "`b`", "dropout=0.3", "matches no head variant"],
+            ),
+            (
+                "b = { head = \"mlp\" }",
+                "b = { last_bias = true }",
+                &["claim `D`", "both match linear-last1"],
+            ),
+            (
+                "train_per_class = [25]",
+                "train_per_class = [50]",
+                &["claim `D`", "50"],
+            ),
+            ("expect = \"higher\"", "expect = \"bigger\"", &["bigger"]),
+            (
+                "compare = \"best\"",
+                "compare = \"best\"\nsign = 1",
+                &["sign"],
+            ),
+        ];
+        for (from, to, needles) in cases {
+            let text = format!("{BASE}{CLAIMS}");
+            assert!(text.contains(from), "case edits missing text {from:?}");
+            let err = parse(&text.replacen(from, to, 1))
+                .expect_err(to)
+                .to_string();
+            assert!(!err.contains('\n'), "error is one line: {err}");
+            for needle in *needles {
+                assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
+            }
+        }
     }
 
     const IDX: &str = r#"

@@ -23,12 +23,14 @@
 //! ```
 
 mod cell;
+mod claim;
 mod data;
 mod error;
 mod experiment;
 pub mod seeding;
 
 pub use cell::{Cell, HeadVariant};
+pub use claim::{Claim, Compare, Expect, Metric, Selector};
 pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;
 pub use experiment::{Experiment, GridSpec, HeadKind, OptimizerKind, TrainSpec};

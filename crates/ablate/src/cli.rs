@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Train every missing cell of an experiment's grid and write the results tables.
     Run(RunArgs),
+    /// Write the comparison report (tables, plots, verdicts, REPORT.md, report.html) of a results folder.
+    Report(ReportArgs),
     /// List the cells of an experiment's grid without running them.
     Grid { experiment: PathBuf },
     /// Extract (or find in the cache) the backbone features of an experiment's images.
@@ -54,6 +56,21 @@ pub struct RunArgs {
     /// Discard the results folder's earlier cells (needed after changing the experiment).
     #[arg(long)]
     pub restart: bool,
+    /// Where the report goes (default `report/<name>/`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Do not write the report after the grid.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A results folder (`results/<name>/`, with manifest.json and runs/epochs tables).
+    pub results: PathBuf,
+    /// Output folder (default `report/<name>/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@ mod backbone;
 mod bench;
 mod features;
 mod grid;
+mod report;
 mod run;
 mod synth;
 
@@ -18,6 +19,7 @@ pub use features::resolve_features;
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Report(args) => report::report(&args),
         Command::Grid { experiment } => grid::grid(&experiment),
         Command::Features(args) => features::features(&args),
         Command::Backbone(command) => backbone::backbone(&command),

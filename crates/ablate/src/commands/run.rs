@@ -46,6 +46,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         summary.wall.as_secs_f64(),
         store.folder().display()
     );
+    if !args.no_report {
+        let out = args
+            .report
+            .clone()
+            .unwrap_or_else(|| super::report::default_out(&experiment.name));
+        super::report::write_and_summarise(store.folder(), &out)?;
+    }
     if summary.failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -1,0 +1,422 @@
+//! Paired contrasts `a - b` over seeds, and the claims judged on them.
+//!
+//! Pairing: a cell of variant `a` is matched with the cell of variant `b` at the same training size
+//! and seed, i.e. the same training subset, initialisation stream and batch order. Which variants
+//! pair is decided by [`Claim::pairs`]; the numbers are joined and aggregated here with polars.
+
+use ablate_spec::{Claim, Compare, Expect, HeadVariant, Metric};
+use polars::prelude::*;
+
+use crate::error::ReportError;
+use crate::stats::{self, Interval, Verdict};
+use crate::tables::{Results, f64s, strings, u64s};
+
+/// The verdict of one claim at one training size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRow {
+    pub train_per_class: u64,
+    /// Paired differences `a - b`, one per seed (averaged over the variant pairs at that seed).
+    pub diff: Interval,
+    /// Seeds whose difference lies on the expected side.
+    pub agree: usize,
+    /// `compare = "best"`: the `b` variant it was compared with.
+    pub opponent: Option<String>,
+    /// `identical` claims: the largest per-epoch |train-loss difference| and the largest |gradient|
+    /// of the `a` side's pre-BN bias, over every pair and seed at this size.
+    pub exactness: Option<(f64, f64)>,
+    pub verdict: Verdict,
+}
+
+/// One claim with its verdict per training size and its per-variant-pair details.
+#[derive(Debug, Clone)]
+pub struct ClaimResult {
+    pub claim: Claim,
+    pub rows: Vec<ClaimRow>,
+    /// Per variant pair and size: `a_variant, b_variant, train_per_class, seeds, diff_mean, diff_sd,
+    /// diff_ci_lo, diff_ci_hi, agree`.
+    pub pairs: DataFrame,
+}
+
+impl ClaimResult {
+    /// "supported at 25, 100; inconclusive at 1000".
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<(Verdict, Vec<String>)> = Vec::new();
+        for row in &self.rows {
+            let size = row.train_per_class.to_string();
+            match parts.iter_mut().find(|(v, _)| *v == row.verdict) {
+                Some((_, sizes)) => sizes.push(size),
+                None => parts.push((row.verdict, vec![size])),
+            }
+        }
+        if parts.len() == 1 {
+            return parts[0].0.as_str().to_string();
+        }
+        parts
+            .iter()
+            .map(|(v, sizes)| format!("{} at {}/class", v.as_str(), sizes.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn metric_expr(metric: Metric) -> Expr {
+    match metric {
+        Metric::Gap => col("train_acc") - col("val_acc"),
+        Metric::Params => col("params").cast(DataType::Float64),
+        other => col(other.column()).cast(DataType::Float64),
+    }
+}
+
+fn sign(expect: Expect) -> f64 {
+    match expect {
+        Expect::Lower => -1.0,
+        _ => 1.0,
+    }
+}
+
+/// Parses the variant names of the runs table back into variants (they are `HeadVariant::name`).
+fn grid_variants(results: &Results) -> Result<Vec<HeadVariant>, ReportError> {
+    results
+        .variants()?
+        .iter()
+        .map(|name| {
+            parse_variant(name).ok_or_else(|| ReportError::Input {
+                path: "runs".into(),
+                message: format!("variant `{name}` is not an ablate head name"),
+            })
+        })
+        .collect()
+}
+
+/// The inverse of [`HeadVariant::name`].
+pub fn parse_variant(name: &str) -> Option<HeadVariant> {
+    let flag = |part: &str, key: &str| match part.strip_prefix(key)? {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    };
+    let parts: Vec<&str> = name.split('-').collect();
+    match parts.as_slice() {
+        ["linear", last] => Some(HeadVariant::Linear {
+            last_bias: flag(last, "last")?,
+        }),
+        ["mlp", bias, relu, drop, last] => Some(HeadVariant::Mlp {
+            bias_before_bn: flag(bias, "bias")?,
+            relu: flag(relu, "relu")?,
+            dropout: drop.strip_prefix("drop")?.parse().ok()?,
+            last_bias: flag(last, "last")?,
+        }),
+        _ => None,
+    }
+}
+
+/// Measures and judges `claim` on `results`.
+pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, ReportError> {
+    let variants = grid_variants(results)?;
+    let pairs = claim.pairs(&variants);
+    if pairs.is_empty() {
+        return Err(ReportError::Input {
+            path: "runs".into(),
+            message: format!(
+                "claim `{}`: the results have no variant pair for it (a: {}, b: {})",
+                claim.id,
+                claim.a.describe(),
+                claim.b.describe()
+            ),
+        });
+    }
+    let pair_frame = df!(
+        "a_variant" => pairs.iter().map(|(a, _)| a.name()).collect::<Vec<_>>(),
+        "b_variant" => pairs.iter().map(|(_, b)| b.name()).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("listing the variant pairs"))?;
+
+    let mut sizes = results.sizes()?;
+    if let Some(wanted) = &claim.train_per_class {
+        sizes.retain(|s| wanted.contains(&(*s as usize)));
+    }
+    let size_frame =
+        df!("train_per_class" => sizes.clone()).map_err(ReportError::table("listing the sizes"))?;
+
+    let runs = results
+        .runs
+        .clone()
+        .lazy()
+        .join(
+            size_frame.lazy(),
+            [col("train_per_class")],
+            [col("train_per_class")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select([
+            col("variant"),
+            col("train_per_class"),
+            col("seed"),
+            col("cell_id"),
+            metric_expr(claim.metric).alias("m"),
+        ]);
+    let side = |prefix: &str| {
+        runs.clone().select([
+            col("variant").alias(format!("{prefix}_variant")),
+            col("train_per_class"),
+            col("seed"),
+            col("cell_id").alias(format!("{prefix}_cell")),
+            col("m").alias(format!("m_{prefix}")),
+        ])
+    };
+    let mut paired = pair_frame
+        .lazy()
+        .join(
+            side("a"),
+            [col("a_variant")],
+            [col("a_variant")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            side("b"),
+            [col("b_variant"), col("train_per_class"), col("seed")],
+            [col("b_variant"), col("train_per_class"), col("seed")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column((col("m_a") - col("m_b")).alias("diff"));
+
+    if claim.compare == Compare::Best {
+        // The strongest opponent per size: the `b` variant with the best mean metric (higher is
+        // better for accuracies, lower for losses); ties go to the grid's first variant.
+        let lower_is_better = matches!(claim.metric, Metric::ValLoss | Metric::TrainLoss);
+        let best = paired
+            .clone()
+            .group_by_stable([col("train_per_class"), col("b_variant")])
+            .agg([col("m_b").mean().alias("b_mean")])
+            .sort(
+                ["train_per_class", "b_mean"],
+                SortMultipleOptions::default()
+                    .with_order_descending_multi([false, !lower_is_better])
+                    .with_maintain_order(true),
+            )
+            .group_by_stable([col("train_per_class")])
+            .agg([col("b_variant").first()]);
+        paired = paired.join(
+            best,
+            [col("train_per_class"), col("b_variant")],
+            [col("train_per_class"), col("b_variant")],
+            JoinArgs::new(JoinType::Inner),
+        );
+    }
+    let paired = paired
+        .collect()
+        .map_err(ReportError::table("pairing the cells"))?;
+    if paired.height() == 0 {
+        return Err(ReportError::Input {
+            path: "runs".into(),
+            message: format!("claim `{}`: no paired cells (same size and seed)", claim.id),
+        });
+    }
+
+    let s = sign(claim.expect);
+    let agree_expr = when((col("diff") * lit(s)).gt(lit(0.0)))
+        .then(lit(1u32))
+        .otherwise(lit(0u32))
+        .sum()
+        .alias("agree");
+    let per_pair = paired
+        .clone()
+        .lazy()
+        .group_by_stable([col("a_variant"), col("b_variant"), col("train_per_class")])
+        .agg([
+            len().alias("seeds"),
+            col("diff").mean().alias("diff_mean"),
+            col("diff").std(1).alias("diff_sd"),
+            agree_expr.clone(),
+        ])
+        .sort(
+            ["train_per_class"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+        .map_err(ReportError::table("summarising the variant pairs"))?;
+    let per_pair = with_interval_ends(per_pair, "seeds", "diff_mean", "diff_sd")?;
+
+    // One difference per (size, seed): the mean over the variant pairs at that seed, so every
+    // seed counts once however many pairs the claim spans.
+    let per_size = paired
+        .clone()
+        .lazy()
+        .group_by_stable([col("train_per_class"), col("seed")])
+        .agg([col("diff").mean()])
+        .group_by_stable([col("train_per_class")])
+        .agg([
+            len().alias("seeds"),
+            col("diff").mean().alias("diff_mean"),
+            col("diff").std(1).alias("diff_sd"),
+            agree_expr,
+        ])
+        .sort(["train_per_class"], SortMultipleOptions::default())
+        .collect()
+        .map_err(ReportError::table("summarising the claim per size"))?;
+
+    let exactness = if claim.expect == Expect::Identical {
+        Some(exactness(results, &paired)?)
+    } else {
+        None
+    };
+    let opponents = if claim.compare == Compare::Best {
+        let frame = paired
+            .clone()
+            .lazy()
+            .group_by_stable([col("train_per_class")])
+            .agg([col("b_variant").first()])
+            .collect()
+            .map_err(ReportError::table("naming the opponents"))?;
+        Some((
+            u64s(&frame, "train_per_class")?,
+            strings(&frame, "b_variant")?,
+        ))
+    } else {
+        None
+    };
+
+    let sizes = u64s(&per_size, "train_per_class")?;
+    let seeds = u64s(&per_size, "seeds")?;
+    let means = f64s(&per_size, "diff_mean")?;
+    let sds = f64s(&per_size, "diff_sd")?;
+    let agree = u64s(&per_size, "agree")?;
+    let mut rows = Vec::new();
+    for i in 0..per_size.height() {
+        let diff = Interval {
+            n: seeds[i] as usize,
+            mean: means[i],
+            sd: sds[i],
+            half: stats::half_width(seeds[i] as usize, sds[i]),
+        };
+        let exact = exactness.as_ref().and_then(|by_size| {
+            by_size
+                .iter()
+                .find(|(size, _)| *size == sizes[i])
+                .map(|(_, gaps)| *gaps)
+        });
+        let verdict = match (claim.expect, exact) {
+            (Expect::Identical, Some((loss, grad))) => {
+                stats::judge_identical(loss, claim.loss_tolerance, grad, claim.grad_tolerance)
+            }
+            (expect, _) => stats::judge_direction(&diff, expect),
+        };
+        let opponent = opponents.as_ref().and_then(|(s, names)| {
+            s.iter()
+                .position(|x| *x == sizes[i])
+                .map(|at| names[at].clone())
+        });
+        rows.push(ClaimRow {
+            train_per_class: sizes[i],
+            diff,
+            agree: agree[i] as usize,
+            opponent,
+            exactness: exact,
+            verdict,
+        });
+    }
+    Ok(ClaimResult {
+        claim: claim.clone(),
+        rows,
+        pairs: per_pair,
+    })
+}
+
+/// Per size: the largest per-epoch |train-loss difference| between paired cells and the largest
+/// pre-BN bias gradient of the `a` cells, read from the epochs table.
+fn exactness(results: &Results, paired: &DataFrame) -> Result<Vec<(u64, (f64, f64))>, ReportError> {
+    let epochs = results.epochs.clone().lazy();
+    let side = |prefix: &str| {
+        epochs.clone().select([
+            col("cell_id").alias(format!("{prefix}_cell")),
+            col("epoch"),
+            col("train_loss").alias(format!("loss_{prefix}")),
+            col("bias_grad_max").alias(format!("grad_{prefix}")),
+        ])
+    };
+    let gap = col("loss_a") - col("loss_b");
+    let frame = paired
+        .clone()
+        .lazy()
+        .select([col("train_per_class"), col("a_cell"), col("b_cell")])
+        .join(
+            side("a"),
+            [col("a_cell")],
+            [col("a_cell")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .join(
+            side("b"),
+            [col("b_cell"), col("epoch")],
+            [col("b_cell"), col("epoch")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column(
+            when(gap.clone().lt(lit(0.0)))
+                .then(-gap.clone())
+                .otherwise(gap)
+                .alias("loss_gap"),
+        )
+        .group_by([col("train_per_class")])
+        .agg([
+            col("loss_gap").max().alias("max_loss_gap"),
+            col("grad_a").max().alias("max_bias_grad"),
+        ])
+        .sort(["train_per_class"], SortMultipleOptions::default())
+        .collect()
+        .map_err(ReportError::table("comparing the paired training curves"))?;
+    let sizes = u64s(&frame, "train_per_class")?;
+    let loss = f64s(&frame, "max_loss_gap")?;
+    let grad = f64s(&frame, "max_bias_grad")?;
+    Ok((0..frame.height())
+        .map(|i| (sizes[i], (loss[i], grad[i])))
+        .collect())
+}
+
+/// Adds `diff_ci_lo` / `diff_ci_hi` (95% t interval) to a frame of counts, means and sds.
+pub(crate) fn with_interval_ends(
+    mut frame: DataFrame,
+    n: &str,
+    mean: &str,
+    sd: &str,
+) -> Result<DataFrame, ReportError> {
+    let ns = u64s(&frame, n)?;
+    let means = f64s(&frame, mean)?;
+    let sds = f64s(&frame, sd)?;
+    let half: Vec<f64> = ns
+        .iter()
+        .zip(&sds)
+        .map(|(n, sd)| stats::half_width(*n as usize, *sd))
+        .collect();
+    let lo: Vec<f64> = means.iter().zip(&half).map(|(m, h)| m - h).collect();
+    let hi: Vec<f64> = means.iter().zip(&half).map(|(m, h)| m + h).collect();
+    frame
+        .with_column(Column::new("diff_ci_lo".into(), lo))
+        .map_err(ReportError::table("adding the interval columns"))?;
+    frame
+        .with_column(Column::new("diff_ci_hi".into(), hi))
+        .map_err(ReportError::table("adding the interval columns"))?;
+    Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_names_round_trip() {
+        for v in [
+            HeadVariant::Mlp {
+                bias_before_bn: true,
+                relu: false,
+                dropout: 0.25,
+                last_bias: false,
+            },
+            HeadVariant::Linear { last_bias: true },
+        ] {
+            assert_eq!(parse_variant(&v.name()), Some(v));
+        }
+        assert_eq!(parse_variant("mlp-bias2-relu0-drop0-last1"), None);
+        assert_eq!(parse_variant("cnn"), None);
+    }
+}

@@ -1,0 +1,206 @@
+//! The data behind each figure of the report, aggregated with polars, turned into plot values.
+
+use ablate_spec::HeadVariant;
+use polars::prelude::*;
+
+use crate::contrast::parse_variant;
+use crate::error::ReportError;
+use crate::plots::{Curve, DotFigure, LineFigure, Look, Panel, look};
+use crate::stats;
+use crate::tables::{Results, VariantRow, f64s, strings, u64s};
+
+fn dropouts(variants: &[HeadVariant]) -> Vec<f64> {
+    let mut rates: Vec<f64> = variants.iter().map(HeadVariant::dropout).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    rates
+}
+
+fn looks(names: &[String]) -> Vec<(String, Look)> {
+    let variants: Vec<HeadVariant> = names.iter().filter_map(|n| parse_variant(n)).collect();
+    let rates = dropouts(&variants);
+    names
+        .iter()
+        .map(|n| {
+            let l = parse_variant(n).map(|v| look(&v, &rates)).unwrap_or(Look {
+                color: plotters::style::RGBColor(120, 120, 120),
+                dashed: false,
+                width: 1,
+            });
+            (n.clone(), l)
+        })
+        .collect()
+}
+
+/// Per size, variant and epoch: mean and 95% half-width of `value` over seeds.
+fn epoch_curves(
+    results: &Results,
+    value: &str,
+    keep: impl Fn(&HeadVariant) -> bool,
+    band: bool,
+) -> Result<Vec<Panel>, ReportError> {
+    let frame = results
+        .epochs
+        .clone()
+        .lazy()
+        .join(
+            results.runs.clone().lazy().select([
+                col("cell_id"),
+                col("variant"),
+                col("train_per_class"),
+            ]),
+            [col("cell_id")],
+            [col("cell_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .group_by_stable([col("train_per_class"), col("variant"), col("epoch")])
+        .agg([
+            len().alias("n"),
+            col(value).mean().alias("mean"),
+            col(value).std(1).alias("sd"),
+        ])
+        .sort(
+            ["train_per_class", "epoch"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+        .map_err(ReportError::table("aggregating the epoch curves"))?;
+    let sizes = u64s(&frame, "train_per_class")?;
+    let names = strings(&frame, "variant")?;
+    let epochs = f64s(&frame, "epoch")?;
+    let ns = u64s(&frame, "n")?;
+    let means = f64s(&frame, "mean")?;
+    let sds = f64s(&frame, "sd")?;
+    let order = results.variants()?;
+    let styles = looks(&order);
+    let mut panels = Vec::new();
+    for size in results.sizes()? {
+        let mut curves = Vec::new();
+        for (name, l) in &styles {
+            if !parse_variant(name).is_some_and(|v| keep(&v)) {
+                continue;
+            }
+            let points: Vec<(f64, f64, f64)> = (0..frame.height())
+                .filter(|&i| sizes[i] == size && names[i] == *name)
+                .map(|i| {
+                    let half = if band {
+                        stats::half_width(ns[i] as usize, sds[i])
+                    } else {
+                        0.0
+                    };
+                    (
+                        epochs[i],
+                        means[i],
+                        if half.is_finite() { half } else { 0.0 },
+                    )
+                })
+                .collect();
+            if !points.is_empty() {
+                curves.push(Curve {
+                    label: name.clone(),
+                    look: *l,
+                    points,
+                });
+            }
+        }
+        panels.push(Panel {
+            title: format!("{size} training images per class"),
+            curves,
+        });
+    }
+    Ok(panels)
+}
+
+pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
+    Ok(LineFigure {
+        title: "Validation accuracy during training (mean over seeds, 95% CI band)".into(),
+        x_label: "epoch".into(),
+        y_label: "validation accuracy".into(),
+        panels: epoch_curves(results, "val_acc", |_| true, true)?,
+        log_x: false,
+        log_y: false,
+        band: true,
+        integer_x: true,
+    })
+}
+
+pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
+    let with_bias = |v: &HeadVariant| {
+        matches!(
+            v,
+            HeadVariant::Mlp {
+                bias_before_bn: true,
+                ..
+            }
+        )
+    };
+    Ok(LineFigure {
+        title: "Claim A made visible: largest gradient of the bias before BN (log scale; green: no ReLU, blue: ReLU)".into(),
+        x_label: "epoch".into(),
+        y_label: "max |d loss / d bias| (mean over seeds)".into(),
+        panels: epoch_curves(results, "bias_grad_max", with_bias, false)?,
+        log_x: false,
+        log_y: true,
+        band: false,
+        integer_x: true,
+    })
+}
+
+pub fn val_acc_by_size(rows: &[VariantRow], order: &[String]) -> LineFigure {
+    let curves = looks(order)
+        .into_iter()
+        .map(|(name, l)| Curve {
+            label: name.clone(),
+            look: l,
+            points: rows
+                .iter()
+                .filter(|r| r.variant == name)
+                .map(|r| {
+                    let half = if r.val.half.is_finite() {
+                        r.val.half
+                    } else {
+                        0.0
+                    };
+                    (r.train_per_class as f64, r.val.mean, half)
+                })
+                .collect(),
+        })
+        .collect();
+    LineFigure {
+        title:
+            "When does model2 win? Validation accuracy vs training-set size (black: linear head)"
+                .into(),
+        x_label: "training images per class (log scale)".into(),
+        y_label: "validation accuracy (mean, 95% CI)".into(),
+        panels: vec![Panel {
+            title: "all head variants".into(),
+            curves,
+        }],
+        log_x: true,
+        log_y: false,
+        band: true,
+        integer_x: true,
+    }
+}
+
+pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> DotFigure {
+    let panels = sizes
+        .iter()
+        .map(|size| {
+            let values = order
+                .iter()
+                .map(|name| {
+                    rows.iter()
+                        .find(|r| r.train_per_class == *size && r.variant == *name)
+                        .map(|r| (r.val.mean, r.val.half, r.train.mean))
+                })
+                .collect();
+            (format!("{size} per class"), values)
+        })
+        .collect();
+    DotFigure {
+        title: "Final accuracy per head variant: validation (95% CI) and training".into(),
+        labels: order.to_vec(),
+        panels,
+    }
+}

@@ -1,0 +1,55 @@
+//! `report.html`: the Markdown report rendered with pulldown-cmark, PNG figures inlined as data URIs
+//! so the one file can be mailed or archived on its own.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
+
+use crate::error::ReportError;
+
+const STYLE: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1200px;\
+margin:2em auto;padding:0 1em;line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;\
+font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 7px;vertical-align:top}th{background:#f3f3f3}\
+img{max-width:100%}code{background:#f5f5f5;padding:0 3px}blockquote{color:#555;border-left:4px solid #ddd;\
+margin:0;padding-left:1em}";
+
+pub fn render(markdown: &str, figures_dir: &Path) -> Result<String, ReportError> {
+    let mut failure = None;
+    let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if dest_url.ends_with(".png") => {
+            let path = figures_dir.join(dest_url.as_ref());
+            let dest_url = match std::fs::read(&path) {
+                Ok(bytes) => CowStr::from(format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                )),
+                Err(source) => {
+                    failure.get_or_insert(ReportError::Io { path, source });
+                    dest_url
+                }
+            };
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }
+        other => other,
+    });
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, events);
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    Ok(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>ablate report</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n"
+    ))
+}

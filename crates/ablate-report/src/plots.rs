@@ -1,0 +1,464 @@
+//! The report's figures, drawn with plotters into PNG and SVG.
+//!
+//! Text is rendered with DejaVu Sans embedded in the binary (plotters' `ab_glyph` font path), so a
+//! fresh machine without fonts draws the same labels. Each figure is a value that can draw itself on
+//! any plotters backend; [`render`] writes both files atomically.
+
+use std::path::Path;
+use std::sync::Once;
+
+use ablate_results::write_atomic;
+use ablate_spec::HeadVariant;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::ReportError;
+
+static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn register_font() {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The embedded file is a valid TrueType font; a failure here would be a build defect.
+            plotters::style::register_font("sans-serif", style, FONT)
+                .unwrap_or_else(|_| panic!("embedded DejaVuSans.ttf is not a valid font"));
+        }
+    });
+}
+
+/// A figure that can draw itself on any backend.
+pub trait Figure {
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+fn text_err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Writes `dir/<stem>.png` and `dir/<stem>.svg`.
+pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> Result<(), ReportError> {
+    register_font();
+    let (w, h) = figure.size();
+    let plot_err = |file: &str, message: String| ReportError::Plot {
+        file: file.to_string(),
+        message,
+    };
+
+    let png_name = format!("{stem}.png");
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+        figure
+            .draw(&root)
+            .and_then(|()| root.present().map_err(text_err))
+            .map_err(|m| plot_err(&png_name, m))?;
+    }
+    let image = image::RgbImage::from_raw(w, h, pixels)
+        .ok_or_else(|| plot_err(&png_name, "pixel buffer of the wrong size".into()))?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| plot_err(&png_name, e.to_string()))?;
+    write_atomic(&dir.join(&png_name), png.get_ref())?;
+
+    let svg_name = format!("{stem}.svg");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        figure
+            .draw(&root)
+            .and_then(|()| root.present().map_err(text_err))
+            .map_err(|m| plot_err(&svg_name, m))?;
+    }
+    write_atomic(&dir.join(&svg_name), svg.as_bytes())?;
+    Ok(())
+}
+
+/// The look of one head variant, the same in every figure: hue by (bias before BN, ReLU), shade by
+/// dropout, dashed when the last layer has no bias; the linear head in black.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    pub color: RGBColor,
+    pub dashed: bool,
+    pub width: u32,
+}
+
+pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
+    match *variant {
+        HeadVariant::Linear { last_bias } => Look {
+            color: RGBColor(0, 0, 0),
+            dashed: !last_bias,
+            width: 3,
+        },
+        HeadVariant::Mlp {
+            bias_before_bn,
+            relu,
+            dropout,
+            last_bias,
+        } => {
+            // Dark to light with the dropout rate, per family.
+            let ramps: [[(u8, u8, u8); 3]; 4] = [
+                [(8, 69, 148), (49, 130, 189), (107, 174, 214)], // bias, ReLU: blues
+                [(166, 54, 3), (230, 85, 13), (253, 141, 60)],   // no bias, ReLU: oranges
+                [(0, 109, 44), (49, 163, 84), (116, 196, 118)],  // bias, no ReLU: greens
+                [(84, 39, 143), (117, 107, 177), (158, 154, 200)], // no bias, no ReLU: purples
+            ];
+            let family = match (bias_before_bn, relu) {
+                (true, true) => 0,
+                (false, true) => 1,
+                (true, false) => 2,
+                (false, false) => 3,
+            };
+            let rank = dropouts
+                .iter()
+                .position(|p| *p == dropout)
+                .unwrap_or(0)
+                .min(2);
+            let (r, g, b) = ramps[family][rank];
+            Look {
+                color: RGBColor(r, g, b),
+                dashed: !last_bias,
+                width: 2,
+            }
+        }
+    }
+}
+
+/// One line with an optional 95% band: `(x, mean, half-width)`.
+#[derive(Debug, Clone)]
+pub struct Curve {
+    pub label: String,
+    pub look: Look,
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Panel {
+    pub title: String,
+    pub curves: Vec<Curve>,
+}
+
+/// Side-by-side panels of lines (with CI bands when `band`), sharing a legend on the right.
+pub struct LineFigure {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub panels: Vec<Panel>,
+    pub log_x: bool,
+    pub log_y: bool,
+    pub band: bool,
+    /// Format of the x tick labels (sizes are integers; epochs too).
+    pub integer_x: bool,
+}
+
+const LEGEND_WIDTH: u32 = 300;
+const PANEL: (u32, u32) = (520, 460);
+
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(String, Look)],
+) -> Result<(), String> {
+    let font = ("sans-serif", 14).into_font();
+    for (i, (label, look)) in entries.iter().enumerate() {
+        let y = 70 + i as i32 * 17;
+        let style = look.color.stroke_width(look.width);
+        if look.dashed {
+            for k in 0..3 {
+                area.draw(&PathElement::new(
+                    vec![(10 + k * 10, y), (16 + k * 10, y)],
+                    style,
+                ))
+                .map_err(text_err)?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(10, y), (36, y)], style))
+                .map_err(text_err)?;
+        }
+        area.draw(&Text::new(label.clone(), (42, y - 7), font.clone()))
+            .map_err(text_err)?;
+    }
+    Ok(())
+}
+
+fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return if log { (1e-12, 1.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        (lo / 2.0, hi * 2.0)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+impl Figure for LineFigure {
+    fn size(&self) -> (u32, u32) {
+        (
+            PANEL.0 * self.panels.len() as u32 + LEGEND_WIDTH,
+            PANEL.1 + 50,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(text_err)?;
+        let root = root
+            .titled(&self.title, ("sans-serif", 22).into_font())
+            .map_err(text_err)?;
+        let (w, _) = root.dim_in_pixel();
+        let (plots, side) = root.split_horizontally(w - LEGEND_WIDTH);
+        let all = self.panels.iter().flat_map(|p| &p.curves);
+        let (x0, x1) = range(
+            all.clone().flat_map(|c| c.points.iter().map(|p| p.0)),
+            self.log_x,
+        );
+        let (y0, y1) = range(
+            all.clone().flat_map(|c| {
+                c.points.iter().flat_map(|p| {
+                    [
+                        p.1 - p.2 * f64::from(u8::from(self.band)),
+                        p.1 + p.2 * f64::from(u8::from(self.band)),
+                    ]
+                })
+            }),
+            self.log_y,
+        );
+        let areas = plots.split_evenly((1, self.panels.len()));
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            draw_panel(self, panel, area, (x0, x1), (y0, y1))?;
+        }
+        let mut seen: Vec<(String, Look)> = Vec::new();
+        for curve in all {
+            if !seen.iter().any(|(l, _)| *l == curve.label) {
+                seen.push((curve.label.clone(), curve.look));
+            }
+        }
+        legend(&side, &seen)
+    }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    figure: &LineFigure,
+    panel: &Panel,
+    area: &DrawingArea<DB, Shift>,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<(), String> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&panel.title, ("sans-serif", 17).into_font())
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(75);
+    macro_rules! body {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            let integer_x = figure.integer_x;
+            let log_y = figure.log_y;
+            chart
+                .configure_mesh()
+                .x_desc(figure.x_label.as_str())
+                .y_desc(figure.y_label.as_str())
+                .x_label_formatter(&|x| {
+                    if integer_x {
+                        format!("{}", x.round())
+                    } else {
+                        format!("{x}")
+                    }
+                })
+                .y_label_formatter(&|y| {
+                    if log_y {
+                        format!("{y:.0e}")
+                    } else {
+                        format!("{y:.2}")
+                    }
+                })
+                .light_line_style(WHITE.mix(0.0))
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
+                .draw()
+                .map_err(text_err)?;
+            for curve in &panel.curves {
+                let color = curve.look.color;
+                if figure.band {
+                    let mut band: Vec<(f64, f64)> =
+                        curve.points.iter().map(|p| (p.0, p.1 + p.2)).collect();
+                    band.extend(curve.points.iter().rev().map(|p| (p.0, p.1 - p.2)));
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(
+                            band,
+                            color.mix(0.12).filled(),
+                        )))
+                        .map_err(text_err)?;
+                }
+                let line: Vec<(f64, f64)> = curve.points.iter().map(|p| (p.0, p.1)).collect();
+                let style = color.stroke_width(curve.look.width);
+                if curve.look.dashed {
+                    chart
+                        .draw_series(DashedLineSeries::new(line.clone(), 6, 4, style))
+                        .map_err(text_err)?;
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(line.clone(), style))
+                        .map_err(text_err)?;
+                }
+                if line.len() <= 6 {
+                    chart
+                        .draw_series(line.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                        .map_err(text_err)?;
+                }
+            }
+            Ok::<(), String>(())
+        }};
+    }
+    match (figure.log_x, figure.log_y) {
+        (false, false) => body!(
+            builder
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(text_err)?
+        ),
+        (true, false) => {
+            body!(
+                builder
+                    .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                    .map_err(text_err)?
+            )
+        }
+        (false, true) => {
+            body!(
+                builder
+                    .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                    .map_err(text_err)?
+            )
+        }
+        (true, true) => body!(
+            builder
+                .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                .map_err(text_err)?
+        ),
+    }
+}
+
+/// Final accuracy per variant: val mean with its 95% CI whisker, train mean beside it, one panel
+/// per training size.
+pub struct DotFigure {
+    pub title: String,
+    /// Variant labels, top to bottom.
+    pub labels: Vec<String>,
+    /// Per panel: title and, per label, (val mean, val half-width, train mean); `None` when absent.
+    pub panels: Vec<(String, Vec<Option<(f64, f64, f64)>>)>,
+}
+
+impl Figure for DotFigure {
+    fn size(&self) -> (u32, u32) {
+        (
+            250 + 380 * self.panels.len() as u32,
+            110 + 24 * self.labels.len() as u32,
+        )
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(text_err)?;
+        let outer = root;
+        let root = outer
+            .titled(&self.title, ("sans-serif", 22).into_font())
+            .map_err(text_err)?;
+        let (names, plots) = root.split_horizontally(230);
+        let areas = plots.split_evenly((1, self.panels.len()));
+        let n = self.labels.len();
+        let row_y = |i: usize| n as f64 - 1.0 - i as f64;
+        let (x0, x1) = range(
+            self.panels.iter().flat_map(|(_, rows)| {
+                rows.iter()
+                    .flatten()
+                    .flat_map(|(v, half, t)| [v - half.min(0.2), v + half.min(0.2), *t])
+            }),
+            false,
+        );
+        let val_color = RGBColor(33, 102, 172);
+        let train_color = RGBColor(214, 96, 77);
+        let mut label_ys = Vec::new();
+        for ((title, rows), area) in self.panels.iter().zip(&areas) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, ("sans-serif", 17).into_font())
+                .margin(10)
+                .x_label_area_size(45)
+                .y_label_area_size(0)
+                .build_cartesian_2d(x0..x1, -0.7..(n as f64 - 0.3))
+                .map_err(text_err)?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(0)
+                .x_desc("accuracy (%)")
+                .x_label_formatter(&|x| format!("{:.0}", x * 100.0))
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 14))
+                .draw()
+                .map_err(text_err)?;
+            if label_ys.is_empty() {
+                // Pixel rows of the first panel, so the names on the left line up with the dots.
+                label_ys = (0..n)
+                    .map(|i| chart.backend_coord(&(x0, row_y(i))).1)
+                    .collect();
+            }
+            for (i, row) in rows.iter().enumerate() {
+                let Some((val, half, train)) = *row else {
+                    continue;
+                };
+                let y = row_y(i);
+                if half.is_finite() {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(val - half, y), (val + half, y)],
+                            val_color.stroke_width(2),
+                        )))
+                        .map_err(text_err)?;
+                }
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (val, y),
+                        4,
+                        val_color.filled(),
+                    )))
+                    .map_err(text_err)?;
+                chart
+                    .draw_series(std::iter::once(TriangleMarker::new(
+                        (train, y),
+                        5,
+                        train_color.filled(),
+                    )))
+                    .map_err(text_err)?;
+            }
+        }
+        // Variant names, on the rows of the panels.
+        let font = ("sans-serif", 13).into_font();
+        for (label, y) in self.labels.iter().zip(&label_ys) {
+            outer
+                .draw(&Text::new(label.clone(), (8, y - 7), font.clone()))
+                .map_err(text_err)?;
+        }
+        let key = ("sans-serif", 14).into_font();
+        let y = names.dim_in_pixel().1 as i32 - 28;
+        names
+            .draw(&Circle::new((14, y), 4, val_color.filled()))
+            .map_err(text_err)?;
+        names
+            .draw(&Text::new("val (95% CI)", (24, y - 8), key.clone()))
+            .map_err(text_err)?;
+        names
+            .draw(&TriangleMarker::new((134, y), 5, train_color.filled()))
+            .map_err(text_err)?;
+        names
+            .draw(&Text::new("train", (144, y - 8), key))
+            .map_err(text_err)?;
+        Ok(())
+    }
+}

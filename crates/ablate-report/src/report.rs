@@ -1,0 +1,629 @@
+//! Putting the report together: tables (CSV), figures (PNG + SVG), REPORT.md and report.html.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use ablate_results::{Manifest, write_atomic};
+use ablate_spec::{Claim, Compare, Expect, HeadKind, HeadVariant, Metric, Selector};
+use polars::prelude::*;
+
+use crate::contrast::{ClaimResult, judge_claim, parse_variant};
+use crate::error::ReportError;
+use crate::figures;
+use crate::plots::render;
+use crate::stats::Verdict;
+use crate::tables::{Results, VariantRow, f64s, strings, variant_summary};
+
+/// What `write_report` produced, for the caller's one-line summary.
+#[derive(Debug)]
+pub struct Written {
+    pub folder: PathBuf,
+    pub claims: Vec<(String, String)>,
+}
+
+/// The figure files (stems), in the order the report shows them.
+pub const FIGURES: [&str; 4] = [
+    "val_acc_by_epoch",
+    "final_accuracy",
+    "val_acc_by_size",
+    "bias_grad_by_epoch",
+];
+
+/// Reads a results folder and writes the full report into `out`.
+pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportError> {
+    let manifest = Manifest::load(results_dir)?;
+    let results = Results::load(results_dir)?;
+    std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
+
+    let (summary_frame, rows) = variant_summary(&results)?;
+    let order = results.variants()?;
+    let sizes = results.sizes()?;
+
+    let claims: Vec<ClaimResult> = manifest
+        .claims
+        .iter()
+        .map(|c| judge_claim(&results, c))
+        .collect::<Result<_, _>>()?;
+    let dropout = dropout_contrasts(&results, &order)?;
+    let picks = recommendations(&results, &rows, &sizes)?;
+
+    write_csv(out, "variants.csv", &mut summary_frame.clone())?;
+    write_csv(out, "claims.csv", &mut claims_frame(&claims)?)?;
+    for c in claims.iter().chain(&dropout) {
+        write_csv(
+            out,
+            &format!("contrast-{}.csv", c.claim.id),
+            &mut c.pairs.clone(),
+        )?;
+    }
+
+    render(out, FIGURES[0], &figures::val_acc_by_epoch(&results)?)?;
+    render(
+        out,
+        FIGURES[1],
+        &figures::final_accuracy(&rows, &order, &sizes),
+    )?;
+    render(out, FIGURES[2], &figures::val_acc_by_size(&rows, &order))?;
+    render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
+
+    let markdown = markdown(&manifest, &results, &rows, &claims, &dropout, &picks)?;
+    write_atomic(&out.join("REPORT.md"), markdown.as_bytes())?;
+    let html = crate::html::render(&markdown, out)?;
+    write_atomic(&out.join("report.html"), html.as_bytes())?;
+
+    Ok(Written {
+        folder: out.to_owned(),
+        claims: claims
+            .iter()
+            .map(|c| (c.claim.id.clone(), c.summary()))
+            .collect(),
+    })
+}
+
+fn write_csv(out: &Path, name: &str, frame: &mut DataFrame) -> Result<(), ReportError> {
+    let mut bytes = Vec::new();
+    CsvWriter::new(&mut bytes)
+        .finish(frame)
+        .map_err(ReportError::table("writing a report table"))?;
+    write_atomic(&out.join(name), &bytes)?;
+    Ok(())
+}
+
+/// The verdict table, one row per claim and training size, as numbers (the Markdown shows them rounded).
+fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
+    let rows: Vec<(&ClaimResult, &crate::contrast::ClaimRow)> = claims
+        .iter()
+        .flat_map(|c| c.rows.iter().map(move |r| (c, r)))
+        .collect();
+    df!(
+        "claim" => rows.iter().map(|(c, _)| c.claim.id.clone()).collect::<Vec<_>>(),
+        "metric" => rows.iter().map(|(c, _)| c.claim.metric.column().to_string()).collect::<Vec<_>>(),
+        "train_per_class" => rows.iter().map(|(_, r)| r.train_per_class).collect::<Vec<_>>(),
+        "seeds" => rows.iter().map(|(_, r)| r.diff.n as u64).collect::<Vec<_>>(),
+        "diff_mean" => rows.iter().map(|(_, r)| r.diff.mean).collect::<Vec<_>>(),
+        "diff_ci_lo" => rows.iter().map(|(_, r)| r.diff.lo()).collect::<Vec<_>>(),
+        "diff_ci_hi" => rows.iter().map(|(_, r)| r.diff.hi()).collect::<Vec<_>>(),
+        "seeds_agreeing" => rows.iter().map(|(_, r)| r.agree as u64).collect::<Vec<_>>(),
+        "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.0)).collect::<Vec<_>>(),
+        "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.1)).collect::<Vec<_>>(),
+        "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
+        "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("building the verdict table"))
+}
+
+/// Dropout p - 0 for every p > 0 of the grid (not a claim of the thread; shown for context).
+fn dropout_contrasts(results: &Results, order: &[String]) -> Result<Vec<ClaimResult>, ReportError> {
+    let mut rates: Vec<f64> = order
+        .iter()
+        .filter_map(|n| parse_variant(n))
+        .filter(|v| v.kind() == HeadKind::Mlp)
+        .map(|v| v.dropout())
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    if !rates.contains(&0.0) {
+        return Ok(Vec::new());
+    }
+    rates
+        .iter()
+        .filter(|p| **p > 0.0)
+        .map(|p| {
+            let claim = Claim {
+                id: format!("dropout{p}"),
+                says: format!("dropout {p} instead of none (not a claim of the thread)"),
+                metric: Metric::ValAcc,
+                a: Selector {
+                    head: Some(HeadKind::Mlp),
+                    dropout: Some(*p),
+                    ..Default::default()
+                },
+                b: Selector {
+                    head: Some(HeadKind::Mlp),
+                    dropout: Some(0.0),
+                    ..Default::default()
+                },
+                expect: Expect::Higher,
+                compare: Compare::All,
+                train_per_class: None,
+                loss_tolerance: 1e-5,
+                grad_tolerance: 1e-6,
+            };
+            judge_claim(results, &claim)
+        })
+        .collect()
+}
+
+fn exact_selector(v: &HeadVariant) -> Selector {
+    match *v {
+        HeadVariant::Mlp {
+            bias_before_bn,
+            relu,
+            dropout,
+            last_bias,
+        } => Selector {
+            head: Some(HeadKind::Mlp),
+            bias_before_bn: Some(bias_before_bn),
+            relu: Some(relu),
+            dropout: Some(dropout),
+            last_bias: Some(last_bias),
+        },
+        HeadVariant::Linear { last_bias } => Selector {
+            head: Some(HeadKind::Linear),
+            last_bias: Some(last_bias),
+            ..Default::default()
+        },
+    }
+}
+
+/// What to use at one training size, derived from the numbers.
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub train_per_class: u64,
+    pub best: VariantRow,
+    /// Variants whose paired difference to `best` has a 95% CI that contains 0.
+    pub tied: Vec<VariantRow>,
+    /// The smallest (fewest parameters) of `best` and `tied`.
+    pub smallest: VariantRow,
+}
+
+/// Per size: the best mean val accuracy, the variants statistically tied with it (paired t interval
+/// of the per-seed difference contains 0), and the smallest of those.
+fn recommendations(
+    results: &Results,
+    rows: &[VariantRow],
+    sizes: &[u64],
+) -> Result<Vec<Pick>, ReportError> {
+    let mut picks = Vec::new();
+    for &size in sizes {
+        let at: Vec<&VariantRow> = rows.iter().filter(|r| r.train_per_class == size).collect();
+        let Some(best) = at
+            .iter()
+            .copied()
+            .max_by(|a, b| a.val.mean.total_cmp(&b.val.mean))
+        else {
+            continue;
+        };
+        let best_variant = parse_variant(&best.variant).ok_or_else(|| ReportError::Input {
+            path: "runs".into(),
+            message: format!("unknown variant {}", best.variant),
+        })?;
+        let mut tied = Vec::new();
+        for row in at.iter().filter(|r| r.variant != best.variant) {
+            let Some(variant) = parse_variant(&row.variant) else {
+                continue;
+            };
+            let claim = Claim {
+                id: "tie".into(),
+                says: String::new(),
+                metric: Metric::ValAcc,
+                a: exact_selector(&variant),
+                b: exact_selector(&best_variant),
+                expect: Expect::Lower,
+                compare: Compare::All,
+                train_per_class: Some(vec![size as usize]),
+                loss_tolerance: 1e-5,
+                grad_tolerance: 1e-6,
+            };
+            let judged = judge_claim(results, &claim)?;
+            if judged.rows.iter().all(|r| r.verdict != Verdict::Supported) {
+                tied.push((*row).clone());
+            }
+        }
+        let smallest = std::iter::once(best)
+            .chain(tied.iter())
+            .min_by_key(|r| r.params)
+            .cloned()
+            .expect("best is always a candidate");
+        picks.push(Pick {
+            train_per_class: size,
+            best: best.clone(),
+            tied,
+            smallest,
+        });
+    }
+    Ok(picks)
+}
+
+pub(crate) fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+/// A difference in the claim's units: percentage points for accuracies.
+pub(crate) fn diff_text(metric: Metric, x: f64) -> String {
+    if !x.is_finite() {
+        return "n/a".into();
+    }
+    if metric.is_accuracy() {
+        format!("{:+.2} pp", x * 100.0)
+    } else if metric == Metric::Params {
+        format!("{:+.0}", x)
+    } else {
+        format!("{:+.4}", x)
+    }
+}
+
+pub(crate) fn ci_text(metric: Metric, lo: f64, hi: f64) -> String {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return "n/a (one seed)".into();
+    }
+    format!("[{}, {}]", diff_text(metric, lo), diff_text(metric, hi))
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Supported => "**supported**",
+        Verdict::Contradicted => "**contradicted**",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+fn contrast_text(claim: &Claim) -> String {
+    if claim.expect == Expect::Identical {
+        return format!(
+            "training curves of ({}) vs ({})",
+            claim.a.describe(),
+            claim.b.describe()
+        );
+    }
+    let b = claim.b.describe();
+    let b = if claim.compare == Compare::Best {
+        format!("best of ({b})")
+    } else {
+        format!("({b})")
+    };
+    format!(
+        "{} of ({}) − {}",
+        claim.metric.column(),
+        claim.a.describe(),
+        b
+    )
+}
+
+fn first_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, ReportError> {
+    let mut values = strings(frame, column)?;
+    values.sort();
+    values.dedup();
+    Ok(values)
+}
+
+fn json_text(value: &serde_json::Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => "—".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn markdown(
+    manifest: &Manifest,
+    results: &Results,
+    rows: &[VariantRow],
+    claims: &[ClaimResult],
+    dropout: &[ClaimResult],
+    picks: &[Pick],
+) -> Result<String, ReportError> {
+    let e = &manifest.experiment;
+    let runs = &results.runs;
+    let mut md = String::new();
+    let w = &mut md;
+    let _ = writeln!(
+        w,
+        "# Which head on a pretrained backbone? `{}`\n",
+        manifest.name
+    );
+    let _ = writeln!(
+        w,
+        "> Made by `ablate report` from `results/{}/` — config `{}`, ablate {}, backend {}.  ",
+        manifest.name,
+        manifest.config_hash,
+        first_values(runs, "ablate_version")?.join(", "),
+        first_values(runs, "backend")?.join(", ")
+    );
+    let _ = writeln!(
+        w,
+        "> features sha256 `{}`, backbone weights sha256 `{}`, dataset sha256 `{}`.\n",
+        first_values(runs, "features_sha256")?.join(", "),
+        first_values(runs, "backbone_sha256")?.join(", "),
+        first_values(runs, "dataset_sha256")?.join(", ")
+    );
+
+    let _ = writeln!(w, "## The question\n");
+    let _ = writeln!(
+        w,
+        "A forum thread asks which classifier head to put on a pretrained EfficientNet (4 output classes):\n\n\
+         - **model1** (`mlp`): `Linear(F→H, bias on/off) → ReLU (on/off) → BatchNorm1d → Dropout(p) → Linear(H→C)`\n\
+         - **model2** (`linear`): `Linear(F→C)`\n\n\
+         and makes the claims judged below. Every head variant is trained on the same frozen backbone \
+         features with several seeds; a seed fixes the training subset, the initialisation and the batch \
+         order, so two variants with the same seed differ only in the head (a *paired* design).\n"
+    );
+
+    let _ = writeln!(w, "## Setup\n");
+    let cells = runs.height();
+    let seconds: f64 = f64s(runs, "seconds")?.iter().sum();
+    let _ = writeln!(w, "| | |\n|---|---|");
+    let _ = writeln!(
+        w,
+        "| data | {} `{}`, classes {} ({}), training pool {} per class, validation {} per class |",
+        json_text(e, "/data/kind"),
+        json_text(e, "/data/path"),
+        json_text(e, "/data/classes"),
+        json_text(e, "/data/class_names"),
+        json_text(e, "/data/train_pool_per_class"),
+        json_text(e, "/data/val_per_class"),
+    );
+    let _ = writeln!(
+        w,
+        "| backbone | {} (`{}`), {} px, frozen; features = global-average-pooled last stage |",
+        json_text(e, "/backbone/arch"),
+        json_text(e, "/backbone/weights"),
+        json_text(e, "/backbone/image_size"),
+    );
+    let _ = writeln!(
+        w,
+        "| training | {} lr {}, {} epochs, batch {}, hidden width {}, weight decay {} |",
+        json_text(e, "/train/optimizer"),
+        json_text(e, "/train/lr"),
+        json_text(e, "/train/epochs"),
+        json_text(e, "/train/batch_size"),
+        json_text(e, "/train/hidden"),
+        json_text(e, "/train/weight_decay"),
+    );
+    let _ = writeln!(
+        w,
+        "| grid | heads {}, bias before BN {}, ReLU {}, dropout {}, last-layer bias {}, training sizes {} per class, seeds {} |",
+        json_text(e, "/grid/head"),
+        json_text(e, "/grid/bias_before_bn"),
+        json_text(e, "/grid/relu"),
+        json_text(e, "/grid/dropout"),
+        json_text(e, "/grid/last_bias"),
+        json_text(e, "/grid/train_per_class"),
+        json_text(e, "/grid/seeds"),
+    );
+    let _ = writeln!(
+        w,
+        "| cells | {cells} trained cells, {:.1} min of training summed over cells (backend {}) |\n",
+        seconds / 60.0,
+        first_values(runs, "backend")?.join(", ")
+    );
+
+    let _ = writeln!(w, "## Verdicts\n");
+    let _ = writeln!(
+        w,
+        "Each claim is measured as a paired difference `a − b`: per seed, the mean over the variant pairs \
+         that differ only in what the claim is about, then a 95% Student-t interval over the seeds. \
+         **Rule:** *supported* when the interval excludes 0 on the side the claim predicts, *contradicted* \
+         when it excludes 0 on the other side, *inconclusive* when it contains 0. Claims of identity \
+         (`identical`) are judged by exactness instead: supported when the largest per-epoch |train-loss \
+         difference| and the largest |gradient| of the bias before BN are below the stated tolerances. \
+         `best of (...)` compares with the variant of best mean at that size, chosen on the same \
+         validation split: that choice favours `b`, so a verdict for `a` against it is conservative.\n"
+    );
+    if claims.is_empty() {
+        let _ = writeln!(
+            w,
+            "*The experiment declares no `[[claims]]`; add some to get verdicts.*\n"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | 95% CI | seeds agreeing | verdict |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
+        for c in claims {
+            for (k, r) in c.rows.iter().enumerate() {
+                let (mean, ci, agree) = match r.exactness {
+                    Some((loss, grad)) => (
+                        format!(
+                            "max \\|Δ train loss\\| {loss:.1e}; max \\|bias grad\\| {grad:.1e}"
+                        ),
+                        format!(
+                            "tolerances {:.0e} / {:.0e}",
+                            c.claim.loss_tolerance, c.claim.grad_tolerance
+                        ),
+                        "—".to_string(),
+                    ),
+                    None => (
+                        diff_text(c.claim.metric, r.diff.mean),
+                        ci_text(c.claim.metric, r.diff.lo(), r.diff.hi()),
+                        format!("{}/{}", r.agree, r.diff.n),
+                    ),
+                };
+                let versus = r
+                    .opponent
+                    .as_ref()
+                    .map(|o| format!("vs `{o}`"))
+                    .unwrap_or_default();
+                // The claim's words and contrast once, on its first row.
+                let (id, says, contrast) = if k == 0 {
+                    (
+                        c.claim.id.as_str(),
+                        c.claim.says.replace('|', "\\|"),
+                        contrast_text(&c.claim),
+                    )
+                } else {
+                    ("", String::new(), String::new())
+                };
+                let _ = writeln!(
+                    w,
+                    "| {id} | {says} | {contrast} {versus} | {} | {} | {mean} | {ci} | {agree} | {} |",
+                    r.train_per_class,
+                    r.diff.n,
+                    verdict_text(r.verdict)
+                );
+            }
+        }
+        let _ = writeln!(w);
+        for c in claims {
+            let _ = writeln!(w, "- **{}**: {}", c.claim.id, c.summary());
+        }
+        let _ = writeln!(w);
+    }
+
+    let _ = writeln!(w, "## What to use\n");
+    let _ = writeln!(
+        w,
+        "Derived from the numbers: per training size, the variant with the best mean validation accuracy; \
+         the variants whose paired difference to it has a 95% CI containing 0 (statistically tied); and \
+         the smallest of those, which is the one to use when the tie holds.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| per class | best (val acc) | tied with it | use (fewest parameters among best and tied) |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|");
+    for p in picks {
+        let _ = writeln!(
+            w,
+            "| {} | `{}` ({}) | {} | `{}` ({}, {} parameters) |",
+            p.train_per_class,
+            p.best.variant,
+            pct(p.best.val.mean),
+            if p.tied.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} variants", p.tied.len())
+            },
+            p.smallest.variant,
+            pct(p.smallest.val.mean),
+            p.smallest.params
+        );
+    }
+    let _ = writeln!(w);
+
+    let _ = writeln!(w, "## Evidence\n");
+    let figure = |w: &mut String, stem: &str, alt: &str| {
+        let _ = writeln!(w, "![{alt}]({stem}.png)\n\n([SVG]({stem}.svg))\n");
+    };
+    let _ = writeln!(w, "### Accuracy per variant\n");
+    figure(
+        w,
+        "final_accuracy",
+        "final validation accuracy with 95% CI and training accuracy per variant",
+    );
+    figure(
+        w,
+        "val_acc_by_size",
+        "validation accuracy vs training-set size per variant",
+    );
+    figure(
+        w,
+        "val_acc_by_epoch",
+        "validation accuracy per epoch, mean and 95% band",
+    );
+    for c in claims {
+        let _ = writeln!(w, "### Claim {}: {}\n", c.claim.id, c.claim.says);
+        let _ = writeln!(
+            w,
+            "Measured as {}; expected: {}. Verdict: {}.\n",
+            contrast_text(&c.claim),
+            match c.claim.expect {
+                Expect::Higher => "a − b > 0",
+                Expect::Lower => "a − b < 0",
+                Expect::Identical => "identical training",
+            },
+            c.summary()
+        );
+        if c.claim.expect == Expect::Identical {
+            figure(
+                w,
+                "bias_grad_by_epoch",
+                "gradient of the bias before BN per epoch",
+            );
+        }
+        pairs_table(w, c)?;
+    }
+    if !dropout.is_empty() {
+        let _ = writeln!(w, "### Dropout (not a claim of the thread)\n");
+        for c in dropout {
+            let _ = writeln!(w, "{}:\n", c.claim.says);
+            pairs_table(w, c)?;
+        }
+    }
+
+    let _ = writeln!(w, "## Per-variant table\n");
+    let _ = writeln!(
+        w,
+        "Mean over seeds with the 95% t interval; gap = train − val accuracy. Also in `variants.csv`.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| per class | variant | cells | val acc | val 95% CI | train acc | train 95% CI | gap | parameters |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let _ = writeln!(
+            w,
+            "| {} | `{}` | {} | {} | [{}, {}] | {} | [{}, {}] | {:+.2} pp | {} |",
+            r.train_per_class,
+            r.variant,
+            r.val.n,
+            pct(r.val.mean),
+            pct(r.val.lo()),
+            pct(r.val.hi()),
+            pct(r.train.mean),
+            pct(r.train.lo()),
+            pct(r.train.hi()),
+            r.gap * 100.0,
+            r.params
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\nFiles: `variants.csv`, `claims.csv`, `contrast-<claim>.csv`, figures as PNG and SVG."
+    );
+    Ok(md)
+}
+
+fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
+    let f = &c.pairs;
+    let a = strings(f, "a_variant")?;
+    let b = strings(f, "b_variant")?;
+    let sizes = strings(f, "train_per_class")?;
+    let seeds = strings(f, "seeds")?;
+    let mean = f64s(f, "diff_mean")?;
+    let lo = f64s(f, "diff_ci_lo")?;
+    let hi = f64s(f, "diff_ci_hi")?;
+    let agree = strings(f, "agree")?;
+    let _ = writeln!(
+        w,
+        "| per class | a | b | seeds | mean a − b | 95% CI | seeds agreeing |\n|---|---|---|---|---|---|---|"
+    );
+    for i in 0..f.height() {
+        let _ = writeln!(
+            w,
+            "| {} | `{}` | `{}` | {} | {} | {} | {}/{} |",
+            sizes[i],
+            a[i],
+            b[i],
+            seeds[i],
+            diff_text(c.claim.metric, mean[i]),
+            ci_text(c.claim.metric, lo[i], hi[i]),
+            agree[i],
+            seeds[i]
+        );
+    }
+    let _ = writeln!(w);
+    Ok(())
+}

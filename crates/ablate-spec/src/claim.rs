@@ -1,0 +1,316 @@
+//! Claims: the forum's sentences, each tied to a contrast between two sets of head variants that the
+//! report measures and judges. Claims only read results, so they are not part of the config hash.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cell::HeadVariant;
+use crate::experiment::HeadKind;
+
+/// One claim of the thread, as declared in `[[claims]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// Short label used in tables and file names (`A`, `B`, ...).
+    pub id: String,
+    /// The sentence being checked, in the thread's words.
+    pub says: String,
+    /// What is compared; `a - b` per paired seed.
+    #[serde(default)]
+    pub metric: Metric,
+    /// The variants on the left of the difference.
+    pub a: Selector,
+    /// The variants on the right of the difference.
+    pub b: Selector,
+    /// The direction the claim predicts for `a - b`, or `identical` for an exactness check.
+    pub expect: Expect,
+    /// Whether `a` is compared with every matching `b` variant (averaged per seed) or only with the
+    /// `b` variant of best mean metric at that training size (the strongest opponent).
+    #[serde(default)]
+    pub compare: Compare,
+    /// Only judge at these training sizes (default: every size of the grid).
+    #[serde(default)]
+    pub train_per_class: Option<Vec<usize>>,
+    /// `identical` only: largest per-epoch |train-loss difference| still counted as identical.
+    #[serde(default = "default_loss_tolerance")]
+    pub loss_tolerance: f64,
+    /// `identical` only: largest gradient (absolute value) of the `a` side's pre-BN bias still counted as zero.
+    #[serde(default = "default_grad_tolerance")]
+    pub grad_tolerance: f64,
+}
+
+fn default_loss_tolerance() -> f64 {
+    1e-5
+}
+fn default_grad_tolerance() -> f64 {
+    1e-6
+}
+
+/// A column of the runs table (or one derived from it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    #[default]
+    ValAcc,
+    TrainAcc,
+    ValLoss,
+    TrainLoss,
+    /// `train_acc - val_acc`.
+    Gap,
+    /// Trainable parameters, counted as PyTorch does.
+    Params,
+}
+
+impl Metric {
+    pub fn column(&self) -> &'static str {
+        match self {
+            Metric::ValAcc => "val_acc",
+            Metric::TrainAcc => "train_acc",
+            Metric::ValLoss => "val_loss",
+            Metric::TrainLoss => "train_loss",
+            Metric::Gap => "gap",
+            Metric::Params => "params",
+        }
+    }
+
+    /// Accuracy-like metrics are shown in percentage points.
+    pub fn is_accuracy(&self) -> bool {
+        matches!(self, Metric::ValAcc | Metric::TrainAcc | Metric::Gap)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// `a - b > 0`.
+    Higher,
+    /// `a - b < 0`.
+    Lower,
+    /// Training of `a` and `b` is the same to within the tolerances (losses, zero bias gradient).
+    Identical,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    #[default]
+    All,
+    Best,
+}
+
+/// A set of head variants: every field that is given must match; fields left out match anything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_before_bn: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relu: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_bias: Option<bool>,
+}
+
+/// The value of one switch of a head variant; `None` when the head does not have that switch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Switch {
+    Head(HeadKind),
+    Bool(bool),
+    Rate(f64),
+}
+
+const FIELDS: [&str; 5] = ["head", "bias_before_bn", "relu", "dropout", "last_bias"];
+
+fn switches(v: &HeadVariant) -> [Option<Switch>; 5] {
+    match *v {
+        HeadVariant::Mlp {
+            bias_before_bn,
+            relu,
+            dropout,
+            last_bias,
+        } => [
+            Some(Switch::Head(HeadKind::Mlp)),
+            Some(Switch::Bool(bias_before_bn)),
+            Some(Switch::Bool(relu)),
+            Some(Switch::Rate(dropout)),
+            Some(Switch::Bool(last_bias)),
+        ],
+        HeadVariant::Linear { last_bias } => [
+            Some(Switch::Head(HeadKind::Linear)),
+            None,
+            None,
+            None,
+            Some(Switch::Bool(last_bias)),
+        ],
+    }
+}
+
+impl Selector {
+    fn wanted(&self) -> [Option<Switch>; 5] {
+        [
+            self.head.map(Switch::Head),
+            self.bias_before_bn.map(Switch::Bool),
+            self.relu.map(Switch::Bool),
+            self.dropout.map(Switch::Rate),
+            self.last_bias.map(Switch::Bool),
+        ]
+    }
+
+    pub fn matches(&self, variant: &HeadVariant) -> bool {
+        self.wanted()
+            .iter()
+            .zip(switches(variant))
+            .all(|(want, have)| want.is_none() || *want == have)
+    }
+
+    /// A readable form such as `bias_before_bn=true, relu=false`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = FIELDS
+            .iter()
+            .zip(self.wanted())
+            .filter_map(|(name, want)| {
+                want.map(|w| match w {
+                    Switch::Head(HeadKind::Mlp) => format!("{name}=mlp"),
+                    Switch::Head(HeadKind::Linear) => format!("{name}=linear"),
+                    Switch::Bool(b) => format!("{name}={b}"),
+                    Switch::Rate(p) => format!("{name}={p}"),
+                })
+            })
+            .collect();
+        if parts.is_empty() {
+            "any".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+impl Claim {
+    /// The `(a, b)` variant pairs this claim compares, from the grid's variants: `a` and `b` must
+    /// agree on every switch that both have and that neither selector sets, so a pair differs only in
+    /// what the claim is about (bias on vs off at the same ReLU, dropout and last-layer bias).
+    pub fn pairs(&self, variants: &[HeadVariant]) -> Vec<(HeadVariant, HeadVariant)> {
+        let (wa, wb) = (self.a.wanted(), self.b.wanted());
+        let mut pairs = Vec::new();
+        for a in variants.iter().filter(|v| self.a.matches(v)) {
+            for b in variants.iter().filter(|v| self.b.matches(v)) {
+                let agree = (0..FIELDS.len()).all(|i| {
+                    let (sa, sb) = (switches(a)[i], switches(b)[i]);
+                    wa[i].is_some() || wb[i].is_some() || sa.is_none() || sb.is_none() || sa == sb
+                });
+                if agree && a != b {
+                    pairs.push((*a, *b));
+                }
+            }
+        }
+        pairs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mlp(bias_before_bn: bool, relu: bool, dropout: f64) -> HeadVariant {
+        HeadVariant::Mlp {
+            bias_before_bn,
+            relu,
+            dropout,
+            last_bias: true,
+        }
+    }
+
+    fn claim(a: Selector, b: Selector) -> Claim {
+        Claim {
+            id: "X".into(),
+            says: "".into(),
+            metric: Metric::ValAcc,
+            a,
+            b,
+            expect: Expect::Higher,
+            compare: Compare::All,
+            train_per_class: None,
+            loss_tolerance: 1e-5,
+            grad_tolerance: 1e-6,
+        }
+    }
+
+    fn grid() -> Vec<HeadVariant> {
+        let mut v = Vec::new();
+        for bias in [true, false] {
+            for relu in [true, false] {
+                for p in [0.0, 0.5] {
+                    v.push(mlp(bias, relu, p));
+                }
+            }
+        }
+        v.push(HeadVariant::Linear { last_bias: true });
+        v
+    }
+
+    #[test]
+    fn pairs_differ_only_in_what_the_claim_names() {
+        let bias_with_relu = claim(
+            Selector {
+                bias_before_bn: Some(true),
+                relu: Some(true),
+                ..Default::default()
+            },
+            Selector {
+                bias_before_bn: Some(false),
+                relu: Some(true),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            bias_with_relu.pairs(&grid()),
+            vec![
+                (mlp(true, true, 0.0), mlp(false, true, 0.0)),
+                (mlp(true, true, 0.5), mlp(false, true, 0.5)),
+            ]
+        );
+
+        // The linear head has no mlp switches, so it pairs with every mlp variant.
+        let linear_vs_mlp = claim(
+            Selector {
+                head: Some(HeadKind::Linear),
+                ..Default::default()
+            },
+            Selector {
+                head: Some(HeadKind::Mlp),
+                ..Default::default()
+            },
+        );
+        assert_eq!(linear_vs_mlp.pairs(&grid()).len(), 8);
+
+        let dropout = claim(
+            Selector {
+                dropout: Some(0.5),
+                ..Default::default()
+            },
+            Selector {
+                dropout: Some(0.0),
+                ..Default::default()
+            },
+        );
+        let pairs = dropout.pairs(&grid());
+        assert_eq!(pairs.len(), 4);
+        assert!(pairs.contains(&(mlp(false, true, 0.5), mlp(false, true, 0.0))));
+    }
+
+    #[test]
+    fn selectors_match_and_describe() {
+        let s = Selector {
+            relu: Some(false),
+            dropout: Some(0.25),
+            ..Default::default()
+        };
+        assert!(s.matches(&mlp(true, false, 0.25)));
+        assert!(!s.matches(&mlp(true, true, 0.25)));
+        assert!(!s.matches(&HeadVariant::Linear { last_bias: true }));
+        assert_eq!(s.describe(), "relu=false, dropout=0.25");
+        assert_eq!(Selector::default().describe(), "any");
+    }
+}

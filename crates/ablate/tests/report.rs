@@ -1,0 +1,155 @@
+//! End to end: `ablate run` writes the report; its files exist, its figures are real pictures, and
+//! every number of the Markdown verdict table is the CSV's, rounded.
+
+use crate::util::{EXPERIMENT, Scratch};
+
+const CLAIMS: &str = r#"
+[[claims]]
+id = "A"
+says = "a bias right before BN is useless"
+a = { head = "mlp", bias_before_bn = true, relu = false }
+b = { head = "mlp", bias_before_bn = false, relu = false }
+expect = "identical"
+
+[[claims]]
+id = "C"
+says = "model2 fits the training set worse"
+metric = "train_acc"
+a = { head = "linear" }
+b = { head = "mlp" }
+expect = "lower"
+
+[[claims]]
+id = "D"
+says = "model2 can win on validation"
+a = { head = "linear" }
+b = { head = "mlp" }
+expect = "higher"
+compare = "best"
+
+[[claims]]
+id = "E"
+says = "model2 has far fewer parameters"
+metric = "params"
+a = { head = "linear" }
+b = { head = "mlp" }
+expect = "lower"
+"#;
+
+/// The first number in `cell` (signs, decimals and exponents kept), ignoring units.
+fn number(cell: &str) -> f64 {
+    let start = cell
+        .find(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+        .unwrap_or_else(|| panic!("no number in {cell:?}"));
+    let text: String = cell[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e'))
+        .collect();
+    text.parse()
+        .unwrap_or_else(|e| panic!("{text:?} in {cell:?}: {e}"))
+}
+
+#[test]
+fn run_writes_a_report_whose_numbers_match_its_tables() {
+    let s = Scratch::new();
+    s.write("small.toml", &format!("{EXPERIMENT}{CLAIMS}"));
+    let o = s.ablate(&["run", "small.toml", "--out", "r"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("claim A: supported"), "{stderr}");
+
+    for stem in ablate_report::FIGURES {
+        let png = image::open(s.path(&format!("report/small/{stem}.png")))
+            .unwrap_or_else(|e| panic!("{stem}.png: {e}"))
+            .to_rgb8();
+        let inked = png.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+        let share = inked as f64 / (png.width() * png.height()) as f64;
+        assert!(
+            share > 0.02,
+            "{stem}.png is nearly blank ({share:.4} inked)"
+        );
+        let svg = s.read(&format!("report/small/{stem}.svg"));
+        assert!(svg.contains("<svg") && svg.contains("<text"), "{stem}.svg");
+    }
+    let html = s.read("report/small/report.html");
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        4,
+        "every figure inlined"
+    );
+
+    // The verdict table's rows, in order, against claims.csv.
+    let md = s.read("report/small/REPORT.md");
+    let table: Vec<Vec<String>> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| claim |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    let csv = s.read("report/small/claims.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(table.len(), rows.len(), "one Markdown row per CSV row");
+    assert_eq!(rows.len(), 4 * 2, "4 claims x 2 sizes");
+    for (md_row, csv_row) in table.iter().zip(&rows) {
+        let get = |name: &str| csv_row[at(name)];
+        let value = |name: &str| get(name).parse::<f64>().unwrap();
+        assert_eq!(md_row[3], get("train_per_class"));
+        assert_eq!(md_row[4], get("seeds"));
+        assert!(
+            md_row[8].contains(get("verdict")),
+            "{md_row:?} vs {csv_row:?}"
+        );
+        match get("claim") {
+            "A" => {
+                // Exactness: `max |Δ train loss| 4.2e-7; max |bias grad| 2.3e-8` at 2 significant digits.
+                let parts: Vec<&str> = md_row[5].split(';').collect();
+                for (part, column) in parts.iter().zip(["max_train_loss_gap", "max_bias_grad"]) {
+                    let shown = number(part.rsplit(' ').next().unwrap());
+                    let exact = value(column);
+                    assert!(
+                        (shown - exact).abs() <= 0.051 * exact.abs().max(1e-30) + 1e-30,
+                        "{column}: {shown} vs {exact}"
+                    );
+                }
+            }
+            "E" => {
+                assert_eq!(number(&md_row[5]), value("diff_mean"));
+                assert!(value("diff_mean") < 0.0);
+            }
+            _ => {
+                // Percentage points with two decimals.
+                let close = |shown: f64, exact: f64| (shown - exact * 100.0).abs() <= 0.005 + 1e-9;
+                assert!(close(number(&md_row[5]), value("diff_mean")), "{md_row:?}");
+                let (lo, hi) = md_row[6].split_once(", ").unwrap();
+                assert!(close(number(lo), value("diff_ci_lo")), "{md_row:?}");
+                assert!(close(number(hi), value("diff_ci_hi")), "{md_row:?}");
+            }
+        }
+    }
+    // The runs behind the claim A rows really are identical twins (bias on/off, no ReLU).
+    assert!(
+        rows.iter()
+            .filter(|r| r[0] == "A")
+            .all(|r| r[at("verdict")] == "supported")
+    );
+}
+
+#[test]
+fn report_of_a_missing_folder_names_it() {
+    let s = Scratch::new();
+    let o = s.ablate(&["report", "nowhere/small"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("nowhere/small/manifest.json"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!s.path("report").exists(), "nothing written");
+}
