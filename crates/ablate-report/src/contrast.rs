@@ -324,7 +324,10 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
 
 /// Per size: the largest per-epoch |train-loss difference| between paired cells and the largest
 /// pre-BN bias gradient of the `a` cells, read from the epochs table.
-fn exactness(results: &Results, paired: &DataFrame) -> Result<Vec<(u64, (f64, f64))>, ReportError> {
+/// Per training size: (max |train-loss difference|, max |bias gradient|).
+type Exactness = Vec<(u64, (f64, f64))>;
+
+fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportError> {
     let epochs = results.epochs.clone().lazy();
     let side = |prefix: &str| {
         epochs.clone().select([

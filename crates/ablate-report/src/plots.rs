@@ -346,14 +346,16 @@ fn draw_panel<DB: DrawingBackend>(
     }
 }
 
+/// A panel's title and, per label, (val mean, val half-width, train mean); `None` when absent.
+pub type DotPanel = (String, Vec<Option<(f64, f64, f64)>>);
+
 /// Final accuracy per variant: val mean with its 95% CI whisker, train mean beside it, one panel
 /// per training size.
 pub struct DotFigure {
     pub title: String,
     /// Variant labels, top to bottom.
     pub labels: Vec<String>,
-    /// Per panel: title and, per label, (val mean, val half-width, train mean); `None` when absent.
-    pub panels: Vec<(String, Vec<Option<(f64, f64, f64)>>)>,
+    pub panels: Vec<DotPanel>,
 }
 
 impl Figure for DotFigure {

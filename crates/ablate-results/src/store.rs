@@ -21,6 +21,9 @@ pub struct Manifest {
     /// file of the latest run.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// The experiment file the folder was made from, for the commands printed to users.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 pub struct ResultsStore {
@@ -46,6 +49,51 @@ impl ResultsStore {
     /// Refuses a folder made by a different config unless `restart` is set, in which case its cell
     /// files and tables are removed first.
     pub fn open(root: &Path, experiment: &Experiment, restart: bool) -> Result<Self, ResultsError> {
+        Self::open_inner(root, experiment, restart, true)
+    }
+
+    /// Opens `root/<name>/` for one shard of a job array: like [`ResultsStore::open`] without
+    /// `restart`, and an existing manifest is only read, never rewritten, so shards running at once
+    /// write no file in common (each writes only its own cells' files).
+    pub fn open_shard(root: &Path, experiment: &Experiment) -> Result<Self, ResultsError> {
+        Self::open_inner(root, experiment, false, false)
+    }
+
+    /// An existing results folder, with its manifest and the experiment recorded in it.
+    pub fn at(folder: &Path) -> Result<(Self, Manifest, Experiment), ResultsError> {
+        let manifest = Manifest::load(folder)?;
+        let manifest_path = folder.join("manifest.json");
+        let mut experiment =
+            Experiment::from_json(&manifest.experiment, &manifest_path).map_err(|e| {
+                ResultsError::Corrupt {
+                    path: manifest_path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        experiment.claims = manifest.claims.clone();
+        if experiment.config_hash() != manifest.config_hash {
+            return Err(ResultsError::Corrupt {
+                path: manifest_path,
+                message: format!(
+                    "its experiment hashes to {}, not to the recorded config {}",
+                    experiment.config_hash(),
+                    manifest.config_hash
+                ),
+            });
+        }
+        let store = Self {
+            folder: folder.to_owned(),
+            config_hash: manifest.config_hash.clone(),
+        };
+        Ok((store, manifest, experiment))
+    }
+
+    fn open_inner(
+        root: &Path,
+        experiment: &Experiment,
+        restart: bool,
+        update_claims: bool,
+    ) -> Result<Self, ResultsError> {
         let folder = root.join(&experiment.name);
         let config_hash = experiment.config_hash();
         let manifest_path = folder.join("manifest.json");
@@ -86,7 +134,7 @@ impl ResultsStore {
                         expected: config_hash,
                     });
                 }
-                if manifest.claims != experiment.claims {
+                if update_claims && manifest.claims != experiment.claims {
                     let updated = Manifest {
                         claims: experiment.claims.clone(),
                         ..manifest
@@ -103,6 +151,7 @@ impl ResultsStore {
                     ablate_version: env!("CARGO_PKG_VERSION").to_string(),
                     experiment: serde_json::to_value(experiment).expect("an Experiment serializes"),
                     claims: experiment.claims.clone(),
+                    source: Some(experiment.source.display().to_string()),
                 };
                 let json = serde_json::to_vec_pretty(&manifest).expect("a Manifest serializes");
                 write_atomic(&manifest_path, &json)?;

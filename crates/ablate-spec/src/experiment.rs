@@ -140,6 +140,21 @@ impl Experiment {
             // toml's message spans several lines (a caret under the key); one line reads better in logs.
             message: one_line(&err.to_string()),
         })?;
+        Self::from_raw(raw, path)
+    }
+
+    /// Rebuilds an experiment from its JSON form (the `experiment` of a results manifest), e.g. to
+    /// list a results folder's cells without the original file. Claims are not part of it.
+    pub fn from_json(value: &serde_json::Value, path: &Path) -> Result<Self, SpecError> {
+        let raw: RawExperiment =
+            serde_json::from_value(value.clone()).map_err(|err| SpecError::Parse {
+                path: path.to_owned(),
+                message: err.to_string(),
+            })?;
+        Self::from_raw(raw, path)
+    }
+
+    fn from_raw(raw: RawExperiment, path: &Path) -> Result<Self, SpecError> {
         let experiment = Experiment {
             name: raw.name,
             data: raw.data,
@@ -545,6 +560,15 @@ seeds = [0, 1, 2, 3, 4]
         let e = parse(BASE).unwrap();
         assert_eq!(e.train, TrainSpec::default());
         assert_eq!(e.train.eps, 1e-8);
+    }
+
+    #[test]
+    fn json_form_round_trips() {
+        let e = parse(BASE).unwrap();
+        let json = serde_json::to_value(&e).unwrap();
+        let back = Experiment::from_json(&json, Path::new("manifest.json")).unwrap();
+        assert_eq!(back.config_hash(), e.config_hash());
+        assert_eq!(back.cells(), e.cells());
     }
 
     #[test]

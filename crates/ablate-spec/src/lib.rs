@@ -28,6 +28,7 @@ mod data;
 mod error;
 mod experiment;
 pub mod seeding;
+pub mod shard;
 
 pub use cell::{Cell, HeadVariant};
 pub use claim::{Claim, Compare, Expect, Metric, Selector};

@@ -21,6 +21,14 @@ pub enum Command {
     Run(RunArgs),
     /// Write the comparison report (tables, plots, verdicts, REPORT.md, report.html) of a results folder.
     Report(ReportArgs),
+    /// Build the features and the results folder of an experiment, train nothing (a job array's first job).
+    Prepare(PrepareArgs),
+    /// Combine the cells of a results folder (and of other folders with --from) into its tables and report.
+    Merge(MergeArgs),
+    /// Cells done / missing / failed, per shard.
+    Status(StatusArgs),
+    /// Write (and with --submit, submit) a Slurm job array that runs the grid in shards.
+    Slurm(SlurmArgs),
     /// List the cells of an experiment's grid without running them.
     Grid { experiment: PathBuf },
     /// Extract (or find in the cache) the backbone features of an experiment's images.
@@ -62,6 +70,76 @@ pub struct RunArgs {
     /// Do not write the report after the grid.
     #[arg(long)]
     pub no_report: bool,
+    /// Run only shard K of N (0-based, `K/N`), or `auto` to read it from a job array's environment
+    /// (SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or JOB_COMPLETION_INDEX/ABLATE_SHARD_COUNT).
+    /// Shards write only their own cells; `ablate merge` writes the tables.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Only the cells listed in this file (one id per line), e.g. the missing cells of a grid.
+    #[arg(long)]
+    pub cells: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PrepareArgs {
+    pub experiment: PathBuf,
+    /// Results root; the experiment writes to `<out>/<name>/`.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "flex")]
+    pub backend: Backend,
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The results folder (`results/<name>/`).
+    pub results: PathBuf,
+    /// Other results folders of the same config (e.g. shards run without a shared filesystem)
+    /// whose cells are copied in first.
+    #[arg(long)]
+    pub from: Vec<PathBuf>,
+    /// Where the report goes (default `report/<name>/`).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The results folder (`results/<name>/`).
+    pub results: PathBuf,
+    /// Shard count to group by (default: the last `ablate slurm` plan of this folder, else 1).
+    #[arg(long)]
+    pub shards: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct SlurmArgs {
+    pub experiment: PathBuf,
+    /// Array tasks (shards).
+    #[arg(long)]
+    pub tasks: usize,
+    /// Results root, as for `ablate run --out` (put it on a filesystem every node sees).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per task, in Slurm's format (e.g. `2:00:00`).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// CPUs per task; the task trains that many cells at once.
+    #[arg(long, default_value_t = 2)]
+    pub cpus_per_task: usize,
+    /// Submit with sbatch and return at once, printing the job ids.
+    #[arg(long)]
+    pub submit: bool,
+    /// Print the scripts (and the shards' expected costs) without writing or submitting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// An array of only the cells still missing from the results folder (and no features job).
+    #[arg(long)]
+    pub missing: bool,
 }
 
 #[derive(Args)]

@@ -23,6 +23,8 @@ pub struct RunSummary {
 
 pub struct Runner<'a> {
     pub experiment: &'a Experiment,
+    /// The cells this run is responsible for (the whole grid, or one shard of it).
+    pub cells: &'a [Cell],
     pub features: &'a FeatureSet,
     pub store: &'a ResultsStore,
     pub device: Device,
@@ -66,13 +68,14 @@ pub fn note_single_sample_batches(experiment: &Experiment, features: &FeatureSet
 impl Runner<'_> {
     pub fn run(&self) -> Result<RunSummary> {
         let started = Instant::now();
-        let cells = self.experiment.cells();
-        let mut missing = self.store.missing_cells(&cells)?;
+        let cells = self.cells;
+        let mut missing = self.store.missing_cells(cells)?;
         let already_done = cells.len() - missing.len();
         // Largest cells first, handed out in that order as workers free up (`par_bridge`; a slice's
         // `par_iter` would split the list in halves and start one worker on the smallest cells), so the
         // grid ends with small cells, not with one big one.
-        missing.sort_by_key(|c| std::cmp::Reverse(expected_cost(c)));
+        let cost = |c: &Cell| ablate_spec::shard::cell_cost(self.experiment, c);
+        missing.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
 
         let progress = progress_bar(missing.len() as u64);
         let failed = Mutex::new(Vec::new());
@@ -179,14 +182,6 @@ impl Runner<'_> {
 }
 
 /// Relative cost of a cell: rows seen per epoch, times the head's width. Only orders the work.
-fn expected_cost(cell: &Cell) -> usize {
-    let width = match cell.head {
-        ablate_spec::HeadVariant::Mlp { .. } => 64,
-        ablate_spec::HeadVariant::Linear { .. } => 1,
-    };
-    cell.train_per_class * width
-}
-
 fn progress_bar(len: u64) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

@@ -72,12 +72,33 @@ fn bad_inputs_fail_cleanly_and_leave_results_alone() {
             &["--backend", "cuda"],
             &["cuda", "--features cuda"],
         ),
+        (
+            EXPERIMENT,
+            &["--shard", "4/4"],
+            &["--shard", "4/4", "out of range"],
+        ),
+        (
+            EXPERIMENT,
+            &["--shard", "x"],
+            &["--shard", "\"x\"", "expected K/N"],
+        ),
+        (EXPERIMENT, &["--shard", "auto"], &["SLURM_ARRAY_TASK_ID"]),
+        (
+            EXPERIMENT,
+            &["--shard", "0/2", "--restart"],
+            &["--restart", "--shard"],
+        ),
     ];
     for (text, extra, needles) in cases {
         s.write("bad.toml", text);
         let mut args = vec!["run", "bad.toml", "--out", "r"];
         args.extend_from_slice(extra);
-        let o = s.ablate(&args);
+        let o = s
+            .command(&args)
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{text}\n{err}");
         assert!(!err.contains("panicked"), "{err}");

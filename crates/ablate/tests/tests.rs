@@ -7,3 +7,4 @@ mod determinism;
 mod features;
 mod report;
 mod resume;
+mod shards;

@@ -86,8 +86,10 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     )?;
     let store = ResultsStore::open(&dir.path().join("results"), &experiment, true)?;
     let started = Instant::now();
+    let cells = experiment.cells();
     let summary = Runner {
         experiment: &experiment,
+        cells: &cells,
         features: &features,
         store: &store,
         device,

@@ -4,8 +4,12 @@ mod backbone;
 mod bench;
 mod features;
 mod grid;
+mod merge;
+mod prepare;
 mod report;
 mod run;
+mod slurm;
+mod status;
 mod synth;
 
 use std::process::ExitCode;
@@ -20,6 +24,10 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Report(args) => report::report(&args),
+        Command::Prepare(args) => prepare::prepare(&args),
+        Command::Merge(args) => merge::merge(&args),
+        Command::Status(args) => status::status(&args),
+        Command::Slurm(args) => slurm::slurm(&args),
         Command::Grid { experiment } => grid::grid(&experiment),
         Command::Features(args) => features::features(&args),
         Command::Backbone(command) => backbone::backbone(&command),

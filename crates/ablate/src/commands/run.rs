@@ -1,11 +1,13 @@
-//! `ablate run`.
+//! `ablate run`: the whole grid, one shard of it, or a listed subset.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use ablate_data::FeatureSet;
 use ablate_results::{ResultsStore, build_tables};
-use ablate_spec::Experiment;
-use anyhow::{Context, Result};
+use ablate_spec::shard::{self, Shard};
+use ablate_spec::{Cell, Experiment};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::backend;
 use crate::cli::RunArgs;
@@ -13,16 +15,54 @@ use crate::runner::{Runner, check_fits, note_single_sample_batches};
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
+    // Every argument is checked before anything is written.
+    let shard = args
+        .shard
+        .as_deref()
+        .map(|text| {
+            if text == "auto" {
+                Shard::from_env(|name| std::env::var(name).ok())
+            } else {
+                Shard::parse(text)
+            }
+        })
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    if args.restart && (shard.is_some() || args.cells.is_some()) {
+        bail!(
+            "--restart cannot be combined with --shard or --cells: it would delete other shards' cells"
+        );
+    }
+    let mut cells = experiment.cells();
+    if let Some(list) = &args.cells {
+        cells = read_cell_list(list, &cells)?;
+    }
+    if let Some(shard) = shard {
+        let of = shard::assign(&experiment, &cells, shard.count);
+        cells = cells
+            .into_iter()
+            .zip(of)
+            .filter(|(_, k)| *k == shard.index)
+            .map(|(c, _)| c)
+            .collect();
+    }
+    let partial = shard.is_some() || args.cells.is_some();
+
     let device = backend::device(args.backend)?;
     let features_path = super::resolve_features(&experiment, &device, None, false)?;
     let features = FeatureSet::load(&features_path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;
-    let store = ResultsStore::open(&args.out, &experiment, args.restart)?;
+    let store = if partial {
+        ResultsStore::open_shard(&args.out, &experiment)?
+    } else {
+        ResultsStore::open(&args.out, &experiment, args.restart)?
+    };
     note_single_sample_batches(&experiment, &features);
 
     let runner = Runner {
         experiment: &experiment,
+        cells: &cells,
         features: &features,
         store: &store,
         device,
@@ -30,28 +70,39 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         jobs: args.jobs.unwrap_or_else(super::default_jobs).max(1),
     };
     let summary = runner.run()?;
-
-    let records = store.records()?;
-    let mut tables =
-        build_tables(&experiment.cells(), &records).context("building the results tables")?;
-    tables.write(store.folder())?;
-
+    let what = match shard {
+        Some(s) => format!("{} shard {}/{}", experiment.name, s.index, s.count),
+        None => experiment.name.clone(),
+    };
     eprintln!(
-        "{}: {} cells, {} done before, {} trained now, {} failed, {:.1}s; tables in {}",
-        experiment.name,
+        "{what}: {} cells, {} done before, {} trained now, {} failed, {:.1}s",
         summary.total,
         summary.already_done,
         summary.trained,
         summary.failed.len(),
         summary.wall.as_secs_f64(),
-        store.folder().display()
     );
-    if !args.no_report {
-        let out = args
-            .report
-            .clone()
-            .unwrap_or_else(|| super::report::default_out(&experiment.name));
-        super::report::write_and_summarise(store.folder(), &out)?;
+
+    if partial {
+        // Shards never write a file in common; the tables and the report are the merge's job.
+        eprintln!(
+            "cells in {}; combine them with `ablate merge {}`",
+            store.folder().join("cells").display(),
+            store.folder().display()
+        );
+    } else {
+        let records = store.records()?;
+        let mut tables =
+            build_tables(&experiment.cells(), &records).context("building the results tables")?;
+        tables.write(store.folder())?;
+        eprintln!("tables in {}", store.folder().display());
+        if !args.no_report {
+            let out = args
+                .report
+                .clone()
+                .unwrap_or_else(|| super::report::default_out(&experiment.name));
+            super::report::write_and_summarise(store.folder(), &out)?;
+        }
     }
     if summary.failed.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -62,4 +113,31 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("rerun the same command to retry the failed cells");
         Ok(ExitCode::from(2))
     }
+}
+
+/// The grid's cells named in `path` (one id per line; blank lines and `#` comments ignored), in grid
+/// order. An id that is not a cell of the grid is refused, naming the file and line.
+pub fn read_cell_list(path: &Path, grid: &[Cell]) -> Result<Vec<Cell>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the cell list {}", path.display()))?;
+    let mut wanted = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let id = line.trim();
+        if id.is_empty() || id.starts_with('#') {
+            continue;
+        }
+        if !grid.iter().any(|c| c.id() == id) {
+            bail!(
+                "{}:{}: `{id}` is not a cell of this experiment's grid",
+                path.display(),
+                i + 1
+            );
+        }
+        wanted.insert(id.to_string());
+    }
+    Ok(grid
+        .iter()
+        .filter(|c| wanted.contains(&c.id()))
+        .copied()
+        .collect())
 }

@@ -1,0 +1,215 @@
+//! Splitting a grid into shards of about equal expected cost, from the config alone, so every task
+//! of a job array computes the same split without talking to the others.
+
+use crate::cell::{Cell, HeadVariant};
+use crate::data::DataSpec;
+use crate::experiment::Experiment;
+
+/// Validation rows per class assumed when the config does not say (a ready features file).
+const ASSUMED_VAL_PER_CLASS: usize = 100;
+/// Relative per-sample cost of the linear head, in units where the mlp head costs `hidden`.
+/// Measured on the forum grid (flex, 2 cores): a linear cell takes 1/40 to 1/80 of an mlp cell of the
+/// same size, because fixed per-step work dominates a 5k-parameter head.
+const LINEAR_WIDTH: f64 = 16.0;
+
+/// Expected cost of training `cell`, in arbitrary units proportional to its run time.
+///
+/// `epochs x width x (train_per_class + val_per_class / 4)`: the training pass (forward, backward,
+/// optimizer) per sample costs about four evaluation passes, and every epoch evaluates the validation
+/// split. On the forum grid this predicts 25 : 100 : 1000 per class as 1 : 1.5 : 7.5 for the mlp
+/// head; measured 4.95 s : 8.15 s : 39.7 s.
+pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
+    let val = match &experiment.data {
+        DataSpec::Idx { val_per_class, .. } => *val_per_class,
+        _ => ASSUMED_VAL_PER_CLASS,
+    };
+    let width = match cell.head {
+        HeadVariant::Mlp { .. } => experiment.train.hidden as f64,
+        HeadVariant::Linear { .. } => LINEAR_WIDTH,
+    };
+    experiment.train.epochs as f64 * width * (cell.train_per_class as f64 + val as f64 / 4.0)
+}
+
+/// Assigns each of `cells` to one of `shards` shards: longest expected cost first, each to the shard
+/// with the least cost so far (ties to the lowest index). Returns the shard index of every cell, in
+/// the order of `cells`. The same cells in the same order always give the same assignment.
+pub fn assign(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<usize> {
+    assert!(shards >= 1, "at least one shard");
+    let costs: Vec<f64> = cells.iter().map(|c| cell_cost(experiment, c)).collect();
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    // Stable: equal costs keep the grid order.
+    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
+    let mut load = vec![0.0f64; shards];
+    let mut shard_of = vec![0usize; cells.len()];
+    for i in order {
+        let (lightest, _) = load
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .expect("shards >= 1");
+        shard_of[i] = lightest;
+        load[lightest] += costs[i];
+    }
+    shard_of
+}
+
+/// The expected cost of each shard under [`assign`].
+pub fn shard_costs(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<f64> {
+    let mut load = vec![0.0; shards];
+    for (cell, shard) in cells.iter().zip(assign(experiment, cells, shards)) {
+        load[shard] += cell_cost(experiment, cell);
+    }
+    load
+}
+
+/// A shard of a job array: `index` of `count`, 0-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard {text:?}: expected K/N (0-based, e.g. 0/8) or auto"))?;
+        let index: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: {k:?} is not a shard index"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard {text:?}: {n:?} is not a shard count"))?;
+        Self::new(index, count).map_err(|e| format!("--shard {text:?}: {e}"))
+    }
+
+    pub fn new(index: usize, count: usize) -> Result<Self, String> {
+        if count == 0 {
+            return Err("the shard count must be at least 1".into());
+        }
+        if index >= count {
+            return Err(format!(
+                "shard index {index} is out of range for {count} shards (0..={})",
+                count - 1
+            ));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// The shard of this task from the environment of a job array: Slurm's
+    /// `SLURM_ARRAY_TASK_ID` / `SLURM_ARRAY_TASK_COUNT`, or the generic (Kubernetes indexed job)
+    /// `JOB_COMPLETION_INDEX` with `ABLATE_SHARD_COUNT`.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let pairs = [
+            ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),
+            ("JOB_COMPLETION_INDEX", "ABLATE_SHARD_COUNT"),
+        ];
+        for (index_var, count_var) in pairs {
+            let Some(index) = get(index_var) else {
+                continue;
+            };
+            let count = get(count_var).ok_or_else(|| {
+                format!("--shard auto: {index_var} is set but {count_var} is not")
+            })?;
+            let parse = |var: &str, value: &str| {
+                value
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("--shard auto: {var}={value:?} is not a number"))
+            };
+            return Self::new(parse(index_var, &index)?, parse(count_var, &count)?)
+                .map_err(|e| format!("--shard auto ({index_var}, {count_var}): {e}"));
+        }
+        Err("--shard auto: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give --shard K/N".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn forum() -> Experiment {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/forum.toml"),
+        )
+        .unwrap();
+        Experiment::from_toml_str(&text, Path::new("forum.toml")).unwrap()
+    }
+
+    #[test]
+    fn forum_grid_in_8_shards_is_balanced_and_complete() {
+        let e = forum();
+        let cells = e.cells();
+        let shards = assign(&e, &cells, 8);
+        assert_eq!(shards.len(), cells.len());
+        let costs = shard_costs(&e, &cells, 8);
+        let mean = costs.iter().sum::<f64>() / 8.0;
+        let max = costs.iter().cloned().fold(0.0, f64::max);
+        assert!(max <= 1.25 * mean, "largest shard {max} vs mean {mean}");
+        // Every cell in exactly one shard, and the split does not depend on the call.
+        assert_eq!(assign(&e, &cells, 8), shards);
+        assert!(shards.iter().all(|s| *s < 8));
+        assert!((0..8).all(|k| shards.contains(&k)), "no empty shard");
+    }
+
+    #[test]
+    fn costs_follow_size_and_head() {
+        let e = forum();
+        let cells = e.cells();
+        let cost = |id: &str| cell_cost(&e, cells.iter().find(|c| c.id() == id).unwrap());
+        let big = cost("mlp-bias1-relu1-drop0-last1-n1000-s0");
+        let small = cost("mlp-bias1-relu1-drop0-last1-n25-s0");
+        assert!(big / small > 5.0 && big / small < 10.0, "{}", big / small);
+        assert!(cost("linear-last1-n1000-s0") < big / 30.0);
+    }
+
+    #[test]
+    fn shard_arguments_parse_or_name_the_problem() {
+        assert_eq!(Shard::parse("3/8"), Ok(Shard { index: 3, count: 8 }));
+        let cases = [
+            ("4/4", "out of range"),
+            ("x", "expected K/N"),
+            ("a/4", "not a shard index"),
+            ("1/0", "at least 1"),
+        ];
+        for (text, needle) in cases {
+            let err = Shard::parse(text).unwrap_err();
+            assert!(err.contains(needle) && err.contains(text), "{text}: {err}");
+        }
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            Shard::from_env(env(&[
+                ("SLURM_ARRAY_TASK_ID", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "4")
+            ])),
+            Ok(Shard { index: 2, count: 4 })
+        );
+        assert_eq!(
+            Shard::from_env(env(&[
+                ("JOB_COMPLETION_INDEX", "0"),
+                ("ABLATE_SHARD_COUNT", "3")
+            ])),
+            Ok(Shard { index: 0, count: 3 })
+        );
+        assert!(
+            Shard::from_env(env(&[("SLURM_ARRAY_TASK_ID", "2")]))
+                .unwrap_err()
+                .contains("SLURM_ARRAY_TASK_COUNT")
+        );
+        assert!(
+            Shard::from_env(env(&[]))
+                .unwrap_err()
+                .contains("--shard K/N")
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! `ablate merge`: the tables (and report) of a results folder that shards filled cell by cell.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ablate_results::{Manifest, ResultsStore, build_tables, write_atomic};
+use anyhow::{Context, Result, bail};
+
+use crate::cli::MergeArgs;
+
+pub fn merge(args: &MergeArgs) -> Result<ExitCode> {
+    let (store, manifest, experiment) = ResultsStore::at(&args.results)?;
+    // Check every source before copying anything, so a refused merge writes nothing.
+    for from in &args.from {
+        let other = Manifest::load(from)?;
+        if other.config_hash != manifest.config_hash {
+            bail!(
+                "{}: made by config {}, but {} is config {}; refusing to merge results of different configs",
+                from.display(),
+                other.config_hash,
+                args.results.display(),
+                manifest.config_hash
+            );
+        }
+    }
+    for from in &args.from {
+        copy_cells(from, store.folder())?;
+    }
+    // `records` refuses (naming the file) any cell written under another config.
+    let records = store.records()?;
+    let cells = experiment.cells();
+    let mut tables = build_tables(&cells, &records).context("building the results tables")?;
+    tables.write(store.folder())?;
+    let missing: Vec<String> = cells
+        .iter()
+        .map(|c| c.id())
+        .filter(|id| !records.contains_key(id))
+        .collect();
+    eprintln!(
+        "{}: {} of {} cells merged into {}",
+        experiment.name,
+        records.len(),
+        cells.len(),
+        store.folder().display()
+    );
+    if !args.no_report && !records.is_empty() {
+        let out = args
+            .report
+            .clone()
+            .unwrap_or_else(|| super::report::default_out(&experiment.name));
+        super::report::write_and_summarise(store.folder(), &out)?;
+    }
+    if missing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("{} cells missing:", missing.len());
+    for id in missing.iter().take(20) {
+        eprintln!("  {id}");
+    }
+    if missing.len() > 20 {
+        eprintln!("  ... and {} more", missing.len() - 20);
+    }
+    let source = manifest.source.as_deref().unwrap_or("EXPERIMENT.toml");
+    let root = store
+        .folder()
+        .parent()
+        .map_or_else(|| ".".into(), |p| p.display().to_string());
+    eprintln!(
+        "run them with `ablate run {source} --out {root}` (one machine) or \
+         `ablate slurm {source} --out {root} --missing --tasks N --submit` (cluster)"
+    );
+    Ok(ExitCode::from(2))
+}
+
+/// Copies the finished cell files of `from` that `to` lacks.
+fn copy_cells(from: &Path, to: &Path) -> Result<()> {
+    let dir = from.join("cells");
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut copied = 0;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.ends_with(".json") || name.ends_with(".failed.json") || name.starts_with('.') {
+            continue;
+        }
+        let target = to.join("cells").join(name);
+        if target.exists() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        write_atomic(&target, &bytes)?;
+        copied += 1;
+    }
+    eprintln!("{}: {copied} cells copied", from.display());
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! `ablate prepare`: what every shard needs before it starts, done once (features, results folder).
+
+use std::process::ExitCode;
+
+use ablate_data::FeatureSet;
+use ablate_results::ResultsStore;
+use ablate_spec::Experiment;
+use anyhow::{Context, Result};
+
+use crate::backend;
+use crate::cli::PrepareArgs;
+use crate::runner::check_fits;
+
+pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
+    let experiment = Experiment::load(&args.experiment)?;
+    let device = backend::device(args.backend)?;
+    let path = super::resolve_features(&experiment, &device, None, false)?;
+    let features = FeatureSet::load(&path)
+        .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
+    check_fits(&experiment, &features)?;
+    let store = ResultsStore::open(&args.out, &experiment, false)?;
+    eprintln!(
+        "{}: features {}, results folder {} ready for {} cells",
+        experiment.name,
+        path.display(),
+        store.folder().display(),
+        experiment.cells().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
