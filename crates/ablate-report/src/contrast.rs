@@ -24,6 +24,16 @@ pub struct ClaimRow {
     /// `identical` claims: the largest per-epoch |train-loss difference| and the largest |gradient|
     /// of the `a` side's pre-BN bias, over every pair and seed at this size.
     pub exactness: Option<(f64, f64)>,
+    /// Two-sided paired t test (the test the interval inverts); NaN for `identical` claims.
+    pub p_t: f64,
+    /// Exact sign-flip permutation test over the seeds' differences; NaN for `identical` claims.
+    pub p_flip: f64,
+    /// `p_t` after Holm's adjustment across every directional row of the report ([`apply_holm`]).
+    pub p_holm: f64,
+    /// Share of seeds with `a > b` (ties half).
+    pub p_improvement: f64,
+    /// Inconclusive rows: seeds at which the interval's half-width would fall below `rope`.
+    pub seeds_needed: Option<usize>,
     pub verdict: Verdict,
 }
 
@@ -71,6 +81,30 @@ fn sign(expect: Expect) -> f64 {
     match expect {
         Expect::Lower => -1.0,
         _ => 1.0,
+    }
+}
+
+/// Holm's adjustment of the t-test p-values across every directional row of `claims` (one family per
+/// report). A supported or contradicted row whose adjusted p is not below 0.05 becomes inconclusive.
+pub fn apply_holm(claims: &mut [ClaimResult]) {
+    let ps: Vec<f64> = claims
+        .iter()
+        .flat_map(|c| c.rows.iter().map(|r| r.p_t))
+        .collect();
+    let adjusted = stats::holm(&ps);
+    let mut next = adjusted.into_iter();
+    for c in claims.iter_mut() {
+        let rope = c.claim.rope;
+        for r in c.rows.iter_mut() {
+            r.p_holm = next.next().unwrap_or(f64::NAN);
+            if matches!(r.verdict, Verdict::Supported | Verdict::Contradicted)
+                && r.p_holm.is_finite()
+                && r.p_holm >= 1.0 - stats::LEVEL
+            {
+                r.verdict = Verdict::Inconclusive;
+                r.seeds_needed = stats::seeds_to_settle(&r.diff, rope);
+            }
+        }
     }
 }
 
@@ -125,9 +159,14 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             ),
         });
     }
+    // Grid ranks of both sides: joins do not keep row order, so every order (and every tie
+    // between equal means) is decided by these, which keeps the report bit-for-bit reproducible.
+    let rank = |v: &HeadVariant| variants.iter().position(|x| x == v).unwrap_or(usize::MAX) as u64;
     let pair_frame = df!(
         "a_variant" => pairs.iter().map(|(a, _)| a.name()).collect::<Vec<_>>(),
         "b_variant" => pairs.iter().map(|(_, b)| b.name()).collect::<Vec<_>>(),
+        "a_rank" => pairs.iter().map(|(a, _)| rank(a)).collect::<Vec<_>>(),
+        "b_rank" => pairs.iter().map(|(_, b)| rank(b)).collect::<Vec<_>>(),
     )
     .map_err(ReportError::table("listing the variant pairs"))?;
 
@@ -178,7 +217,17 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             [col("b_variant"), col("train_per_class"), col("seed")],
             JoinArgs::new(JoinType::Inner),
         )
-        .with_column((col("m_a") - col("m_b")).alias("diff"));
+        .with_column((col("m_a") - col("m_b")).alias("diff"))
+        .sort(
+            ["train_per_class", "seed", "a_rank", "b_rank"],
+            SortMultipleOptions::default(),
+        );
+    let in_grid_order = |frame: LazyFrame| {
+        frame.sort(
+            ["train_per_class", "seed", "a_rank", "b_rank"],
+            SortMultipleOptions::default(),
+        )
+    };
 
     if claim.compare == Compare::Best {
         // The strongest opponent per size: the `b` variant with the best mean metric (higher is
@@ -187,11 +236,11 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         let best = paired
             .clone()
             .group_by_stable([col("train_per_class"), col("b_variant")])
-            .agg([col("m_b").mean().alias("b_mean")])
+            .agg([col("m_b").mean().alias("b_mean"), col("b_rank").first()])
             .sort(
-                ["train_per_class", "b_mean"],
+                ["train_per_class", "b_mean", "b_rank"],
                 SortMultipleOptions::default()
-                    .with_order_descending_multi([false, !lower_is_better])
+                    .with_order_descending_multi([false, !lower_is_better, false])
                     .with_maintain_order(true),
             )
             .group_by_stable([col("train_per_class")])
@@ -203,7 +252,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             JoinArgs::new(JoinType::Inner),
         );
     }
-    let paired = paired
+    let paired = in_grid_order(paired)
         .collect()
         .map_err(ReportError::table("pairing the cells"))?;
     if paired.height() == 0 {
@@ -239,11 +288,19 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
 
     // One difference per (size, seed): the mean over the variant pairs at that seed, so every
     // seed counts once however many pairs the claim spans.
-    let per_size = paired
+    let per_seed = paired
         .clone()
         .lazy()
         .group_by_stable([col("train_per_class"), col("seed")])
         .agg([col("diff").mean()])
+        .sort(["train_per_class", "seed"], SortMultipleOptions::default());
+    let seed_frame = per_seed
+        .clone()
+        .collect()
+        .map_err(ReportError::table("pairing the seeds"))?;
+    let seed_sizes = u64s(&seed_frame, "train_per_class")?;
+    let seed_diffs = f64s(&seed_frame, "diff")?;
+    let per_size = per_seed
         .group_by_stable([col("train_per_class")])
         .agg([
             len().alias("seeds"),
@@ -295,12 +352,20 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
                 .find(|(size, _)| *size == sizes[i])
                 .map(|(_, gaps)| *gaps)
         });
+        let diffs: Vec<f64> = seed_sizes
+            .iter()
+            .zip(&seed_diffs)
+            .filter(|(size, _)| **size == sizes[i])
+            .map(|(_, d)| *d)
+            .collect();
         let verdict = match (claim.expect, exact) {
             (Expect::Identical, Some((loss, grad))) => {
                 stats::judge_identical(loss, claim.loss_tolerance, grad, claim.grad_tolerance)
             }
+            _ if stats::within_margin(&diff, claim.rope) => Verdict::Equivalent,
             (expect, _) => stats::judge_direction(&diff, expect),
         };
+        let directional = claim.expect != Expect::Identical;
         let opponent = opponents.as_ref().and_then(|(s, names)| {
             s.iter()
                 .position(|x| *x == sizes[i])
@@ -312,6 +377,23 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             agree: agree[i] as usize,
             opponent,
             exactness: exact,
+            p_t: if directional {
+                stats::t_test_p(&diff)
+            } else {
+                f64::NAN
+            },
+            p_flip: if directional {
+                stats::sign_flip_p(&diffs)
+            } else {
+                f64::NAN
+            },
+            p_holm: f64::NAN,
+            p_improvement: stats::p_improvement(&diffs),
+            seeds_needed: if verdict == Verdict::Inconclusive {
+                stats::seeds_to_settle(&diff, claim.rope)
+            } else {
+                None
+            },
             verdict,
         });
     }

@@ -53,6 +53,9 @@ fn epoch_curves(
             [col("cell_id")],
             JoinArgs::new(JoinType::Inner),
         )
+        // Joins do not keep row order; a fixed order keeps the means' summation (and the figures)
+        // bit-for-bit reproducible.
+        .sort(["cell_id", "epoch"], SortMultipleOptions::default())
         .group_by_stable([col("train_per_class"), col("variant"), col("epoch")])
         .agg([
             len().alias("n"),

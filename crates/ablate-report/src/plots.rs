@@ -201,9 +201,18 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 
 impl Figure for LineFigure {
     fn size(&self) -> (u32, u32) {
+        let mut labels: Vec<&str> = self
+            .panels
+            .iter()
+            .flat_map(|p| p.curves.iter().map(|c| c.label.as_str()))
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        // Tall enough for the legend (17 px a line below the title) and never below a panel.
+        let legend = 100 + 17 * labels.len() as u32;
         (
             PANEL.0 * self.panels.len() as u32 + LEGEND_WIDTH,
-            PANEL.1 + 50,
+            (PANEL.1 + 50).max(legend),
         )
     }
 

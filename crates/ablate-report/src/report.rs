@@ -39,11 +39,12 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     let order = results.variants()?;
     let sizes = results.sizes()?;
 
-    let claims: Vec<ClaimResult> = manifest
+    let mut claims: Vec<ClaimResult> = manifest
         .claims
         .iter()
         .map(|c| judge_claim(&results, c))
         .collect::<Result<_, _>>()?;
+    crate::contrast::apply_holm(&mut claims);
     let dropout = dropout_contrasts(&results, &order)?;
     let picks = recommendations(&results, &rows, &sizes)?;
 
@@ -104,6 +105,12 @@ fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
         "diff_ci_lo" => rows.iter().map(|(_, r)| r.diff.lo()).collect::<Vec<_>>(),
         "diff_ci_hi" => rows.iter().map(|(_, r)| r.diff.hi()).collect::<Vec<_>>(),
         "seeds_agreeing" => rows.iter().map(|(_, r)| r.agree as u64).collect::<Vec<_>>(),
+        "p_t" => rows.iter().map(|(_, r)| r.p_t).collect::<Vec<_>>(),
+        "p_sign_flip" => rows.iter().map(|(_, r)| r.p_flip).collect::<Vec<_>>(),
+        "p_holm" => rows.iter().map(|(_, r)| r.p_holm).collect::<Vec<_>>(),
+        "p_a_better" => rows.iter().map(|(_, r)| r.p_improvement).collect::<Vec<_>>(),
+        "rope" => rows.iter().map(|(c, _)| c.claim.rope).collect::<Vec<_>>(),
+        "seeds_needed" => rows.iter().map(|(_, r)| r.seeds_needed.map(|n| n as u64)).collect::<Vec<_>>(),
         "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.0)).collect::<Vec<_>>(),
         "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.1)).collect::<Vec<_>>(),
         "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
@@ -146,6 +153,7 @@ fn dropout_contrasts(results: &Results, order: &[String]) -> Result<Vec<ClaimRes
                 expect: Expect::Higher,
                 compare: Compare::All,
                 train_per_class: None,
+                rope: 0.01,
                 loss_tolerance: 1e-5,
                 grad_tolerance: 1e-6,
             };
@@ -222,6 +230,7 @@ fn recommendations(
                 expect: Expect::Lower,
                 compare: Compare::All,
                 train_per_class: Some(vec![size as usize]),
+                rope: 0.01,
                 loss_tolerance: 1e-5,
                 grad_tolerance: 1e-6,
             };
@@ -270,10 +279,27 @@ pub(crate) fn ci_text(metric: Metric, lo: f64, hi: f64) -> String {
     format!("[{}, {}]", diff_text(metric, lo), diff_text(metric, hi))
 }
 
+fn p_text(p: f64) -> String {
+    if p.is_finite() {
+        format!("{p:.3}")
+    } else {
+        "—".into()
+    }
+}
+
+fn margin_text(claim: &Claim) -> String {
+    if claim.metric.is_accuracy() {
+        format!("{} pp", claim.rope * 100.0)
+    } else {
+        format!("{}", claim.rope)
+    }
+}
+
 fn verdict_text(v: Verdict) -> &'static str {
     match v {
         Verdict::Supported => "**supported**",
         Verdict::Contradicted => "**contradicted**",
+        Verdict::Equivalent => "**equivalent**",
         Verdict::Inconclusive => "inconclusive",
     }
 }
@@ -418,7 +444,14 @@ fn markdown(
          (`identical`) are judged by exactness instead: supported when the largest per-epoch |train-loss \
          difference| and the largest |gradient| of the bias before BN are below the stated tolerances. \
          `best of (...)` compares with the variant of best mean at that size, chosen on the same \
-         validation split: that choice favours `b`, so a verdict for `a` against it is conservative.\n"
+         validation split: that choice favours `b`, so a verdict for `a` against it is conservative. \
+         **Equivalent** (checked first): the whole interval lies inside the claim's margin `rope` (default \
+         ±1 accuracy point), a difference too small to matter. Supported and contradicted also need the \
+         paired t test's p, Holm-adjusted across all rows of this table, below 0.05. Beside it: the exact \
+         sign-flip permutation test (no normality assumed; with n seeds its smallest possible p is \
+         2/2^n, 0.0625 at 5 seeds, so it can only corroborate) and P(a > b), the share of seeds where a \
+         beat b. An inconclusive row says how many seeds would settle it if the observed mean and spread of the \
+         paired differences held: enough to exclude 0 or to fit inside the margin.\n"
     );
     if claims.is_empty() {
         let _ = writeln!(
@@ -428,12 +461,12 @@ fn markdown(
     } else {
         let _ = writeln!(
             w,
-            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | 95% CI | seeds agreeing | verdict |"
+            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | 95% CI | P(a > b) | p: t / Holm / sign-flip | verdict |"
         );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
         for c in claims {
             for (k, r) in c.rows.iter().enumerate() {
-                let (mean, ci, agree) = match r.exactness {
+                let (mean, ci, p) = match r.exactness {
                     Some((loss, grad)) => (
                         format!(
                             "max \\|Δ train loss\\| {loss:.1e}; max \\|bias grad\\| {grad:.1e}"
@@ -447,13 +480,18 @@ fn markdown(
                     None => (
                         diff_text(c.claim.metric, r.diff.mean),
                         ci_text(c.claim.metric, r.diff.lo(), r.diff.hi()),
-                        format!("{}/{}", r.agree, r.diff.n),
+                        format!(
+                            "{} / {} / {}",
+                            p_text(r.p_t),
+                            p_text(r.p_holm),
+                            p_text(r.p_flip)
+                        ),
                     ),
                 };
                 let versus = r
                     .opponent
                     .as_ref()
-                    .map(|o| format!("vs `{o}`"))
+                    .map(|o| format!(" vs `{o}`"))
                     .unwrap_or_default();
                 // The claim's words and contrast once, on its first row.
                 let (id, says, contrast) = if k == 0 {
@@ -465,12 +503,27 @@ fn markdown(
                 } else {
                     ("", String::new(), String::new())
                 };
+                // P(a > b) of an exactness claim would only count float-rounding flips.
+                let better = if r.exactness.is_some() {
+                    "—".to_string()
+                } else {
+                    format!("{:.2}", r.p_improvement)
+                };
+                let mut verdict = verdict_text(r.verdict).to_string();
+                if let Some(n) = r.seeds_needed {
+                    let _ = write!(
+                        verdict,
+                        " (~{n} seeds would settle it if mean and spread hold; margin ±{})",
+                        margin_text(&c.claim)
+                    );
+                }
+                if r.diff.n < 5 && c.claim.expect != Expect::Identical {
+                    verdict.push_str(" ⚠ fewer than 5 seeds");
+                }
                 let _ = writeln!(
                     w,
-                    "| {id} | {says} | {contrast} {versus} | {} | {} | {mean} | {ci} | {agree} | {} |",
-                    r.train_per_class,
-                    r.diff.n,
-                    verdict_text(r.verdict)
+                    "| {id} | {says} | {contrast}{versus} | {} | {} | {mean} | {ci} | {better} | {p} | {verdict} |",
+                    r.train_per_class, r.diff.n,
                 );
             }
         }
@@ -500,10 +553,10 @@ fn markdown(
             p.train_per_class,
             p.best.variant,
             pct(p.best.val.mean),
-            if p.tied.is_empty() {
-                "none".to_string()
-            } else {
-                format!("{} variants", p.tied.len())
+            match p.tied.len() {
+                0 => "none".to_string(),
+                1 => format!("`{}`", p.tied[0].variant),
+                n => format!("{n} variants"),
             },
             p.smallest.variant,
             pct(p.smallest.val.mean),

@@ -70,6 +70,8 @@ pub fn t_interval(values: &[f64]) -> Interval {
 pub enum Verdict {
     Supported,
     Contradicted,
+    /// The whole interval lies within the claim's margin (`rope`): no difference that matters.
+    Equivalent,
     Inconclusive,
 }
 
@@ -78,6 +80,7 @@ impl Verdict {
         match self {
             Verdict::Supported => "supported",
             Verdict::Contradicted => "contradicted",
+            Verdict::Equivalent => "equivalent",
             Verdict::Inconclusive => "inconclusive",
         }
     }
@@ -102,6 +105,108 @@ pub fn judge_direction(interval: &Interval, expect: Expect) -> Verdict {
     } else {
         Verdict::Inconclusive
     }
+}
+
+/// The margin rule, checked first: an interval inside (-rope, rope) means the difference is too small
+/// to matter, whichever side of 0 it lies on.
+pub fn within_margin(interval: &Interval, rope: f64) -> bool {
+    interval.lo().is_finite()
+        && interval.hi().is_finite()
+        && interval.lo() > -rope
+        && interval.hi() < rope
+}
+
+/// Two-sided p-value of the paired t test (the test the interval inverts).
+pub fn t_test_p(interval: &Interval) -> f64 {
+    if interval.n < 2 || !interval.sd.is_finite() {
+        return 1.0;
+    }
+    if interval.sd == 0.0 {
+        return if interval.mean == 0.0 { 1.0 } else { 0.0 };
+    }
+    let t = interval.mean / (interval.sd / (interval.n as f64).sqrt());
+    let dist = StudentsT::new(0.0, 1.0, (interval.n - 1) as f64).expect("dof >= 1");
+    2.0 * (1.0 - dist.cdf(t.abs()))
+}
+
+/// Exact two-sided sign-flip permutation test of the mean paired difference: the share of the 2^n
+/// sign assignments whose |sum| is at least the observed one. Assumes only that each difference is
+/// symmetric about 0 under "no effect"; with n seeds the smallest possible p is 2 / 2^n (0.0625 at 5).
+pub fn sign_flip_p(diffs: &[f64]) -> f64 {
+    let n = diffs.len();
+    if n == 0 || n > 24 {
+        // 2^24 sums is the most this exact test does; more seeds than that never occur in a grid.
+        return f64::NAN;
+    }
+    let observed = diffs.iter().sum::<f64>().abs();
+    // A relative tolerance, so a flip that reproduces the observed sum in another order counts.
+    let tol = 1e-12 * diffs.iter().map(|d| d.abs()).sum::<f64>();
+    let mut extreme = 0u64;
+    for mask in 0u64..(1 << n) {
+        let sum: f64 = diffs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| if mask >> i & 1 == 1 { -d } else { *d })
+            .sum();
+        if sum.abs() >= observed - tol {
+            extreme += 1;
+        }
+    }
+    extreme as f64 / (1u64 << n) as f64
+}
+
+/// Holm's step-down adjustment of a family of p-values (NaN entries are left out and stay NaN).
+pub fn holm(ps: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..ps.len()).filter(|&i| ps[i].is_finite()).collect();
+    order.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
+    let m = order.len();
+    let mut adjusted = vec![f64::NAN; ps.len()];
+    let mut running = 0.0f64;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    adjusted
+}
+
+/// P(a > b) over paired seeds: the share of seeds whose difference is positive (ties count half).
+pub fn p_improvement(diffs: &[f64]) -> f64 {
+    if diffs.is_empty() {
+        return f64::NAN;
+    }
+    let score: f64 = diffs
+        .iter()
+        .map(|d| {
+            if *d > 0.0 {
+                1.0
+            } else if *d == 0.0 {
+                0.5
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    score / diffs.len() as f64
+}
+
+/// Seeds at which the 95% half-width would fall below `rope`, from the observed spread `sd` of the
+/// paired differences: the smallest n >= 2 with t(n-1) sd / sqrt(n) < rope (None above 10000).
+pub fn seeds_needed(sd: f64, rope: f64) -> Option<usize> {
+    if !(sd.is_finite() && rope > 0.0) {
+        return None;
+    }
+    (2..=10_000).find(|&n| half_width(n, sd) < rope)
+}
+
+/// Seeds at which an inconclusive interval would, if its mean and spread held, settle: shrink enough
+/// to exclude 0 (half-width < |mean|) or to fit inside the margin (half-width < rope - |mean|).
+pub fn seeds_to_settle(interval: &Interval, rope: f64) -> Option<usize> {
+    let mean = interval.mean.abs();
+    let target = mean.max(rope - mean);
+    if !(target > 0.0) {
+        return None;
+    }
+    seeds_needed(interval.sd, target)
 }
 
 /// The exactness rule of `identical` claims: both measured gaps within their tolerances.
@@ -195,6 +300,53 @@ mod tests {
                 "{diffs:?} {expect:?}"
             );
         }
+    }
+
+    #[test]
+    fn p_values_match_independent_computations() {
+        // Exact sign-flip p-values enumerated independently (Python, itertools.product).
+        assert_eq!(sign_flip_p(&[1.0, 2.0, 3.0, 4.0, 5.0]), 0.0625);
+        assert_eq!(sign_flip_p(&[1.0, 2.0, 3.0, 4.0, -5.0]), 0.625);
+        assert_eq!(sign_flip_p(&[0.3, -0.1, 0.5, 0.2, 0.4, 0.1]), 0.09375);
+        // Paired t test of 1..=5 against 0: t = 4.2426 with 4 dof, p = 0.013236 (numerical integration).
+        let p = t_test_p(&t_interval(&[1.0, 2.0, 3.0, 4.0, 5.0]));
+        assert!(close(p, 0.0132356, 1e-5), "{p}");
+        assert_eq!(t_test_p(&t_interval(&[-7.0, -7.0, -7.0])), 0.0);
+    }
+
+    #[test]
+    fn holm_on_a_textbook_family() {
+        // p = (0.01, 0.04, 0.03, 0.005): sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1
+        // = 0.02, 0.03, 0.06, 0.04 -> monotone 0.02, 0.03, 0.06, 0.06.
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
+        let expected = [0.03, 0.06, 0.06, 0.02];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!(close(*a, e, 1e-12), "{adjusted:?}");
+        }
+        assert!(holm(&[f64::NAN, 0.5])[0].is_nan());
+        assert_eq!(holm(&[0.6, 0.5]), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn improvement_margin_and_seeds_needed() {
+        assert_eq!(p_improvement(&[0.1, -0.2, 0.3, 0.0]), 0.625);
+        // sd 0.02, margin 0.01: t(16) 2.1199 * 0.02 / sqrt(17) = 0.01028 (not yet),
+        // t(17) 2.1098 * 0.02 / sqrt(18) = 0.009946 (below) -> 18 seeds.
+        assert_eq!(seeds_needed(0.02, 0.01), Some(18));
+        assert_eq!(seeds_needed(f64::NAN, 0.01), None);
+        // Mean 0.004 with sd 0.02 and margin 0.01: settling means half-width < max(0.004, 0.006).
+        let i = Interval {
+            n: 5,
+            mean: 0.004,
+            sd: 0.02,
+            half: half_width(5, 0.02),
+        };
+        assert_eq!(seeds_to_settle(&i, 0.01), seeds_needed(0.02, 0.006));
+        assert!(seeds_to_settle(&i, 0.01).unwrap() > 18);
+        let tight = t_interval(&[0.002, -0.001, 0.001, 0.0, 0.003]);
+        assert!(within_margin(&tight, 0.01));
+        let wide = t_interval(&[0.02, -0.03, 0.01, -0.01, 0.005]);
+        assert!(!within_margin(&wide, 0.01));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Claim {
     /// Only judge at these training sizes (default: every size of the grid).
     #[serde(default)]
     pub train_per_class: Option<Vec<usize>>,
+    /// Margin of practical equivalence, in the metric's units (0.01 = one accuracy point): a claim
+    /// whose whole 95% interval lies inside (-rope, rope) is judged `equivalent`.
+    #[serde(default = "default_rope")]
+    pub rope: f64,
     /// `identical` only: largest per-epoch |train-loss difference| still counted as identical.
     #[serde(default = "default_loss_tolerance")]
     pub loss_tolerance: f64,
@@ -38,6 +42,9 @@ pub struct Claim {
     pub grad_tolerance: f64,
 }
 
+fn default_rope() -> f64 {
+    0.01
+}
 fn default_loss_tolerance() -> f64 {
     1e-5
 }
@@ -232,6 +239,7 @@ mod tests {
             expect: Expect::Higher,
             compare: Compare::All,
             train_per_class: None,
+            rope: 0.01,
             loss_tolerance: 1e-5,
             grad_tolerance: 1e-6,
         }

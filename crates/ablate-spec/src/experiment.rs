@@ -317,6 +317,9 @@ impl Experiment {
                     )));
                 }
             }
+            if !(claim.rope.is_finite() && claim.rope > 0.0) {
+                return Err(bad(format!("`rope` must be > 0, got {}", claim.rope)));
+            }
             if claim.expect == Expect::Identical
                 && !(claim.loss_tolerance > 0.0 && claim.grad_tolerance > 0.0)
             {

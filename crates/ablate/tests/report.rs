@@ -99,15 +99,33 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(table.len(), rows.len(), "one Markdown row per CSV row");
     assert_eq!(rows.len(), 4 * 2, "4 claims x 2 sizes");
+    assert!(
+        md.contains("fewer than 5 seeds"),
+        "2 seeds: the report warns"
+    );
     for (md_row, csv_row) in table.iter().zip(&rows) {
         let get = |name: &str| csv_row[at(name)];
         let value = |name: &str| get(name).parse::<f64>().unwrap();
         assert_eq!(md_row[3], get("train_per_class"));
         assert_eq!(md_row[4], get("seeds"));
         assert!(
-            md_row[8].contains(get("verdict")),
+            md_row[9].contains(get("verdict")),
             "{md_row:?} vs {csv_row:?}"
         );
+        if get("claim") != "A" {
+            assert!(
+                (number(&md_row[7]) - value("p_a_better")).abs() <= 0.005 + 1e-9,
+                "{md_row:?}"
+            );
+            // `p: t / Holm / sign-flip`, three decimals.
+            let shown: Vec<f64> = md_row[8].split(" / ").map(number).collect();
+            for (p, column) in shown.iter().zip(["p_t", "p_holm", "p_sign_flip"]) {
+                assert!(
+                    (p - value(column)).abs() <= 0.0005 + 1e-9,
+                    "{column}: {md_row:?}"
+                );
+            }
+        }
         match get("claim") {
             "A" => {
                 // Exactness: `max |Δ train loss| 4.2e-7; max |bias grad| 2.3e-8` at 2 significant digits.
@@ -134,6 +152,17 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
                 assert!(close(number(hi), value("diff_ci_hi")), "{md_row:?}");
             }
         }
+    }
+    // Regenerating gives the same bytes, file for file (joins do not keep order; the report must).
+    let o = s.ablate(&["report", "r/small", "--out", "again"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for entry in std::fs::read_dir(s.path("report/small")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert_eq!(
+            std::fs::read(s.path(&format!("report/small/{name}"))).unwrap(),
+            std::fs::read(s.path(&format!("again/{name}"))).unwrap(),
+            "{name} differs when regenerated"
+        );
     }
     // The runs behind the claim A rows really are identical twins (bias on/off, no ReLU).
     assert!(
