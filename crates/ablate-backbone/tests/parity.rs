@@ -8,8 +8,17 @@ use ablate_backbone::{Arch, BackboneError, load};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::SafeTensors;
 
+/// The package folder: the runtime `CARGO_MANIFEST_DIR` that `cargo test` sets, falling back to the
+/// compile-time one. The compile-time value alone goes stale when two checkouts share a target dir
+/// (cargo does not rebuild a test because its workspace moved).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    manifest_dir().join("../..")
 }
 
 fn fixtures() -> PathBuf {

@@ -8,10 +8,17 @@ use ablate_backbone::{Arch, load};
 use ablate_images::{ImageSource, Preprocess};
 use burn::tensor::{Device, Tensor, TensorData};
 
+/// The package folder: the runtime `CARGO_MANIFEST_DIR` that `cargo test` sets, falling back to the
+/// compile-time one. The compile-time value alone goes stale when two checkouts share a target dir
+/// (cargo does not rebuild a test because its workspace moved).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn repo(path: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path);
+    let p = manifest_dir().join("../..").join(path);
     assert!(
         p.exists(),
         "{} is missing: run `bash scripts/assets.sh` (scripts/test.sh does)",

@@ -132,11 +132,18 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// The package folder: the runtime `CARGO_MANIFEST_DIR` that `cargo test` sets, falling back to the
+    /// compile-time one. The compile-time value alone goes stale when two checkouts share a target dir
+    /// (cargo does not rebuild a test because its workspace moved).
+    fn manifest_dir() -> std::path::PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+    }
+
     fn forum() -> Experiment {
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/forum.toml"),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(manifest_dir().join("../../experiments/forum.toml")).unwrap();
         Experiment::from_toml_str(&text, Path::new("forum.toml")).unwrap()
     }
 

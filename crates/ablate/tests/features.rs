@@ -4,10 +4,19 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{Scratch, csv_without};
 
+/// The package folder: the runtime `CARGO_MANIFEST_DIR` that `cargo test` sets, falling back to the
+/// compile-time one. The compile-time value alone goes stale when two checkouts share a target dir
+/// (cargo does not rebuild a test because its workspace moved).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn fixture_weights() -> PathBuf {
     let dir = std::env::var_os("ABLATE_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"));
+        .unwrap_or_else(|| manifest_dir().join("../../../shared/fixtures"));
     let path = dir.join("b0-random.pth");
     assert!(
         path.is_file(),
@@ -150,7 +159,7 @@ fn wrong_weights_for_the_arch_fail_naming_them() {
 /// `ablate backbone top5` on the fixture's photo with the real lite0 weights: a daisy, as in PyTorch.
 #[test]
 fn top5_names_the_daisy() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = manifest_dir().join("../..");
     let weights = root.join("assets/efficientnet-lite0-57934424.pth");
     let flower = root.join("assets/flower.jpg");
     assert!(
