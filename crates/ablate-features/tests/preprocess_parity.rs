@@ -2,7 +2,7 @@
 //! input PyTorch was given (`../shared/fixtures/lite0-flower.safetensors`), and the real lite0 weights
 //! on our input still see a daisy. Assets come from `scripts/assets.sh` (run by the test script).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ablate_backbone::{Arch, load};
 use ablate_images::{ImageSource, Preprocess};

@@ -203,7 +203,7 @@ pub fn seeds_needed(sd: f64, rope: f64) -> Option<usize> {
 pub fn seeds_to_settle(interval: &Interval, rope: f64) -> Option<usize> {
     let mean = interval.mean.abs();
     let target = mean.max(rope - mean);
-    if !(target > 0.0) {
+    if target.is_nan() || target <= 0.0 {
         return None;
     }
     seeds_needed(interval.sd, target)
