@@ -229,6 +229,11 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         )
     };
 
+    // Every pair, before `compare = "best"` keeps only the strongest opponent: the per-pair table
+    // shows `a` against each `b` variant (e.g. linear against each mlp).
+    let all_pairs = in_grid_order(paired.clone())
+        .collect()
+        .map_err(ReportError::table("pairing the cells"))?;
     if claim.compare == Compare::Best {
         // The strongest opponent per size: the `b` variant with the best mean metric (higher is
         // better for accuracies, lower for losses); ties go to the grid's first variant.
@@ -268,8 +273,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         .otherwise(lit(0u32))
         .sum()
         .alias("agree");
-    let per_pair = paired
-        .clone()
+    let per_pair = all_pairs
         .lazy()
         .group_by_stable([col("a_variant"), col("b_variant"), col("train_per_class")])
         .agg([

@@ -67,7 +67,10 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     render(out, FIGURES[2], &figures::val_acc_by_size(&rows, &order))?;
     render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
 
-    let markdown = markdown(&manifest, &results, &rows, &claims, &dropout, &picks)?;
+    let machines = run_info(results_dir);
+    let markdown = markdown(
+        &manifest, &results, &rows, &claims, &dropout, &picks, &machines,
+    )?;
     write_atomic(&out.join("REPORT.md"), markdown.as_bytes())?;
     let html = crate::html::render(&markdown, out)?;
     write_atomic(&out.join("report.html"), html.as_bytes())?;
@@ -341,6 +344,47 @@ fn json_text(value: &serde_json::Value, pointer: &str) -> String {
     }
 }
 
+/// The runs recorded in `run-info/` by `ablate run`: one line on the machines and wall time.
+fn run_info(results_dir: &Path) -> Option<String> {
+    let dir = results_dir.join("run-info");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let runs: Vec<serde_json::Value> = files
+        .iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let mut machines: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({} cores, {} cells at once)",
+                json_text(r, "/cpu"),
+                json_text(r, "/cores"),
+                json_text(r, "/jobs")
+            )
+        })
+        .collect();
+    machines.sort();
+    machines.dedup();
+    let wall: f64 = runs
+        .iter()
+        .filter_map(|r| r.pointer("/wall_seconds")?.as_f64())
+        .sum();
+    Some(format!(
+        "{} in {} run(s) of `ablate run`, {:.1} min wall in total",
+        machines.join("; "),
+        runs.len(),
+        wall / 60.0
+    ))
+}
+
 fn markdown(
     manifest: &Manifest,
     results: &Results,
@@ -348,6 +392,7 @@ fn markdown(
     claims: &[ClaimResult],
     dropout: &[ClaimResult],
     picks: &[Pick],
+    machines: &Option<String>,
 ) -> Result<String, ReportError> {
     let e = &manifest.experiment;
     let runs = &results.runs;
@@ -429,9 +474,16 @@ fn markdown(
     );
     let _ = writeln!(
         w,
-        "| cells | {cells} trained cells, {:.1} min of training summed over cells (backend {}) |\n",
+        "| cells | {cells} trained cells, {:.1} min of training summed over cells (backend {}) |",
         seconds / 60.0,
         first_values(runs, "backend")?.join(", ")
+    );
+    let _ = writeln!(
+        w,
+        "| hardware | {} |\n",
+        machines.as_deref().unwrap_or(
+            "not recorded: these results predate the run log (`results/<name>/run-info/`, written by `ablate run`); see the README, Performance"
+        )
     );
 
     let _ = writeln!(w, "## Verdicts\n");

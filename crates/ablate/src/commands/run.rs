@@ -83,6 +83,19 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         summary.wall.as_secs_f64(),
     );
 
+    if summary.trained > 0 {
+        let label = match shard {
+            Some(s) => format!("shard{}of{}", s.index, s.count),
+            None => "local".into(),
+        };
+        record_run(
+            store.folder(),
+            &label,
+            &summary,
+            runner.jobs,
+            runner.backend,
+        )?;
+    }
     if partial {
         // Shards never write a file in common; the tables and the report are the merge's job.
         eprintln!(
@@ -113,6 +126,47 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("rerun the same command to retry the failed cells");
         Ok(ExitCode::from(2))
     }
+}
+
+/// Appends this run's machine and wall time to `run-info/` (one file per run and shard, so shards
+/// never share a file); the report's setup reads them. Timings are not part of the results.
+fn record_run(
+    folder: &Path,
+    label: &str,
+    summary: &crate::runner::RunSummary,
+    jobs: usize,
+    backend: &str,
+) -> Result<()> {
+    let finished = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let info = serde_json::json!({
+        "label": label,
+        "finished_unix": finished,
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "jobs": jobs,
+        "backend": backend,
+        "cells_trained": summary.trained,
+        "wall_seconds": summary.wall.as_secs_f64(),
+        "ablate_version": env!("CARGO_PKG_VERSION"),
+    });
+    let dir = folder.join("run-info");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    ablate_results::write_atomic(
+        &dir.join(format!("{label}-{finished}.json")),
+        &serde_json::to_vec_pretty(&info).expect("json serializes"),
+    )?;
+    Ok(())
 }
 
 /// The grid's cells named in `path` (one id per line; blank lines and `#` comments ignored), in grid
