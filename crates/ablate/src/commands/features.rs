@@ -30,6 +30,31 @@ fn println_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The features of one shard: only from the cache that `ablate prepare` filled (the Slurm array's
+/// first job). A shard never extracts: N tasks would all do the same work at once.
+pub fn cached_features(experiment: &Experiment) -> Result<PathBuf> {
+    if let DataSpec::Features { path } = &experiment.data {
+        return Ok(path.clone());
+    }
+    let plan = Plan::new(experiment)
+        .with_context(|| format!("preparing the features of {}", experiment.source.display()))?;
+    let path = plan.cache_path(Path::new(CACHE_DIR));
+    if !path.exists() {
+        anyhow::bail!(
+            "{}: its features are not extracted yet (no {}); run `ablate prepare {}` once before the shards",
+            experiment.source.display(),
+            path.display(),
+            experiment.source.display()
+        );
+    }
+    eprintln!(
+        "features: reusing {} (cache key {})",
+        path.display(),
+        plan.key
+    );
+    Ok(path)
+}
+
 /// The features file an experiment trains on: its `path` for `kind = "features"`; otherwise the cached
 /// extraction, made first if it is missing (or `force`d).
 pub fn resolve_features(

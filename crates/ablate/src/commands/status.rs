@@ -17,7 +17,16 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
         .or_else(|| plan.as_ref().map(|p| p.tasks))
         .unwrap_or(1)
         .max(1);
-    let cells = experiment.cells();
+    let grid = experiment.cells();
+    // After `ablate slurm --missing`, the last array's shards split only its listed cells.
+    let listed = match plan.as_ref().and_then(|p| p.cells_file.as_deref()) {
+        Some(file) if args.shards.is_none() => Some(super::run::read_cell_list(
+            std::path::Path::new(file),
+            &grid,
+        )?),
+        _ => None,
+    };
+    let cells = listed.clone().unwrap_or_else(|| grid.clone());
     let of = shard::assign(&experiment, &cells, shards);
     let records = store.records()?;
     let failures = store.failures()?;
@@ -58,11 +67,22 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
         cells.len(),
         missing_ids.len()
     )?;
+    if listed.is_some() {
+        eprintln!(
+            "(shards of the last `ablate slurm --missing` array, which lists {} cells)",
+            cells.len()
+        );
+    }
+    let grid_done = grid
+        .iter()
+        .filter(|c| records.contains_key(&c.id()))
+        .count();
     eprintln!(
-        "{}: {done_all}/{} cells done, {failed_all} failed, {} missing (grouped in {shards} shards)",
+        "{}: {grid_done}/{} cells of the grid done, {} failed, {} missing",
         experiment.name,
-        cells.len(),
-        missing_ids.len()
+        grid.len(),
+        failures.len(),
+        grid.len().saturating_sub(grid_done + failures.len())
     );
     Ok(ExitCode::SUCCESS)
 }
