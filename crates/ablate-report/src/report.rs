@@ -670,24 +670,26 @@ fn markdown(
     let _ = writeln!(w, "## Per-variant table\n");
     let _ = writeln!(
         w,
-        "Mean over seeds with the 95% t interval; gap = train − val accuracy. Also in `variants.csv`.\n"
+        "Mean and standard deviation over seeds with the 95% t interval; gap = train − val accuracy. Also in `variants.csv`.\n"
     );
     let _ = writeln!(
         w,
-        "| per class | variant | cells | val acc | val 95% CI | train acc | train 95% CI | gap | parameters |"
+        "| per class | variant | cells | val acc | val sd | val 95% CI | train acc | train sd | train 95% CI | gap | parameters |"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let _ = writeln!(
             w,
-            "| {} | `{}` | {} | {} | [{}, {}] | {} | [{}, {}] | {:+.2} pp | {} |",
+            "| {} | `{}` | {} | {} | {:.2} pp | [{}, {}] | {} | {:.2} pp | [{}, {}] | {:+.2} pp | {} |",
             r.train_per_class,
             r.variant,
             r.val.n,
             pct(r.val.mean),
+            r.val.sd * 100.0,
             pct(r.val.lo()),
             pct(r.val.hi()),
             pct(r.train.mean),
+            r.train.sd * 100.0,
             pct(r.train.lo()),
             pct(r.train.hi()),
             r.gap * 100.0,

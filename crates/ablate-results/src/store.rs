@@ -100,6 +100,7 @@ impl ResultsStore {
         if restart && folder.exists() {
             for name in [
                 "cells",
+                "run-info",
                 "runs.csv",
                 "runs.parquet",
                 "epochs.csv",
