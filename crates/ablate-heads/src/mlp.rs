@@ -26,9 +26,13 @@ pub struct MlpHeadConfig {
     /// Bias of the output Linear.
     #[config(default = true)]
     pub last_bias: bool,
+    /// Dropout between `[ReLU]` and BatchNorm instead of after BatchNorm (the thread's order).
+    #[config(default = false)]
+    pub dropout_before_bn: bool,
 }
 
-/// `Linear(F->H, bias_before_bn) -> [ReLU] -> BatchNorm1d(H) -> Dropout(p) -> Linear(H->C, last_bias)`.
+/// `Linear(F->H, bias_before_bn) -> [ReLU] -> BatchNorm1d(H) -> Dropout(p) -> Linear(H->C, last_bias)`,
+/// or with `dropout_before_bn` `Linear -> [ReLU] -> Dropout(p) -> BatchNorm1d -> Linear`.
 ///
 /// Parameter names (`fc1`, `bn`, `fc2`) key the initial weights, so every mlp variant of one seed
 /// starts from the same `fc1.weight` and `fc2.weight`.
@@ -42,6 +46,7 @@ pub struct MlpHead {
     pub dropout: PairedDropout,
     pub fc2: Linear,
     pub relu: bool,
+    pub dropout_before_bn: bool,
 }
 
 impl MlpHeadConfig {
@@ -66,6 +71,7 @@ impl MlpHeadConfig {
                 device,
             ),
             relu: self.relu,
+            dropout_before_bn: self.dropout_before_bn,
         }
     }
 }
@@ -74,8 +80,44 @@ impl MlpHead {
     pub fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
         let h = self.fc1.forward(x);
         let h = if self.relu { relu(h) } else { h };
-        let h = self.bn.forward(h);
-        let h = self.dropout.forward(h, dropout_draws);
+        let h = if self.dropout_before_bn {
+            let h = self.dropout.forward(h, dropout_draws);
+            self.bn.forward(h)
+        } else {
+            let h = self.bn.forward(h);
+            self.dropout.forward(h, dropout_draws)
+        };
         self.fc2.forward(h)
+    }
+
+    /// Li et al.'s variance shift, measured: the mean over BN's features of its running variance
+    /// (learned in training, with dropout upstream when `dropout_before_bn`) divided by the variance
+    /// of BN's input over `x` in eval mode (no dropout). About 1/(1-p) for dropout p right before BN
+    /// on centred inputs, about 1 otherwise. Features whose eval input is constant (dead ReLU units)
+    /// have no ratio and are left out; `None` when every feature is.
+    pub fn bn_var_ratio(&self, x: Tensor<2>) -> Option<f64> {
+        let h = self.fc1.forward(x);
+        let h = if self.relu { relu(h) } else { h };
+        let mean = h.clone().mean_dim(0);
+        let var: Vec<f32> = (h - mean)
+            .square()
+            .mean_dim(0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()?;
+        let running: Vec<f32> = self
+            .bn
+            .running_var
+            .value()
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()?;
+        let ratios: Vec<f64> = running
+            .iter()
+            .zip(&var)
+            .filter(|(_, v)| **v > 1e-12)
+            .map(|(r, v)| f64::from(*r) / f64::from(*v))
+            .collect();
+        (!ratios.is_empty()).then(|| ratios.iter().sum::<f64>() / ratios.len() as f64)
     }
 }

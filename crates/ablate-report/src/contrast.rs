@@ -4,7 +4,7 @@
 //! and seed, i.e. the same training subset, initialisation stream and batch order. Which variants
 //! pair is decided by [`Claim::pairs`]; the numbers are joined and aggregated here with polars.
 
-use ablate_spec::{Claim, Compare, Expect, HeadVariant, Metric};
+use ablate_spec::{Claim, Compare, DropoutPosition, Expect, HeadVariant, Metric};
 use polars::prelude::*;
 
 use crate::error::ReportError;
@@ -139,6 +139,14 @@ pub fn parse_variant(name: &str) -> Option<HeadVariant> {
             relu: flag(relu, "relu")?,
             dropout: drop.strip_prefix("drop")?.parse().ok()?,
             last_bias: flag(last, "last")?,
+            dropout_position: DropoutPosition::AfterBn,
+        }),
+        ["mlp", bias, relu, drop, "prebn", last] => Some(HeadVariant::Mlp {
+            bias_before_bn: flag(bias, "bias")?,
+            relu: flag(relu, "relu")?,
+            dropout: drop.strip_prefix("drop")?.parse().ok()?,
+            last_bias: flag(last, "last")?,
+            dropout_position: DropoutPosition::BeforeBn,
         }),
         _ => None,
     }
@@ -500,6 +508,14 @@ mod tests {
                 relu: false,
                 dropout: 0.25,
                 last_bias: false,
+                dropout_position: DropoutPosition::AfterBn,
+            },
+            HeadVariant::Mlp {
+                bias_before_bn: false,
+                relu: true,
+                dropout: 0.5,
+                last_bias: true,
+                dropout_position: DropoutPosition::BeforeBn,
             },
             HeadVariant::Linear { last_bias: true },
         ] {

@@ -77,7 +77,8 @@ pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> Result<(), Report
 }
 
 /// The look of one head variant, the same in every figure: hue by (bias before BN, ReLU), shade by
-/// dropout, dashed when the last layer has no bias; the linear head in black.
+/// dropout, dashed when the last layer has no bias, thin when dropout sits before BN; the linear
+/// head in black.
 #[derive(Debug, Clone, Copy)]
 pub struct Look {
     pub color: RGBColor,
@@ -97,6 +98,7 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
             relu,
             dropout,
             last_bias,
+            dropout_position,
         } => {
             // Dark to light with the dropout rate, per family.
             let ramps: [[(u8, u8, u8); 3]; 4] = [
@@ -120,7 +122,8 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
             Look {
                 color: RGBColor(r, g, b),
                 dashed: !last_bias,
-                width: 2,
+                // Dropout before BN: a thinner line of the same colour.
+                width: if dropout_position.is_after_bn() { 2 } else { 1 },
             }
         }
     }

@@ -172,12 +172,14 @@ fn exact_selector(v: &HeadVariant) -> Selector {
             relu,
             dropout,
             last_bias,
+            dropout_position,
         } => Selector {
             head: Some(HeadKind::Mlp),
             bias_before_bn: Some(bias_before_bn),
             relu: Some(relu),
             dropout: Some(dropout),
             last_bias: Some(last_bias),
+            dropout_position: Some(dropout_position),
         },
         HeadVariant::Linear { last_bias } => Selector {
             head: Some(HeadKind::Linear),

@@ -30,8 +30,22 @@ pub fn build_tables(
             relu,
             dropout,
             last_bias,
+            ..
         } => (Some(bias_before_bn), Some(relu), Some(dropout), last_bias),
         HeadVariant::Linear { last_bias } => (None, None, None, last_bias),
+    };
+    let position = |r: &CellRecord| match r.cell.head {
+        HeadVariant::Mlp {
+            dropout_position, ..
+        } => Some(
+            if dropout_position.is_after_bn() {
+                "after_bn"
+            } else {
+                "before_bn"
+            }
+            .to_string(),
+        ),
+        HeadVariant::Linear { .. } => None,
     };
     let col_str = |name: &str, f: &dyn Fn(&CellRecord) -> String| {
         Column::new(
@@ -66,6 +80,12 @@ pub fn build_tables(
             rows.iter().map(|r| mlp(r).3).collect::<Vec<bool>>(),
         ),
         Column::new(
+            "dropout_position".into(),
+            rows.iter()
+                .map(|r| position(r))
+                .collect::<Vec<Option<String>>>(),
+        ),
+        Column::new(
             "train_per_class".into(),
             rows.iter()
                 .map(|r| r.cell.train_per_class as u64)
@@ -79,6 +99,12 @@ pub fn build_tables(
         col_f64("val_acc", &|r| r.outcome.val_acc),
         col_f64("train_loss", &|r| r.outcome.train_loss),
         col_f64("val_loss", &|r| r.outcome.val_loss),
+        Column::new(
+            "bn_var_ratio".into(),
+            rows.iter()
+                .map(|r| r.outcome.bn_var_ratio)
+                .collect::<Vec<Option<f64>>>(),
+        ),
         Column::new(
             "params".into(),
             rows.iter()

@@ -4,6 +4,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::HeadKind;
 
+/// Where the mlp head's dropout sits relative to its BatchNorm.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DropoutPosition {
+    /// `BN -> Dropout -> Linear`: the thread's order; BN never sees dropped units.
+    #[default]
+    AfterBn,
+    /// `[ReLU] -> Dropout -> BN`: BN's running variance learns the dropped-out variance, which eval
+    /// does not have (Li et al., CVPR 2019, "variance shift").
+    BeforeBn,
+}
+
+impl DropoutPosition {
+    pub fn is_after_bn(&self) -> bool {
+        *self == DropoutPosition::AfterBn
+    }
+}
+
 /// A head with every switch of the grid set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "head", rename_all = "lowercase")]
@@ -14,6 +34,10 @@ pub enum HeadVariant {
         relu: bool,
         dropout: f64,
         last_bias: bool,
+        /// Left out of records (and names) when `after_bn`, so results made before the axis existed
+        /// read back unchanged.
+        #[serde(default, skip_serializing_if = "DropoutPosition::is_after_bn")]
+        dropout_position: DropoutPosition,
     },
     /// `Linear(F->C, last_bias)`.
     Linear { last_bias: bool },
@@ -27,7 +51,8 @@ impl HeadVariant {
         }
     }
 
-    /// A stable, readable name such as `mlp-bias1-relu0-drop0.25-last1` or `linear-last1`.
+    /// A stable, readable name such as `mlp-bias1-relu0-drop0.25-last1` or `linear-last1`; dropout
+    /// before BN adds `-prebn` after the rate (`mlp-bias1-relu1-drop0.5-prebn-last1`).
     pub fn name(&self) -> String {
         match *self {
             HeadVariant::Mlp {
@@ -35,11 +60,17 @@ impl HeadVariant {
                 relu,
                 dropout,
                 last_bias,
+                dropout_position,
             } => format!(
-                "mlp-bias{}-relu{}-drop{}-last{}",
+                "mlp-bias{}-relu{}-drop{}{}-last{}",
                 u8::from(bias_before_bn),
                 u8::from(relu),
                 dropout,
+                if dropout_position.is_after_bn() {
+                    ""
+                } else {
+                    "-prebn"
+                },
                 u8::from(last_bias)
             ),
             HeadVariant::Linear { last_bias } => format!("linear-last{}", u8::from(last_bias)),
@@ -87,6 +118,7 @@ mod tests {
                     relu: false,
                     dropout: 0.25,
                     last_bias: true,
+                    dropout_position: DropoutPosition::AfterBn,
                 },
                 "mlp-bias1-relu0-drop0.25-last1-n100-s3",
             ),
@@ -96,8 +128,19 @@ mod tests {
                     relu: true,
                     dropout: 0.0,
                     last_bias: false,
+                    dropout_position: DropoutPosition::AfterBn,
                 },
                 "mlp-bias0-relu1-drop0-last0-n100-s3",
+            ),
+            (
+                HeadVariant::Mlp {
+                    bias_before_bn: true,
+                    relu: true,
+                    dropout: 0.5,
+                    last_bias: true,
+                    dropout_position: DropoutPosition::BeforeBn,
+                },
+                "mlp-bias1-relu1-drop0.5-prebn-last1-n100-s3",
             ),
             (
                 HeadVariant::Linear { last_bias: true },
@@ -112,5 +155,21 @@ mod tests {
             };
             assert_eq!(cell.id(), id);
         }
+    }
+
+    /// Records written before the axis existed have no `dropout_position`; after_bn is not written.
+    #[test]
+    fn dropout_position_is_optional_in_records() {
+        let old =
+            r#"{"head":"mlp","bias_before_bn":true,"relu":true,"dropout":0.5,"last_bias":true}"#;
+        let v: HeadVariant = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            v,
+            HeadVariant::Mlp {
+                dropout_position: DropoutPosition::AfterBn,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&v).unwrap(), old);
     }
 }

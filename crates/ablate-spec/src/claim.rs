@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cell::HeadVariant;
+use crate::cell::{DropoutPosition, HeadVariant};
 use crate::experiment::HeadKind;
 
 /// One claim of the thread, as declared in `[[claims]]`.
@@ -118,6 +118,8 @@ pub struct Selector {
     pub dropout: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_bias: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout_position: Option<DropoutPosition>,
 }
 
 /// The value of one switch of a head variant; `None` when the head does not have that switch.
@@ -126,23 +128,33 @@ enum Switch {
     Head(HeadKind),
     Bool(bool),
     Rate(f64),
+    Position(DropoutPosition),
 }
 
-const FIELDS: [&str; 5] = ["head", "bias_before_bn", "relu", "dropout", "last_bias"];
+const FIELDS: [&str; 6] = [
+    "head",
+    "bias_before_bn",
+    "relu",
+    "dropout",
+    "last_bias",
+    "dropout_position",
+];
 
-fn switches(v: &HeadVariant) -> [Option<Switch>; 5] {
+fn switches(v: &HeadVariant) -> [Option<Switch>; 6] {
     match *v {
         HeadVariant::Mlp {
             bias_before_bn,
             relu,
             dropout,
             last_bias,
+            dropout_position,
         } => [
             Some(Switch::Head(HeadKind::Mlp)),
             Some(Switch::Bool(bias_before_bn)),
             Some(Switch::Bool(relu)),
             Some(Switch::Rate(dropout)),
             Some(Switch::Bool(last_bias)),
+            Some(Switch::Position(dropout_position)),
         ],
         HeadVariant::Linear { last_bias } => [
             Some(Switch::Head(HeadKind::Linear)),
@@ -150,18 +162,20 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 5] {
             None,
             None,
             Some(Switch::Bool(last_bias)),
+            None,
         ],
     }
 }
 
 impl Selector {
-    fn wanted(&self) -> [Option<Switch>; 5] {
+    fn wanted(&self) -> [Option<Switch>; 6] {
         [
             self.head.map(Switch::Head),
             self.bias_before_bn.map(Switch::Bool),
             self.relu.map(Switch::Bool),
             self.dropout.map(Switch::Rate),
             self.last_bias.map(Switch::Bool),
+            self.dropout_position.map(Switch::Position),
         ]
     }
 
@@ -183,6 +197,8 @@ impl Selector {
                     Switch::Head(HeadKind::Linear) => format!("{name}=linear"),
                     Switch::Bool(b) => format!("{name}={b}"),
                     Switch::Rate(p) => format!("{name}={p}"),
+                    Switch::Position(DropoutPosition::AfterBn) => format!("{name}=after_bn"),
+                    Switch::Position(DropoutPosition::BeforeBn) => format!("{name}=before_bn"),
                 })
             })
             .collect();
@@ -226,6 +242,7 @@ mod tests {
             relu,
             dropout,
             last_bias: true,
+            dropout_position: DropoutPosition::AfterBn,
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cell::{Cell, HeadVariant};
+use crate::cell::{Cell, DropoutPosition, HeadVariant};
 use crate::claim::{Claim, Expect};
 use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
@@ -94,6 +94,9 @@ pub struct GridSpec {
     pub dropout: Vec<f64>,
     #[serde(default = "just_true")]
     pub last_bias: Vec<bool>,
+    /// mlp only; left out of the config hash when it is the default, so older grids keep theirs.
+    #[serde(default = "after_bn", skip_serializing_if = "is_after_bn")]
+    pub dropout_position: Vec<DropoutPosition>,
     pub train_per_class: Vec<usize>,
     #[serde(default = "seed_zero")]
     pub seeds: Vec<u64>,
@@ -104,6 +107,12 @@ fn just_true() -> Vec<bool> {
 }
 fn just_zero() -> Vec<f64> {
     vec![0.0]
+}
+fn after_bn() -> Vec<DropoutPosition> {
+    vec![DropoutPosition::AfterBn]
+}
+fn is_after_bn(positions: &Vec<DropoutPosition>) -> bool {
+    *positions == after_bn()
 }
 fn seed_zero() -> Vec<u64> {
     vec![0]
@@ -238,6 +247,7 @@ impl Experiment {
         check_axis(&g.bias_before_bn, "grid.bias_before_bn", &invalid)?;
         check_axis(&g.relu, "grid.relu", &invalid)?;
         check_axis(&g.last_bias, "grid.last_bias", &invalid)?;
+        check_axis(&g.dropout_position, "grid.dropout_position", &invalid)?;
         check_axis(&g.train_per_class, "grid.train_per_class", &invalid)?;
         check_axis(&g.seeds, "grid.seeds", &invalid)?;
         check_axis(&g.dropout, "grid.dropout", &invalid)?;
@@ -468,13 +478,22 @@ impl Experiment {
                     for &bias_before_bn in &g.bias_before_bn {
                         for &relu in &g.relu {
                             for &dropout in &g.dropout {
-                                for &last_bias in &g.last_bias {
-                                    variants.push(HeadVariant::Mlp {
-                                        bias_before_bn,
-                                        relu,
-                                        dropout,
-                                        last_bias,
-                                    });
+                                // Without dropout its position changes nothing: one variant.
+                                let positions: &[DropoutPosition] = if dropout == 0.0 {
+                                    &[DropoutPosition::AfterBn]
+                                } else {
+                                    &g.dropout_position
+                                };
+                                for &dropout_position in positions {
+                                    for &last_bias in &g.last_bias {
+                                        variants.push(HeadVariant::Mlp {
+                                            bias_before_bn,
+                                            relu,
+                                            dropout,
+                                            last_bias,
+                                            dropout_position,
+                                        });
+                                    }
                                 }
                             }
                         }
@@ -556,6 +575,32 @@ seeds = [0, 1, 2, 3, 4]
         assert_eq!(e.cells().len(), 13 * 15);
         let ids: std::collections::BTreeSet<String> = e.cells().iter().map(Cell::id).collect();
         assert_eq!(ids.len(), e.cells().len(), "cell ids are unique");
+    }
+
+    #[test]
+    fn dropout_position_axis_multiplies_only_real_dropout() {
+        let e = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ndropout_position = [\"after_bn\", \"before_bn\"]",
+        ))
+        .unwrap();
+        // 2 bias x 2 relu x (dropout 0 once + 2 rates x 2 positions) + linear.
+        assert_eq!(e.head_variants().len(), 2 * 2 * (1 + 2 * 2) + 1);
+        // The default is left out of the hash: the grid without the key hashes as before.
+        let plain = parse(BASE).unwrap();
+        let explicit = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ndropout_position = [\"after_bn\"]",
+        ))
+        .unwrap();
+        assert_eq!(plain.config_hash(), explicit.config_hash());
+        let err = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ndropout_position = [\"middle\"]",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("middle") && err.contains("line"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod experiment;
 pub mod seeding;
 pub mod shard;
 
-pub use cell::{Cell, HeadVariant};
+pub use cell::{Cell, DropoutPosition, HeadVariant};
 pub use claim::{Claim, Compare, Expect, Metric, Selector};
 pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;

@@ -5,7 +5,7 @@ use std::time::Instant;
 use ablate_data::{FeatureSet, epoch_order};
 use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
 use ablate_spec::seeding::stream;
-use ablate_spec::{Cell, HeadVariant, TrainSpec};
+use ablate_spec::{Cell, DropoutPosition, HeadVariant, TrainSpec};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
@@ -25,12 +25,14 @@ pub fn head_config(variant: &HeadVariant, train: &TrainSpec, data: &FeatureSet) 
             relu,
             dropout,
             last_bias,
+            dropout_position,
         } => HeadConfig::Mlp(
             MlpHeadConfig::new(data.dim(), train.hidden, data.num_classes)
                 .with_bias_before_bn(bias_before_bn)
                 .with_relu(relu)
                 .with_dropout(dropout)
-                .with_last_bias(last_bias),
+                .with_last_bias(last_bias)
+                .with_dropout_before_bn(dropout_position == DropoutPosition::BeforeBn),
         ),
         HeadVariant::Linear { last_bias } => HeadConfig::Linear(
             LinearHeadConfig::new(data.dim(), data.num_classes).with_bias(last_bias),
@@ -133,6 +135,11 @@ pub fn train_cell(
     let eval_head: Head = head.valid();
     let fit = evaluate(&eval_head, &train_x, &train_y, dim, device);
     let val = evaluate(&eval_head, &data.val.x, &data.val.y, dim, device);
+    let val_x = Tensor::<2>::from_data(
+        TensorData::new(data.val.x.clone(), [data.val.x.len() / dim, dim]),
+        device,
+    );
+    let bn_var_ratio = eval_head.bn_var_ratio(val_x);
     Ok(CellOutcome {
         epochs,
         train_acc: fit.acc,
@@ -143,5 +150,6 @@ pub fn train_cell(
         seconds: started.elapsed().as_secs_f64(),
         steps,
         dropped_single_sample_batch,
+        bn_var_ratio,
     })
 }

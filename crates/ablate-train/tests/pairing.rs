@@ -30,6 +30,7 @@ fn mlp(bias_before_bn: bool, relu: bool, dropout: f64) -> HeadVariant {
         relu,
         dropout,
         last_bias: true,
+        dropout_position: Default::default(),
     }
 }
 

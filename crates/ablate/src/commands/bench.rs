@@ -43,6 +43,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             relu: true,
             dropout: 0.5,
             last_bias: true,
+            dropout_position: Default::default(),
         },
         train_per_class: 1000,
         seed: 0,

@@ -1,0 +1,68 @@
+//! `bn_var_ratio` on a constructed case with a known answer (Li et al., CVPR 2019): dropout p right
+//! before BatchNorm on centred inputs makes BN's running variance 1/(1-p) times the variance it sees
+//! in eval mode; dropout after BN leaves it at 1.
+
+use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
+use ablate_spec::{Cell, DropoutPosition, HeadVariant, TrainSpec};
+use ablate_train::train_cell;
+use burn::tensor::Device;
+
+/// Synthetic features centred with the training split's per-feature mean; 1000 rows per class in
+/// each split, so that the train/val difference in BN's input variance (sampling noise) stays ~1%.
+fn centred_features() -> (tempfile::TempDir, FeatureSet) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.safetensors");
+    let (mut train, mut val) = synthetic_features(&SyntheticSpec::new(4, 64, 1000, 1000));
+    let dim = train.dim;
+    let rows = train.len();
+    let mean: Vec<f32> = (0..dim)
+        .map(|j| (0..rows).map(|i| train.x[i * dim + j]).sum::<f32>() / rows as f32)
+        .collect();
+    for split in [&mut train, &mut val] {
+        for (k, v) in split.x.iter_mut().enumerate() {
+            *v -= mean[k % dim];
+        }
+    }
+    let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
+    write_features(&path, &train, &val, &names, &Default::default()).unwrap();
+    (dir, FeatureSet::load(&path).unwrap())
+}
+
+fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
+    let cell = Cell {
+        // No bias and no ReLU before BN: BN's input stays centred, as in the paper's analysis.
+        head: HeadVariant::Mlp {
+            bias_before_bn: false,
+            relu: false,
+            dropout,
+            last_bias: true,
+            dropout_position: position,
+        },
+        train_per_class: 1000,
+        seed: 0,
+    };
+    // A small learning rate keeps the weights (and so BN's input) nearly still while the running
+    // variance settles, so the ratio measures dropout alone.
+    let train = TrainSpec {
+        epochs: 2,
+        batch_size: 32,
+        hidden: 64,
+        lr: 1e-7,
+        ..TrainSpec::default()
+    };
+    let outcome = train_cell(&cell, &train, data, &Device::flex()).unwrap();
+    outcome
+        .bn_var_ratio
+        .expect("an mlp cell measures its variance shift")
+}
+
+#[test]
+fn dropout_before_bn_shifts_the_running_variance_by_one_over_keep() {
+    let (_dir, data) = centred_features();
+    let before = ratio(DropoutPosition::BeforeBn, 0.5, &data);
+    let after = ratio(DropoutPosition::AfterBn, 0.5, &data);
+    let none = ratio(DropoutPosition::AfterBn, 0.0, &data);
+    assert!((before - 2.0).abs() <= 0.15, "before BN, p = 0.5: {before}");
+    assert!((after - 1.0).abs() <= 0.05, "after BN, p = 0.5: {after}");
+    assert!((none - 1.0).abs() <= 0.05, "no dropout: {none}");
+}
