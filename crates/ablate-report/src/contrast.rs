@@ -129,24 +129,34 @@ pub fn parse_variant(name: &str) -> Option<HeadVariant> {
         "0" => Some(false),
         _ => None,
     };
-    let parts: Vec<&str> = name.split('-').collect();
+    let mut parts: Vec<&str> = name.split('-').collect();
+    // Optional parts: `-in<p>` last (input dropout), `-prebn` after the mlp's dropout rate.
+    let input_dropout = match parts.last().and_then(|p| p.strip_prefix("in")) {
+        Some(rate) => {
+            let rate = rate.parse().ok()?;
+            parts.pop();
+            rate
+        }
+        None => 0.0,
+    };
+    let dropout_position = if parts.len() == 6 && parts[4] == "prebn" {
+        parts.remove(4);
+        DropoutPosition::BeforeBn
+    } else {
+        DropoutPosition::AfterBn
+    };
     match parts.as_slice() {
         ["linear", last] => Some(HeadVariant::Linear {
             last_bias: flag(last, "last")?,
+            input_dropout,
         }),
         ["mlp", bias, relu, drop, last] => Some(HeadVariant::Mlp {
             bias_before_bn: flag(bias, "bias")?,
             relu: flag(relu, "relu")?,
             dropout: drop.strip_prefix("drop")?.parse().ok()?,
             last_bias: flag(last, "last")?,
-            dropout_position: DropoutPosition::AfterBn,
-        }),
-        ["mlp", bias, relu, drop, "prebn", last] => Some(HeadVariant::Mlp {
-            bias_before_bn: flag(bias, "bias")?,
-            relu: flag(relu, "relu")?,
-            dropout: drop.strip_prefix("drop")?.parse().ok()?,
-            last_bias: flag(last, "last")?,
-            dropout_position: DropoutPosition::BeforeBn,
+            dropout_position,
+            input_dropout,
         }),
         _ => None,
     }
@@ -509,6 +519,7 @@ mod tests {
                 dropout: 0.25,
                 last_bias: false,
                 dropout_position: DropoutPosition::AfterBn,
+                input_dropout: 0.0,
             },
             HeadVariant::Mlp {
                 bias_before_bn: false,
@@ -516,8 +527,16 @@ mod tests {
                 dropout: 0.5,
                 last_bias: true,
                 dropout_position: DropoutPosition::BeforeBn,
+                input_dropout: 0.2,
             },
-            HeadVariant::Linear { last_bias: true },
+            HeadVariant::Linear {
+                last_bias: true,
+                input_dropout: 0.0,
+            },
+            HeadVariant::Linear {
+                last_bias: false,
+                input_dropout: 0.4,
+            },
         ] {
             assert_eq!(parse_variant(&v.name()), Some(v));
         }

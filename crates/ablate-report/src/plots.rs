@@ -88,7 +88,7 @@ pub struct Look {
 
 pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
     match *variant {
-        HeadVariant::Linear { last_bias } => Look {
+        HeadVariant::Linear { last_bias, .. } => Look {
             color: RGBColor(0, 0, 0),
             dashed: !last_bias,
             width: 3,
@@ -99,6 +99,7 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
             dropout,
             last_bias,
             dropout_position,
+            ..
         } => {
             // Dark to light with the dropout rate, per family.
             let ramps: [[(u8, u8, u8); 3]; 4] = [

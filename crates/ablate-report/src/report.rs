@@ -173,6 +173,7 @@ fn exact_selector(v: &HeadVariant) -> Selector {
             dropout,
             last_bias,
             dropout_position,
+            input_dropout,
         } => Selector {
             head: Some(HeadKind::Mlp),
             bias_before_bn: Some(bias_before_bn),
@@ -180,10 +181,15 @@ fn exact_selector(v: &HeadVariant) -> Selector {
             dropout: Some(dropout),
             last_bias: Some(last_bias),
             dropout_position: Some(dropout_position),
+            input_dropout: Some(input_dropout),
         },
-        HeadVariant::Linear { last_bias } => Selector {
+        HeadVariant::Linear {
+            last_bias,
+            input_dropout,
+        } => Selector {
             head: Some(HeadKind::Linear),
             last_bias: Some(last_bias),
+            input_dropout: Some(input_dropout),
             ..Default::default()
         },
     }

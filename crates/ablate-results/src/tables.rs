@@ -32,7 +32,7 @@ pub fn build_tables(
             last_bias,
             ..
         } => (Some(bias_before_bn), Some(relu), Some(dropout), last_bias),
-        HeadVariant::Linear { last_bias } => (None, None, None, last_bias),
+        HeadVariant::Linear { last_bias, .. } => (None, None, None, last_bias),
     };
     let position = |r: &CellRecord| match r.cell.head {
         HeadVariant::Mlp {
@@ -79,6 +79,7 @@ pub fn build_tables(
             "last_bias".into(),
             rows.iter().map(|r| mlp(r).3).collect::<Vec<bool>>(),
         ),
+        col_f64("input_dropout", &|r| r.cell.head.input_dropout()),
         Column::new(
             "dropout_position".into(),
             rows.iter()

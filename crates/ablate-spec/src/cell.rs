@@ -38,9 +38,21 @@ pub enum HeadVariant {
         /// read back unchanged.
         #[serde(default, skip_serializing_if = "DropoutPosition::is_after_bn")]
         dropout_position: DropoutPosition,
+        /// Dropout on the input features in training (the backbone's own dropout before `_fc`);
+        /// left out of records and names when 0.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        input_dropout: f64,
     },
-    /// `Linear(F->C, last_bias)`.
-    Linear { last_bias: bool },
+    /// `[Dropout(input_dropout)] -> Linear(F->C, last_bias)`.
+    Linear {
+        last_bias: bool,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        input_dropout: f64,
+    },
+}
+
+fn is_zero(p: &f64) -> bool {
+    *p == 0.0
 }
 
 impl HeadVariant {
@@ -52,15 +64,23 @@ impl HeadVariant {
     }
 
     /// A stable, readable name such as `mlp-bias1-relu0-drop0.25-last1` or `linear-last1`; dropout
-    /// before BN adds `-prebn` after the rate (`mlp-bias1-relu1-drop0.5-prebn-last1`).
+    /// before BN adds `-prebn` after the rate (`mlp-bias1-relu1-drop0.5-prebn-last1`), input dropout
+    /// adds `-in<p>` at the end (`linear-last1-in0.2`).
     pub fn name(&self) -> String {
-        match *self {
+        let input = self.input_dropout();
+        let suffix = if input == 0.0 {
+            String::new()
+        } else {
+            format!("-in{input}")
+        };
+        let base = match *self {
             HeadVariant::Mlp {
                 bias_before_bn,
                 relu,
                 dropout,
                 last_bias,
                 dropout_position,
+                ..
             } => format!(
                 "mlp-bias{}-relu{}-drop{}{}-last{}",
                 u8::from(bias_before_bn),
@@ -73,7 +93,17 @@ impl HeadVariant {
                 },
                 u8::from(last_bias)
             ),
-            HeadVariant::Linear { last_bias } => format!("linear-last{}", u8::from(last_bias)),
+            HeadVariant::Linear { last_bias, .. } => format!("linear-last{}", u8::from(last_bias)),
+        };
+        base + &suffix
+    }
+
+    /// The input dropout rate (0 when none).
+    pub fn input_dropout(&self) -> f64 {
+        match *self {
+            HeadVariant::Mlp { input_dropout, .. } | HeadVariant::Linear { input_dropout, .. } => {
+                input_dropout
+            }
         }
     }
 
@@ -119,6 +149,7 @@ mod tests {
                     dropout: 0.25,
                     last_bias: true,
                     dropout_position: DropoutPosition::AfterBn,
+                    input_dropout: 0.0,
                 },
                 "mlp-bias1-relu0-drop0.25-last1-n100-s3",
             ),
@@ -129,6 +160,7 @@ mod tests {
                     dropout: 0.0,
                     last_bias: false,
                     dropout_position: DropoutPosition::AfterBn,
+                    input_dropout: 0.0,
                 },
                 "mlp-bias0-relu1-drop0-last0-n100-s3",
             ),
@@ -139,12 +171,23 @@ mod tests {
                     dropout: 0.5,
                     last_bias: true,
                     dropout_position: DropoutPosition::BeforeBn,
+                    input_dropout: 0.2,
                 },
-                "mlp-bias1-relu1-drop0.5-prebn-last1-n100-s3",
+                "mlp-bias1-relu1-drop0.5-prebn-last1-in0.2-n100-s3",
             ),
             (
-                HeadVariant::Linear { last_bias: true },
+                HeadVariant::Linear {
+                    last_bias: true,
+                    input_dropout: 0.0,
+                },
                 "linear-last1-n100-s3",
+            ),
+            (
+                HeadVariant::Linear {
+                    last_bias: false,
+                    input_dropout: 0.2,
+                },
+                "linear-last0-in0.2-n100-s3",
             ),
         ];
         for (head, id) in cases {

@@ -120,6 +120,8 @@ pub struct Selector {
     pub last_bias: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropout_position: Option<DropoutPosition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_dropout: Option<f64>,
 }
 
 /// The value of one switch of a head variant; `None` when the head does not have that switch.
@@ -131,16 +133,17 @@ enum Switch {
     Position(DropoutPosition),
 }
 
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "head",
     "bias_before_bn",
     "relu",
     "dropout",
     "last_bias",
     "dropout_position",
+    "input_dropout",
 ];
 
-fn switches(v: &HeadVariant) -> [Option<Switch>; 6] {
+fn switches(v: &HeadVariant) -> [Option<Switch>; 7] {
     match *v {
         HeadVariant::Mlp {
             bias_before_bn,
@@ -148,6 +151,7 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 6] {
             dropout,
             last_bias,
             dropout_position,
+            input_dropout,
         } => [
             Some(Switch::Head(HeadKind::Mlp)),
             Some(Switch::Bool(bias_before_bn)),
@@ -155,20 +159,25 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 6] {
             Some(Switch::Rate(dropout)),
             Some(Switch::Bool(last_bias)),
             Some(Switch::Position(dropout_position)),
+            Some(Switch::Rate(input_dropout)),
         ],
-        HeadVariant::Linear { last_bias } => [
+        HeadVariant::Linear {
+            last_bias,
+            input_dropout,
+        } => [
             Some(Switch::Head(HeadKind::Linear)),
             None,
             None,
             None,
             Some(Switch::Bool(last_bias)),
             None,
+            Some(Switch::Rate(input_dropout)),
         ],
     }
 }
 
 impl Selector {
-    fn wanted(&self) -> [Option<Switch>; 6] {
+    fn wanted(&self) -> [Option<Switch>; 7] {
         [
             self.head.map(Switch::Head),
             self.bias_before_bn.map(Switch::Bool),
@@ -176,6 +185,7 @@ impl Selector {
             self.dropout.map(Switch::Rate),
             self.last_bias.map(Switch::Bool),
             self.dropout_position.map(Switch::Position),
+            self.input_dropout.map(Switch::Rate),
         ]
     }
 
@@ -243,6 +253,7 @@ mod tests {
             dropout,
             last_bias: true,
             dropout_position: DropoutPosition::AfterBn,
+            input_dropout: 0.0,
         }
     }
 
@@ -271,7 +282,10 @@ mod tests {
                 }
             }
         }
-        v.push(HeadVariant::Linear { last_bias: true });
+        v.push(HeadVariant::Linear {
+            last_bias: true,
+            input_dropout: 0.0,
+        });
         v
     }
 
@@ -334,7 +348,10 @@ mod tests {
         };
         assert!(s.matches(&mlp(true, false, 0.25)));
         assert!(!s.matches(&mlp(true, true, 0.25)));
-        assert!(!s.matches(&HeadVariant::Linear { last_bias: true }));
+        assert!(!s.matches(&HeadVariant::Linear {
+            last_bias: true,
+            input_dropout: 0.0
+        }));
         assert_eq!(s.describe(), "relu=false, dropout=0.25");
         assert_eq!(Selector::default().describe(), "any");
     }

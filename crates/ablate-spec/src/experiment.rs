@@ -97,6 +97,10 @@ pub struct GridSpec {
     /// mlp only; left out of the config hash when it is the default, so older grids keep theirs.
     #[serde(default = "after_bn", skip_serializing_if = "is_after_bn")]
     pub dropout_position: Vec<DropoutPosition>,
+    /// Both heads: dropout on the input features in training (the backbone's own pre-`_fc`
+    /// dropout); left out of the config hash when it is the default `[0.0]`.
+    #[serde(default = "just_zero", skip_serializing_if = "is_just_zero")]
+    pub input_dropout: Vec<f64>,
     pub train_per_class: Vec<usize>,
     #[serde(default = "seed_zero")]
     pub seeds: Vec<u64>,
@@ -107,6 +111,9 @@ fn just_true() -> Vec<bool> {
 }
 fn just_zero() -> Vec<f64> {
     vec![0.0]
+}
+fn is_just_zero(rates: &Vec<f64>) -> bool {
+    *rates == just_zero()
 }
 fn after_bn() -> Vec<DropoutPosition> {
     vec![DropoutPosition::AfterBn]
@@ -251,6 +258,13 @@ impl Experiment {
         check_axis(&g.train_per_class, "grid.train_per_class", &invalid)?;
         check_axis(&g.seeds, "grid.seeds", &invalid)?;
         check_axis(&g.dropout, "grid.dropout", &invalid)?;
+        check_axis(&g.input_dropout, "grid.input_dropout", &invalid)?;
+        if let Some(p) = g.input_dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return Err(invalid(
+                "grid.input_dropout",
+                format!("values must be in [0, 1), got {p}"),
+            ));
+        }
         if let Some(p) = g.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
             return Err(invalid(
                 "grid.dropout",
@@ -486,13 +500,16 @@ impl Experiment {
                                 };
                                 for &dropout_position in positions {
                                     for &last_bias in &g.last_bias {
-                                        variants.push(HeadVariant::Mlp {
-                                            bias_before_bn,
-                                            relu,
-                                            dropout,
-                                            last_bias,
-                                            dropout_position,
-                                        });
+                                        for &input_dropout in &g.input_dropout {
+                                            variants.push(HeadVariant::Mlp {
+                                                bias_before_bn,
+                                                relu,
+                                                dropout,
+                                                last_bias,
+                                                dropout_position,
+                                                input_dropout,
+                                            });
+                                        }
                                     }
                                 }
                             }
@@ -501,7 +518,12 @@ impl Experiment {
                 }
                 HeadKind::Linear => {
                     for &last_bias in &g.last_bias {
-                        variants.push(HeadVariant::Linear { last_bias });
+                        for &input_dropout in &g.input_dropout {
+                            variants.push(HeadVariant::Linear {
+                                last_bias,
+                                input_dropout,
+                            });
+                        }
                     }
                 }
             }
@@ -601,6 +623,29 @@ seeds = [0, 1, 2, 3, 4]
         .unwrap_err()
         .to_string();
         assert!(err.contains("middle") && err.contains("line"), "{err}");
+    }
+
+    #[test]
+    fn input_dropout_multiplies_both_heads_and_keeps_old_hashes() {
+        let e = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ninput_dropout = [0.2, 0.0]",
+        ))
+        .unwrap();
+        assert_eq!(e.head_variants().len(), 13 * 2);
+        let explicit = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ninput_dropout = [0.0]",
+        ))
+        .unwrap();
+        assert_eq!(explicit.config_hash(), parse(BASE).unwrap().config_hash());
+        let err = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ninput_dropout = [1.0]",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("grid.input_dropout"), "{err}");
     }
 
     #[test]

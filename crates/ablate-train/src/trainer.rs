@@ -26,6 +26,7 @@ pub fn head_config(variant: &HeadVariant, train: &TrainSpec, data: &FeatureSet) 
             dropout,
             last_bias,
             dropout_position,
+            ..
         } => HeadConfig::Mlp(
             MlpHeadConfig::new(data.dim(), train.hidden, data.num_classes)
                 .with_bias_before_bn(bias_before_bn)
@@ -34,7 +35,7 @@ pub fn head_config(variant: &HeadVariant, train: &TrainSpec, data: &FeatureSet) 
                 .with_last_bias(last_bias)
                 .with_dropout_before_bn(dropout_position == DropoutPosition::BeforeBn),
         ),
-        HeadVariant::Linear { last_bias } => HeadConfig::Linear(
+        HeadVariant::Linear { last_bias, .. } => HeadConfig::Linear(
             LinearHeadConfig::new(data.dim(), data.num_classes).with_bias(last_bias),
         ),
     }
@@ -60,6 +61,7 @@ pub fn train_cell(
     let mut head = head_config(&cell.head, train, data).init(cell.seed, &train_device);
     let params = head.trainable_params();
     let dropout_width = head.dropout_width();
+    let input_dropout = cell.head.input_dropout();
     let mut optim = optimizer::build(train);
 
     let mut epochs = Vec::with_capacity(train.epochs);
@@ -81,6 +83,23 @@ pub fn train_cell(
             for (row, &i) in batch.iter().enumerate() {
                 xs.extend_from_slice(&train_x[i * dim..(i + 1) * dim]);
                 onehot[row * classes + train_y[i] as usize] = 1.0;
+            }
+            if input_dropout > 0.0 {
+                // The backbone's own dropout on the pooled features. One draw per (seed, size,
+                // epoch, step), shared by every variant and rate: a feature dropped at p = 0.2 is
+                // dropped at p = 0.4 too, and bias on/off twins see the same masks.
+                let mut rng = stream(
+                    cell.seed,
+                    &format!(
+                        "input-dropout/n{}/epoch{epoch}/step{step}",
+                        cell.train_per_class
+                    ),
+                );
+                let scale = (1.0 / (1.0 - input_dropout)) as f32;
+                for v in &mut xs {
+                    let keep = rng.random::<f64>() >= input_dropout;
+                    *v = if keep { *v * scale } else { 0.0 };
+                }
             }
             let x = Tensor::<2>::from_data(TensorData::new(xs, [b, dim]), &train_device);
             let targets =

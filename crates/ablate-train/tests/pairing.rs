@@ -25,12 +25,22 @@ fn settings() -> TrainSpec {
 }
 
 fn mlp(bias_before_bn: bool, relu: bool, dropout: f64) -> HeadVariant {
+    mlp_with_input_dropout(bias_before_bn, relu, dropout, 0.0)
+}
+
+fn mlp_with_input_dropout(
+    bias_before_bn: bool,
+    relu: bool,
+    dropout: f64,
+    input_dropout: f64,
+) -> HeadVariant {
     HeadVariant::Mlp {
         bias_before_bn,
         relu,
         dropout,
         last_bias: true,
         dropout_position: Default::default(),
+        input_dropout,
     }
 }
 
@@ -53,14 +63,23 @@ fn max_train_loss_gap(a: &CellOutcome, b: &CellOutcome) -> f64 {
 
 /// Claim A: with no ReLU between Linear and BatchNorm, BN's mean subtraction cancels the bias, so the
 /// bias-on and bias-off variants train identically (to float rounding) and the bias gets no gradient.
-/// Checked with and without dropout (the dropout draws are shared, so pairing holds).
+/// Checked with and without dropout, and with the backbone's input dropout (the dropout draws and
+/// input masks are shared by the twins, so pairing holds).
 #[test]
 fn claim_a_bias_before_bn_is_redundant_without_relu() {
     let (_dir, data) = features();
-    for dropout in [0.0, 0.5] {
+    for (dropout, input) in [(0.0, 0.0), (0.5, 0.0), (0.0, 0.2), (0.5, 0.2)] {
         for seed in [0, 1] {
-            let on = train(mlp(true, false, dropout), seed, &data);
-            let off = train(mlp(false, false, dropout), seed, &data);
+            let on = train(
+                mlp_with_input_dropout(true, false, dropout, input),
+                seed,
+                &data,
+            );
+            let off = train(
+                mlp_with_input_dropout(false, false, dropout, input),
+                seed,
+                &data,
+            );
             let gap = max_train_loss_gap(&on, &off);
             assert!(
                 gap < 1e-5,
@@ -84,6 +103,15 @@ fn claim_a_bias_before_bn_is_redundant_without_relu() {
             );
         }
     }
+}
+
+/// Input dropout is really applied in training (and only there): it changes the training losses.
+#[test]
+fn input_dropout_changes_training() {
+    let (_dir, data) = features();
+    let plain = train(mlp(true, true, 0.0), 0, &data);
+    let dropped = train(mlp_with_input_dropout(true, true, 0.0, 0.2), 0, &data);
+    assert!(max_train_loss_gap(&plain, &dropped) > 1e-3);
 }
 
 /// Claim B: with a ReLU in between, the bias shifts what the ReLU cuts, so it matters.
@@ -127,7 +155,14 @@ fn cells_are_deterministic_and_seeded() {
 #[test]
 fn both_heads_learn() {
     let (_dir, data) = features();
-    let linear = train(HeadVariant::Linear { last_bias: true }, 0, &data);
+    let linear = train(
+        HeadVariant::Linear {
+            last_bias: true,
+            input_dropout: 0.0,
+        },
+        0,
+        &data,
+    );
     let mlp = train(mlp(true, true, 0.0), 0, &data);
     assert!(linear.val_acc > 0.4, "linear val acc {}", linear.val_acc);
     assert!(

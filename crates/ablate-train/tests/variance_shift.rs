@@ -37,6 +37,7 @@ fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
             dropout,
             last_bias: true,
             dropout_position: position,
+            input_dropout: 0.0,
         },
         train_per_class: 1000,
         seed: 0,

@@ -44,6 +44,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             dropout: 0.5,
             last_bias: true,
             dropout_position: Default::default(),
+            input_dropout: 0.0,
         },
         train_per_class: 1000,
         seed: 0,
