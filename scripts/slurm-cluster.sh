@@ -13,7 +13,8 @@ slurm_install() {
 
 slurm_start() {
   local dir=$1 host cpus
-  host=$(hostname -s)
+  # slurmd finds its node by the short host name; `hostname` may be missing on minimal images.
+  host=$(hostname -s 2>/dev/null || cut -d. -f1 /proc/sys/kernel/hostname)
   # Task slots: at least 4 so a 4-task array runs at once on 2 cores (config_overrides allows it).
   cpus=$(nproc)
   if [ "$cpus" -lt 4 ]; then cpus=4; fi
