@@ -130,7 +130,16 @@ pub fn parse_variant(name: &str) -> Option<HeadVariant> {
         _ => None,
     };
     let mut parts: Vec<&str> = name.split('-').collect();
-    // Optional parts: `-in<p>` last (input dropout), `-prebn` after the mlp's dropout rate.
+    // Optional parts: `-wd<x>` last (weight decay axis), then `-in<p>` (input dropout), and
+    // `-prebn` after the mlp's dropout rate.
+    let weight_decay = match parts.last().and_then(|p| p.strip_prefix("wd")) {
+        Some(value) => {
+            let value = value.parse().ok()?;
+            parts.pop();
+            Some(value)
+        }
+        None => None,
+    };
     let input_dropout = match parts.last().and_then(|p| p.strip_prefix("in")) {
         Some(rate) => {
             let rate = rate.parse().ok()?;
@@ -149,6 +158,7 @@ pub fn parse_variant(name: &str) -> Option<HeadVariant> {
         ["linear", last] => Some(HeadVariant::Linear {
             last_bias: flag(last, "last")?,
             input_dropout,
+            weight_decay,
         }),
         ["mlp", bias, relu, drop, last] => Some(HeadVariant::Mlp {
             bias_before_bn: flag(bias, "bias")?,
@@ -157,6 +167,7 @@ pub fn parse_variant(name: &str) -> Option<HeadVariant> {
             last_bias: flag(last, "last")?,
             dropout_position,
             input_dropout,
+            weight_decay,
         }),
         _ => None,
     }
@@ -520,6 +531,7 @@ mod tests {
                 last_bias: false,
                 dropout_position: DropoutPosition::AfterBn,
                 input_dropout: 0.0,
+                weight_decay: None,
             },
             HeadVariant::Mlp {
                 bias_before_bn: false,
@@ -528,14 +540,17 @@ mod tests {
                 last_bias: true,
                 dropout_position: DropoutPosition::BeforeBn,
                 input_dropout: 0.2,
+                weight_decay: Some(0.01),
             },
             HeadVariant::Linear {
                 last_bias: true,
                 input_dropout: 0.0,
+                weight_decay: None,
             },
             HeadVariant::Linear {
                 last_bias: false,
                 input_dropout: 0.4,
+                weight_decay: Some(1e-4),
             },
         ] {
             assert_eq!(parse_variant(&v.name()), Some(v));

@@ -174,6 +174,7 @@ fn exact_selector(v: &HeadVariant) -> Selector {
             last_bias,
             dropout_position,
             input_dropout,
+            weight_decay,
         } => Selector {
             head: Some(HeadKind::Mlp),
             bias_before_bn: Some(bias_before_bn),
@@ -182,14 +183,17 @@ fn exact_selector(v: &HeadVariant) -> Selector {
             last_bias: Some(last_bias),
             dropout_position: Some(dropout_position),
             input_dropout: Some(input_dropout),
+            weight_decay,
         },
         HeadVariant::Linear {
             last_bias,
             input_dropout,
+            weight_decay,
         } => Selector {
             head: Some(HeadKind::Linear),
             last_bias: Some(last_bias),
             input_dropout: Some(input_dropout),
+            weight_decay,
             ..Default::default()
         },
     }

@@ -81,6 +81,12 @@ pub fn build_tables(
         ),
         col_f64("input_dropout", &|r| r.cell.head.input_dropout()),
         Column::new(
+            "weight_decay".into(),
+            rows.iter()
+                .map(|r| r.cell.head.weight_decay())
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
             "dropout_position".into(),
             rows.iter()
                 .map(|r| position(r))

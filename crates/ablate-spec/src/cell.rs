@@ -42,12 +42,18 @@ pub enum HeadVariant {
         /// left out of records and names when 0.
         #[serde(default, skip_serializing_if = "is_zero")]
         input_dropout: f64,
+        /// L2 weight decay from the grid's `weight_decay` axis; `None` (no axis) trains with
+        /// `[train] weight_decay` and leaves records and names as before the axis existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight_decay: Option<f64>,
     },
     /// `[Dropout(input_dropout)] -> Linear(F->C, last_bias)`.
     Linear {
         last_bias: bool,
         #[serde(default, skip_serializing_if = "is_zero")]
         input_dropout: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight_decay: Option<f64>,
     },
 }
 
@@ -68,11 +74,14 @@ impl HeadVariant {
     /// adds `-in<p>` at the end (`linear-last1-in0.2`).
     pub fn name(&self) -> String {
         let input = self.input_dropout();
-        let suffix = if input == 0.0 {
+        let mut suffix = if input == 0.0 {
             String::new()
         } else {
             format!("-in{input}")
         };
+        if let Some(wd) = self.weight_decay() {
+            suffix += &format!("-wd{wd}");
+        }
         let base = match *self {
             HeadVariant::Mlp {
                 bias_before_bn,
@@ -96,6 +105,15 @@ impl HeadVariant {
             HeadVariant::Linear { last_bias, .. } => format!("linear-last{}", u8::from(last_bias)),
         };
         base + &suffix
+    }
+
+    /// The weight decay of the grid's axis (`None`: the `[train]` value).
+    pub fn weight_decay(&self) -> Option<f64> {
+        match *self {
+            HeadVariant::Mlp { weight_decay, .. } | HeadVariant::Linear { weight_decay, .. } => {
+                weight_decay
+            }
+        }
     }
 
     /// The input dropout rate (0 when none).
@@ -150,6 +168,7 @@ mod tests {
                     last_bias: true,
                     dropout_position: DropoutPosition::AfterBn,
                     input_dropout: 0.0,
+                    weight_decay: None,
                 },
                 "mlp-bias1-relu0-drop0.25-last1-n100-s3",
             ),
@@ -161,6 +180,7 @@ mod tests {
                     last_bias: false,
                     dropout_position: DropoutPosition::AfterBn,
                     input_dropout: 0.0,
+                    weight_decay: None,
                 },
                 "mlp-bias0-relu1-drop0-last0-n100-s3",
             ),
@@ -172,6 +192,7 @@ mod tests {
                     last_bias: true,
                     dropout_position: DropoutPosition::BeforeBn,
                     input_dropout: 0.2,
+                    weight_decay: None,
                 },
                 "mlp-bias1-relu1-drop0.5-prebn-last1-in0.2-n100-s3",
             ),
@@ -179,6 +200,7 @@ mod tests {
                 HeadVariant::Linear {
                     last_bias: true,
                     input_dropout: 0.0,
+                    weight_decay: None,
                 },
                 "linear-last1-n100-s3",
             ),
@@ -186,8 +208,17 @@ mod tests {
                 HeadVariant::Linear {
                     last_bias: false,
                     input_dropout: 0.2,
+                    weight_decay: None,
                 },
                 "linear-last0-in0.2-n100-s3",
+            ),
+            (
+                HeadVariant::Linear {
+                    last_bias: true,
+                    input_dropout: 0.0,
+                    weight_decay: Some(0.001),
+                },
+                "linear-last1-wd0.001-n100-s3",
             ),
         ];
         for (head, id) in cases {

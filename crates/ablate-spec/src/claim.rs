@@ -122,6 +122,8 @@ pub struct Selector {
     pub dropout_position: Option<DropoutPosition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_dropout: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
 }
 
 /// The value of one switch of a head variant; `None` when the head does not have that switch.
@@ -133,7 +135,7 @@ enum Switch {
     Position(DropoutPosition),
 }
 
-const FIELDS: [&str; 7] = [
+const FIELDS: [&str; 8] = [
     "head",
     "bias_before_bn",
     "relu",
@@ -141,9 +143,10 @@ const FIELDS: [&str; 7] = [
     "last_bias",
     "dropout_position",
     "input_dropout",
+    "weight_decay",
 ];
 
-fn switches(v: &HeadVariant) -> [Option<Switch>; 7] {
+fn switches(v: &HeadVariant) -> [Option<Switch>; 8] {
     match *v {
         HeadVariant::Mlp {
             bias_before_bn,
@@ -152,6 +155,7 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 7] {
             last_bias,
             dropout_position,
             input_dropout,
+            weight_decay,
         } => [
             Some(Switch::Head(HeadKind::Mlp)),
             Some(Switch::Bool(bias_before_bn)),
@@ -160,10 +164,12 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 7] {
             Some(Switch::Bool(last_bias)),
             Some(Switch::Position(dropout_position)),
             Some(Switch::Rate(input_dropout)),
+            weight_decay.map(Switch::Rate),
         ],
         HeadVariant::Linear {
             last_bias,
             input_dropout,
+            weight_decay,
         } => [
             Some(Switch::Head(HeadKind::Linear)),
             None,
@@ -172,12 +178,13 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 7] {
             Some(Switch::Bool(last_bias)),
             None,
             Some(Switch::Rate(input_dropout)),
+            weight_decay.map(Switch::Rate),
         ],
     }
 }
 
 impl Selector {
-    fn wanted(&self) -> [Option<Switch>; 7] {
+    fn wanted(&self) -> [Option<Switch>; 8] {
         [
             self.head.map(Switch::Head),
             self.bias_before_bn.map(Switch::Bool),
@@ -186,6 +193,7 @@ impl Selector {
             self.last_bias.map(Switch::Bool),
             self.dropout_position.map(Switch::Position),
             self.input_dropout.map(Switch::Rate),
+            self.weight_decay.map(Switch::Rate),
         ]
     }
 
@@ -254,6 +262,7 @@ mod tests {
             last_bias: true,
             dropout_position: DropoutPosition::AfterBn,
             input_dropout: 0.0,
+            weight_decay: None,
         }
     }
 
@@ -285,6 +294,7 @@ mod tests {
         v.push(HeadVariant::Linear {
             last_bias: true,
             input_dropout: 0.0,
+            weight_decay: None,
         });
         v
     }
@@ -350,7 +360,8 @@ mod tests {
         assert!(!s.matches(&mlp(true, true, 0.25)));
         assert!(!s.matches(&HeadVariant::Linear {
             last_bias: true,
-            input_dropout: 0.0
+            input_dropout: 0.0,
+            weight_decay: None,
         }));
         assert_eq!(s.describe(), "relu=false, dropout=0.25");
         assert_eq!(Selector::default().describe(), "any");

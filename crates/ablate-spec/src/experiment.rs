@@ -101,6 +101,10 @@ pub struct GridSpec {
     /// dropout); left out of the config hash when it is the default `[0.0]`.
     #[serde(default = "just_zero", skip_serializing_if = "is_just_zero")]
     pub input_dropout: Vec<f64>,
+    /// Both heads: L2 weight decay values (PyTorch's `weight_decay`, added to the gradient). Absent:
+    /// every cell uses `[train] weight_decay`, and the grid hashes as before the axis existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<Vec<f64>>,
     pub train_per_class: Vec<usize>,
     #[serde(default = "seed_zero")]
     pub seeds: Vec<u64>,
@@ -259,6 +263,21 @@ impl Experiment {
         check_axis(&g.seeds, "grid.seeds", &invalid)?;
         check_axis(&g.dropout, "grid.dropout", &invalid)?;
         check_axis(&g.input_dropout, "grid.input_dropout", &invalid)?;
+        if let Some(decays) = &g.weight_decay {
+            check_axis(decays, "grid.weight_decay", &invalid)?;
+            if let Some(wd) = decays.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+                return Err(invalid(
+                    "grid.weight_decay",
+                    format!("values must be >= 0, got {wd}"),
+                ));
+            }
+            if self.train.weight_decay != 0.0 {
+                return Err(invalid(
+                    "grid.weight_decay",
+                    "and `train.weight_decay` are both set; keep one".into(),
+                ));
+            }
+        }
         if let Some(p) = g.input_dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
             return Err(invalid(
                 "grid.input_dropout",
@@ -485,6 +504,10 @@ impl Experiment {
     /// The distinct head variants, `mlp` ones first in axis order.
     pub fn head_variants(&self) -> Vec<HeadVariant> {
         let g = &self.grid;
+        let decays: Vec<Option<f64>> = match &g.weight_decay {
+            Some(values) => values.iter().copied().map(Some).collect(),
+            None => vec![None],
+        };
         let mut variants = Vec::new();
         for head in &g.head {
             match head {
@@ -501,14 +524,17 @@ impl Experiment {
                                 for &dropout_position in positions {
                                     for &last_bias in &g.last_bias {
                                         for &input_dropout in &g.input_dropout {
-                                            variants.push(HeadVariant::Mlp {
-                                                bias_before_bn,
-                                                relu,
-                                                dropout,
-                                                last_bias,
-                                                dropout_position,
-                                                input_dropout,
-                                            });
+                                            for &weight_decay in &decays {
+                                                variants.push(HeadVariant::Mlp {
+                                                    bias_before_bn,
+                                                    relu,
+                                                    dropout,
+                                                    last_bias,
+                                                    dropout_position,
+                                                    input_dropout,
+                                                    weight_decay,
+                                                });
+                                            }
                                         }
                                     }
                                 }
@@ -519,10 +545,13 @@ impl Experiment {
                 HeadKind::Linear => {
                     for &last_bias in &g.last_bias {
                         for &input_dropout in &g.input_dropout {
-                            variants.push(HeadVariant::Linear {
-                                last_bias,
-                                input_dropout,
-                            });
+                            for &weight_decay in &decays {
+                                variants.push(HeadVariant::Linear {
+                                    last_bias,
+                                    input_dropout,
+                                    weight_decay,
+                                });
+                            }
                         }
                     }
                 }
@@ -646,6 +675,41 @@ seeds = [0, 1, 2, 3, 4]
         .unwrap_err()
         .to_string();
         assert!(err.contains("grid.input_dropout"), "{err}");
+    }
+
+    #[test]
+    fn weight_decay_axis_multiplies_both_heads_and_is_set_once() {
+        let e = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\nweight_decay = [0.0, 1e-4, 1e-2]",
+        ))
+        .unwrap();
+        assert_eq!(e.head_variants().len(), 13 * 3);
+        assert!(
+            e.cells()
+                .iter()
+                .any(|c| c.id() == "linear-last1-wd0.0001-n25-s0")
+        );
+        let cases: &[(&str, &[&str])] = &[
+            ("weight_decay = [-1.0]", &["grid.weight_decay", ">= 0"]),
+            ("weight_decay = [0.1, 0.1]", &["grid.weight_decay", "twice"]),
+        ];
+        for (axis, needles) in cases {
+            let err =
+                parse(&BASE.replace("last_bias = [true]", &format!("last_bias = [true]\n{axis}")))
+                    .unwrap_err()
+                    .to_string();
+            for needle in *needles {
+                assert!(err.contains(needle), "{axis}: {err}");
+            }
+        }
+        let both = BASE
+            .replace(
+                "last_bias = [true]",
+                "last_bias = [true]\nweight_decay = [0.1]",
+            )
+            .replace("[grid]", "[train]\nweight_decay = 0.5\n[grid]");
+        assert!(parse(&both).unwrap_err().to_string().contains("keep one"));
     }
 
     #[test]

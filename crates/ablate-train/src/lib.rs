@@ -8,7 +8,7 @@
 //! ```no_run
 //! # use ablate_spec::{Cell, HeadVariant, TrainSpec};
 //! let features = ablate_data::FeatureSet::load("features.safetensors".as_ref()).unwrap();
-//! let cell = Cell { head: HeadVariant::Linear { last_bias: true, input_dropout: 0.0 }, train_per_class: 25, seed: 0 };
+//! let cell = Cell { head: HeadVariant::Linear { last_bias: true, input_dropout: 0.0, weight_decay: None }, train_per_class: 25, seed: 0 };
 //! let outcome = ablate_train::train_cell(&cell, &TrainSpec::default(), &features, &burn::tensor::Device::flex()).unwrap();
 //! println!("val acc {}", outcome.val_acc);
 //! ```

@@ -62,7 +62,12 @@ pub fn train_cell(
     let params = head.trainable_params();
     let dropout_width = head.dropout_width();
     let input_dropout = cell.head.input_dropout();
-    let mut optim = optimizer::build(train);
+    // The grid's weight decay axis, when there is one, overrides `[train] weight_decay`.
+    let settings = TrainSpec {
+        weight_decay: cell.head.weight_decay().unwrap_or(train.weight_decay),
+        ..train.clone()
+    };
+    let mut optim = optimizer::build(&settings);
 
     let mut epochs = Vec::with_capacity(train.epochs);
     let mut steps = 0;

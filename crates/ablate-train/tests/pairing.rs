@@ -41,6 +41,7 @@ fn mlp_with_input_dropout(
         last_bias: true,
         dropout_position: Default::default(),
         input_dropout,
+        weight_decay: None,
     }
 }
 
@@ -114,6 +115,23 @@ fn input_dropout_changes_training() {
     assert!(max_train_loss_gap(&plain, &dropped) > 1e-3);
 }
 
+/// The grid's weight decay reaches the optimizer: a strong L2 changes training, `Some(0.0)` is the
+/// same as no axis.
+#[test]
+fn weight_decay_axis_reaches_the_optimizer() {
+    let (_dir, data) = features();
+    let linear = |weight_decay| HeadVariant::Linear {
+        last_bias: true,
+        input_dropout: 0.0,
+        weight_decay,
+    };
+    let plain = train(linear(None), 0, &data);
+    let zero = train(linear(Some(0.0)), 0, &data);
+    let strong = train(linear(Some(0.5)), 0, &data);
+    assert_eq!(max_train_loss_gap(&plain, &zero), 0.0);
+    assert!(max_train_loss_gap(&plain, &strong) > 1e-3);
+}
+
 /// Claim B: with a ReLU in between, the bias shifts what the ReLU cuts, so it matters.
 #[test]
 fn with_relu_the_bias_changes_training() {
@@ -159,6 +177,7 @@ fn both_heads_learn() {
         HeadVariant::Linear {
             last_bias: true,
             input_dropout: 0.0,
+            weight_decay: None,
         },
         0,
         &data,

@@ -38,6 +38,7 @@ fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
             last_bias: true,
             dropout_position: position,
             input_dropout: 0.0,
+            weight_decay: None,
         },
         train_per_class: 1000,
         seed: 0,

@@ -45,6 +45,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
             last_bias: true,
             dropout_position: Default::default(),
             input_dropout: 0.0,
+            weight_decay: None,
         },
         train_per_class: 1000,
         seed: 0,
