@@ -36,6 +36,8 @@ struct Script {
     text: String,
 }
 
+/// A path as one shell word: as it is when it has no character bash would split or expand, else in
+/// single quotes.
 fn quote(path: &Path) -> String {
     let s = path.display().to_string();
     if s.chars()
