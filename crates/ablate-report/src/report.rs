@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ablate_results::{Manifest, write_atomic};
-use ablate_spec::{Claim, Compare, Expect, HeadKind, HeadVariant, Metric, Selector};
+use ablate_spec::{Claim, Compare, Expect, HeadKind, Metric, Selector};
 use polars::prelude::*;
 
 use crate::contrast::{ClaimResult, judge_claim, parse_variant};
@@ -139,64 +139,22 @@ fn dropout_contrasts(results: &Results, order: &[String]) -> Result<Vec<ClaimRes
         .iter()
         .filter(|p| **p > 0.0)
         .map(|p| {
-            let claim = Claim {
-                id: format!("dropout{p}"),
-                says: format!("dropout {p} instead of none (not a claim of the thread)"),
-                metric: Metric::ValAcc,
-                a: Selector {
-                    head: Some(HeadKind::Mlp),
-                    dropout: Some(*p),
-                    ..Default::default()
-                },
-                b: Selector {
-                    head: Some(HeadKind::Mlp),
-                    dropout: Some(0.0),
-                    ..Default::default()
-                },
-                expect: Expect::Higher,
-                compare: Compare::All,
-                train_per_class: None,
-                rope: 0.01,
-                loss_tolerance: 1e-5,
-                grad_tolerance: 1e-6,
+            let mlp_with = |rate| Selector {
+                head: Some(HeadKind::Mlp),
+                dropout: Some(rate),
+                ..Default::default()
             };
+            let claim = Claim::contrast(
+                format!("dropout{p}"),
+                format!("dropout {p} instead of none (not a claim of the thread)"),
+                Metric::ValAcc,
+                mlp_with(*p),
+                mlp_with(0.0),
+                Expect::Higher,
+            );
             judge_claim(results, &claim)
         })
         .collect()
-}
-
-fn exact_selector(v: &HeadVariant) -> Selector {
-    match *v {
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias,
-            dropout_position,
-            input_dropout,
-            weight_decay,
-        } => Selector {
-            head: Some(HeadKind::Mlp),
-            bias_before_bn: Some(bias_before_bn),
-            relu: Some(relu),
-            dropout: Some(dropout),
-            last_bias: Some(last_bias),
-            dropout_position: Some(dropout_position),
-            input_dropout: Some(input_dropout),
-            weight_decay,
-        },
-        HeadVariant::Linear {
-            last_bias,
-            input_dropout,
-            weight_decay,
-        } => Selector {
-            head: Some(HeadKind::Linear),
-            last_bias: Some(last_bias),
-            input_dropout: Some(input_dropout),
-            weight_decay,
-            ..Default::default()
-        },
-    }
 }
 
 /// What to use at one training size, derived from the numbers.
@@ -237,17 +195,15 @@ fn recommendations(
                 continue;
             };
             let claim = Claim {
-                id: "tie".into(),
-                says: String::new(),
-                metric: Metric::ValAcc,
-                a: exact_selector(&variant),
-                b: exact_selector(&best_variant),
-                expect: Expect::Lower,
-                compare: Compare::All,
                 train_per_class: Some(vec![size as usize]),
-                rope: 0.01,
-                loss_tolerance: 1e-5,
-                grad_tolerance: 1e-6,
+                ..Claim::contrast(
+                    "tie",
+                    "",
+                    Metric::ValAcc,
+                    Selector::exactly(&variant),
+                    Selector::exactly(&best_variant),
+                    Expect::Lower,
+                )
             };
             let judged = judge_claim(results, &claim)?;
             if judged.rows.iter().all(|r| r.verdict != Verdict::Supported) {
@@ -341,7 +297,8 @@ fn contrast_text(claim: &Claim) -> String {
     )
 }
 
-fn first_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, ReportError> {
+/// The distinct values of a text column, sorted (provenance: normally one each).
+fn distinct_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, ReportError> {
     let mut values = strings(frame, column)?;
     values.sort();
     values.dedup();
@@ -420,15 +377,15 @@ fn markdown(
         "> Made by `ablate report` from `results/{}/` — config `{}`, ablate {}, backend {}.  ",
         manifest.name,
         manifest.config_hash,
-        first_values(runs, "ablate_version")?.join(", "),
-        first_values(runs, "backend")?.join(", ")
+        distinct_values(runs, "ablate_version")?.join(", "),
+        distinct_values(runs, "backend")?.join(", ")
     );
     let _ = writeln!(
         w,
         "> features sha256 `{}`, backbone weights sha256 `{}`, dataset sha256 `{}`.\n",
-        first_values(runs, "features_sha256")?.join(", "),
-        first_values(runs, "backbone_sha256")?.join(", "),
-        first_values(runs, "dataset_sha256")?.join(", ")
+        distinct_values(runs, "features_sha256")?.join(", "),
+        distinct_values(runs, "backbone_sha256")?.join(", "),
+        distinct_values(runs, "dataset_sha256")?.join(", ")
     );
 
     let _ = writeln!(w, "## The question\n");
@@ -488,7 +445,7 @@ fn markdown(
         w,
         "| cells | {cells} trained cells, {:.1} min of training summed over cells (backend {}) |",
         seconds / 60.0,
-        first_values(runs, "backend")?.join(", ")
+        distinct_values(runs, "backend")?.join(", ")
     );
     let _ = writeln!(
         w,

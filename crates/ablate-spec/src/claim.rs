@@ -184,6 +184,41 @@ fn switches(v: &HeadVariant) -> [Option<Switch>; 8] {
 }
 
 impl Selector {
+    /// The selector that matches `variant` and no other variant of a grid: every switch it has, set.
+    pub fn exactly(variant: &HeadVariant) -> Self {
+        match *variant {
+            HeadVariant::Mlp {
+                bias_before_bn,
+                relu,
+                dropout,
+                last_bias,
+                dropout_position,
+                input_dropout,
+                weight_decay,
+            } => Selector {
+                head: Some(HeadKind::Mlp),
+                bias_before_bn: Some(bias_before_bn),
+                relu: Some(relu),
+                dropout: Some(dropout),
+                last_bias: Some(last_bias),
+                dropout_position: Some(dropout_position),
+                input_dropout: Some(input_dropout),
+                weight_decay,
+            },
+            HeadVariant::Linear {
+                last_bias,
+                input_dropout,
+                weight_decay,
+            } => Selector {
+                head: Some(HeadKind::Linear),
+                last_bias: Some(last_bias),
+                input_dropout: Some(input_dropout),
+                weight_decay,
+                ..Default::default()
+            },
+        }
+    }
+
     fn wanted(&self) -> [Option<Switch>; 8] {
         [
             self.head.map(Switch::Head),
@@ -229,6 +264,31 @@ impl Selector {
 }
 
 impl Claim {
+    /// A contrast `a - b` on `metric` with every optional setting at its file default (compare all,
+    /// every size, margin 0.01, the exactness tolerances), as the report builds its own contrasts.
+    pub fn contrast(
+        id: impl Into<String>,
+        says: impl Into<String>,
+        metric: Metric,
+        a: Selector,
+        b: Selector,
+        expect: Expect,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            says: says.into(),
+            metric,
+            a,
+            b,
+            expect,
+            compare: Compare::default(),
+            train_per_class: None,
+            rope: default_rope(),
+            loss_tolerance: default_loss_tolerance(),
+            grad_tolerance: default_grad_tolerance(),
+        }
+    }
+
     /// The `(a, b)` variant pairs this claim compares, from the grid's variants: `a` and `b` must
     /// agree on every switch that both have and that neither selector sets, so a pair differs only in
     /// what the claim is about (bias on vs off at the same ReLU, dropout and last-layer bias).
@@ -267,19 +327,7 @@ mod tests {
     }
 
     fn claim(a: Selector, b: Selector) -> Claim {
-        Claim {
-            id: "X".into(),
-            says: "".into(),
-            metric: Metric::ValAcc,
-            a,
-            b,
-            expect: Expect::Higher,
-            compare: Compare::All,
-            train_per_class: None,
-            rope: 0.01,
-            loss_tolerance: 1e-5,
-            grad_tolerance: 1e-6,
-        }
+        Claim::contrast("X", "", Metric::ValAcc, a, b, Expect::Higher)
     }
 
     fn grid() -> Vec<HeadVariant> {
@@ -347,6 +395,16 @@ mod tests {
         let pairs = dropout.pairs(&grid());
         assert_eq!(pairs.len(), 4);
         assert!(pairs.contains(&(mlp(false, true, 0.5), mlp(false, true, 0.0))));
+    }
+
+    #[test]
+    fn an_exact_selector_matches_its_variant_only() {
+        let variants = grid();
+        for v in &variants {
+            let s = Selector::exactly(v);
+            let matched: Vec<&HeadVariant> = variants.iter().filter(|w| s.matches(w)).collect();
+            assert_eq!(matched, vec![v]);
+        }
     }
 
     #[test]

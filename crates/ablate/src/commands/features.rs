@@ -33,11 +33,10 @@ fn println_path(path: &Path) -> Result<()> {
 /// The features of one shard: only from the cache that `ablate prepare` filled (the Slurm array's
 /// first job). A shard never extracts: N tasks would all do the same work at once.
 pub fn cached_features(experiment: &Experiment) -> Result<PathBuf> {
-    if let DataSpec::Features { path } = &experiment.data {
-        return Ok(path.clone());
-    }
-    let plan = Plan::new(experiment)
-        .with_context(|| format!("preparing the features of {}", experiment.source.display()))?;
+    let plan = match source(experiment)? {
+        Source::Ready(path) => return Ok(path),
+        Source::Extract(plan) => plan,
+    };
     let path = plan.cache_path(Path::new(CACHE_DIR));
     if !path.exists() {
         anyhow::bail!(
@@ -47,12 +46,31 @@ pub fn cached_features(experiment: &Experiment) -> Result<PathBuf> {
             experiment.source.display()
         );
     }
+    note_reuse(&path, &plan);
+    Ok(path)
+}
+
+/// Where an experiment's features come from: a ready file, or an extraction (cached by its key).
+enum Source {
+    Ready(PathBuf),
+    Extract(Box<Plan>),
+}
+
+fn source(experiment: &Experiment) -> Result<Source> {
+    if let DataSpec::Features { path } = &experiment.data {
+        return Ok(Source::Ready(path.clone()));
+    }
+    Plan::new(experiment)
+        .map(|plan| Source::Extract(Box::new(plan)))
+        .with_context(|| format!("preparing the features of {}", experiment.source.display()))
+}
+
+fn note_reuse(path: &Path, plan: &Plan) {
     eprintln!(
         "features: reusing {} (cache key {})",
         path.display(),
         plan.key
     );
-    Ok(path)
 }
 
 /// The features file an experiment trains on: its `path` for `kind = "features"`; otherwise the cached
@@ -63,18 +81,13 @@ pub fn resolve_features(
     out: Option<&Path>,
     force: bool,
 ) -> Result<PathBuf> {
-    if let DataSpec::Features { path } = &experiment.data {
-        return Ok(path.clone());
-    }
-    let plan = Plan::new(experiment)
-        .with_context(|| format!("preparing the features of {}", experiment.source.display()))?;
+    let plan = match source(experiment)? {
+        Source::Ready(path) => return Ok(path),
+        Source::Extract(plan) => plan,
+    };
     let path = out.map_or_else(|| plan.cache_path(Path::new(CACHE_DIR)), Path::to_path_buf);
     if path.exists() && !force && out.is_none() {
-        eprintln!(
-            "features: reusing {} (cache key {})",
-            path.display(),
-            plan.key
-        );
+        note_reuse(&path, &plan);
         return Ok(path);
     }
     let total = plan.images();
