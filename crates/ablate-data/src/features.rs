@@ -1,5 +1,6 @@
 //! Reading a features file: safetensors with `train_x [N,F]` f32, `train_y [N]` integer labels,
-//! `val_x`, `val_y`, and optionally a `class_names` JSON list in the header metadata.
+//! `val_x`, `val_y`, optionally `test_x`, `test_y`, and optionally a `class_names` JSON list in the
+//! header metadata.
 
 use std::path::{Path, PathBuf};
 
@@ -38,12 +39,22 @@ impl Split {
     }
 }
 
-/// A validated features file: both splits share the feature width and the label range.
+/// The splits of a features file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Splits {
+    pub train: Split,
+    pub val: Split,
+    /// Held out from training and from every choice made on val; absent in older files.
+    pub test: Option<Split>,
+}
+
+/// A validated features file: all splits share the feature width and the label range.
 #[derive(Debug, Clone)]
 pub struct FeatureSet {
     pub path: PathBuf,
     pub train: Split,
     pub val: Split,
+    pub test: Option<Split>,
     pub num_classes: usize,
     pub class_names: Vec<String>,
     /// sha256 of the file's bytes (hex), recorded with every result row.
@@ -75,21 +86,37 @@ impl FeatureSet {
 
         let train = reader.split("train_x", "train_y")?;
         let val = reader.split("val_x", "val_y")?;
-        if val.dim != train.dim {
-            return Err(DataError::Tensor {
-                path: path.to_owned(),
-                tensor: "val_x",
-                problem: format!(
-                    "has {} features per row, train_x has {}",
-                    val.dim, train.dim
-                ),
-            });
+        // The test split is optional, but half of one is a broken file.
+        let names = tensors.names();
+        let test = match ["test_x", "test_y"].map(|t| names.contains(&t)) {
+            [false, false] => None,
+            _ => Some(reader.split("test_x", "test_y")?),
+        };
+        for (tensor, split) in [("val_x", Some(&val)), ("test_x", test.as_ref())] {
+            if let Some(split) = split
+                && split.dim != train.dim
+            {
+                return Err(reader.problem(
+                    tensor,
+                    format!(
+                        "has {} features per row, train_x has {}",
+                        split.dim, train.dim
+                    ),
+                ));
+            }
         }
         if train.is_empty() {
             return Err(reader.problem("train_x", "has no rows".into()));
         }
 
-        let label_max = train.y.iter().chain(&val.y).copied().max().unwrap_or(0) as usize;
+        let label_max = train
+            .y
+            .iter()
+            .chain(&val.y)
+            .chain(test.iter().flat_map(|t| &t.y))
+            .copied()
+            .max()
+            .unwrap_or(0) as usize;
         let class_names: Vec<String> = match metadata
             .metadata()
             .as_ref()
@@ -108,8 +135,10 @@ impl FeatureSet {
                 path: path.to_owned(),
                 tensor: if train.y.iter().any(|&y| y as usize >= num_classes) {
                     "train_y"
-                } else {
+                } else if val.y.iter().any(|&y| y as usize >= num_classes) {
                     "val_y"
+                } else {
+                    "test_y"
                 },
                 problem: format!(
                     "holds label {label_max}, but the metadata names only {num_classes} classes"
@@ -129,6 +158,7 @@ impl FeatureSet {
             path: path.to_owned(),
             train,
             val,
+            test,
             num_classes,
             class_names,
             sha256: hex::encode(Sha256::digest(bytes)),
@@ -314,8 +344,7 @@ fn integers(dtype: Dtype, bytes: &[u8]) -> Option<Vec<i64>> {
 /// with `extra` metadata beside the class names.
 pub fn write_features(
     path: &Path,
-    train: &Split,
-    val: &Split,
+    splits: &Splits,
     class_names: &[String],
     extra: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), DataError> {
@@ -330,27 +359,26 @@ pub fn write_features(
             .flat_map(|&x| i64::from(x).to_le_bytes())
             .collect::<Vec<u8>>()
     };
-    let buffers = [
-        (
-            "train_x",
-            Dtype::F32,
-            vec![train.len(), train.dim],
-            f32_bytes(&train.x),
-        ),
-        (
-            "train_y",
-            Dtype::I64,
-            vec![train.len()],
-            i64_bytes(&train.y),
-        ),
-        (
-            "val_x",
-            Dtype::F32,
-            vec![val.len(), val.dim],
-            f32_bytes(&val.x),
-        ),
-        ("val_y", Dtype::I64, vec![val.len()], i64_bytes(&val.y)),
+    let named = [
+        ("train_x", "train_y", Some(&splits.train)),
+        ("val_x", "val_y", Some(&splits.val)),
+        ("test_x", "test_y", splits.test.as_ref()),
     ];
+    let buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = named
+        .into_iter()
+        .filter_map(|(x, y, split)| split.map(|s| (x, y, s)))
+        .flat_map(|(x, y, split)| {
+            [
+                (
+                    x,
+                    Dtype::F32,
+                    vec![split.len(), split.dim],
+                    f32_bytes(&split.x),
+                ),
+                (y, Dtype::I64, vec![split.len()], i64_bytes(&split.y)),
+            ]
+        })
+        .collect();
     let views = buffers
         .iter()
         .map(|(name, dtype, shape, bytes)| {
@@ -398,11 +426,18 @@ mod tests {
     fn round_trip_keeps_values_names_and_hash() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.safetensors");
-        let train = split(4, 3, &[0, 1, 1, 0]);
-        let val = split(2, 3, &[1, 0]);
-        write_features(&path, &train, &val, &names(2), &Default::default()).unwrap();
+        let splits = Splits {
+            train: split(4, 3, &[0, 1, 1, 0]),
+            val: split(2, 3, &[1, 0]),
+            test: None,
+        };
+        write_features(&path, &splits, &names(2), &Default::default()).unwrap();
         let set = FeatureSet::load(&path).unwrap();
-        assert_eq!((set.train.clone(), set.val.clone()), (train, val));
+        assert_eq!(
+            (set.train.clone(), set.val.clone()),
+            (splits.train.clone(), splits.val.clone())
+        );
+        assert_eq!(set.test, None);
         assert_eq!(set.class_names, names(2));
         assert_eq!(
             set.sha256,
@@ -417,6 +452,14 @@ mod tests {
                 ..
             })
         ));
+        let with_test = Splits {
+            test: Some(split(3, 3, &[0, 0, 1])),
+            ..splits.clone()
+        };
+        write_features(&path, &with_test, &names(2), &Default::default()).unwrap();
+        let reloaded = FeatureSet::load(&path).unwrap();
+        assert_eq!(reloaded.test, with_test.test);
+        assert_ne!(reloaded.sha256, set.sha256);
     }
 
     /// Each broken file and the words its error must contain.
@@ -451,7 +494,12 @@ mod tests {
             ),
         ];
         for (train, val, class_names, needles) in cases {
-            write_features(&path, &train, &val, &class_names, &Default::default()).unwrap();
+            let splits = Splits {
+                train,
+                val,
+                test: None,
+            };
+            write_features(&path, &splits, &class_names, &Default::default()).unwrap();
             let err = FeatureSet::load(&path).unwrap_err().to_string();
             assert!(err.contains("bad.safetensors"), "{err}");
             for needle in needles {
@@ -460,19 +508,36 @@ mod tests {
         }
         let mut nan = split(2, 3, &[0, 1]);
         nan.x[4] = f32::NAN;
-        write_features(
-            &path,
-            &nan,
-            &split(1, 3, &[0]),
-            &names(2),
-            &Default::default(),
-        )
-        .unwrap();
+        let splits = Splits {
+            train: nan,
+            val: split(1, 3, &[0]),
+            test: None,
+        };
+        write_features(&path, &splits, &names(2), &Default::default()).unwrap();
         let err = FeatureSet::load(&path).unwrap_err().to_string();
         assert!(
             err.contains("train_x") && err.contains("row 1, column 1"),
             "{err}"
         );
+        // A broken test split is named like the others.
+        let splits = Splits {
+            train: split(2, 3, &[0, 1]),
+            val: split(1, 3, &[0]),
+            test: Some(split(1, 2, &[0])),
+        };
+        write_features(&path, &splits, &names(2), &Default::default()).unwrap();
+        let err = FeatureSet::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("test_x") && err.contains("2 features"),
+            "{err}"
+        );
+        let splits = Splits {
+            test: Some(split(1, 3, &[7])),
+            ..splits
+        };
+        write_features(&path, &splits, &names(2), &Default::default()).unwrap();
+        let err = FeatureSet::load(&path).unwrap_err().to_string();
+        assert!(err.contains("test_y") && err.contains("label 7"), "{err}");
     }
 
     #[test]

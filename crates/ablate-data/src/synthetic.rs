@@ -5,7 +5,7 @@
 use ablate_spec::seeding::stream;
 use rand::Rng;
 
-use crate::features::Split;
+use crate::features::{Split, Splits};
 
 /// Shape of a synthetic feature set.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +14,8 @@ pub struct SyntheticSpec {
     pub dim: usize,
     pub train_per_class: usize,
     pub val_per_class: usize,
+    /// 0: no test split.
+    pub test_per_class: usize,
     /// Dimension of the latent space the classes live in.
     pub latent: usize,
     /// Distance between class centres in latent units; ~1.5 gives confusable classes.
@@ -28,6 +30,7 @@ impl SyntheticSpec {
             dim,
             train_per_class,
             val_per_class,
+            test_per_class: 0,
             latent: 16,
             separation: 1.5,
             seed: 0,
@@ -35,9 +38,9 @@ impl SyntheticSpec {
     }
 }
 
-/// Draws `(train, val)`: latent `z ~ N(mu_class, I)`, features `relu(A z + 0.5 n)` with a fixed random
+/// Draws train, val and (when asked for) test: latent `z ~ N(mu_class, I)`, features `relu(A z + 0.5 n)` with a fixed random
 /// `A` `[dim, latent]` and noise `n ~ N(0, I)`. Rows are grouped by class.
-pub fn synthetic_features(spec: &SyntheticSpec) -> (Split, Split) {
+pub fn synthetic_features(spec: &SyntheticSpec) -> Splits {
     let mut rng = stream(spec.seed, "synthetic/structure");
     let normal = move |rng: &mut rand_chacha::ChaCha8Rng| {
         // Box-Muller: enough for test data, and exactly reproducible.
@@ -77,9 +80,11 @@ pub fn synthetic_features(spec: &SyntheticSpec) -> (Split, Split) {
             dim: spec.dim,
         }
     };
-    let train = draw("train", spec.train_per_class);
-    let val = draw("val", spec.val_per_class);
-    (train, val)
+    Splits {
+        train: draw("train", spec.train_per_class),
+        val: draw("val", spec.val_per_class),
+        test: (spec.test_per_class > 0).then(|| draw("test", spec.test_per_class)),
+    }
 }
 
 #[cfg(test)]
@@ -89,15 +94,25 @@ mod tests {
     #[test]
     fn shapes_and_reproducibility() {
         let spec = SyntheticSpec::new(3, 20, 5, 4);
-        let (train, val) = synthetic_features(&spec);
+        let Splits { train, val, test } = synthetic_features(&spec);
         assert_eq!((train.len(), train.x.len()), (15, 300));
         assert_eq!((val.len(), val.x.len()), (12, 240));
+        assert_eq!(test, None);
         assert_eq!(train.y.iter().filter(|&&c| c == 2).count(), 5);
         assert!(train.x.iter().all(|&v| v >= 0.0) && train.x.iter().any(|&v| v > 0.0));
-        assert_eq!(synthetic_features(&spec).0, train);
+        assert_eq!(synthetic_features(&spec).train, train);
         assert_ne!(
-            synthetic_features(&SyntheticSpec { seed: 1, ..spec }).0,
+            synthetic_features(&SyntheticSpec { seed: 1, ..spec }).train,
             train
         );
+        // A test split is drawn from its own stream: train and val stay what they were.
+        let with_test = synthetic_features(&SyntheticSpec {
+            test_per_class: 2,
+            ..spec
+        });
+        assert_eq!((with_test.train, with_test.val), (train, val.clone()));
+        let test = with_test.test.expect("asked for");
+        assert_eq!(test.len(), 6);
+        assert_ne!(test.x[..20], val.x[..20]);
     }
 }

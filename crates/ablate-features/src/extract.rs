@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_data::{Split, write_features};
+use ablate_data::{Split, Splits, write_features};
 use ablate_images::LabeledImage;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::error::FeaturesError;
 use crate::plan::Plan;
 
-/// Runs the backbone over the plan's train and val images and writes the features file at `out`
+/// Runs the backbone over the plan's train, val and test images and writes the features file at `out`
 /// (atomically). `progress` is told how many images are done after each batch.
 pub fn extract(
     plan: &Plan,
@@ -45,8 +45,15 @@ pub fn extract(
             dim,
         })
     };
-    let train = run(&plan.dataset.train)?;
-    let val = run(&plan.dataset.val)?;
+    let splits = Splits {
+        train: run(&plan.dataset.train)?,
+        val: run(&plan.dataset.val)?,
+        test: if plan.dataset.test.is_empty() {
+            None
+        } else {
+            Some(run(&plan.dataset.test)?)
+        },
+    };
 
     let metadata = BTreeMap::from([
         ("arch".to_string(), plan.arch.name.to_string()),
@@ -68,6 +75,6 @@ pub fn extract(
             source,
         })?;
     }
-    write_features(out, &train, &val, &plan.dataset.class_names, &metadata)?;
+    write_features(out, &splits, &plan.dataset.class_names, &metadata)?;
     Ok(())
 }

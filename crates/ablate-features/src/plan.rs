@@ -18,7 +18,6 @@ pub struct Plan {
     pub weights_sha256: String,
     /// Hex key over everything that determines the features.
     pub key: String,
-    pub experiment_name: String,
 }
 
 /// Bump when extraction changes in a way the other parts of the key cannot see.
@@ -60,19 +59,16 @@ impl Plan {
             preprocess,
             weights_sha256,
             key: hex::encode(&hasher.finalize()[..8]),
-            experiment_name: experiment.name.clone(),
         })
     }
 
-    /// `<dir>/<experiment>-<arch>-<key>.safetensors`.
+    /// `<dir>/<arch>-<key>.safetensors`. The key names the content, so experiments that read the
+    /// same images with the same backbone (a grid and its wider sweep) share one file.
     pub fn cache_path(&self, dir: &Path) -> PathBuf {
-        dir.join(format!(
-            "{}-{}-{}.safetensors",
-            self.experiment_name, self.arch.name, self.key
-        ))
+        dir.join(format!("{}-{}.safetensors", self.arch.name, self.key))
     }
 
     pub fn images(&self) -> usize {
-        self.dataset.train.len() + self.dataset.val.len()
+        self.dataset.train.len() + self.dataset.val.len() + self.dataset.test.len()
     }
 }

@@ -15,6 +15,8 @@ pub struct CsvSpec<'a> {
     pub one_hot_columns: Option<&'a [String]>,
     pub extension: &'a str,
     pub val_fraction: f64,
+    /// 0: no test split.
+    pub test_fraction: f64,
 }
 
 pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
@@ -108,11 +110,12 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             format!("class `{}` has no rows", class_names[empty]),
         ));
     }
-    let (train, val) = split_by_fraction(per_class, spec.val_fraction);
+    let splits = split_by_fraction(per_class, spec.val_fraction, spec.test_fraction);
     Ok(ImageDataset {
         class_names,
-        train,
-        val,
+        train: splits.train,
+        val: splits.val,
+        test: splits.test,
         content_sha256: hex::encode(hasher.finalize()),
     })
 }

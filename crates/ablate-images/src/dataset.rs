@@ -1,4 +1,4 @@
-//! A dataset as labelled image references, split into train and val.
+//! A dataset as labelled image references, split into train, val and (optionally) test.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub struct ImageDataset {
     pub class_names: Vec<String>,
     pub train: Vec<LabeledImage>,
     pub val: Vec<LabeledImage>,
+    /// Held out from both training and model selection; empty when the dataset has no test split.
+    pub test: Vec<LabeledImage>,
     /// sha256 over the dataset's files (names and bytes): part of the features cache key.
     pub content_sha256: String,
 }
@@ -48,16 +50,22 @@ impl ImageDataset {
                 class_names,
                 train_pool_per_class,
                 val_per_class,
+                test_per_class,
             } => crate::idx::open(
                 path,
                 classes,
                 class_names.as_deref(),
-                *train_pool_per_class,
-                *val_per_class,
+                crate::idx::Counts {
+                    train_pool: *train_pool_per_class,
+                    val: *val_per_class,
+                    test: test_per_class.unwrap_or(0),
+                },
             ),
-            DataSpec::ImageFolder { root, val_fraction } => {
-                crate::folder::open(root, *val_fraction)
-            }
+            DataSpec::ImageFolder {
+                root,
+                val_fraction,
+                test_fraction,
+            } => crate::folder::open(root, *val_fraction, *test_fraction),
             DataSpec::Csv {
                 csv,
                 images,
@@ -66,6 +74,7 @@ impl ImageDataset {
                 one_hot_columns,
                 extension,
                 val_fraction,
+                test_fraction,
             } => crate::csv_table::open(&crate::csv_table::CsvSpec {
                 csv,
                 images,
@@ -74,6 +83,7 @@ impl ImageDataset {
                 one_hot_columns: one_hot_columns.as_deref(),
                 extension,
                 val_fraction: *val_fraction,
+                test_fraction: test_fraction.unwrap_or(0.0),
             }),
             DataSpec::Features { path } => Err(crate::error::invalid(
                 path,
@@ -83,29 +93,52 @@ impl ImageDataset {
     }
 }
 
-/// Splits each class's items into (train, val) with `val_fraction` held out (at least one of each),
-/// deterministically: items are sorted by the caller, then shuffled by a stream keyed by the class.
+/// The three splits of a dataset.
+pub(crate) struct Splits {
+    pub train: Vec<LabeledImage>,
+    pub val: Vec<LabeledImage>,
+    pub test: Vec<LabeledImage>,
+}
+
+/// Splits each class's items into train, val (`val_fraction`, at least one) and test
+/// (`test_fraction`; none when 0), deterministically: items are sorted by the caller, then shuffled
+/// by a stream keyed by the class; val takes the first items, test the next, train the rest (at
+/// least one). Without a test fraction the val set is what it was before test splits existed.
 pub(crate) fn split_by_fraction(
     per_class: Vec<Vec<ImageSource>>,
     val_fraction: f64,
-) -> (Vec<LabeledImage>, Vec<LabeledImage>) {
-    let mut train = Vec::new();
-    let mut val = Vec::new();
+    test_fraction: f64,
+) -> Splits {
+    let mut splits = Splits {
+        train: Vec::new(),
+        val: Vec::new(),
+        test: Vec::new(),
+    };
     for (label, mut items) in per_class.into_iter().enumerate() {
         items.shuffle(&mut stream(0, &format!("split/class{label}")));
-        let n_val = ((items.len() as f64 * val_fraction).round() as usize)
-            .clamp(1, items.len().saturating_sub(1));
+        let n = items.len();
+        let n_val = ((n as f64 * val_fraction).round() as usize).clamp(1, n.saturating_sub(1));
+        // At least one test image when asked for, unless that would leave no training image.
+        let n_test = if test_fraction > 0.0 {
+            ((n as f64 * test_fraction).round() as usize)
+                .max(1)
+                .min(n.saturating_sub(n_val + 1))
+        } else {
+            0
+        };
         for (i, source) in items.into_iter().enumerate() {
             let item = LabeledImage {
                 source,
                 label: label as u32,
             };
             if i < n_val {
-                val.push(item)
+                splits.val.push(item)
+            } else if i < n_val + n_test {
+                splits.test.push(item)
             } else {
-                train.push(item)
+                splits.train.push(item)
             }
         }
     }
-    (train, val)
+    splits
 }

@@ -1,16 +1,22 @@
-//! ImageFolder trees: `root/<class>/<image>`, or `root/train/<class>/...` + `root/val/<class>/...`.
+//! ImageFolder trees: `root/<class>/<image>`, or `root/train/<class>/...` + `root/val/<class>/...`
+//! (+ `root/test/<class>/...`).
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::dataset::{ImageDataset, ImageSource, LabeledImage, split_by_fraction};
+use crate::dataset::{ImageDataset, ImageSource, LabeledImage, Splits, split_by_fraction};
 use crate::error::{ImagesError, invalid, read_error};
 
 const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 
-pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, ImagesError> {
-    let (train_root, val_root) = (root.join("train"), root.join("val"));
+pub fn open(
+    root: &Path,
+    val_fraction: Option<f64>,
+    test_fraction: Option<f64>,
+) -> Result<ImageDataset, ImagesError> {
+    let (train_root, val_root, test_root) =
+        (root.join("train"), root.join("val"), root.join("test"));
     let given_split = train_root.is_dir() && val_root.is_dir();
     let class_root = if given_split { &train_root } else { root };
     let class_names = subdirectories(class_root)?;
@@ -39,7 +45,13 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
             })
             .collect()
     };
-    let (train, val) = if given_split {
+    let splits = if given_split {
+        if test_fraction.is_some() {
+            return Err(invalid(
+                root,
+                "has train/ and val/ subfolders, so its split is given: `data.test_fraction` does not apply (put the test images in test/)",
+            ));
+        }
         let label = |per_class: Vec<Vec<ImageSource>>| -> Vec<LabeledImage> {
             per_class
                 .into_iter()
@@ -54,7 +66,12 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
         };
         let train = label(files_of(&train_root)?);
         let val = label(files_of(&val_root)?);
-        (train, val)
+        let test = if test_root.is_dir() {
+            label(files_of(&test_root)?)
+        } else {
+            Vec::new()
+        };
+        Splits { train, val, test }
     } else {
         let fraction = val_fraction.ok_or_else(|| {
             invalid(
@@ -62,12 +79,13 @@ pub fn open(root: &Path, val_fraction: Option<f64>) -> Result<ImageDataset, Imag
                 "has no train/ and val/ subfolders, so `data.val_fraction` is needed",
             )
         })?;
-        split_by_fraction(files_of(root)?, fraction)
+        split_by_fraction(files_of(root)?, fraction, test_fraction.unwrap_or(0.0))
     };
     Ok(ImageDataset {
         class_names,
-        train,
-        val,
+        train: splits.train,
+        val: splits.val,
+        test: splits.test,
         content_sha256: hex::encode(hasher.finalize()),
     })
 }

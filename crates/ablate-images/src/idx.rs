@@ -9,15 +9,26 @@ use sha2::{Digest, Sha256};
 use crate::dataset::{ImageDataset, ImageSource, LabeledImage};
 use crate::error::{ImagesError, invalid, read_error};
 
-/// Keeps `classes` (renumbered 0..C in that order): the first `train_pool` images of each class from
-/// the train files, the first `val_per_class` of each class from the t10k files (file order, which is
-/// already shuffled in MNIST-style datasets, and stable).
+/// Images per class to take from each file pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// From the train files.
+    pub train_pool: usize,
+    /// The first of each class in the t10k files.
+    pub val: usize,
+    /// The next of each class in the t10k files, after the val images; 0 for no test split.
+    pub test: usize,
+}
+
+/// Keeps `classes` (renumbered 0..C in that order): the first `counts.train_pool` images of each
+/// class from the train files; from the t10k files the first `counts.val` of each class for val and
+/// the next `counts.test` for test (file order, which is already shuffled in MNIST-style datasets, and
+/// stable).
 pub fn open(
     dir: &Path,
     classes: &[u32],
     class_names: Option<&[String]>,
-    train_pool: usize,
-    val_per_class: usize,
+    counts: Counts,
 ) -> Result<ImageDataset, ImagesError> {
     let mut hasher = Sha256::new();
     let mut read = |stem: &str| -> Result<(PathBuf, Vec<u8>), ImagesError> {
@@ -32,7 +43,13 @@ pub fn open(
     let val_labels = read("t10k-labels-idx1-ubyte")?;
     let content_sha256 = hex::encode(hasher.finalize());
 
-    let pick = |images: &(PathBuf, Vec<u8>), labels: &(PathBuf, Vec<u8>), per_class: usize| {
+    // `skip` images of each class are passed over (taken by an earlier split); `key` names the
+    // setting that asked for `per_class`.
+    let pick = |images: &(PathBuf, Vec<u8>),
+                labels: &(PathBuf, Vec<u8>),
+                skip: usize,
+                per_class: usize,
+                key: &str| {
         let (rows, cols, pixels) = parse_images(&images.0, &images.1)?;
         let labels_parsed = parse_labels(&labels.0, &labels.1)?;
         if labels_parsed.len() != pixels.len() / (rows * cols) {
@@ -46,13 +63,15 @@ pub fn open(
                 ),
             ));
         }
+        let mut seen = vec![0usize; classes.len()];
         let mut taken = vec![0usize; classes.len()];
         let mut items = Vec::new();
         for (i, &label) in labels_parsed.iter().enumerate() {
             let Some(class) = classes.iter().position(|&c| u32::from(label) == c) else {
                 continue;
             };
-            if taken[class] == per_class {
+            seen[class] += 1;
+            if seen[class] <= skip || taken[class] == per_class {
                 continue;
             }
             taken[class] += 1;
@@ -66,10 +85,15 @@ pub fn open(
             });
         }
         if let Some(class) = taken.iter().position(|&n| n < per_class) {
+            let left = if skip > 0 {
+                format!(" left after the {skip} taken by `data.val_per_class`")
+            } else {
+                String::new()
+            };
             return Err(invalid(
                 &labels.0,
                 format!(
-                    "has {} images of label {}, fewer than the {per_class} asked for",
+                    "has {} images of label {}{left}, fewer than the {per_class} `data.{key}` asks for",
                     taken[class], classes[class]
                 ),
             ));
@@ -78,8 +102,25 @@ pub fn open(
         items.sort_by_key(|item| item.label);
         Ok(items)
     };
-    let train = pick(&train_images, &train_labels, train_pool)?;
-    let val = pick(&val_images, &val_labels, val_per_class)?;
+    let train = pick(
+        &train_images,
+        &train_labels,
+        0,
+        counts.train_pool,
+        "train_pool_per_class",
+    )?;
+    let val = pick(&val_images, &val_labels, 0, counts.val, "val_per_class")?;
+    let test = if counts.test > 0 {
+        pick(
+            &val_images,
+            &val_labels,
+            counts.val,
+            counts.test,
+            "test_per_class",
+        )?
+    } else {
+        Vec::new()
+    };
     let class_names = match class_names {
         Some(names) => names.to_vec(),
         None => classes.iter().map(|c| format!("label {c}")).collect(),
@@ -88,6 +129,7 @@ pub fn open(
         class_names,
         train,
         val,
+        test,
         content_sha256,
     })
 }
@@ -186,23 +228,38 @@ mod tests {
         }
     }
 
+    fn counts(train_pool: usize, val: usize, test: usize) -> Counts {
+        Counts {
+            train_pool,
+            val,
+            test,
+        }
+    }
+
+    fn first_pixel(item: &LabeledImage) -> u8 {
+        match &item.source {
+            ImageSource::Gray { pixels, .. } => pixels[0],
+            ImageSource::File(_) => unreachable!(),
+        }
+    }
+
     #[test]
     fn picks_classes_in_order_with_counts_gz_or_not() {
         for gz in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             write_idx(dir.path(), "train", 30, gz);
             write_idx(dir.path(), "t10k", 12, gz);
-            let set = open(dir.path(), &[2, 0], None, 4, 2).unwrap();
+            let set = open(dir.path(), &[2, 0], None, counts(4, 2, 1)).unwrap();
             assert_eq!(set.train.len(), 8);
             assert_eq!(set.val.len(), 4);
+            // t10k label 2: images 2, 5 for val, 8 for test; label 0: 0, 3 for val, 6 for test.
+            assert_eq!(
+                set.val.iter().map(first_pixel).collect::<Vec<_>>(),
+                [2, 5, 0, 3]
+            );
+            assert_eq!(set.test.iter().map(first_pixel).collect::<Vec<_>>(), [8, 6]);
             // Label 2 becomes class 0; its first images in the train file are 2, 5, 8, 11.
-            let firsts: Vec<u8> = set.train[..4]
-                .iter()
-                .map(|item| match &item.source {
-                    ImageSource::Gray { pixels, .. } => pixels[0],
-                    ImageSource::File(_) => unreachable!(),
-                })
-                .collect();
+            let firsts: Vec<u8> = set.train[..4].iter().map(first_pixel).collect();
             assert_eq!(firsts, vec![2, 5, 8, 11]);
             assert!(
                 set.train[..4].iter().all(|i| i.label == 0)
@@ -217,22 +274,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_idx(dir.path(), "train", 30, false);
         write_idx(dir.path(), "t10k", 12, false);
-        let err = open(dir.path(), &[0, 1], None, 11, 2)
+        let err = open(dir.path(), &[0, 1], None, counts(11, 2, 0))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("train-labels-idx1-ubyte") && err.contains("fewer than the 11"),
+            err.contains("train-labels-idx1-ubyte")
+                && err.contains("fewer than the 11 `data.train_pool_per_class`"),
+            "{err}"
+        );
+        // t10k has 4 images of each label: 3 for val leave 1, not the 2 asked for.
+        let err = open(dir.path(), &[0, 1], None, counts(2, 3, 2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t10k-labels-idx1-ubyte")
+                && err
+                    .contains("1 images of label 0 left after the 3 taken by `data.val_per_class`")
+                && err.contains("fewer than the 2 `data.test_per_class`"),
             "{err}"
         );
         std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), b"garbage").unwrap();
-        let err = open(dir.path(), &[0, 1], None, 2, 2)
+        let err = open(dir.path(), &[0, 1], None, counts(2, 2, 0))
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("t10k-images-idx3-ubyte") && err.contains("not an IDX image file"),
             "{err}"
         );
-        let err = open(&dir.path().join("nowhere"), &[0], None, 1, 1)
+        let err = open(&dir.path().join("nowhere"), &[0], None, counts(1, 1, 0))
             .unwrap_err()
             .to_string();
         assert!(

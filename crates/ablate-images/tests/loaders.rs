@@ -16,7 +16,18 @@ fn folder(root: &Path) -> DataSpec {
     DataSpec::ImageFolder {
         root: root.to_owned(),
         val_fraction: Some(0.25),
+        test_fraction: None,
     }
+}
+
+fn files(split: &[ablate_images::LabeledImage]) -> Vec<String> {
+    split
+        .iter()
+        .map(|i| match &i.source {
+            ImageSource::File(p) => p.display().to_string(),
+            _ => unreachable!(),
+        })
+        .collect()
 }
 
 #[test]
@@ -36,16 +47,29 @@ fn image_folder_splits_each_class_deterministically() {
         "2 of 8 cats and 1 of 4 dogs held out"
     );
     let b = ImageDataset::open(&folder(dir.path())).unwrap();
-    let files = |d: &ImageDataset| -> Vec<String> {
-        d.val
+    assert_eq!(files(&a.val), files(&b.val));
+    assert!(a.test.is_empty());
+
+    // A test fraction keeps val as it was and takes test from what was train.
+    let with_test = ImageDataset::open(&DataSpec::ImageFolder {
+        root: dir.path().to_owned(),
+        val_fraction: Some(0.25),
+        test_fraction: Some(0.25),
+    })
+    .unwrap();
+    assert_eq!(files(&with_test.val), files(&a.val));
+    assert_eq!(
+        (with_test.train.len(), with_test.test.len()),
+        (6, 3),
+        "2 of 8 cats and 1 of 4 dogs for test too"
+    );
+    let train: Vec<String> = files(&a.train);
+    assert!(files(&with_test.test).iter().all(|f| train.contains(f)));
+    assert!(
+        files(&with_test.train)
             .iter()
-            .map(|i| match &i.source {
-                ImageSource::File(p) => p.display().to_string(),
-                _ => unreachable!(),
-            })
-            .collect()
-    };
-    assert_eq!(files(&a), files(&b));
+            .all(|f| !files(&with_test.test).contains(f))
+    );
     assert_eq!(a.content_sha256, b.content_sha256);
     png(&dir.path().join("dog/0.png"), 99);
     assert_ne!(
@@ -72,13 +96,26 @@ fn image_folder_with_train_and_val_subtrees() {
         }
     }
     png(&dir.path().join("train/b/y.png"), 2);
-    let set = ImageDataset::open(&DataSpec::ImageFolder {
+    let given = |test_fraction| DataSpec::ImageFolder {
         root: dir.path().to_owned(),
         val_fraction: None,
-    })
-    .unwrap();
-    assert_eq!((set.train.len(), set.val.len()), (3, 2));
+        test_fraction,
+    };
+    let set = ImageDataset::open(&given(None)).unwrap();
+    assert_eq!((set.train.len(), set.val.len(), set.test.len()), (3, 2, 0));
     assert_eq!(set.train.iter().filter(|i| i.label == 1).count(), 2);
+    for class in ["a", "b"] {
+        png(&dir.path().join("test").join(class).join("t.png"), 3);
+    }
+    let set = ImageDataset::open(&given(None)).unwrap();
+    assert_eq!((set.train.len(), set.val.len(), set.test.len()), (3, 2, 2));
+    let err = ImageDataset::open(&given(Some(0.2)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("data.test_fraction") && err.contains("test/"),
+        "{err}"
+    );
 }
 
 fn csv_spec(dir: &Path, label: Option<&str>, one_hot: Option<Vec<String>>) -> DataSpec {
@@ -90,6 +127,7 @@ fn csv_spec(dir: &Path, label: Option<&str>, one_hot: Option<Vec<String>>) -> Da
         one_hot_columns: one_hot,
         extension: "png".into(),
         val_fraction: 0.5,
+        test_fraction: None,
     }
 }
 
@@ -118,6 +156,38 @@ fn csv_with_one_hot_columns_or_a_label_column() {
     let labelled = ImageDataset::open(&csv_spec(dir.path(), Some("label"), None)).unwrap();
     assert_eq!(labelled.class_names, one_hot.class_names);
     assert_eq!(labelled.content_sha256, one_hot.content_sha256);
+    let DataSpec::Csv {
+        csv,
+        images,
+        id_column,
+        label_column,
+        one_hot_columns,
+        extension,
+        ..
+    } = csv_spec(dir.path(), Some("label"), None)
+    else {
+        unreachable!()
+    };
+    let with_test = ImageDataset::open(&DataSpec::Csv {
+        csv,
+        images,
+        id_column,
+        label_column,
+        one_hot_columns,
+        extension,
+        val_fraction: 0.3,
+        test_fraction: Some(0.3),
+    })
+    .unwrap();
+    // 3 per class: one each for val, test and train.
+    assert_eq!(
+        (
+            with_test.train.len(),
+            with_test.val.len(),
+            with_test.test.len()
+        ),
+        (2, 2, 2)
+    );
 
     // (what breaks, words the error must contain)
     type Breaks = Box<dyn Fn(&Path)>;

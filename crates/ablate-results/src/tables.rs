@@ -107,6 +107,18 @@ pub fn build_tables(
         col_f64("train_loss", &|r| r.outcome.train_loss),
         col_f64("val_loss", &|r| r.outcome.val_loss),
         Column::new(
+            "test_acc".into(),
+            rows.iter()
+                .map(|r| r.outcome.test_acc)
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
+            "test_loss".into(),
+            rows.iter()
+                .map(|r| r.outcome.test_loss)
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Column::new(
             "bn_var_ratio".into(),
             rows.iter()
                 .map(|r| r.outcome.bn_var_ratio)

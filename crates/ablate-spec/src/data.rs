@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum DataSpec {
-    /// A ready features file: safetensors with `train_x [N,F]` f32, `train_y [N]` int, `val_x`, `val_y`.
+    /// A ready features file: safetensors with `train_x [N,F]` f32, `train_y [N]` int, `val_x`, `val_y`,
+    /// and optionally `test_x`, `test_y`.
     Features { path: PathBuf },
     /// MNIST-format IDX files (gzipped or not) in `path`: `train-images-idx3-ubyte[.gz]`,
-    /// `train-labels-idx1-ubyte[.gz]`, `t10k-...` (the t10k files are the validation set).
+    /// `train-labels-idx1-ubyte[.gz]`, `t10k-...` (the t10k files hold the validation and test sets).
     Idx {
         path: PathBuf,
         /// Labels to keep, in the order that numbers them 0..C.
@@ -23,13 +24,20 @@ pub enum DataSpec {
         train_pool_per_class: usize,
         /// Validation images per class, from the t10k files.
         val_per_class: usize,
+        /// Test images per class, from the t10k files after the validation images (disjoint from
+        /// them). Absent: no test split, and the report says it reports on val.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_per_class: Option<usize>,
     },
-    /// `root/<class>/<image>` (jpg, png). With `root/train/<class>` and `root/val/<class>` the split is
-    /// given; otherwise `val_fraction` of each class is held out.
+    /// `root/<class>/<image>` (jpg, png). With `root/train/<class>` and `root/val/<class>` (and
+    /// optionally `root/test/<class>`) the split is given; otherwise `val_fraction` (and
+    /// `test_fraction`) of each class is held out.
     ImageFolder {
         root: PathBuf,
         #[serde(default)]
         val_fraction: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_fraction: Option<f64>,
     },
     /// Kaggle style: a CSV with an image-id column and either a label column or one-hot columns
     /// (`image_id,healthy,multiple_diseases,rust,scab`), images in a folder as `<id>.<extension>`.
@@ -45,6 +53,8 @@ pub enum DataSpec {
         #[serde(default = "default_extension")]
         extension: String,
         val_fraction: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_fraction: Option<f64>,
     },
 }
 

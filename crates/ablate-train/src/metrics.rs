@@ -23,6 +23,11 @@ pub struct CellOutcome {
     pub train_loss: f64,
     pub val_acc: f64,
     pub val_loss: f64,
+    /// On the test split, when the features have one (absent otherwise and in older records).
+    #[serde(default)]
+    pub test_acc: Option<f64>,
+    #[serde(default)]
+    pub test_loss: Option<f64>,
     pub params: usize,
     pub seconds: f64,
     /// Optimizer steps taken.

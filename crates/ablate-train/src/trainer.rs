@@ -164,12 +164,19 @@ pub fn train_cell(
         device,
     );
     let bn_var_ratio = eval_head.bn_var_ratio(val_x);
+    // Evaluated once, at the end: nothing during training looks at it.
+    let test = data
+        .test
+        .as_ref()
+        .map(|t| evaluate(&eval_head, &t.x, &t.y, dim, device));
     Ok(CellOutcome {
         epochs,
         train_acc: fit.acc,
         train_loss: fit.loss,
         val_acc: val.acc,
         val_loss: val.loss,
+        test_acc: test.map(|t| t.acc),
+        test_loss: test.map(|t| t.loss),
         params,
         seconds: started.elapsed().as_secs_f64(),
         steps,

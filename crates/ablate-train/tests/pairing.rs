@@ -8,9 +8,12 @@ use burn::tensor::Device;
 fn features() -> (tempfile::TempDir, FeatureSet) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.safetensors");
-    let (train, val) = synthetic_features(&SyntheticSpec::new(4, 96, 120, 50));
+    let splits = synthetic_features(&SyntheticSpec {
+        test_per_class: 40,
+        ..SyntheticSpec::new(4, 96, 120, 50)
+    });
     let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-    write_features(&path, &train, &val, &names, &Default::default()).unwrap();
+    write_features(&path, &splits, &names, &Default::default()).unwrap();
     let set = FeatureSet::load(&path).unwrap();
     (dir, set)
 }
@@ -162,8 +165,8 @@ fn cells_are_deterministic_and_seeded() {
     let b = train(mlp(true, true, 0.25), 3, &data);
     assert_eq!(a.epochs, b.epochs);
     assert_eq!(
-        (a.train_acc, a.val_acc, a.train_loss, a.val_loss),
-        (b.train_acc, b.val_acc, b.train_loss, b.val_loss)
+        (a.train_acc, a.val_acc, a.train_loss, a.val_loss, a.test_acc),
+        (b.train_acc, b.val_acc, b.train_loss, b.val_loss, b.test_acc)
     );
     let c = train(mlp(true, true, 0.25), 4, &data);
     assert_ne!(a.epochs, c.epochs);
@@ -184,6 +187,14 @@ fn both_heads_learn() {
     );
     let mlp = train(mlp(true, true, 0.0), 0, &data);
     assert!(linear.val_acc > 0.4, "linear val acc {}", linear.val_acc);
+    // The test split (160 rows) is evaluated like val, on other rows: a value of its own.
+    let (test_acc, test_loss) = (linear.test_acc.unwrap(), linear.test_loss.unwrap());
+    assert!(
+        test_acc > 0.4 && test_loss.is_finite(),
+        "{test_acc} {test_loss}"
+    );
+    assert_eq!((test_acc * 160.0).round(), test_acc * 160.0);
+    assert_ne!(test_loss, linear.val_loss);
     assert!(
         mlp.train_acc >= linear.train_acc,
         "{} < {}",

@@ -12,19 +12,20 @@ use burn::tensor::Device;
 fn centred_features() -> (tempfile::TempDir, FeatureSet) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.safetensors");
-    let (mut train, mut val) = synthetic_features(&SyntheticSpec::new(4, 64, 1000, 1000));
+    let mut splits = synthetic_features(&SyntheticSpec::new(4, 64, 1000, 1000));
+    let (train, val) = (&mut splits.train, &mut splits.val);
     let dim = train.dim;
     let rows = train.len();
     let mean: Vec<f32> = (0..dim)
         .map(|j| (0..rows).map(|i| train.x[i * dim + j]).sum::<f32>() / rows as f32)
         .collect();
-    for split in [&mut train, &mut val] {
+    for split in [train, val] {
         for (k, v) in split.x.iter_mut().enumerate() {
             *v -= mean[k % dim];
         }
     }
     let names: Vec<String> = (0..4).map(|c| c.to_string()).collect();
-    write_features(&path, &train, &val, &names, &Default::default()).unwrap();
+    write_features(&path, &splits, &names, &Default::default()).unwrap();
     (dir, FeatureSet::load(&path).unwrap())
 }
 

@@ -180,6 +180,9 @@ pub struct SynthArgs {
     pub train_per_class: usize,
     #[arg(long, default_value_t = 500)]
     pub val_per_class: usize,
+    /// 0 for a file without a test split.
+    #[arg(long, default_value_t = 500)]
+    pub test_per_class: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

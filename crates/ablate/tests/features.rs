@@ -64,6 +64,7 @@ classes = [2, 0]
 class_names = ["two", "zero"]
 train_pool_per_class = 8
 val_per_class = 4
+test_per_class = 1
 [backbone]
 arch = "efficientnet-b0"
 weights = {weights:?}
@@ -93,10 +94,13 @@ fn features_are_extracted_once_then_reused_and_recorded() {
     assert!(o.status.success(), "{err}");
     let path = String::from_utf8(o.stdout).unwrap().trim().to_string();
     assert!(
-        path.starts_with("assets/features/images-efficientnet-b0-"),
+        path.starts_with("assets/features/efficientnet-b0-"),
         "{path}"
     );
-    assert!(err.contains("16 train + 8 val images at 32 px"), "{err}");
+    assert!(
+        err.contains("16 train + 8 val + 2 test images at 32 px"),
+        "{err}"
+    );
     let first = std::fs::read(s.path(&path)).unwrap();
 
     let o = s.ablate(&["features", "images.toml"]);
@@ -131,6 +135,27 @@ fn features_are_extracted_once_then_reused_and_recorded() {
         "the fixtures' sha256 of b0-random.pth"
     );
     assert_eq!(runs[1][column("dataset_sha256")].len(), 64);
+    // Two test images: accuracy 0, 0.5 or 1.
+    for row in &runs[1..] {
+        let acc: f64 = row[column("test_acc")].parse().unwrap();
+        assert!([0.0, 0.5, 1.0].contains(&acc), "{acc}");
+    }
+
+    // t10k holds 5 images per label: 4 for val leave 1, fewer than 2 for test.
+    s.write(
+        "images.toml",
+        &experiment(&fixture_weights()).replace("test_per_class = 1", "test_per_class = 2"),
+    );
+    let o = s.ablate(&["features", "images.toml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("t10k-labels-idx1-ubyte")
+            && err.contains("left after the 4 taken by `data.val_per_class`")
+            && err.contains("`data.test_per_class`")
+            && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]

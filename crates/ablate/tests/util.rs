@@ -27,7 +27,7 @@ seeds = [0, 1]
 "#;
 
 impl Scratch {
-    /// Features with 4 classes x 80 training rows, 40 validation rows, 48 features.
+    /// Features with 4 classes x 80 training rows, 40 validation rows, 40 test rows, 48 features.
     pub fn new() -> Self {
         let scratch = Scratch {
             dir: tempfile::tempdir().unwrap(),
@@ -40,6 +40,8 @@ impl Scratch {
             "--train-per-class",
             "80",
             "--val-per-class",
+            "40",
+            "--test-per-class",
             "40",
         ]);
         assert!(

@@ -30,9 +30,9 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let device = backend::device(args.backend)?;
     let dir = tempfile::tempdir().context("making a scratch folder")?;
     let features_path = dir.path().join("bench-features.safetensors");
-    let (train, val) = synthetic_features(&SyntheticSpec::new(CLASSES, DIM, 1000, 500));
+    let splits = synthetic_features(&SyntheticSpec::new(CLASSES, DIM, 1000, 500));
     let names: Vec<String> = (0..CLASSES).map(|c| format!("synthetic {c}")).collect();
-    write_features(&features_path, &train, &val, &names, &Default::default())?;
+    write_features(&features_path, &splits, &names, &Default::default())?;
     let features = FeatureSet::load(&features_path)?;
 
     // Part 1: one mlp cell alone on one worker thread.

@@ -92,10 +92,11 @@ pub fn resolve_features(
     }
     let total = plan.images();
     eprintln!(
-        "features: {} on {} train + {} val images at {} px -> {}",
+        "features: {} on {} train + {} val + {} test images at {} px -> {}",
         plan.arch.name,
         plan.dataset.train.len(),
         plan.dataset.val.len(),
+        plan.dataset.test.len(),
         plan.preprocess.size,
         path.display()
     );

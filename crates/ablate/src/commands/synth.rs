@@ -22,16 +22,21 @@ pub fn synth(args: &SynthArgs) -> Result<ExitCode> {
             args.val_per_class,
         )
     };
-    let (train, val) = synthetic_features(&spec);
+    let spec = SyntheticSpec {
+        test_per_class: args.test_per_class,
+        ..spec
+    };
+    let splits = synthetic_features(&spec);
     let names: Vec<String> = (0..args.classes)
         .map(|c| format!("synthetic {c}"))
         .collect();
-    write_features(&args.out, &train, &val, &names, &Default::default())?;
+    write_features(&args.out, &splits, &names, &Default::default())?;
     eprintln!(
-        "wrote {} ({} train + {} val rows of {} features)",
+        "wrote {} ({} train + {} val + {} test rows of {} features)",
         args.out.display(),
-        train.len(),
-        val.len(),
+        splits.train.len(),
+        splits.val.len(),
+        splits.test.as_ref().map_or(0, |t| t.len()),
         args.dim
     );
     Ok(ExitCode::SUCCESS)
