@@ -23,8 +23,8 @@ pub struct Claim {
     pub b: Selector,
     /// The direction the claim predicts for `a - b`, or `identical` for an exactness check.
     pub expect: Expect,
-    /// Whether `a` is compared with every matching `b` variant (averaged per seed) or only with the
-    /// `b` variant of best mean metric at that training size (the strongest opponent).
+    /// Which variants are compared: every matching pair (averaged per seed), `a` against the
+    /// strongest `b`, or the tuned `a` against the tuned `b` (see [`Compare`]).
     #[serde(default)]
     pub compare: Compare,
     /// Only judge at these training sizes (default: every size of the grid).
@@ -59,12 +59,17 @@ pub enum Metric {
     #[default]
     ValAcc,
     TrainAcc,
+    /// On the test split: never used to choose anything.
+    TestAcc,
     ValLoss,
     TrainLoss,
+    TestLoss,
     /// `train_acc - val_acc`.
     Gap,
     /// Trainable parameters, counted as PyTorch does.
     Params,
+    /// mlp heads: BN's running variance over the variance of its eval-mode input (variance shift).
+    BnVarRatio,
 }
 
 impl Metric {
@@ -72,16 +77,36 @@ impl Metric {
         match self {
             Metric::ValAcc => "val_acc",
             Metric::TrainAcc => "train_acc",
+            Metric::TestAcc => "test_acc",
             Metric::ValLoss => "val_loss",
             Metric::TrainLoss => "train_loss",
+            Metric::TestLoss => "test_loss",
             Metric::Gap => "gap",
             Metric::Params => "params",
+            Metric::BnVarRatio => "bn_var_ratio",
         }
     }
 
     /// Accuracy-like metrics are shown in percentage points.
     pub fn is_accuracy(&self) -> bool {
-        matches!(self, Metric::ValAcc | Metric::TrainAcc | Metric::Gap)
+        matches!(
+            self,
+            Metric::ValAcc | Metric::TrainAcc | Metric::TestAcc | Metric::Gap
+        )
+    }
+
+    /// Losses: lower is better.
+    pub fn is_loss(&self) -> bool {
+        matches!(self, Metric::ValLoss | Metric::TrainLoss | Metric::TestLoss)
+    }
+
+    /// The metric on the validation split instead of test, for results without a test split.
+    pub fn on_val(self) -> Self {
+        match self {
+            Metric::TestAcc => Metric::ValAcc,
+            Metric::TestLoss => Metric::ValLoss,
+            other => other,
+        }
     }
 }
 
@@ -99,9 +124,16 @@ pub enum Expect {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compare {
+    /// Every `a` variant against every `b` variant that differs only in what the selectors name.
     #[default]
     All,
+    /// The paired `b` variants reduced, per training size, to the one of best mean validation
+    /// accuracy (the strongest opponent).
     Best,
+    /// Selection protocol: per training size, each side reduced to its variant of best mean
+    /// validation accuracy (its tuned hyperparameters), then the two compared on `metric`, which
+    /// should be a test metric: val chose, so val would flatter both.
+    Tuned,
 }
 
 /// A set of head variants: every field that is given must match; fields left out match anything.
@@ -292,7 +324,17 @@ impl Claim {
     /// The `(a, b)` variant pairs this claim compares, from the grid's variants: `a` and `b` must
     /// agree on every switch that both have and that neither selector sets, so a pair differs only in
     /// what the claim is about (bias on vs off at the same ReLU, dropout and last-layer bias).
+    /// `compare = "tuned"` pairs every `a` with every `b`: each side is tuned on its own.
     pub fn pairs(&self, variants: &[HeadVariant]) -> Vec<(HeadVariant, HeadVariant)> {
+        if self.compare == Compare::Tuned {
+            let mut pairs = Vec::new();
+            for a in variants.iter().filter(|v| self.a.matches(v)) {
+                for b in variants.iter().filter(|v| self.b.matches(v) && *v != a) {
+                    pairs.push((*a, *b));
+                }
+            }
+            return pairs;
+        }
         let (wa, wb) = (self.a.wanted(), self.b.wanted());
         let mut pairs = Vec::new();
         for a in variants.iter().filter(|v| self.a.matches(v)) {

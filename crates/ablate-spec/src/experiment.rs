@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::axis::HeadAxis;
 use crate::cell::{Cell, DropoutPosition, HeadVariant};
 use crate::claim::{Claim, Expect};
 use crate::data::{BackboneSpec, DataSpec};
@@ -92,19 +93,21 @@ pub struct GridSpec {
     pub relu: Vec<bool>,
     #[serde(default = "just_zero")]
     pub dropout: Vec<f64>,
-    #[serde(default = "just_true")]
-    pub last_bias: Vec<bool>,
+    /// Both heads (a list, or `{ mlp = [..], linear = [..] }`).
+    #[serde(default = "shared_true")]
+    pub last_bias: HeadAxis<bool>,
     /// mlp only; left out of the config hash when it is the default, so older grids keep theirs.
     #[serde(default = "after_bn", skip_serializing_if = "is_after_bn")]
     pub dropout_position: Vec<DropoutPosition>,
-    /// Both heads: dropout on the input features in training (the backbone's own pre-`_fc`
-    /// dropout); left out of the config hash when it is the default `[0.0]`.
-    #[serde(default = "just_zero", skip_serializing_if = "is_just_zero")]
-    pub input_dropout: Vec<f64>,
-    /// Both heads: L2 weight decay values (PyTorch's `weight_decay`, added to the gradient). Absent:
-    /// every cell uses `[train] weight_decay`, and the grid hashes as before the axis existed.
+    /// Both heads (a list, or per head): dropout on the input features in training (the backbone's
+    /// own pre-`_fc` dropout); left out of the config hash when it is the default `[0.0]`.
+    #[serde(default = "shared_zero", skip_serializing_if = "is_shared_zero")]
+    pub input_dropout: HeadAxis<f64>,
+    /// Both heads (a list, or per head): L2 weight decay values (PyTorch's `weight_decay`, added to
+    /// the gradient). Absent, or absent for a head: those cells use `[train] weight_decay`, and the
+    /// grid hashes as before the axis existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_decay: Option<Vec<f64>>,
+    pub weight_decay: Option<HeadAxis<f64>>,
     pub train_per_class: Vec<usize>,
     #[serde(default = "seed_zero")]
     pub seeds: Vec<u64>,
@@ -116,8 +119,14 @@ fn just_true() -> Vec<bool> {
 fn just_zero() -> Vec<f64> {
     vec![0.0]
 }
-fn is_just_zero(rates: &Vec<f64>) -> bool {
-    *rates == just_zero()
+fn shared_true() -> HeadAxis<bool> {
+    HeadAxis::Shared(just_true())
+}
+fn shared_zero() -> HeadAxis<f64> {
+    HeadAxis::Shared(just_zero())
+}
+fn is_shared_zero(rates: &HeadAxis<f64>) -> bool {
+    *rates == shared_zero()
 }
 fn after_bn() -> Vec<DropoutPosition> {
     vec![DropoutPosition::AfterBn]
@@ -257,15 +266,21 @@ impl Experiment {
         check_axis(&g.head, "grid.head", &invalid)?;
         check_axis(&g.bias_before_bn, "grid.bias_before_bn", &invalid)?;
         check_axis(&g.relu, "grid.relu", &invalid)?;
-        check_axis(&g.last_bias, "grid.last_bias", &invalid)?;
+        for values in g.last_bias.lists() {
+            check_axis(values, "grid.last_bias", &invalid)?;
+        }
         check_axis(&g.dropout_position, "grid.dropout_position", &invalid)?;
         check_axis(&g.train_per_class, "grid.train_per_class", &invalid)?;
         check_axis(&g.seeds, "grid.seeds", &invalid)?;
         check_axis(&g.dropout, "grid.dropout", &invalid)?;
-        check_axis(&g.input_dropout, "grid.input_dropout", &invalid)?;
+        for values in g.input_dropout.lists() {
+            check_axis(values, "grid.input_dropout", &invalid)?;
+        }
         if let Some(decays) = &g.weight_decay {
-            check_axis(decays, "grid.weight_decay", &invalid)?;
-            if let Some(wd) = decays.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            for values in decays.lists() {
+                check_axis(values, "grid.weight_decay", &invalid)?;
+            }
+            if let Some(wd) = decays.values().find(|w| !(w.is_finite() && **w >= 0.0)) {
                 return Err(invalid(
                     "grid.weight_decay",
                     format!("values must be >= 0, got {wd}"),
@@ -278,7 +293,7 @@ impl Experiment {
                 ));
             }
         }
-        if let Some(p) = g.input_dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+        if let Some(p) = g.input_dropout.values().find(|p| !(0.0..1.0).contains(*p)) {
             return Err(invalid(
                 "grid.input_dropout",
                 format!("values must be in [0, 1), got {p}"),
@@ -363,6 +378,11 @@ impl Experiment {
             if !(claim.rope.is_finite() && claim.rope > 0.0) {
                 return Err(bad(format!("`rope` must be > 0, got {}", claim.rope)));
             }
+            if claim.expect == Expect::Identical && claim.compare != crate::Compare::All {
+                return Err(bad(
+                    "`identical` compares every pair; `compare` must be left at \"all\"".into(),
+                ));
+            }
             if claim.expect == Expect::Identical
                 && !(claim.loss_tolerance > 0.0 && claim.grad_tolerance > 0.0)
             {
@@ -410,6 +430,7 @@ impl Experiment {
                 class_names,
                 train_pool_per_class,
                 val_per_class,
+                test_per_class,
                 ..
             } => {
                 check_axis(classes, "data.classes", invalid)?;
@@ -434,6 +455,12 @@ impl Experiment {
                 if *val_per_class == 0 {
                     return Err(invalid("data.val_per_class", "must be at least 1".into()));
                 }
+                if *test_per_class == Some(0) {
+                    return Err(invalid(
+                        "data.test_per_class",
+                        "must be at least 1 (leave it out for no test split)".into(),
+                    ));
+                }
                 if let Some(&n) = self
                     .grid
                     .train_per_class
@@ -448,20 +475,16 @@ impl Experiment {
                     ));
                 }
             }
-            DataSpec::ImageFolder { val_fraction, .. } => {
-                if let Some(f) = val_fraction
-                    && !(*f > 0.0 && *f < 1.0)
-                {
-                    return Err(invalid(
-                        "data.val_fraction",
-                        format!("must be in (0, 1), got {f}"),
-                    ));
-                }
-            }
+            DataSpec::ImageFolder {
+                val_fraction,
+                test_fraction,
+                ..
+            } => check_fractions(*val_fraction, *test_fraction, invalid)?,
             DataSpec::Csv {
                 label_column,
                 one_hot_columns,
                 val_fraction,
+                test_fraction,
                 ..
             } => {
                 if label_column.is_some() == one_hot_columns.is_some() {
@@ -470,12 +493,7 @@ impl Experiment {
                         "give exactly one of `label_column` and `one_hot_columns`".into(),
                     ));
                 }
-                if !(*val_fraction > 0.0 && *val_fraction < 1.0) {
-                    return Err(invalid(
-                        "data.val_fraction",
-                        format!("must be in (0, 1), got {val_fraction}"),
-                    ));
-                }
+                check_fractions(Some(*val_fraction), *test_fraction, invalid)?;
             }
             DataSpec::Features { .. } => {}
         }
@@ -504,12 +522,16 @@ impl Experiment {
     /// The distinct head variants, `mlp` ones first in axis order.
     pub fn head_variants(&self) -> Vec<HeadVariant> {
         let g = &self.grid;
-        let decays: Vec<Option<f64>> = match &g.weight_decay {
-            Some(values) => values.iter().copied().map(Some).collect(),
-            None => vec![None],
-        };
         let mut variants = Vec::new();
-        for head in &g.head {
+        for &head in &g.head {
+            // The axes both heads have, with their defaults for a head an axis leaves out.
+            let last_biases = g.last_bias.for_head(head).unwrap_or(&[true]);
+            let input_dropouts = g.input_dropout.for_head(head).unwrap_or(&[0.0]);
+            let decays: Vec<Option<f64>> =
+                match g.weight_decay.as_ref().and_then(|a| a.for_head(head)) {
+                    Some(values) => values.iter().copied().map(Some).collect(),
+                    None => vec![None],
+                };
             match head {
                 HeadKind::Mlp => {
                     for &bias_before_bn in &g.bias_before_bn {
@@ -522,8 +544,8 @@ impl Experiment {
                                     &g.dropout_position
                                 };
                                 for &dropout_position in positions {
-                                    for &last_bias in &g.last_bias {
-                                        for &input_dropout in &g.input_dropout {
+                                    for &last_bias in last_biases {
+                                        for &input_dropout in input_dropouts {
                                             for &weight_decay in &decays {
                                                 variants.push(HeadVariant::Mlp {
                                                     bias_before_bn,
@@ -543,8 +565,8 @@ impl Experiment {
                     }
                 }
                 HeadKind::Linear => {
-                    for &last_bias in &g.last_bias {
-                        for &input_dropout in &g.input_dropout {
+                    for &last_bias in last_biases {
+                        for &input_dropout in input_dropouts {
                             for &weight_decay in &decays {
                                 variants.push(HeadVariant::Linear {
                                     last_bias,
@@ -567,6 +589,30 @@ impl Experiment {
         let digest = Sha256::digest(&canonical);
         hex::encode(&digest[..8])
     }
+}
+
+/// The held-out fractions of a split made here: each in (0, 1), and together leaving a training set.
+fn check_fractions(
+    val: Option<f64>,
+    test: Option<f64>,
+    invalid: &impl Fn(&'static str, String) -> SpecError,
+) -> Result<(), SpecError> {
+    for (key, f) in [("data.val_fraction", val), ("data.test_fraction", test)] {
+        if let Some(f) = f
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(invalid(key, format!("must be in (0, 1), got {f}")));
+        }
+    }
+    if let (Some(v), Some(t)) = (val, test)
+        && v + t >= 1.0
+    {
+        return Err(invalid(
+            "data.test_fraction",
+            format!("{t} with `data.val_fraction` = {v} leaves no training images"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_axis<T: PartialEq + std::fmt::Debug>(
@@ -703,6 +749,55 @@ seeds = [0, 1, 2, 3, 4]
                 assert!(err.contains(needle), "{axis}: {err}");
             }
         }
+        // Per head: a wide sweep for the cheap linear head, none for the mlp; the hash of a shared
+        // list is the hash of the same list written as before per-head values existed.
+        let per_head = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = { linear = [true, false] }\nweight_decay = { linear = [0.0, 1e-4, 1e-2] }",
+        ))
+        .unwrap();
+        let variants = per_head.head_variants();
+        assert_eq!(variants.len(), 12 + 2 * 3);
+        assert!(variants[..12].iter().all(|v| v.weight_decay().is_none()));
+        assert!(
+            per_head
+                .cells()
+                .iter()
+                .any(|c| c.id() == "linear-last0-wd0.01-n25-s0")
+        );
+        let shared = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\ninput_dropout = [0.2]",
+        ))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&shared.grid.input_dropout).unwrap(),
+            serde_json::json!([0.2])
+        );
+        assert_eq!(
+            serde_json::to_value(&per_head.grid.weight_decay).unwrap(),
+            serde_json::json!({ "linear": [0.0, 1e-4, 1e-2] })
+        );
+        let err = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\nweight_decay = { linear = [-0.1] }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("grid.weight_decay") && err.contains(">= 0"),
+            "{err}"
+        );
+        let err = parse(&BASE.replace(
+            "last_bias = [true]",
+            "last_bias = [true]\nweight_decay = { conv = [0.1] }",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 12") && err.contains("unknown head `conv`"),
+            "{err}"
+        );
         let both = BASE
             .replace(
                 "last_bias = [true]",
@@ -848,6 +943,11 @@ train_per_class = [25, 1000]
                 "val_per_class = 500",
                 "val_per_class = 500\nval_fraction = 0.2",
                 &["val_fraction"],
+            ),
+            (
+                "val_per_class = 500",
+                "val_per_class = 500\ntest_per_class = 0",
+                &["data.test_per_class", "at least 1"],
             ),
             ("kind = \"idx\"", "kind = \"mnist\"", &["mnist"]),
             (

@@ -22,6 +22,7 @@
 //! assert_eq!(experiment.cells().len(), 6);
 //! ```
 
+mod axis;
 mod cell;
 mod claim;
 mod data;
@@ -30,6 +31,7 @@ mod experiment;
 pub mod seeding;
 pub mod shard;
 
+pub use axis::{HeadAxis, PerHead};
 pub use cell::{Cell, DropoutPosition, HeadVariant};
 pub use claim::{Claim, Compare, Expect, Metric, Selector};
 pub use data::{BackboneSpec, DataSpec};

@@ -171,7 +171,7 @@ mod tests {
         let big = cost("mlp-bias1-relu1-drop0-last1-n1000-s0");
         let small = cost("mlp-bias1-relu1-drop0-last1-n25-s0");
         assert!(big / small > 5.0 && big / small < 10.0, "{}", big / small);
-        assert!(cost("linear-last1-n1000-s0") < big / 30.0);
+        assert!(cost("linear-last1-wd0-n1000-s0") < big / 30.0);
     }
 
     #[test]
