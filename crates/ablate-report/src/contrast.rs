@@ -19,8 +19,10 @@ pub struct ClaimRow {
     pub diff: Interval,
     /// Seeds whose difference lies on the expected side.
     pub agree: usize,
-    /// `compare = "best"`: the `b` variant it was compared with.
+    /// `compare = "best"` or `"tuned"`: the `b` variant it was compared with.
     pub opponent: Option<String>,
+    /// `compare = "tuned"`: the `a` variant chosen on val.
+    pub chosen: Option<String>,
     /// `identical` claims: the largest per-epoch |train-loss difference| and the largest |gradient|
     /// of the `a` side's pre-BN bias, over every pair and seed at this size.
     pub exactness: Option<(f64, f64)>,
@@ -75,6 +77,34 @@ fn metric_expr(metric: Metric) -> Expr {
         Metric::Params => col("params").cast(DataType::Float64),
         other => col(other.column()).cast(DataType::Float64),
     }
+}
+
+/// Keeps, per training size, the `side` ("a" or "b") variant of best mean validation accuracy: the
+/// selection split, whatever the claim measures. Ties go to the grid's first variant.
+fn keep_best_on_val(paired: LazyFrame, side: &str) -> LazyFrame {
+    let (variant, rank, sel) = (
+        format!("{side}_variant"),
+        format!("{side}_rank"),
+        format!("sel_{side}"),
+    );
+    let best = paired
+        .clone()
+        .group_by_stable([col("train_per_class"), col(&variant)])
+        .agg([col(&sel).mean().alias("sel_mean"), col(&rank).first()])
+        .sort(
+            ["train_per_class", "sel_mean", rank.as_str()],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([false, true, false])
+                .with_maintain_order(true),
+        )
+        .group_by_stable([col("train_per_class")])
+        .agg([col(&variant).first()]);
+    paired.join(
+        best,
+        [col("train_per_class"), col(&variant)],
+        [col("train_per_class"), col(&variant)],
+        JoinArgs::new(JoinType::Inner),
+    )
 }
 
 fn sign(expect: Expect) -> f64 {
@@ -222,6 +252,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             col("seed"),
             col("cell_id"),
             metric_expr(claim.metric).alias("m"),
+            col("val_acc").alias("sel"),
         ]);
     let side = |prefix: &str| {
         runs.clone().select([
@@ -230,6 +261,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             col("seed"),
             col("cell_id").alias(format!("{prefix}_cell")),
             col("m").alias(format!("m_{prefix}")),
+            col("sel").alias(format!("sel_{prefix}")),
         ])
     };
     let mut paired = pair_frame
@@ -257,35 +289,25 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             SortMultipleOptions::default(),
         )
     };
-
-    // Every pair, before `compare = "best"` keeps only the strongest opponent: the per-pair table
-    // shows `a` against each `b` variant (e.g. linear against each mlp).
-    let all_pairs = in_grid_order(paired.clone())
+    let all_pairs_before_choice = in_grid_order(paired.clone())
         .collect()
         .map_err(ReportError::table("pairing the cells"))?;
-    if claim.compare == Compare::Best {
-        // The strongest opponent per size: the `b` variant with the best mean metric (higher is
-        // better for accuracies, lower for losses); ties go to the grid's first variant.
-        let lower_is_better = matches!(claim.metric, Metric::ValLoss | Metric::TrainLoss);
-        let best = paired
-            .clone()
-            .group_by_stable([col("train_per_class"), col("b_variant")])
-            .agg([col("m_b").mean().alias("b_mean"), col("b_rank").first()])
-            .sort(
-                ["train_per_class", "b_mean", "b_rank"],
-                SortMultipleOptions::default()
-                    .with_order_descending_multi([false, !lower_is_better, false])
-                    .with_maintain_order(true),
-            )
-            .group_by_stable([col("train_per_class")])
-            .agg([col("b_variant").first()]);
-        paired = paired.join(
-            best,
-            [col("train_per_class"), col("b_variant")],
-            [col("train_per_class"), col("b_variant")],
-            JoinArgs::new(JoinType::Inner),
-        );
+
+    // `best` keeps the strongest opponent, `tuned` the chosen variant of each side; both choose on
+    // val. The per-pair table shows every pair for `best` (e.g. linear against each mlp) and only
+    // the chosen pair for `tuned` (its full cross product would say nothing).
+    match claim.compare {
+        Compare::All => {}
+        Compare::Best => paired = keep_best_on_val(paired, "b"),
+        Compare::Tuned => paired = keep_best_on_val(keep_best_on_val(paired, "a"), "b"),
     }
+    let all_pairs = if claim.compare == Compare::Best {
+        all_pairs_before_choice
+    } else {
+        in_grid_order(paired.clone())
+            .collect()
+            .map_err(ReportError::table("pairing the cells"))?
+    };
     let paired = in_grid_order(paired)
         .collect()
         .map_err(ReportError::table("pairing the cells"))?;
@@ -350,16 +372,17 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
     } else {
         None
     };
-    let opponents = if claim.compare == Compare::Best {
+    let opponents = if claim.compare != Compare::All {
         let frame = paired
             .clone()
             .lazy()
             .group_by_stable([col("train_per_class")])
-            .agg([col("b_variant").first()])
+            .agg([col("a_variant").first(), col("b_variant").first()])
             .collect()
             .map_err(ReportError::table("naming the opponents"))?;
         Some((
             u64s(&frame, "train_per_class")?,
+            strings(&frame, "a_variant")?,
             strings(&frame, "b_variant")?,
         ))
     } else {
@@ -399,16 +422,19 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             (expect, _) => stats::judge_direction(&diff, expect),
         };
         let directional = claim.expect != Expect::Identical;
-        let opponent = opponents.as_ref().and_then(|(s, names)| {
-            s.iter()
-                .position(|x| *x == sizes[i])
-                .map(|at| names[at].clone())
-        });
+        let chosen_at = opponents
+            .as_ref()
+            .and_then(|(s, a, b)| s.iter().position(|x| *x == sizes[i]).map(|at| (a, b, at)));
+        let opponent = chosen_at.map(|(_, b, at)| b[at].clone());
+        let chosen = chosen_at
+            .filter(|_| claim.compare == Compare::Tuned)
+            .map(|(a, _, at)| a[at].clone());
         rows.push(ClaimRow {
             train_per_class: sizes[i],
             diff,
             agree: agree[i] as usize,
             opponent,
+            chosen,
             exactness: exact,
             p_t: if directional {
                 stats::t_test_p(&diff)

@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use crate::contrast::parse_variant;
 use crate::error::ReportError;
-use crate::plots::{Curve, DotFigure, LineFigure, Look, Panel, look};
+use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, Panel, look};
 use crate::stats;
 use crate::tables::{Results, VariantRow, f64s, strings, u64s};
 
@@ -189,21 +189,88 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[String]) -> LineFigure {
 pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> DotFigure {
     let panels = sizes
         .iter()
-        .map(|size| {
-            let values = order
+        .map(|size| DotPanel {
+            title: format!("{size} per class"),
+            x_label: "accuracy (%)".into(),
+            percent: true,
+            reference: None,
+            rows: order
                 .iter()
                 .map(|name| {
                     rows.iter()
                         .find(|r| r.train_per_class == *size && r.variant == *name)
-                        .map(|r| (r.val.mean, r.val.half, r.train.mean))
+                        .map(|r| (r.val.mean, r.val.half, Some(r.train.mean)))
                 })
-                .collect();
-            (format!("{size} per class"), values)
+                .collect(),
         })
         .collect();
     DotFigure {
         title: "Final accuracy per head variant: validation (95% CI) and training".into(),
         labels: order.to_vec(),
         panels,
+        keys: ("val (95% CI)".into(), "train".into()),
     }
+}
+
+/// BN's variance ratio per mlp variant and size, beside the same variants' accuracy (test with its
+/// CI and val beside it; val alone without a test split). `None` when no cell has the ratio.
+pub fn variance_shift(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> Option<DotFigure> {
+    let labels: Vec<String> = order
+        .iter()
+        .filter(|name| {
+            rows.iter()
+                .any(|r| r.variant == **name && r.bn_var_ratio.is_some())
+        })
+        .cloned()
+        .collect();
+    if labels.is_empty() {
+        return None;
+    }
+    let has_test = rows.iter().all(|r| r.test.is_some());
+    let find = |size: u64, name: &str| {
+        rows.iter()
+            .find(|r| r.train_per_class == size && r.variant == name)
+    };
+    let mut panels = Vec::new();
+    for &size in sizes {
+        panels.push(DotPanel {
+            title: format!("BN variance ratio, {size}/class"),
+            x_label: "running var / eval input var".into(),
+            percent: false,
+            reference: Some(1.0),
+            rows: labels
+                .iter()
+                .map(|name| {
+                    let ratio = find(size, name)?.bn_var_ratio.as_ref()?;
+                    Some((ratio.mean, ratio.half, None))
+                })
+                .collect(),
+        });
+        panels.push(DotPanel {
+            title: format!("accuracy, {size}/class"),
+            x_label: "accuracy (%)".into(),
+            percent: true,
+            reference: None,
+            rows: labels
+                .iter()
+                .map(|name| {
+                    let r = find(size, name)?;
+                    Some(match (&r.test, has_test) {
+                        (Some(t), true) => (t.mean, t.half, Some(r.val.mean)),
+                        _ => (r.val.mean, r.val.half, None),
+                    })
+                })
+                .collect(),
+        });
+    }
+    Some(DotFigure {
+        title: "Variance shift: BN's running variance over its eval-time input variance (1: no shift), and accuracy".into(),
+        labels,
+        panels,
+        keys: if has_test {
+            ("mean (95% CI); test acc".into(), "val acc".into())
+        } else {
+            ("mean (95% CI); val acc".into(), "—".into())
+        },
+    })
 }

@@ -359,16 +359,35 @@ fn draw_panel<DB: DrawingBackend>(
     }
 }
 
-/// A panel's title and, per label, (val mean, val half-width, train mean); `None` when absent.
-pub type DotPanel = (String, Vec<Option<(f64, f64, f64)>>);
+/// One panel of a [`DotFigure`].
+pub struct DotPanel {
+    pub title: String,
+    pub x_label: String,
+    /// Ticks as percentages (accuracies) or as plain numbers.
+    pub percent: bool,
+    /// A vertical reference line (1 for a ratio).
+    pub reference: Option<f64>,
+    /// Per label: (mean, 95% CI half-width, the second marker); `None` when absent.
+    pub rows: Vec<Option<(f64, f64, Option<f64>)>>,
+}
 
-/// Final accuracy per variant: val mean with its 95% CI whisker, train mean beside it, one panel
-/// per training size.
+/// Values per variant, one row per variant and one panel per measure or size: a dot with its 95% CI
+/// whisker and, optionally, a second marker beside it (train accuracy beside val, val beside test).
 pub struct DotFigure {
     pub title: String,
     /// Variant labels, top to bottom.
     pub labels: Vec<String>,
     pub panels: Vec<DotPanel>,
+    /// Legend text for the dot and for the second marker.
+    pub keys: (String, String),
+}
+
+/// The reference lines of the panels measuring `x_label`, so the range includes them.
+fn p_reference<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<Item = f64> + 'a {
+    panels
+        .iter()
+        .filter(move |p| p.x_label == x_label)
+        .filter_map(|p| p.reference)
 }
 
 impl Figure for DotFigure {
@@ -389,31 +408,47 @@ impl Figure for DotFigure {
         let areas = plots.split_evenly((1, self.panels.len()));
         let n = self.labels.len();
         let row_y = |i: usize| n as f64 - 1.0 - i as f64;
-        let (x0, x1) = range(
-            self.panels.iter().flat_map(|(_, rows)| {
-                rows.iter()
-                    .flatten()
-                    .flat_map(|(v, half, t)| [v - half.min(0.2), v + half.min(0.2), *t])
-            }),
-            false,
-        );
-        let val_color = RGBColor(33, 102, 172);
-        let train_color = RGBColor(214, 96, 77);
+        // Panels that measure the same thing share their x range, so they compare at a glance.
+        let x_range = |x_label: &str| {
+            range(
+                self.panels
+                    .iter()
+                    .filter(|p| p.x_label == x_label)
+                    .flat_map(|p| {
+                        p.rows.iter().flatten().flat_map(|(v, half, second)| {
+                            let half = if half.is_finite() { half.min(0.2) } else { 0.0 };
+                            [v - half, v + half, second.unwrap_or(*v)]
+                        })
+                    })
+                    .chain(p_reference(&self.panels, x_label)),
+                false,
+            )
+        };
+        let dot_color = RGBColor(33, 102, 172);
+        let second_color = RGBColor(214, 96, 77);
         let mut label_ys = Vec::new();
-        for ((title, rows), area) in self.panels.iter().zip(&areas) {
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            let (x0, x1) = x_range(&panel.x_label);
             let mut chart = ChartBuilder::on(area)
-                .caption(title, ("sans-serif", 17).into_font())
+                .caption(&panel.title, ("sans-serif", 17).into_font())
                 .margin(10)
                 .x_label_area_size(45)
                 .y_label_area_size(0)
                 .build_cartesian_2d(x0..x1, -0.7..(n as f64 - 0.3))
                 .map_err(text_err)?;
+            let percent = panel.percent;
             chart
                 .configure_mesh()
                 .disable_y_mesh()
                 .y_labels(0)
-                .x_desc("accuracy (%)")
-                .x_label_formatter(&|x| format!("{:.0}", x * 100.0))
+                .x_desc(panel.x_label.as_str())
+                .x_label_formatter(&|x| {
+                    if percent {
+                        format!("{:.0}", x * 100.0)
+                    } else {
+                        format!("{x:.2}")
+                    }
+                })
                 .label_style(("sans-serif", 13))
                 .axis_desc_style(("sans-serif", 14))
                 .draw()
@@ -424,33 +459,43 @@ impl Figure for DotFigure {
                     .map(|i| chart.backend_coord(&(x0, row_y(i))).1)
                     .collect();
             }
-            for (i, row) in rows.iter().enumerate() {
-                let Some((val, half, train)) = *row else {
+            if let Some(x) = panel.reference {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(x, -0.7), (x, n as f64 - 0.3)],
+                        BLACK.mix(0.4).stroke_width(1),
+                    )))
+                    .map_err(text_err)?;
+            }
+            for (i, row) in panel.rows.iter().enumerate() {
+                let Some((value, half, second)) = *row else {
                     continue;
                 };
                 let y = row_y(i);
                 if half.is_finite() {
                     chart
                         .draw_series(std::iter::once(PathElement::new(
-                            vec![(val - half, y), (val + half, y)],
-                            val_color.stroke_width(2),
+                            vec![(value - half, y), (value + half, y)],
+                            dot_color.stroke_width(2),
                         )))
                         .map_err(text_err)?;
                 }
                 chart
                     .draw_series(std::iter::once(Circle::new(
-                        (val, y),
+                        (value, y),
                         4,
-                        val_color.filled(),
+                        dot_color.filled(),
                     )))
                     .map_err(text_err)?;
-                chart
-                    .draw_series(std::iter::once(TriangleMarker::new(
-                        (train, y),
-                        5,
-                        train_color.filled(),
-                    )))
-                    .map_err(text_err)?;
+                if let Some(second) = second {
+                    chart
+                        .draw_series(std::iter::once(TriangleMarker::new(
+                            (second, y),
+                            5,
+                            second_color.filled(),
+                        )))
+                        .map_err(text_err)?;
+                }
             }
         }
         // Variant names, on the rows of the panels.
@@ -461,18 +506,18 @@ impl Figure for DotFigure {
                 .map_err(text_err)?;
         }
         let key = ("sans-serif", 14).into_font();
-        let y = names.dim_in_pixel().1 as i32 - 28;
+        let y = names.dim_in_pixel().1 as i32 - 40;
         names
-            .draw(&Circle::new((14, y), 4, val_color.filled()))
+            .draw(&Circle::new((14, y), 4, dot_color.filled()))
             .map_err(text_err)?;
         names
-            .draw(&Text::new("val (95% CI)", (24, y - 8), key.clone()))
+            .draw(&Text::new(self.keys.0.clone(), (24, y - 8), key.clone()))
             .map_err(text_err)?;
         names
-            .draw(&TriangleMarker::new((134, y), 5, train_color.filled()))
+            .draw(&TriangleMarker::new((14, y + 16), 5, second_color.filled()))
             .map_err(text_err)?;
         names
-            .draw(&Text::new("train", (144, y - 8), key))
+            .draw(&Text::new(self.keys.1.clone(), (24, y + 8), key))
             .map_err(text_err)?;
         Ok(())
     }

@@ -22,11 +22,12 @@ pub struct Written {
 }
 
 /// The figure files (stems), in the order the report shows them.
-pub const FIGURES: [&str; 4] = [
+pub const FIGURES: [&str; 5] = [
     "val_acc_by_epoch",
     "final_accuracy",
     "val_acc_by_size",
     "bias_grad_by_epoch",
+    "variance_shift",
 ];
 
 /// Reads a results folder and writes the full report into `out`.
@@ -39,17 +40,31 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     let order = results.variants()?;
     let sizes = results.sizes()?;
 
+    // Without a test split every test metric falls back to val, and the report says so loudly.
+    let has_test = results.has_test();
     let mut claims: Vec<ClaimResult> = manifest
         .claims
         .iter()
-        .map(|c| judge_claim(&results, c))
+        .map(|c| {
+            let claim = if has_test {
+                c.clone()
+            } else {
+                Claim {
+                    metric: c.metric.on_val(),
+                    ..c.clone()
+                }
+            };
+            judge_claim(&results, &claim)
+        })
         .collect::<Result<_, _>>()?;
     crate::contrast::apply_holm(&mut claims);
     let dropout = dropout_contrasts(&results, &order)?;
     let picks = recommendations(&results, &rows, &sizes)?;
+    let tuned = tuned_rows(&rows)?;
 
     write_csv(out, "variants.csv", &mut summary_frame.clone())?;
     write_csv(out, "claims.csv", &mut claims_frame(&claims)?)?;
+    write_csv(out, "tuned.csv", &mut tuned_frame(&tuned)?)?;
     for c in claims.iter().chain(&dropout) {
         write_csv(
             out,
@@ -66,11 +81,23 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     )?;
     render(out, FIGURES[2], &figures::val_acc_by_size(&rows, &order))?;
     render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
+    let variance = figures::variance_shift(&rows, &order, &sizes);
+    if let Some(figure) = &variance {
+        render(out, FIGURES[4], figure)?;
+    }
 
     let machines = run_info(results_dir);
-    let markdown = markdown(
-        &manifest, &results, &rows, &claims, &dropout, &picks, &machines,
-    )?;
+    let markdown = markdown(&Sections {
+        manifest: &manifest,
+        results: &results,
+        rows: &rows,
+        claims: &claims,
+        dropout: &dropout,
+        picks: &picks,
+        tuned: &tuned,
+        machines: &machines,
+        variance_figure: variance.is_some(),
+    })?;
     write_atomic(&out.join("REPORT.md"), markdown.as_bytes())?;
     let html = crate::html::render(&markdown, out)?;
     write_atomic(&out.join("report.html"), html.as_bytes())?;
@@ -117,6 +144,7 @@ fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
         "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.0)).collect::<Vec<_>>(),
         "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.1)).collect::<Vec<_>>(),
         "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
+        "chosen" => rows.iter().map(|(_, r)| r.chosen.clone()).collect::<Vec<_>>(),
         "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
     )
     .map_err(ReportError::table("building the verdict table"))
@@ -225,6 +253,64 @@ fn recommendations(
     Ok(picks)
 }
 
+/// The selection protocol's result for one head family at one size: the variant of best mean
+/// validation accuracy (its hyperparameters, chosen on val), reported with its test accuracy.
+#[derive(Debug, Clone)]
+pub struct Tuned {
+    pub head: String,
+    pub row: VariantRow,
+    /// The chosen values, as `key=value` (every switch the head has).
+    pub chosen: String,
+}
+
+/// Per size, per head family (in grid order): the tuned row. Ties go to the grid's first variant.
+fn tuned_rows(rows: &[VariantRow]) -> Result<Vec<Tuned>, ReportError> {
+    let mut tuned: Vec<Tuned> = Vec::new();
+    for row in rows {
+        let variant = parse_variant(&row.variant).ok_or_else(|| ReportError::Input {
+            path: "runs".into(),
+            message: format!("unknown variant {}", row.variant),
+        })?;
+        let candidate = Tuned {
+            head: row.head.clone(),
+            row: row.clone(),
+            chosen: Selector::exactly(&variant).describe(),
+        };
+        match tuned
+            .iter_mut()
+            .find(|t| t.head == row.head && t.row.train_per_class == row.train_per_class)
+        {
+            Some(t) if row.val.mean > t.row.val.mean => *t = candidate,
+            Some(_) => {}
+            None => tuned.push(candidate),
+        }
+    }
+    Ok(tuned)
+}
+
+fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
+    let test = |f: fn(&crate::stats::Interval) -> f64| {
+        tuned
+            .iter()
+            .map(|t| t.row.test.as_ref().map(f))
+            .collect::<Vec<Option<f64>>>()
+    };
+    df!(
+        "head" => tuned.iter().map(|t| t.head.clone()).collect::<Vec<_>>(),
+        "train_per_class" => tuned.iter().map(|t| t.row.train_per_class).collect::<Vec<_>>(),
+        "variant" => tuned.iter().map(|t| t.row.variant.clone()).collect::<Vec<_>>(),
+        "chosen" => tuned.iter().map(|t| t.chosen.clone()).collect::<Vec<_>>(),
+        "cells" => tuned.iter().map(|t| t.row.val.n as u64).collect::<Vec<_>>(),
+        "val_acc_mean" => tuned.iter().map(|t| t.row.val.mean).collect::<Vec<_>>(),
+        "test_acc_mean" => test(|i| i.mean),
+        "test_acc_ci_lo" => test(crate::stats::Interval::lo),
+        "test_acc_ci_hi" => test(crate::stats::Interval::hi),
+        "train_acc_mean" => tuned.iter().map(|t| t.row.train.mean).collect::<Vec<_>>(),
+        "params" => tuned.iter().map(|t| t.row.params).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("building the tuned table"))
+}
+
 pub(crate) fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
@@ -283,18 +369,13 @@ fn contrast_text(claim: &Claim) -> String {
             claim.b.describe()
         );
     }
-    let b = claim.b.describe();
-    let b = if claim.compare == Compare::Best {
-        format!("best of ({b})")
-    } else {
-        format!("({b})")
+    let (a, b) = (claim.a.describe(), claim.b.describe());
+    let (a, b) = match claim.compare {
+        Compare::All => (format!("({a})"), format!("({b})")),
+        Compare::Best => (format!("({a})"), format!("best of ({b})")),
+        Compare::Tuned => (format!("tuned ({a})"), format!("tuned ({b})")),
     };
-    format!(
-        "{} of ({}) − {}",
-        claim.metric.column(),
-        claim.a.describe(),
-        b
-    )
+    format!("{} of {a} − {b}", claim.metric.column())
 }
 
 /// The distinct values of a text column, sorted (provenance: normally one each).
@@ -303,6 +384,14 @@ fn distinct_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, Repor
     values.sort();
     values.dedup();
     Ok(values)
+}
+
+/// A grid axis that is left out of the manifest at its default.
+fn or_default(value: &serde_json::Value, pointer: &str, default: &str) -> String {
+    match value.pointer(pointer) {
+        None => default.to_string(),
+        Some(_) => json_text(value, pointer),
+    }
 }
 
 fn json_text(value: &serde_json::Value, pointer: &str) -> String {
@@ -354,15 +443,33 @@ fn run_info(results_dir: &Path) -> Option<String> {
     ))
 }
 
-fn markdown(
-    manifest: &Manifest,
-    results: &Results,
-    rows: &[VariantRow],
-    claims: &[ClaimResult],
-    dropout: &[ClaimResult],
-    picks: &[Pick],
-    machines: &Option<String>,
-) -> Result<String, ReportError> {
+/// Everything the Markdown shows.
+#[derive(Clone, Copy)]
+struct Sections<'a> {
+    manifest: &'a Manifest,
+    results: &'a Results,
+    rows: &'a [VariantRow],
+    claims: &'a [ClaimResult],
+    dropout: &'a [ClaimResult],
+    picks: &'a [Pick],
+    tuned: &'a [Tuned],
+    machines: &'a Option<String>,
+    variance_figure: bool,
+}
+
+fn markdown(sections: &Sections) -> Result<String, ReportError> {
+    let Sections {
+        manifest,
+        results,
+        rows,
+        claims,
+        dropout,
+        picks,
+        tuned,
+        machines,
+        variance_figure,
+    } = *sections;
+    let has_test = results.has_test();
     let e = &manifest.experiment;
     let runs = &results.runs;
     let mut md = String::new();
@@ -387,6 +494,16 @@ fn markdown(
         distinct_values(runs, "backbone_sha256")?.join(", "),
         distinct_values(runs, "dataset_sha256")?.join(", ")
     );
+    if !has_test {
+        let _ = writeln!(
+            w,
+            "> ⚠ **No test split: this report reports on the validation split.** The features have no \
+             `test_x`/`test_y` (set `data.test_per_class`, `test_fraction` or a `test/` folder and run \
+             again), so every accuracy below, the tuned choices and the claims declared on test included, \
+             is measured on the split that also chose the hyperparameters: optimistic for whatever was \
+             chosen.\n"
+        );
+    }
 
     let _ = writeln!(w, "## The question\n");
     let _ = writeln!(
@@ -405,13 +522,14 @@ fn markdown(
     let _ = writeln!(w, "| | |\n|---|---|");
     let _ = writeln!(
         w,
-        "| data | {} `{}`, classes {} ({}), training pool {} per class, validation {} per class |",
+        "| data | {} `{}`, classes {} ({}), training pool {} per class, validation {} per class, test {} per class (disjoint from validation) |",
         json_text(e, "/data/kind"),
         json_text(e, "/data/path"),
         json_text(e, "/data/classes"),
         json_text(e, "/data/class_names"),
         json_text(e, "/data/train_pool_per_class"),
         json_text(e, "/data/val_per_class"),
+        json_text(e, "/data/test_per_class"),
     );
     let _ = writeln!(
         w,
@@ -432,12 +550,15 @@ fn markdown(
     );
     let _ = writeln!(
         w,
-        "| grid | heads {}, bias before BN {}, ReLU {}, dropout {}, last-layer bias {}, training sizes {} per class, seeds {} |",
+        "| grid | heads {}, bias before BN {}, ReLU {}, dropout {} (position {}), last-layer bias {}, input dropout {}, weight decay {}, training sizes {} per class, seeds {} |",
         json_text(e, "/grid/head"),
         json_text(e, "/grid/bias_before_bn"),
         json_text(e, "/grid/relu"),
         json_text(e, "/grid/dropout"),
+        or_default(e, "/grid/dropout_position", "[\"after_bn\"]"),
         json_text(e, "/grid/last_bias"),
+        or_default(e, "/grid/input_dropout", "[0.0]"),
+        or_default(e, "/grid/weight_decay", "`train.weight_decay`"),
         json_text(e, "/grid/train_per_class"),
         json_text(e, "/grid/seeds"),
     );
@@ -464,8 +585,11 @@ fn markdown(
          when it excludes 0 on the other side, *inconclusive* when it contains 0. Claims of identity \
          (`identical`) are judged by exactness instead: supported when the largest per-epoch |train-loss \
          difference| and the largest |gradient| of the bias before BN are below the stated tolerances. \
-         `best of (...)` compares with the variant of best mean at that size, chosen on the same \
-         validation split: that choice favours `b`, so a verdict for `a` against it is conservative. \
+         `best of (...)` compares with the variant of best mean validation accuracy at that size: that \
+         choice favours `b`, so a verdict for `a` against it is conservative. `tuned (...)` is the \
+         selection protocol: each side is reduced to its variant of best mean *validation* accuracy \
+         (its tuned hyperparameters) and the two are compared on the claim's metric, on the *test* \
+         split, which took no part in the choice. \
          **Equivalent** (checked first): the whole interval lies inside the claim's margin `rope` (default \
          ±1 accuracy point), a difference too small to matter. Supported and contradicted also need the \
          paired t test's p, Holm-adjusted across all rows of this table, below 0.05. Beside it: the exact \
@@ -509,11 +633,11 @@ fn markdown(
                         ),
                     ),
                 };
-                let versus = r
-                    .opponent
-                    .as_ref()
-                    .map(|o| format!(" vs `{o}`"))
-                    .unwrap_or_default();
+                let versus = match (&r.chosen, &r.opponent) {
+                    (Some(a), Some(b)) => format!(" — chosen on val: `{a}` vs `{b}`"),
+                    (None, Some(b)) => format!(" vs `{b}`"),
+                    _ => String::new(),
+                };
                 // The claim's words and contrast once, on its first row.
                 let (id, says, contrast) = if k == 0 {
                     (
@@ -555,25 +679,65 @@ fn markdown(
         let _ = writeln!(w);
     }
 
+    let _ = writeln!(
+        w,
+        "## Tuned heads: chosen on validation, reported on test\n"
+    );
+    let _ = writeln!(
+        w,
+        "Per head family and training size, the variant with the best mean validation accuracy over \
+         the grid's settings (weight decay, dropout, input dropout, and the bias and ReLU switches), \
+         with its accuracy on the test split, which took no part in the choice. Also in `tuned.csv`.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| per class | head | chosen variant | chosen settings | val acc (chose) | test acc | test 95% CI | train acc |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|");
+    for t in tuned {
+        let (test, ci) = match &t.row.test {
+            Some(i) => (pct(i.mean), format!("[{}, {}]", pct(i.lo()), pct(i.hi()))),
+            None => ("no test split".into(), "—".into()),
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | `{}` | {} | {} | {test} | {ci} | {} |",
+            t.row.train_per_class,
+            t.head,
+            t.row.variant,
+            t.chosen,
+            pct(t.row.val.mean),
+            pct(t.row.train.mean)
+        );
+    }
+    let _ = writeln!(w);
+
     let _ = writeln!(w, "## What to use\n");
     let _ = writeln!(
         w,
         "Derived from the numbers: per training size, the variant with the best mean validation accuracy; \
          the variants whose paired difference to it has a 95% CI containing 0 (statistically tied); and \
-         the smallest of those, which is the one to use when the tie holds.\n"
+         the smallest of those, which is the one to use when the tie holds. Chosen on validation; the \
+         test accuracy beside each is the unbiased estimate.\n"
     );
     let _ = writeln!(
         w,
-        "| per class | best (val acc) | tied with it | use (fewest parameters among best and tied) |"
+        "| per class | best (val acc; test acc) | tied with it | use (fewest parameters among best and tied) |"
     );
     let _ = writeln!(w, "|---|---|---|---|");
+    let test_of = |r: &VariantRow| {
+        r.test
+            .as_ref()
+            .map_or("no test split".to_string(), |t| pct(t.mean))
+    };
     for p in picks {
         let _ = writeln!(
             w,
-            "| {} | `{}` ({}) | {} | `{}` ({}, {} parameters) |",
+            "| {} | `{}` ({}; {}) | {} | `{}` ({}; {}; {} parameters) |",
             p.train_per_class,
             p.best.variant,
             pct(p.best.val.mean),
+            test_of(&p.best),
             match p.tied.len() {
                 0 => "none".to_string(),
                 1 => format!("`{}`", p.tied[0].variant),
@@ -581,6 +745,7 @@ fn markdown(
             },
             p.smallest.variant,
             pct(p.smallest.val.mean),
+            test_of(&p.smallest),
             p.smallest.params
         );
     }
@@ -628,6 +793,22 @@ fn markdown(
         }
         pairs_table(w, c)?;
     }
+    if variance_figure {
+        let _ = writeln!(w, "### Variance shift (BatchNorm)\n");
+        let _ = writeln!(
+            w,
+            "`bn_var_ratio`: BN's running variance divided by the variance of BN's input on the \
+             validation set in eval mode, mean over BN's features. Li et al. (CVPR 2019) predict about \
+             1/(1−p) for dropout p right before BN, about 1 when dropout comes after it; a ratio away \
+             from 1 means BN normalises test inputs with the wrong scale. Beside it, the accuracy of the \
+             same variants.\n"
+        );
+        figure(
+            w,
+            "variance_shift",
+            "BN variance ratio and accuracy per mlp variant",
+        );
+    }
     if !dropout.is_empty() {
         let _ = writeln!(w, "### Dropout (not a claim of the thread)\n");
         for c in dropout {
@@ -639,17 +820,29 @@ fn markdown(
     let _ = writeln!(w, "## Per-variant table\n");
     let _ = writeln!(
         w,
-        "Mean and standard deviation over seeds with the 95% t interval; gap = train − val accuracy. Also in `variants.csv`.\n"
+        "Mean and standard deviation over seeds with the 95% t interval; gap = train − val accuracy; \
+         BN ratio = `bn_var_ratio` (mlp). Also in `variants.csv`.\n"
     );
     let _ = writeln!(
         w,
-        "| per class | variant | cells | val acc | val sd | val 95% CI | train acc | train sd | train 95% CI | gap | parameters |"
+        "| per class | variant | cells | val acc | val sd | val 95% CI | test acc | test 95% CI | train acc | train sd | train 95% CI | gap | BN ratio | parameters |"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        w,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in rows {
+        let (test, test_ci) = match &r.test {
+            Some(t) => (pct(t.mean), format!("[{}, {}]", pct(t.lo()), pct(t.hi()))),
+            None => ("—".into(), "—".into()),
+        };
+        let ratio = r
+            .bn_var_ratio
+            .as_ref()
+            .map_or("—".to_string(), |i| format!("{:.3}", i.mean));
         let _ = writeln!(
             w,
-            "| {} | `{}` | {} | {} | {:.2} pp | [{}, {}] | {} | {:.2} pp | [{}, {}] | {:+.2} pp | {} |",
+            "| {} | `{}` | {} | {} | {:.2} pp | [{}, {}] | {test} | {test_ci} | {} | {:.2} pp | [{}, {}] | {:+.2} pp | {ratio} | {} |",
             r.train_per_class,
             r.variant,
             r.val.n,
@@ -667,7 +860,7 @@ fn markdown(
     }
     let _ = writeln!(
         w,
-        "\nFiles: `variants.csv`, `claims.csv`, `contrast-<claim>.csv`, figures as PNG and SVG."
+        "\nFiles: `variants.csv`, `claims.csv`, `tuned.csv`, `contrast-<claim>.csv`, figures as PNG and SVG."
     );
     Ok(md)
 }

@@ -16,10 +16,29 @@ pub struct Results {
 impl Results {
     /// Reads `runs.parquet` / `epochs.parquet` (or the CSV twins when the Parquet files are absent).
     pub fn load(folder: &Path) -> Result<Self, ReportError> {
+        let mut runs = read_table(folder, "runs")?;
+        // Columns that older results lack: empty, so that every query can name them.
+        for name in ["test_acc", "test_loss", "bn_var_ratio"] {
+            if runs.column(name).is_err() {
+                runs.with_column(Column::full_null(
+                    name.into(),
+                    runs.height(),
+                    &DataType::Float64,
+                ))
+                .map_err(ReportError::table("adding an empty column"))?;
+            }
+        }
         Ok(Self {
-            runs: read_table(folder, "runs")?,
+            runs,
             epochs: read_table(folder, "epochs")?,
         })
+    }
+
+    /// Whether every cell was evaluated on a test split (features with `test_x`/`test_y`).
+    pub fn has_test(&self) -> bool {
+        self.runs
+            .column("test_acc")
+            .is_ok_and(|c| c.null_count() == 0)
     }
 
     /// Head variants in the order they first appear (the grid order the runner wrote).
@@ -121,9 +140,13 @@ pub struct VariantRow {
     pub train_per_class: u64,
     pub val: stats::Interval,
     pub train: stats::Interval,
+    /// Test accuracy; `None` without a test split.
+    pub test: Option<stats::Interval>,
     /// Mean of `train_acc - val_acc`.
     pub gap: f64,
     pub params: u64,
+    /// mlp heads: mean of BN's variance ratio (variance shift); `None` for the linear head.
+    pub bn_var_ratio: Option<stats::Interval>,
 }
 
 /// Per variant and training size: cells, mean, sd and 95% t interval of val and train accuracy,
@@ -141,8 +164,12 @@ pub fn variant_summary(results: &Results) -> Result<(DataFrame, Vec<VariantRow>)
             col("val_acc").std(1).alias("val_acc_sd"),
             col("train_acc").mean().alias("train_acc_mean"),
             col("train_acc").std(1).alias("train_acc_sd"),
+            col("test_acc").mean().alias("test_acc_mean"),
+            col("test_acc").std(1).alias("test_acc_sd"),
             col("gap").mean().alias("gap_mean"),
             col("params").first().alias("params"),
+            col("bn_var_ratio").mean().alias("bn_var_ratio_mean"),
+            col("bn_var_ratio").std(1).alias("bn_var_ratio_sd"),
         ])
         .sort(
             ["train_per_class"],
@@ -159,8 +186,12 @@ pub fn variant_summary(results: &Results) -> Result<(DataFrame, Vec<VariantRow>)
     let val_sd = f64s(&frame, "val_acc_sd")?;
     let train_mean = f64s(&frame, "train_acc_mean")?;
     let train_sd = f64s(&frame, "train_acc_sd")?;
+    let test_mean = f64s(&frame, "test_acc_mean")?;
+    let test_sd = f64s(&frame, "test_acc_sd")?;
     let gap = f64s(&frame, "gap_mean")?;
     let params = u64s(&frame, "params")?;
+    let ratio_mean = f64s(&frame, "bn_var_ratio_mean")?;
+    let ratio_sd = f64s(&frame, "bn_var_ratio_sd")?;
     let interval = |n: u64, mean: f64, sd: f64| stats::Interval {
         n: n as usize,
         mean,
@@ -174,8 +205,14 @@ pub fn variant_summary(results: &Results) -> Result<(DataFrame, Vec<VariantRow>)
             train_per_class: sizes[i],
             val: interval(cells[i], val_mean[i], val_sd[i]),
             train: interval(cells[i], train_mean[i], train_sd[i]),
+            test: test_mean[i]
+                .is_finite()
+                .then(|| interval(cells[i], test_mean[i], test_sd[i])),
             gap: gap[i],
             params: params[i],
+            bn_var_ratio: ratio_mean[i]
+                .is_finite()
+                .then(|| interval(cells[i], ratio_mean[i], ratio_sd[i])),
         })
         .collect();
 
@@ -189,6 +226,26 @@ pub fn variant_summary(results: &Results) -> Result<(DataFrame, Vec<VariantRow>)
         ("val_acc_ci_hi", ends(stats::Interval::hi, |r| &r.val)),
         ("train_acc_ci_lo", ends(stats::Interval::lo, |r| &r.train)),
         ("train_acc_ci_hi", ends(stats::Interval::hi, |r| &r.train)),
+    ] {
+        with_ci
+            .with_column(Column::new(name.into(), values))
+            .map_err(ReportError::table("adding the interval columns"))?;
+    }
+    let optional_ends =
+        |f: fn(&stats::Interval) -> f64, pick: fn(&VariantRow) -> Option<&stats::Interval>| {
+            rows.iter()
+                .map(|r| pick(r).map(f))
+                .collect::<Vec<Option<f64>>>()
+        };
+    for (name, values) in [
+        (
+            "test_acc_ci_lo",
+            optional_ends(stats::Interval::lo, |r| r.test.as_ref()),
+        ),
+        (
+            "test_acc_ci_hi",
+            optional_ends(stats::Interval::hi, |r| r.test.as_ref()),
+        ),
     ] {
         with_ci
             .with_column(Column::new(name.into(), values))

@@ -28,6 +28,15 @@ expect = "higher"
 compare = "best"
 
 [[claims]]
+id = "D-tuned"
+says = "tuned model2 beats tuned model1 on test"
+metric = "test_acc"
+a = { head = "linear" }
+b = { head = "mlp" }
+expect = "higher"
+compare = "tuned"
+
+[[claims]]
 id = "E"
 says = "model2 has far fewer parameters"
 metric = "params"
@@ -74,7 +83,7 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
     let html = s.read("report/small/report.html");
     assert_eq!(
         html.matches("data:image/png;base64,").count(),
-        4,
+        ablate_report::FIGURES.len(),
         "every figure inlined"
     );
 
@@ -98,7 +107,8 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
     let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(table.len(), rows.len(), "one Markdown row per CSV row");
-    assert_eq!(rows.len(), 4 * 2, "4 claims x 2 sizes");
+    assert_eq!(rows.len(), 5 * 2, "5 claims x 2 sizes");
+    assert!(!md.contains("No test split"), "these features have one");
     assert!(
         md.contains("fewer than 5 seeds"),
         "2 seeds: the report warns"
@@ -143,6 +153,26 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
                 assert_eq!(number(&md_row[5]), value("diff_mean"));
                 assert!(value("diff_mean") < 0.0);
             }
+            "D-tuned" if md_row[2].is_empty() => {
+                // The second size's row: the choice is named, and it is the tuned table's.
+                let chosen = get("chosen");
+                assert!(
+                    md_row[2].contains(&format!(
+                        "chosen on val: `{chosen}` vs `{}`",
+                        get("opponent")
+                    )),
+                    "{md_row:?}"
+                );
+                let tuned = s.read("report/small/tuned.csv");
+                for variant in [chosen, get("opponent")] {
+                    assert!(
+                        tuned
+                            .lines()
+                            .any(|l| l.contains(&format!(",60,{variant},"))),
+                        "{variant} is the tuned row at 60/class:\n{tuned}"
+                    );
+                }
+            }
             _ => {
                 // Percentage points with two decimals.
                 let close = |shown: f64, exact: f64| (shown - exact * 100.0).abs() <= 0.005 + 1e-9;
@@ -170,6 +200,41 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
             .filter(|r| r[0] == "A")
             .all(|r| r[at("verdict")] == "supported")
     );
+}
+
+/// Features without a test split: the report runs, judges test claims on val and says so loudly.
+#[test]
+fn without_a_test_split_the_report_says_it_reports_on_val() {
+    let s = Scratch::new();
+    let o = s.ablate(&[
+        "synth-features",
+        "features.safetensors",
+        "--dim",
+        "48",
+        "--train-per-class",
+        "80",
+        "--val-per-class",
+        "40",
+        "--test-per-class",
+        "0",
+    ]);
+    assert!(o.status.success());
+    s.write("small.toml", &format!("{EXPERIMENT}{CLAIMS}"));
+    let o = s.ablate(&["run", "small.toml", "--out", "r"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = s.read("report/small/REPORT.md");
+    assert!(
+        md.contains("No test split: this report reports on the validation split"),
+        "{md}"
+    );
+    let claims = s.read("report/small/claims.csv");
+    assert!(
+        claims.lines().any(|l| l.starts_with("D-tuned,val_acc,")),
+        "{claims}"
+    );
+    assert!(!claims.contains("test_acc"), "{claims}");
+    let tuned = s.read("report/small/tuned.csv");
+    assert_eq!(tuned.lines().count(), 1 + 2 * 2, "{tuned}");
 }
 
 #[test]
