@@ -546,6 +546,109 @@ pub(crate) fn with_interval_ends(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ablate_spec::{HeadKind, Selector};
+
+    /// Runs of four variants at one size and three seeds, with val and test accuracies chosen so that
+    /// the variant best on val is not the one best on test.
+    fn constructed() -> Results {
+        let linear = |wd: f64| HeadVariant::Linear {
+            last_bias: true,
+            input_dropout: 0.0,
+            weight_decay: Some(wd),
+        };
+        let mlp = |dropout: f64| HeadVariant::Mlp {
+            bias_before_bn: true,
+            relu: true,
+            dropout,
+            last_bias: true,
+            dropout_position: DropoutPosition::AfterBn,
+            input_dropout: 0.0,
+            weight_decay: None,
+        };
+        // (variant, val, test) per seed offset: val prefers linear wd0.1 and mlp drop0.5.
+        let table = [
+            (linear(0.0), 0.80, 0.90),
+            (linear(0.1), 0.85, 0.84),
+            (mlp(0.0), 0.70, 0.80),
+            (mlp(0.5), 0.75, 0.78),
+        ];
+        let mut rows: Vec<(String, String, u64, f64, f64)> = Vec::new();
+        for seed in 0..3u64 {
+            for (v, val, test) in &table {
+                let jitter = seed as f64 * 0.001;
+                let head = if v.kind() == HeadKind::Mlp {
+                    "mlp"
+                } else {
+                    "linear"
+                };
+                rows.push((
+                    v.name(),
+                    head.into(),
+                    seed,
+                    val + jitter,
+                    test - jitter * 2.0,
+                ));
+            }
+        }
+        let runs = df!(
+            "cell_id" => rows.iter().map(|r| format!("{}-s{}", r.0, r.2)).collect::<Vec<_>>(),
+            "head" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+            "variant" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            "train_per_class" => rows.iter().map(|_| 100u64).collect::<Vec<_>>(),
+            "seed" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "train_acc" => rows.iter().map(|_| 1.0).collect::<Vec<_>>(),
+            "val_acc" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "test_acc" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            "params" => rows.iter().map(|_| 10u64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let epochs = df!("cell_id" => ["x"], "epoch" => [1u64]).unwrap();
+        Results { runs, epochs }
+    }
+
+    fn versus(compare: Compare, metric: Metric) -> ClaimResult {
+        let head = |kind| Selector {
+            head: Some(kind),
+            ..Default::default()
+        };
+        let claim = Claim {
+            compare,
+            ..Claim::contrast(
+                "D",
+                "",
+                metric,
+                head(HeadKind::Linear),
+                head(HeadKind::Mlp),
+                Expect::Higher,
+            )
+        };
+        judge_claim(&constructed(), &claim).unwrap()
+    }
+
+    #[test]
+    fn tuned_chooses_each_side_on_val_and_measures_on_test() {
+        let tuned = versus(Compare::Tuned, Metric::TestAcc);
+        let row = &tuned.rows[0];
+        assert_eq!(row.chosen.as_deref(), Some("linear-last1-wd0.1"));
+        assert_eq!(
+            row.opponent.as_deref(),
+            Some("mlp-bias1-relu1-drop0.5-last1")
+        );
+        // Test: 0.84 - 0.78 at every seed (the jitter cancels).
+        assert!((row.diff.mean - 0.06).abs() < 1e-12, "{}", row.diff.mean);
+        assert_eq!(tuned.pairs.height(), 1, "only the chosen pair is listed");
+
+        // `best` chooses the opponent on val too, whatever it measures, and lists every pair.
+        let best = versus(Compare::Best, Metric::TestAcc);
+        assert_eq!(
+            best.rows[0].opponent.as_deref(),
+            Some("mlp-bias1-relu1-drop0.5-last1")
+        );
+        assert_eq!(best.rows[0].chosen, None);
+        assert_eq!(best.pairs.height(), 4);
+        // Both linear variants against mlp drop0.5: (0.90 + 0.84) / 2 - 0.78.
+        assert!((best.rows[0].diff.mean - 0.09).abs() < 1e-9);
+    }
 
     #[test]
     fn variant_names_round_trip() {
