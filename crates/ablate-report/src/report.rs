@@ -19,6 +19,8 @@ use crate::tables::{Results, VariantRow, f64s, strings, variant_summary};
 pub struct Written {
     pub folder: PathBuf,
     pub claims: Vec<(String, String)>,
+    /// The results have no test split: every accuracy is on val.
+    pub on_val: bool,
 }
 
 /// The figure files (stems), in the order the report shows them.
@@ -65,12 +67,13 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     write_csv(out, "variants.csv", &mut summary_frame.clone())?;
     write_csv(out, "claims.csv", &mut claims_frame(&claims)?)?;
     write_csv(out, "tuned.csv", &mut tuned_frame(&tuned)?)?;
-    for c in claims.iter().chain(&dropout) {
-        write_csv(
-            out,
-            &format!("contrast-{}.csv", c.claim.id),
-            &mut c.pairs.clone(),
-        )?;
+    let contrasts: Vec<String> = claims
+        .iter()
+        .chain(&dropout)
+        .map(|c| format!("contrast-{}.csv", c.claim.id))
+        .collect();
+    for (c, name) in claims.iter().chain(&dropout).zip(&contrasts) {
+        write_csv(out, name, &mut c.pairs.clone())?;
     }
 
     render(out, FIGURES[0], &figures::val_acc_by_epoch(&results)?)?;
@@ -87,6 +90,8 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     }
 
     let machines = run_info(results_dir);
+    remove_stale(out, &contrasts, variance.is_some())?;
+
     let markdown = markdown(&Sections {
         manifest: &manifest,
         results: &results,
@@ -104,11 +109,31 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
 
     Ok(Written {
         folder: out.to_owned(),
+        on_val: !has_test,
         claims: claims
             .iter()
             .map(|c| (c.claim.id.clone(), c.summary()))
             .collect(),
     })
+}
+
+/// Removes what an earlier report into `out` wrote and this one does not (the table of a claim since
+/// renamed, a figure with nothing to show), so the folder never mixes two reports. Only files this
+/// writer makes are touched.
+fn remove_stale(out: &Path, contrasts: &[String], variance: bool) -> Result<(), ReportError> {
+    let entries = std::fs::read_dir(out).map_err(ReportError::io(out))?;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale_contrast =
+            name.starts_with("contrast-") && name.ends_with(".csv") && !contrasts.contains(&name);
+        let stale_figure = !variance
+            && (name == format!("{}.png", FIGURES[4]) || name == format!("{}.svg", FIGURES[4]));
+        if stale_contrast || stale_figure {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 fn write_csv(out: &Path, name: &str, frame: &mut DataFrame) -> Result<(), ReportError> {

@@ -194,6 +194,13 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
             "{name} differs when regenerated"
         );
     }
+    // A table of a claim that no longer exists goes; files the report does not make stay.
+    s.write("report/small/contrast-Z.csv", "stale");
+    s.write("report/small/notes.txt", "mine");
+    let o = s.ablate(&["report", "r/small"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!s.path("report/small/contrast-Z.csv").exists());
+    assert_eq!(s.read("report/small/notes.txt"), "mine");
     // The runs behind the claim A rows really are identical twins (bias on/off, no ReLU).
     assert!(
         rows.iter()
@@ -221,7 +228,12 @@ fn without_a_test_split_the_report_says_it_reports_on_val() {
     assert!(o.status.success());
     s.write("small.toml", &format!("{EXPERIMENT}{CLAIMS}"));
     let o = s.ablate(&["run", "small.toml", "--out", "r"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARNING: the features have no test split"),
+        "{stderr}"
+    );
     let md = s.read("report/small/REPORT.md");
     assert!(
         md.contains("No test split: this report reports on the validation split"),

@@ -26,6 +26,11 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
 pub fn write_and_summarise(results: &Path, out: &Path) -> Result<()> {
     let written = ablate_report::write_report(results, out)
         .with_context(|| format!("writing the report of {}", results.display()))?;
+    if written.on_val {
+        eprintln!(
+            "report: WARNING: the features have no test split; every accuracy, tuned choices and test claims included, is on the validation split"
+        );
+    }
     for (id, summary) in &written.claims {
         eprintln!("claim {id}: {summary}");
     }
