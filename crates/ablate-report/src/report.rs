@@ -60,7 +60,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         })
         .collect::<Result<_, _>>()?;
     crate::contrast::apply_holm(&mut claims);
-    let dropout = dropout_contrasts(&results, &order)?;
+    let dropout = dropout_contrasts(&results, &order, has_test)?;
     let picks = recommendations(&results, &rows, &sizes)?;
     let tuned = tuned_rows(&rows)?;
 
@@ -175,8 +175,13 @@ fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
     .map_err(ReportError::table("building the verdict table"))
 }
 
-/// Dropout p - 0 for every p > 0 of the grid (not a claim of the thread; shown for context).
-fn dropout_contrasts(results: &Results, order: &[String]) -> Result<Vec<ClaimResult>, ReportError> {
+/// Dropout p - 0 for every p > 0 of the grid, on test when there is a test split (not a claim of the
+/// thread; shown for context).
+fn dropout_contrasts(
+    results: &Results,
+    order: &[String],
+    has_test: bool,
+) -> Result<Vec<ClaimResult>, ReportError> {
     let mut rates: Vec<f64> = order
         .iter()
         .filter_map(|n| parse_variant(n))
@@ -200,7 +205,11 @@ fn dropout_contrasts(results: &Results, order: &[String]) -> Result<Vec<ClaimRes
             let claim = Claim::contrast(
                 format!("dropout{p}"),
                 format!("dropout {p} instead of none (not a claim of the thread)"),
-                Metric::ValAcc,
+                if has_test {
+                    Metric::TestAcc
+                } else {
+                    Metric::ValAcc
+                },
                 mlp_with(*p),
                 mlp_with(0.0),
                 Expect::Higher,

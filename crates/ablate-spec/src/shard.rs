@@ -141,10 +141,26 @@ mod tests {
             .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
     }
 
+    fn shipped(name: &str) -> Experiment {
+        let path = manifest_dir().join("../../experiments").join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        Experiment::from_toml_str(&text, Path::new(name)).unwrap()
+    }
+
     fn forum() -> Experiment {
-        let text =
-            std::fs::read_to_string(manifest_dir().join("../../experiments/forum.toml")).unwrap();
-        Experiment::from_toml_str(&text, Path::new("forum.toml")).unwrap()
+        shipped("forum.toml")
+    }
+
+    /// The shipped experiments load with their claims, and the sweep reads the forum's features.
+    #[test]
+    fn shipped_experiments_load_and_the_sweep_shares_the_features() {
+        let (forum, sweep) = (forum(), shipped("forum-sweep.toml"));
+        assert_eq!(forum.cells().len(), 600);
+        assert_eq!(sweep.cells().len(), 320);
+        assert_eq!(forum.data, sweep.data);
+        assert_eq!(forum.backbone, sweep.backbone);
+        assert_eq!(forum.claims.len(), 10);
+        assert!(!shipped("synthetic.toml").cells().is_empty());
     }
 
     #[test]
