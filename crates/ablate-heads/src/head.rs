@@ -67,7 +67,6 @@ impl Head {
         }
     }
 
-    /// Width of the dropout draws the head consumes per sample (0 when it has no dropout).
     /// [`MlpHead::bn_var_ratio`] of an mlp head; `None` for the linear head (it has no BN).
     pub fn bn_var_ratio(&self, x: Tensor<2>) -> Option<f64> {
         match self {
@@ -76,6 +75,7 @@ impl Head {
         }
     }
 
+    /// Width of the dropout draws the head consumes per sample (0 when it has no dropout).
     pub fn dropout_width(&self) -> usize {
         match self {
             Head::Mlp(m) if m.dropout.p > 0.0 => m.bn.gamma.dims()[0],

@@ -832,7 +832,8 @@ fn markdown(sections: &Sections) -> Result<String, ReportError> {
         let _ = writeln!(
             w,
             "`bn_var_ratio`: BN's running variance divided by the variance of BN's input on the \
-             validation set in eval mode, mean over BN's features. Li et al. (CVPR 2019) predict about \
+             validation set in eval mode, median over BN's features (a mean would be decided by the few units a \
+             ReLU leaves nearly dead on val). Li et al. (CVPR 2019) predict about \
              1/(1−p) for dropout p right before BN, about 1 when dropout comes after it; a ratio away \
              from 1 means BN normalises test inputs with the wrong scale. Beside it, the accuracy of the \
              same variants.\n"

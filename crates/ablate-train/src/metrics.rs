@@ -36,7 +36,7 @@ pub struct CellOutcome {
     /// train on one sample).
     pub dropped_single_sample_batch: bool,
     /// mlp heads: BN's running variance over the variance of its eval-mode input on the validation
-    /// set, averaged over features (the variance shift of Li et al.); absent in older records.
+    /// set, median over features (the variance shift of Li et al.); absent in older records.
     #[serde(default)]
     pub bn_var_ratio: Option<f64>,
 }
