@@ -156,29 +156,16 @@ fn csv_with_one_hot_columns_or_a_label_column() {
     let labelled = ImageDataset::open(&csv_spec(dir.path(), Some("label"), None)).unwrap();
     assert_eq!(labelled.class_names, one_hot.class_names);
     assert_eq!(labelled.content_sha256, one_hot.content_sha256);
-    let DataSpec::Csv {
-        csv,
-        images,
-        id_column,
-        label_column,
-        one_hot_columns,
-        extension,
+    let mut spec = csv_spec(dir.path(), Some("label"), None);
+    if let DataSpec::Csv {
+        val_fraction,
+        test_fraction,
         ..
-    } = csv_spec(dir.path(), Some("label"), None)
-    else {
-        unreachable!()
-    };
-    let with_test = ImageDataset::open(&DataSpec::Csv {
-        csv,
-        images,
-        id_column,
-        label_column,
-        one_hot_columns,
-        extension,
-        val_fraction: 0.3,
-        test_fraction: Some(0.3),
-    })
-    .unwrap();
+    } = &mut spec
+    {
+        (*val_fraction, *test_fraction) = (0.3, Some(0.3));
+    }
+    let with_test = ImageDataset::open(&spec).unwrap();
     // 3 per class: one each for val, test and train.
     assert_eq!(
         (

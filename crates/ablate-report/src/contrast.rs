@@ -264,53 +264,54 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             col("sel").alias(format!("sel_{prefix}")),
         ])
     };
-    let mut paired = pair_frame
-        .lazy()
-        .join(
-            side("a"),
-            [col("a_variant")],
-            [col("a_variant")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(
-            side("b"),
-            [col("b_variant"), col("train_per_class"), col("seed")],
-            [col("b_variant"), col("train_per_class"), col("seed")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .with_column((col("m_a") - col("m_b")).alias("diff"))
-        .sort(
-            ["train_per_class", "seed", "a_rank", "b_rank"],
-            SortMultipleOptions::default(),
-        );
     let in_grid_order = |frame: LazyFrame| {
         frame.sort(
             ["train_per_class", "seed", "a_rank", "b_rank"],
             SortMultipleOptions::default(),
         )
     };
-    let all_pairs_before_choice = in_grid_order(paired.clone())
-        .collect()
-        .map_err(ReportError::table("pairing the cells"))?;
-
-    // `best` keeps the strongest opponent, `tuned` the chosen variant of each side; both choose on
-    // val. The per-pair table shows every pair for `best` (e.g. linear against each mlp) and only
-    // the chosen pair for `tuned` (its full cross product would say nothing).
+    // In grid order from the start: the choices below average over these rows, and a fixed order
+    // keeps those sums, and so the ties they break, the same on every run.
+    let mut paired = in_grid_order(
+        pair_frame
+            .lazy()
+            .join(
+                side("a"),
+                [col("a_variant")],
+                [col("a_variant")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .join(
+                side("b"),
+                [col("b_variant"), col("train_per_class"), col("seed")],
+                [col("b_variant"), col("train_per_class"), col("seed")],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .with_column((col("m_a") - col("m_b")).alias("diff")),
+    );
+    // The per-pair table of `best` shows `a` against every `b` variant (e.g. linear against each
+    // mlp), so it is taken before the choice; `tuned` shows only the chosen pair (its full cross
+    // product would say nothing), `all` every pair anyway.
+    let before_choice = if claim.compare == Compare::Best {
+        Some(
+            paired
+                .clone()
+                .collect()
+                .map_err(ReportError::table("pairing the cells"))?,
+        )
+    } else {
+        None
+    };
+    // `best` keeps the strongest opponent, `tuned` the chosen variant of each side; both choose on val.
     match claim.compare {
         Compare::All => {}
         Compare::Best => paired = keep_best_on_val(paired, "b"),
         Compare::Tuned => paired = keep_best_on_val(keep_best_on_val(paired, "a"), "b"),
     }
-    let all_pairs = if claim.compare == Compare::Best {
-        all_pairs_before_choice
-    } else {
-        in_grid_order(paired.clone())
-            .collect()
-            .map_err(ReportError::table("pairing the cells"))?
-    };
     let paired = in_grid_order(paired)
         .collect()
         .map_err(ReportError::table("pairing the cells"))?;
+    let all_pairs = before_choice.unwrap_or_else(|| paired.clone());
     if paired.height() == 0 {
         return Err(ReportError::Input {
             path: "runs".into(),

@@ -214,7 +214,12 @@ pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> D
 
 /// BN's variance ratio per mlp variant and size, beside the same variants' accuracy (test with its
 /// CI and val beside it; val alone without a test split). `None` when no cell has the ratio.
-pub fn variance_shift(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> Option<DotFigure> {
+pub fn variance_shift(
+    rows: &[VariantRow],
+    order: &[String],
+    sizes: &[u64],
+    has_test: bool,
+) -> Option<DotFigure> {
     let labels: Vec<String> = order
         .iter()
         .filter(|name| {
@@ -226,7 +231,6 @@ pub fn variance_shift(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> O
     if labels.is_empty() {
         return None;
     }
-    let has_test = rows.iter().all(|r| r.test.is_some());
     let find = |size: u64, name: &str| {
         rows.iter()
             .find(|r| r.train_per_class == size && r.variant == name)

@@ -383,7 +383,7 @@ pub struct DotFigure {
 }
 
 /// The reference lines of the panels measuring `x_label`, so the range includes them.
-fn p_reference<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<Item = f64> + 'a {
+fn references_of<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<Item = f64> + 'a {
     panels
         .iter()
         .filter(move |p| p.x_label == x_label)
@@ -420,7 +420,7 @@ impl Figure for DotFigure {
                             [v - half, v + half, second.unwrap_or(*v)]
                         })
                     })
-                    .chain(p_reference(&self.panels, x_label)),
+                    .chain(references_of(&self.panels, x_label)),
                 false,
             )
         };

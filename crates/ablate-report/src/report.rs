@@ -84,7 +84,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     )?;
     render(out, FIGURES[2], &figures::val_acc_by_size(&rows, &order))?;
     render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
-    let variance = figures::variance_shift(&rows, &order, &sizes);
+    let variance = figures::variance_shift(&rows, &order, &sizes, has_test);
     if let Some(figure) = &variance {
         render(out, FIGURES[4], figure)?;
     }
@@ -102,6 +102,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         tuned: &tuned,
         machines: &machines,
         variance_figure: variance.is_some(),
+        has_test,
     })?;
     write_atomic(&out.join("REPORT.md"), markdown.as_bytes())?;
     let html = crate::html::render(&markdown, out)?;
@@ -489,6 +490,7 @@ struct Sections<'a> {
     tuned: &'a [Tuned],
     machines: &'a Option<String>,
     variance_figure: bool,
+    has_test: bool,
 }
 
 fn markdown(sections: &Sections) -> Result<String, ReportError> {
@@ -502,8 +504,8 @@ fn markdown(sections: &Sections) -> Result<String, ReportError> {
         tuned,
         machines,
         variance_figure,
+        has_test,
     } = *sections;
-    let has_test = results.has_test();
     let e = &manifest.experiment;
     let runs = &results.runs;
     let mut md = String::new();

@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
+use crate::evaluate::{Evaluation, evaluate};
 use crate::metrics::{CellOutcome, EpochMetrics};
 use crate::optimizer;
 
@@ -158,7 +158,14 @@ pub fn train_cell(
 
     let eval_head: Head = head.valid();
     let fit = evaluate(&eval_head, &train_x, &train_y, dim, device);
-    let val = evaluate(&eval_head, &data.val.x, &data.val.y, dim, device);
+    // The last epoch ended with this very evaluation (same head, same rows): reuse it.
+    let val = match epochs.last() {
+        Some(last) => Evaluation {
+            loss: last.val_loss,
+            acc: last.val_acc,
+        },
+        None => evaluate(&eval_head, &data.val.x, &data.val.y, dim, device),
+    };
     let val_x = Tensor::<2>::from_data(
         TensorData::new(data.val.x.clone(), [data.val.x.len() / dim, dim]),
         device,

@@ -212,20 +212,7 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
 /// Features without a test split: the report runs, judges test claims on val and says so loudly.
 #[test]
 fn without_a_test_split_the_report_says_it_reports_on_val() {
-    let s = Scratch::new();
-    let o = s.ablate(&[
-        "synth-features",
-        "features.safetensors",
-        "--dim",
-        "48",
-        "--train-per-class",
-        "80",
-        "--val-per-class",
-        "40",
-        "--test-per-class",
-        "0",
-    ]);
-    assert!(o.status.success());
+    let s = Scratch::with_test_split(0);
     s.write("small.toml", &format!("{EXPERIMENT}{CLAIMS}"));
     let o = s.ablate(&["run", "small.toml", "--out", "r"]);
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -29,6 +29,11 @@ seeds = [0, 1]
 impl Scratch {
     /// Features with 4 classes x 80 training rows, 40 validation rows, 40 test rows, 48 features.
     pub fn new() -> Self {
+        Self::with_test_split(40)
+    }
+
+    /// The same features with `test_per_class` test rows per class (0: no test split).
+    pub fn with_test_split(test_per_class: usize) -> Self {
         let scratch = Scratch {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -42,7 +47,7 @@ impl Scratch {
             "--val-per-class",
             "40",
             "--test-per-class",
-            "40",
+            &test_per_class.to_string(),
         ]);
         assert!(
             out.status.success(),
