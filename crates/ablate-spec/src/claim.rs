@@ -1,10 +1,16 @@
 //! Claims: the forum's sentences, each tied to a contrast between two sets of head variants that the
 //! report measures and judges. Claims only read results, so they are not part of the config hash.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::LazyLock;
 
-use crate::cell::{DropoutPosition, HeadVariant};
-use crate::experiment::HeadKind;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::switch::{HeadKind, Switch, Value};
+use crate::value_serde::ValueSeed;
+use crate::variant::HeadVariant;
 
 /// One claim of the thread, as declared in `[[claims]]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +46,9 @@ pub struct Claim {
     /// `identical` only: largest gradient (absolute value) of the `a` side's pre-BN bias still counted as zero.
     #[serde(default = "default_grad_tolerance")]
     pub grad_tolerance: f64,
+    /// How to read this claim's evidence (Markdown), shown under its heading in the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 fn default_rope() -> f64 {
@@ -136,162 +145,154 @@ pub enum Compare {
     Tuned,
 }
 
-/// A set of head variants: every field that is given must match; fields left out match anything.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A set of head variants: the head and every switch that is given must match; what is left out
+/// matches anything. Keys are the vocabulary's (`head`, `bias_before_bn`, `relu`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Selector {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<HeadKind>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bias_before_bn: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relu: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dropout: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_bias: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dropout_position: Option<DropoutPosition>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_dropout: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_decay: Option<f64>,
-}
-
-/// The value of one switch of a head variant; `None` when the head does not have that switch.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Switch {
-    Head(HeadKind),
-    Bool(bool),
-    Rate(f64),
-    Position(DropoutPosition),
-}
-
-const FIELDS: [&str; 8] = [
-    "head",
-    "bias_before_bn",
-    "relu",
-    "dropout",
-    "last_bias",
-    "dropout_position",
-    "input_dropout",
-    "weight_decay",
-];
-
-fn switches(v: &HeadVariant) -> [Option<Switch>; 8] {
-    match *v {
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias,
-            dropout_position,
-            input_dropout,
-            weight_decay,
-        } => [
-            Some(Switch::Head(HeadKind::Mlp)),
-            Some(Switch::Bool(bias_before_bn)),
-            Some(Switch::Bool(relu)),
-            Some(Switch::Rate(dropout)),
-            Some(Switch::Bool(last_bias)),
-            Some(Switch::Position(dropout_position)),
-            Some(Switch::Rate(input_dropout)),
-            weight_decay.map(Switch::Rate),
-        ],
-        HeadVariant::Linear {
-            last_bias,
-            input_dropout,
-            weight_decay,
-        } => [
-            Some(Switch::Head(HeadKind::Linear)),
-            None,
-            None,
-            None,
-            Some(Switch::Bool(last_bias)),
-            None,
-            Some(Switch::Rate(input_dropout)),
-            weight_decay.map(Switch::Rate),
-        ],
-    }
+    values: [Option<Value>; Switch::COUNT],
 }
 
 impl Selector {
-    /// The selector that matches `variant` and no other variant of a grid: every switch it has, set.
-    pub fn exactly(variant: &HeadVariant) -> Self {
-        match *variant {
-            HeadVariant::Mlp {
-                bias_before_bn,
-                relu,
-                dropout,
-                last_bias,
-                dropout_position,
-                input_dropout,
-                weight_decay,
-            } => Selector {
-                head: Some(HeadKind::Mlp),
-                bias_before_bn: Some(bias_before_bn),
-                relu: Some(relu),
-                dropout: Some(dropout),
-                last_bias: Some(last_bias),
-                dropout_position: Some(dropout_position),
-                input_dropout: Some(input_dropout),
-                weight_decay,
-            },
-            HeadVariant::Linear {
-                last_bias,
-                input_dropout,
-                weight_decay,
-            } => Selector {
-                head: Some(HeadKind::Linear),
-                last_bias: Some(last_bias),
-                input_dropout: Some(input_dropout),
-                weight_decay,
-                ..Default::default()
-            },
+    /// Every variant of `head`.
+    pub fn head(head: HeadKind) -> Self {
+        Self {
+            head: Some(head),
+            ..Default::default()
         }
     }
 
-    fn wanted(&self) -> [Option<Switch>; 8] {
-        [
-            self.head.map(Switch::Head),
-            self.bias_before_bn.map(Switch::Bool),
-            self.relu.map(Switch::Bool),
-            self.dropout.map(Switch::Rate),
-            self.last_bias.map(Switch::Bool),
-            self.dropout_position.map(Switch::Position),
-            self.input_dropout.map(Switch::Rate),
-            self.weight_decay.map(Switch::Rate),
-        ]
+    /// The same selector that also requires `switch` to be `value`.
+    pub fn with(mut self, switch: Switch, value: Value) -> Self {
+        self.values[switch as usize] = Some(value);
+        self
+    }
+
+    pub fn flag(self, switch: Switch, on: bool) -> Self {
+        self.with(switch, Value::Flag(on))
+    }
+
+    pub fn number(self, switch: Switch, x: f64) -> Self {
+        self.with(switch, Value::Number(x))
+    }
+
+    /// The value it requires of `switch`, if any.
+    pub fn get(&self, switch: Switch) -> Option<Value> {
+        self.values[switch as usize]
+    }
+
+    /// The selector that matches `variant` and no other variant of a grid: the head and every
+    /// switch the grid sets for it (a switch left to `[train]` is so for the whole head).
+    pub fn exactly(variant: &HeadVariant) -> Self {
+        variant
+            .switches()
+            .filter(|(_, value)| *value != Value::Unset)
+            .fold(Self::head(variant.kind()), |s, (spec, value)| {
+                s.with(spec.switch, value)
+            })
     }
 
     pub fn matches(&self, variant: &HeadVariant) -> bool {
-        self.wanted()
-            .iter()
-            .zip(switches(variant))
-            .all(|(want, have)| want.is_none() || *want == have)
+        self.head.is_none_or(|h| h == variant.kind())
+            && Switch::all().all(|s| self.get(s).is_none_or(|want| variant.get(s) == Some(want)))
     }
 
-    /// A readable form such as `bias_before_bn=true, relu=false`.
+    /// Whether it names `switch`.
+    fn names(&self, switch: Switch) -> bool {
+        self.get(switch).is_some()
+    }
+
+    /// A readable form such as `head=mlp, bias_before_bn=true, relu=false`.
     pub fn describe(&self) -> String {
-        let parts: Vec<String> = FIELDS
-            .iter()
-            .zip(self.wanted())
-            .filter_map(|(name, want)| {
-                want.map(|w| match w {
-                    Switch::Head(HeadKind::Mlp) => format!("{name}=mlp"),
-                    Switch::Head(HeadKind::Linear) => format!("{name}=linear"),
-                    Switch::Bool(b) => format!("{name}={b}"),
-                    Switch::Rate(p) => format!("{name}={p}"),
-                    Switch::Position(DropoutPosition::AfterBn) => format!("{name}=after_bn"),
-                    Switch::Position(DropoutPosition::BeforeBn) => format!("{name}=before_bn"),
-                })
-            })
+        let parts: Vec<String> = self
+            .head
+            .map(|h| format!("head={h}"))
+            .into_iter()
+            .chain(Switch::all().filter_map(|s| self.get(s).map(|v| format!("{}={v}", s.key()))))
             .collect();
         if parts.is_empty() {
             "any".into()
         } else {
             parts.join(", ")
         }
+    }
+}
+
+impl Serialize for Selector {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let set: Vec<(Switch, Value)> = Switch::all()
+            .filter_map(|s| self.get(s).map(|v| (s, v)))
+            .collect();
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(head) = self.head {
+            map.serialize_entry("head", &head)?;
+        }
+        for (switch, value) in set {
+            map.serialize_entry(switch.key(), &value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SelectorVisitor;
+        impl<'de> Visitor<'de> for SelectorVisitor {
+            type Value = Selector;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table of switches, e.g. `{ head = \"mlp\", relu = true }`")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Selector, A::Error> {
+                let mut selector = Selector::default();
+                while let Some(key) = map.next_key_seed(SelectorKeySeed)? {
+                    match key {
+                        None => selector.head = Some(map.next_value()?),
+                        Some(switch) => {
+                            let value = map.next_value_seed(ValueSeed(switch))?;
+                            selector = selector.with(switch, value);
+                        }
+                    }
+                }
+                Ok(selector)
+            }
+        }
+        deserializer.deserialize_map(SelectorVisitor)
+    }
+}
+
+static SELECTOR_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    std::iter::once("head")
+        .chain(Switch::all().map(Switch::key))
+        .collect()
+});
+
+/// A selector key: `None` for `head`, else the switch; unknown keys fail at the key.
+struct SelectorKeySeed;
+
+impl<'de> DeserializeSeed<'de> for SelectorKeySeed {
+    type Value = Option<Switch>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SelectorKeySeed {
+    type Value = Option<Switch>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`head` or a switch")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        if key == "head" {
+            return Ok(None);
+        }
+        Switch::from_key(key)
+            .map(Some)
+            .ok_or_else(|| de::Error::unknown_field(key, SELECTOR_KEYS.as_slice()))
     }
 }
 
@@ -318,6 +319,7 @@ impl Claim {
             rope: default_rope(),
             loss_tolerance: default_loss_tolerance(),
             grad_tolerance: default_grad_tolerance(),
+            notes: None,
         }
     }
 
@@ -335,15 +337,16 @@ impl Claim {
             }
             return pairs;
         }
-        let (wa, wb) = (self.a.wanted(), self.b.wanted());
         let mut pairs = Vec::new();
         for a in variants.iter().filter(|v| self.a.matches(v)) {
             for b in variants.iter().filter(|v| self.b.matches(v)) {
-                let agree = (0..FIELDS.len()).all(|i| {
-                    let (sa, sb) = (switches(a)[i], switches(b)[i]);
-                    wa[i].is_some() || wb[i].is_some() || sa.is_none() || sb.is_none() || sa == sb
+                let same_head =
+                    self.a.head.is_some() || self.b.head.is_some() || a.kind() == b.kind();
+                let agree = Switch::all().all(|s| {
+                    let (va, vb) = (a.set_value(s), b.set_value(s));
+                    self.a.names(s) || self.b.names(s) || va.is_none() || vb.is_none() || va == vb
                 });
-                if agree && a != b {
+                if same_head && agree && a != b {
                     pairs.push((*a, *b));
                 }
             }
@@ -357,15 +360,10 @@ mod tests {
     use super::*;
 
     fn mlp(bias_before_bn: bool, relu: bool, dropout: f64) -> HeadVariant {
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias: true,
-            dropout_position: DropoutPosition::AfterBn,
-            input_dropout: 0.0,
-            weight_decay: None,
-        }
+        HeadVariant::mlp()
+            .flag(Switch::BiasBeforeBn, bias_before_bn)
+            .flag(Switch::Relu, relu)
+            .number(Switch::Dropout, dropout)
     }
 
     fn claim(a: Selector, b: Selector) -> Claim {
@@ -381,27 +379,19 @@ mod tests {
                 }
             }
         }
-        v.push(HeadVariant::Linear {
-            last_bias: true,
-            input_dropout: 0.0,
-            weight_decay: None,
-        });
+        v.push(HeadVariant::linear());
         v
     }
 
     #[test]
     fn pairs_differ_only_in_what_the_claim_names() {
         let bias_with_relu = claim(
-            Selector {
-                bias_before_bn: Some(true),
-                relu: Some(true),
-                ..Default::default()
-            },
-            Selector {
-                bias_before_bn: Some(false),
-                relu: Some(true),
-                ..Default::default()
-            },
+            Selector::default()
+                .flag(Switch::BiasBeforeBn, true)
+                .flag(Switch::Relu, true),
+            Selector::default()
+                .flag(Switch::BiasBeforeBn, false)
+                .flag(Switch::Relu, true),
         );
         assert_eq!(
             bias_with_relu.pairs(&grid()),
@@ -413,26 +403,37 @@ mod tests {
 
         // The linear head has no mlp switches, so it pairs with every mlp variant.
         let linear_vs_mlp = claim(
-            Selector {
-                head: Some(HeadKind::Linear),
-                ..Default::default()
-            },
-            Selector {
-                head: Some(HeadKind::Mlp),
-                ..Default::default()
-            },
+            Selector::head(HeadKind::Linear),
+            Selector::head(HeadKind::Mlp),
         );
         assert_eq!(linear_vs_mlp.pairs(&grid()).len(), 8);
 
+        // A weight decay the grid sets for one head only (unset for the other) does not split pairs.
+        let mut with_decay = grid();
+        with_decay.pop();
+        with_decay.push(HeadVariant::linear().number(Switch::WeightDecay, 0.0));
+        assert_eq!(linear_vs_mlp.pairs(&with_decay).len(), 8);
+
+        // A switch both heads have pairs within a head: last-layer bias on vs off never pairs an mlp
+        // with a linear head.
+        let mut lasts = grid();
+        lasts.push(HeadVariant::linear().flag(Switch::LastBias, false));
+        lasts.push(mlp(true, true, 0.0).flag(Switch::LastBias, false));
+        let last_bias = claim(
+            Selector::default().flag(Switch::LastBias, true),
+            Selector::default().flag(Switch::LastBias, false),
+        );
+        assert_eq!(
+            last_bias.pairs(&lasts),
+            vec![
+                (mlp(true, true, 0.0), lasts[10]),
+                (HeadVariant::linear(), lasts[9]),
+            ]
+        );
+
         let dropout = claim(
-            Selector {
-                dropout: Some(0.5),
-                ..Default::default()
-            },
-            Selector {
-                dropout: Some(0.0),
-                ..Default::default()
-            },
+            Selector::default().number(Switch::Dropout, 0.5),
+            Selector::default().number(Switch::Dropout, 0.0),
         );
         let pairs = dropout.pairs(&grid());
         assert_eq!(pairs.len(), 4);
@@ -445,25 +446,35 @@ mod tests {
         for v in &variants {
             let s = Selector::exactly(v);
             let matched: Vec<&HeadVariant> = variants.iter().filter(|w| s.matches(w)).collect();
-            assert_eq!(matched, vec![v]);
+            assert_eq!(matched, vec![v], "{}", s.describe());
         }
     }
 
     #[test]
-    fn selectors_match_and_describe() {
-        let s = Selector {
-            relu: Some(false),
-            dropout: Some(0.25),
-            ..Default::default()
-        };
+    fn selectors_match_describe_and_read() {
+        let s = Selector::default()
+            .flag(Switch::Relu, false)
+            .number(Switch::Dropout, 0.25);
         assert!(s.matches(&mlp(true, false, 0.25)));
         assert!(!s.matches(&mlp(true, true, 0.25)));
-        assert!(!s.matches(&HeadVariant::Linear {
-            last_bias: true,
-            input_dropout: 0.0,
-            weight_decay: None,
-        }));
+        assert!(!s.matches(&HeadVariant::linear()));
         assert_eq!(s.describe(), "relu=false, dropout=0.25");
         assert_eq!(Selector::default().describe(), "any");
+        let read: Selector = serde_json::from_str(r#"{"dropout": 0.25, "relu": false}"#).unwrap();
+        assert_eq!(read, s);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"relu":false,"dropout":0.25}"#
+        );
+        for (bad, needle) in [
+            (r#"{"colour": 1}"#, "unknown field `colour`"),
+            (r#"{"relu": 1}"#, "relu"),
+            (r#"{"dropout_position": "middle"}"#, "`middle`"),
+        ] {
+            let err = serde_json::from_str::<Selector>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
     }
 }

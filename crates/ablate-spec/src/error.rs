@@ -14,7 +14,7 @@ pub enum SpecError {
     #[error("{path}: `{key}` {problem}")]
     Invalid {
         path: PathBuf,
-        key: &'static str,
+        key: String,
         problem: String,
     },
     #[error("{path}: claim `{id}`: {problem}")]

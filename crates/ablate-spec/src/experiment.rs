@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::axis::HeadAxis;
-use crate::cell::{Cell, DropoutPosition, HeadVariant};
+use crate::cell::Cell;
 use crate::claim::{Claim, Expect};
 use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
+use crate::grid::GridSpec;
+use crate::report::ReportSpec;
+use crate::switch::Value;
+use crate::thread::{Unmeasured, measurable, thread_claims};
+use crate::variant::HeadVariant;
 
 /// A validated experiment: every value is in range, every grid axis is non-empty and duplicate-free.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,10 +24,20 @@ pub struct Experiment {
     pub backbone: Option<BackboneSpec>,
     pub train: TrainSpec,
     pub grid: GridSpec,
-    /// The thread's claims the report judges. They only read results, so they are left out of the
-    /// config hash: editing a claim never invalidates trained cells.
+    /// The claims the report judges: the file's `[[claims]]`, or (when it declares none) the
+    /// thread's claims that the grid can measure. They only read results, so they are left out of
+    /// the config hash: editing a claim never invalidates trained cells.
     #[serde(skip)]
     pub claims: Vec<Claim>,
+    /// False when `claims` are the thread's defaults (no `[[claims]]` in the file).
+    #[serde(skip)]
+    pub claims_declared: bool,
+    /// Default claims the grid cannot measure, with what to add to it.
+    #[serde(skip)]
+    pub unmeasured: Vec<Unmeasured>,
+    /// The report's prose for this experiment (left out of the config hash, like the claims).
+    #[serde(skip)]
+    pub report: ReportSpec,
     /// The file it was read from; relative paths inside it are taken from the working directory.
     #[serde(skip)]
     pub source: PathBuf,
@@ -72,70 +86,34 @@ impl Default for TrainSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeadKind {
-    /// The thread's model1: `Linear -> [ReLU] -> BatchNorm1d -> Dropout -> Linear`.
-    Mlp,
-    /// The thread's model2: one `Linear`.
-    Linear,
-}
+impl TrainSpec {
+    /// Whether the `[train]` setting `key` (a switch's fallback) is away from its default.
+    pub fn is_set(&self, key: &str) -> bool {
+        let default = Self::default();
+        match key {
+            "weight_decay" => self.weight_decay != default.weight_decay,
+            _ => false,
+        }
+    }
 
-/// The grid's axes; the cells are their product, except that axes a head does not have do not
-/// multiply that head's cells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GridSpec {
-    pub head: Vec<HeadKind>,
-    #[serde(default = "just_true")]
-    pub bias_before_bn: Vec<bool>,
-    #[serde(default = "just_true")]
-    pub relu: Vec<bool>,
-    #[serde(default = "just_zero")]
-    pub dropout: Vec<f64>,
-    /// Both heads (a list, or `{ mlp = [..], linear = [..] }`).
-    #[serde(default = "shared_true")]
-    pub last_bias: HeadAxis<bool>,
-    /// mlp only; left out of the config hash when it is the default, so older grids keep theirs.
-    #[serde(default = "after_bn", skip_serializing_if = "is_after_bn")]
-    pub dropout_position: Vec<DropoutPosition>,
-    /// Both heads (a list, or per head): dropout on the input features in training (the backbone's
-    /// own pre-`_fc` dropout); left out of the config hash when it is the default `[0.0]`.
-    #[serde(default = "shared_zero", skip_serializing_if = "is_shared_zero")]
-    pub input_dropout: HeadAxis<f64>,
-    /// Both heads (a list, or per head): L2 weight decay values (PyTorch's `weight_decay`, added to
-    /// the gradient). Absent, or absent for a head: those cells use `[train] weight_decay`, and the
-    /// grid hashes as before the axis existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_decay: Option<HeadAxis<f64>>,
-    pub train_per_class: Vec<usize>,
-    #[serde(default = "seed_zero")]
-    pub seeds: Vec<u64>,
-}
+    /// The settings a cell of `variant` trains with: every switch that falls back to a `[train]`
+    /// setting and is set by the grid replaces it.
+    pub fn for_variant(&self, variant: &HeadVariant) -> TrainSpec {
+        let mut settings = self.clone();
+        for (spec, value) in variant.switches() {
+            if let (Some(key), Value::Number(x)) = (spec.fallback, value) {
+                settings.set(key, x);
+            }
+        }
+        settings
+    }
 
-fn just_true() -> Vec<bool> {
-    vec![true]
-}
-fn just_zero() -> Vec<f64> {
-    vec![0.0]
-}
-fn shared_true() -> HeadAxis<bool> {
-    HeadAxis::Shared(just_true())
-}
-fn shared_zero() -> HeadAxis<f64> {
-    HeadAxis::Shared(just_zero())
-}
-fn is_shared_zero(rates: &HeadAxis<f64>) -> bool {
-    *rates == shared_zero()
-}
-fn after_bn() -> Vec<DropoutPosition> {
-    vec![DropoutPosition::AfterBn]
-}
-fn is_after_bn(positions: &Vec<DropoutPosition>) -> bool {
-    *positions == after_bn()
-}
-fn seed_zero() -> Vec<u64> {
-    vec![0]
+    fn set(&mut self, key: &str, x: f64) {
+        match key {
+            "weight_decay" => self.weight_decay = x,
+            other => unreachable!("`{other}` is no switch's fallback"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -148,8 +126,11 @@ struct RawExperiment {
     #[serde(default)]
     train: TrainSpec,
     grid: GridSpec,
+    /// Absent: the thread's claims; `claims = []`: none.
     #[serde(default)]
-    claims: Vec<Claim>,
+    claims: Option<Vec<Claim>>,
+    #[serde(default)]
+    report: ReportSpec,
 }
 
 impl Experiment {
@@ -184,23 +165,32 @@ impl Experiment {
     }
 
     fn from_raw(raw: RawExperiment, path: &Path) -> Result<Self, SpecError> {
-        let experiment = Experiment {
+        let claims_declared = raw.claims.is_some();
+        let mut experiment = Experiment {
             name: raw.name,
             data: raw.data,
             backbone: raw.backbone,
             train: raw.train,
             grid: raw.grid,
-            claims: raw.claims,
+            claims: raw.claims.unwrap_or_default(),
+            claims_declared,
+            unmeasured: Vec::new(),
+            report: raw.report,
             source: path.to_owned(),
         };
         experiment.validate()?;
+        // The grid is valid now, so it can be expanded to see which default claims it measures.
+        if !claims_declared {
+            (experiment.claims, experiment.unmeasured) =
+                measurable(thread_claims(), &experiment.grid);
+        }
         Ok(experiment)
     }
 
     fn validate(&self) -> Result<(), SpecError> {
-        let invalid = |key: &'static str, problem: String| SpecError::Invalid {
+        let invalid = |key: &str, problem: String| SpecError::Invalid {
             path: self.source.clone(),
-            key,
+            key: key.to_string(),
             problem,
         };
         let name_ok = !self.name.is_empty()
@@ -262,55 +252,7 @@ impl Experiment {
             ));
         }
 
-        let g = &self.grid;
-        check_axis(&g.head, "grid.head", &invalid)?;
-        check_axis(&g.bias_before_bn, "grid.bias_before_bn", &invalid)?;
-        check_axis(&g.relu, "grid.relu", &invalid)?;
-        for values in g.last_bias.lists() {
-            check_axis(values, "grid.last_bias", &invalid)?;
-        }
-        check_axis(&g.dropout_position, "grid.dropout_position", &invalid)?;
-        check_axis(&g.train_per_class, "grid.train_per_class", &invalid)?;
-        check_axis(&g.seeds, "grid.seeds", &invalid)?;
-        check_axis(&g.dropout, "grid.dropout", &invalid)?;
-        for values in g.input_dropout.lists() {
-            check_axis(values, "grid.input_dropout", &invalid)?;
-        }
-        if let Some(decays) = &g.weight_decay {
-            for values in decays.lists() {
-                check_axis(values, "grid.weight_decay", &invalid)?;
-            }
-            if let Some(wd) = decays.values().find(|w| !(w.is_finite() && **w >= 0.0)) {
-                return Err(invalid(
-                    "grid.weight_decay",
-                    format!("values must be >= 0, got {wd}"),
-                ));
-            }
-            if self.train.weight_decay != 0.0 {
-                return Err(invalid(
-                    "grid.weight_decay",
-                    "and `train.weight_decay` are both set; keep one".into(),
-                ));
-            }
-        }
-        if let Some(p) = g.input_dropout.values().find(|p| !(0.0..1.0).contains(*p)) {
-            return Err(invalid(
-                "grid.input_dropout",
-                format!("values must be in [0, 1), got {p}"),
-            ));
-        }
-        if let Some(p) = g.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
-            return Err(invalid(
-                "grid.dropout",
-                format!("values must be in [0, 1), got {p}"),
-            ));
-        }
-        if g.train_per_class.contains(&0) {
-            return Err(invalid(
-                "grid.train_per_class",
-                "values must be at least 1".into(),
-            ));
-        }
+        self.validate_grid(&invalid)?;
         self.validate_claims()
     }
 
@@ -394,10 +336,42 @@ impl Experiment {
         Ok(())
     }
 
-    fn validate_data(
-        &self,
-        invalid: &impl Fn(&'static str, String) -> SpecError,
-    ) -> Result<(), SpecError> {
+    fn validate_grid(&self, invalid: &impl Fn(&str, String) -> SpecError) -> Result<(), SpecError> {
+        let g = &self.grid;
+        check_axis(&g.head, "grid.head", invalid)?;
+        for (&switch, axis) in &g.axes {
+            let spec = switch.spec();
+            let key = format!("grid.{}", spec.key);
+            for values in axis.lists() {
+                check_axis(values, &key, invalid)?;
+                for &value in values {
+                    if value == Value::Unset {
+                        return Err(invalid(&key, "values must be set".into()));
+                    }
+                    spec.check(value).map_err(|e| invalid(&key, e.0))?;
+                }
+            }
+            if let Some(fallback) = spec.fallback
+                && self.train.is_set(fallback)
+            {
+                return Err(invalid(
+                    &key,
+                    format!("and `train.{fallback}` are both set; keep one"),
+                ));
+            }
+        }
+        check_axis(&g.train_per_class, "grid.train_per_class", invalid)?;
+        check_axis(&g.seeds, "grid.seeds", invalid)?;
+        if g.train_per_class.contains(&0) {
+            return Err(invalid(
+                "grid.train_per_class",
+                "values must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_data(&self, invalid: &impl Fn(&str, String) -> SpecError) -> Result<(), SpecError> {
         match (&self.data, &self.backbone) {
             (DataSpec::Features { .. }, Some(_)) => {
                 return Err(invalid(
@@ -519,67 +493,9 @@ impl Experiment {
         cells
     }
 
-    /// The distinct head variants, `mlp` ones first in axis order.
+    /// The distinct head variants, in grid order (see [`GridSpec::head_variants`]).
     pub fn head_variants(&self) -> Vec<HeadVariant> {
-        let g = &self.grid;
-        let mut variants = Vec::new();
-        for &head in &g.head {
-            // The axes both heads have, with their defaults for a head an axis leaves out.
-            let last_biases = g.last_bias.for_head(head).unwrap_or(&[true]);
-            let input_dropouts = g.input_dropout.for_head(head).unwrap_or(&[0.0]);
-            let decays: Vec<Option<f64>> =
-                match g.weight_decay.as_ref().and_then(|a| a.for_head(head)) {
-                    Some(values) => values.iter().copied().map(Some).collect(),
-                    None => vec![None],
-                };
-            match head {
-                HeadKind::Mlp => {
-                    for &bias_before_bn in &g.bias_before_bn {
-                        for &relu in &g.relu {
-                            for &dropout in &g.dropout {
-                                // Without dropout its position changes nothing: one variant.
-                                let positions: &[DropoutPosition] = if dropout == 0.0 {
-                                    &[DropoutPosition::AfterBn]
-                                } else {
-                                    &g.dropout_position
-                                };
-                                for &dropout_position in positions {
-                                    for &last_bias in last_biases {
-                                        for &input_dropout in input_dropouts {
-                                            for &weight_decay in &decays {
-                                                variants.push(HeadVariant::Mlp {
-                                                    bias_before_bn,
-                                                    relu,
-                                                    dropout,
-                                                    last_bias,
-                                                    dropout_position,
-                                                    input_dropout,
-                                                    weight_decay,
-                                                });
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                HeadKind::Linear => {
-                    for &last_bias in last_biases {
-                        for &input_dropout in input_dropouts {
-                            for &weight_decay in &decays {
-                                variants.push(HeadVariant::Linear {
-                                    last_bias,
-                                    input_dropout,
-                                    weight_decay,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        variants
+        self.grid.head_variants()
     }
 
     /// A short hash of everything that determines the numbers: data source, training settings, grid.
@@ -595,7 +511,7 @@ impl Experiment {
 fn check_fractions(
     val: Option<f64>,
     test: Option<f64>,
-    invalid: &impl Fn(&'static str, String) -> SpecError,
+    invalid: &impl Fn(&str, String) -> SpecError,
 ) -> Result<(), SpecError> {
     for (key, f) in [("data.val_fraction", val), ("data.test_fraction", test)] {
         if let Some(f) = f
@@ -615,17 +531,17 @@ fn check_fractions(
     Ok(())
 }
 
-fn check_axis<T: PartialEq + std::fmt::Debug>(
+fn check_axis<T: PartialEq + std::fmt::Display>(
     values: &[T],
-    key: &'static str,
-    invalid: &impl Fn(&'static str, String) -> SpecError,
+    key: &str,
+    invalid: &impl Fn(&str, String) -> SpecError,
 ) -> Result<(), SpecError> {
     if values.is_empty() {
         return Err(invalid(key, "must list at least one value".into()));
     }
     for (i, v) in values.iter().enumerate() {
         if values[..i].contains(v) {
-            return Err(invalid(key, format!("lists {v:?} twice")));
+            return Err(invalid(key, format!("lists {v} twice")));
         }
     }
     Ok(())
@@ -644,6 +560,7 @@ fn one_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::switch::Switch;
 
     const BASE: &str = r#"
 name = "t"
@@ -771,11 +688,11 @@ seeds = [0, 1, 2, 3, 4]
         ))
         .unwrap();
         assert_eq!(
-            serde_json::to_value(&shared.grid.input_dropout).unwrap(),
+            serde_json::to_value(&shared.grid.axes[&Switch::InputDropout]).unwrap(),
             serde_json::json!([0.2])
         );
         assert_eq!(
-            serde_json::to_value(&per_head.grid.weight_decay).unwrap(),
+            serde_json::to_value(&per_head.grid.axes[&Switch::WeightDecay]).unwrap(),
             serde_json::json!({ "linear": [0.0, 1e-4, 1e-2] })
         );
         let err = parse(&BASE.replace(
@@ -894,6 +811,25 @@ train_per_class = [25]
                 assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
             }
         }
+    }
+
+    /// No `[[claims]]`: the thread's claims the grid can measure; `claims = []`: none.
+    #[test]
+    fn without_claims_the_thread_claims_are_judged() {
+        let defaults = parse(BASE).unwrap();
+        assert!(!defaults.claims_declared);
+        let ids: Vec<&str> = defaults.claims.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["A", "B", "C", "D", "E"]);
+        assert!(defaults.unmeasured.is_empty());
+        let none = parse(&BASE.replacen("[data]", "claims = []\n[data]", 1)).unwrap();
+        assert!(none.claims_declared && none.claims.is_empty());
+        let narrow = parse(&BASE.replace("relu = [true, false]", "relu = [true]")).unwrap();
+        assert_eq!(narrow.unmeasured.len(), 1);
+        assert_eq!(narrow.unmeasured[0].id, "A");
+        assert!(narrow.unmeasured[0].add.contains("`grid.relu`"));
+        let titled = parse(&format!("{BASE}[report]\ntitle = \"Mine\"\n")).unwrap();
+        assert_eq!(titled.report.title.as_deref(), Some("Mine"));
+        assert_eq!(titled.config_hash(), defaults.config_hash());
     }
 
     const IDX: &str = r#"

@@ -1,9 +1,10 @@
 //! Splitting a grid into shards of about equal expected cost, from the config alone, so every task
 //! of a job array computes the same split without talking to the others.
 
-use crate::cell::{Cell, HeadVariant};
+use crate::cell::Cell;
 use crate::data::DataSpec;
 use crate::experiment::Experiment;
+use crate::switch::HeadKind;
 
 /// Validation rows per class assumed when the config does not say (a ready features file).
 const ASSUMED_VAL_PER_CLASS: usize = 100;
@@ -23,9 +24,9 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         DataSpec::Idx { val_per_class, .. } => *val_per_class,
         _ => ASSUMED_VAL_PER_CLASS,
     };
-    let width = match cell.head {
-        HeadVariant::Mlp { .. } => experiment.train.hidden as f64,
-        HeadVariant::Linear { .. } => LINEAR_WIDTH,
+    let width = match cell.head.kind() {
+        HeadKind::Mlp => experiment.train.hidden as f64,
+        HeadKind::Linear => LINEAR_WIDTH,
     };
     experiment.train.epochs as f64 * width * (cell.train_per_class as f64 + val as f64 / 4.0)
 }
@@ -62,6 +63,11 @@ pub fn shard_costs(experiment: &Experiment, cells: &[Cell], shards: usize) -> Ve
     load
 }
 
+/// Why a shard could not be named; the message quotes what was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ShardError(String);
+
 /// A shard of a job array: `index` of `count`, 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -71,30 +77,31 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `K/N`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ShardError> {
+        let fail = |problem: String| ShardError(format!("--shard {text:?}: {problem}"));
         let (k, n) = text
             .split_once('/')
-            .ok_or_else(|| format!("--shard {text:?}: expected K/N (0-based, e.g. 0/8) or auto"))?;
+            .ok_or_else(|| fail("expected K/N (0-based, e.g. 0/8) or auto".into()))?;
         let index: usize = k
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {text:?}: {k:?} is not a shard index"))?;
+            .map_err(|_| fail(format!("{k:?} is not a shard index")))?;
         let count: usize = n
             .trim()
             .parse()
-            .map_err(|_| format!("--shard {text:?}: {n:?} is not a shard count"))?;
-        Self::new(index, count).map_err(|e| format!("--shard {text:?}: {e}"))
+            .map_err(|_| fail(format!("{n:?} is not a shard count")))?;
+        Self::new(index, count).map_err(|e| fail(e.0))
     }
 
-    pub fn new(index: usize, count: usize) -> Result<Self, String> {
+    pub fn new(index: usize, count: usize) -> Result<Self, ShardError> {
         if count == 0 {
-            return Err("the shard count must be at least 1".into());
+            return Err(ShardError("the shard count must be at least 1".into()));
         }
         if index >= count {
-            return Err(format!(
+            return Err(ShardError(format!(
                 "shard index {index} is out of range for {count} shards (0..={})",
                 count - 1
-            ));
+            )));
         }
         Ok(Self { index, count })
     }
@@ -102,7 +109,7 @@ impl Shard {
     /// The shard of this task from the environment of a job array: Slurm's
     /// `SLURM_ARRAY_TASK_ID` / `SLURM_ARRAY_TASK_COUNT`, or the generic (Kubernetes indexed job)
     /// `JOB_COMPLETION_INDEX` with `ABLATE_SHARD_COUNT`.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, ShardError> {
         let pairs = [
             ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"),
             ("JOB_COMPLETION_INDEX", "ABLATE_SHARD_COUNT"),
@@ -112,18 +119,22 @@ impl Shard {
                 continue;
             };
             let count = get(count_var).ok_or_else(|| {
-                format!("--shard auto: {index_var} is set but {count_var} is not")
+                ShardError(format!(
+                    "--shard auto: {index_var} is set but {count_var} is not"
+                ))
             })?;
             let parse = |var: &str, value: &str| {
-                value
-                    .trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("--shard auto: {var}={value:?} is not a number"))
+                value.trim().parse::<usize>().map_err(|_| {
+                    ShardError(format!("--shard auto: {var}={value:?} is not a number"))
+                })
             };
-            return Self::new(parse(index_var, &index)?, parse(count_var, &count)?)
-                .map_err(|e| format!("--shard auto ({index_var}, {count_var}): {e}"));
+            return Self::new(parse(index_var, &index)?, parse(count_var, &count)?).map_err(|e| {
+                ShardError(format!("--shard auto ({index_var}, {count_var}): {}", e.0))
+            });
         }
-        Err("--shard auto: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give --shard K/N".into())
+        Err(ShardError(
+            "--shard auto: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give --shard K/N".into(),
+        ))
     }
 }
 
@@ -163,6 +174,21 @@ mod tests {
         assert!(!shipped("synthetic.toml").cells().is_empty());
     }
 
+    /// The committed results were made by the shipped experiment files: same canonical form, same hash.
+    #[test]
+    fn shipped_experiments_hash_as_their_committed_results() {
+        for name in ["forum", "forum-sweep"] {
+            let manifest = manifest_dir().join(format!("../../results/{name}/manifest.json"));
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+            assert_eq!(
+                shipped(&format!("{name}.toml")).config_hash(),
+                manifest["config_hash"].as_str().unwrap(),
+                "experiments/{name}.toml no longer describes results/{name}/"
+            );
+        }
+    }
+
     #[test]
     fn forum_grid_in_8_shards_is_balanced_and_complete() {
         let e = forum();
@@ -200,7 +226,7 @@ mod tests {
             ("1/0", "at least 1"),
         ];
         for (text, needle) in cases {
-            let err = Shard::parse(text).unwrap_err();
+            let err = Shard::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle) && err.contains(text), "{text}: {err}");
         }
         let env = |vars: &'static [(&'static str, &'static str)]| {
@@ -227,11 +253,13 @@ mod tests {
         assert!(
             Shard::from_env(env(&[("SLURM_ARRAY_TASK_ID", "2")]))
                 .unwrap_err()
+                .to_string()
                 .contains("SLURM_ARRAY_TASK_COUNT")
         );
         assert!(
             Shard::from_env(env(&[]))
                 .unwrap_err()
+                .to_string()
                 .contains("--shard K/N")
         );
     }

@@ -1,0 +1,38 @@
+//! The `[report]` table: the prose a report shows that belongs to one experiment (its title, the
+//! question it answers, what the heads are, notes). Everything is optional; the report has neutral
+//! defaults, so another dataset does not get the forum's words. Like claims, it only shapes the
+//! report: it is left out of the config hash.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The report's first heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The question the experiment answers (Markdown), shown first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
+    /// How to read the heads, per head (Markdown, one line each).
+    #[serde(default, skip_serializing_if = "HeadTexts::is_empty")]
+    pub heads: HeadTexts,
+    /// Anything else the reader should know (Markdown), shown after the setup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadTexts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear: Option<String>,
+}
+
+impl HeadTexts {
+    pub fn is_empty(&self) -> bool {
+        self.mlp.is_none() && self.linear.is_none()
+    }
+}

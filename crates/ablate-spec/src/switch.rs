@@ -1,0 +1,434 @@
+//! The vocabulary of head variants: one table of the grid's switches.
+//!
+//! Every switch a head variant can have is one row of [`SWITCHES`]: its key (the `[grid]` axis, the
+//! claim selector key and the results column), which heads have it, its type, its default, and how it
+//! prints in a variant name. Names, their parser, records, selectors, the grid expansion, the results
+//! columns and the report's setup all iterate this table; adding a switch is one row here plus the
+//! code that gives it meaning (the head module and the trainer).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The thread's two heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// The thread's model1: `Linear -> [ReLU] -> BatchNorm1d -> Dropout -> Linear`.
+    Mlp,
+    /// The thread's model2: one `Linear`.
+    Linear,
+}
+
+impl HeadKind {
+    pub const ALL: [HeadKind; 2] = [HeadKind::Mlp, HeadKind::Linear];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeadKind::Mlp => "mlp",
+            HeadKind::Linear => "linear",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|h| h.as_str() == word)
+    }
+}
+
+impl fmt::Display for HeadKind {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A switch of the grid. The discriminant is the switch's row in [`SWITCHES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Switch {
+    BiasBeforeBn,
+    Relu,
+    Dropout,
+    DropoutPosition,
+    LastBias,
+    InputDropout,
+    WeightDecay,
+}
+
+/// The value of one switch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    Flag(bool),
+    Number(f64),
+    /// One of the switch's [`Word`]s.
+    Word(&'static str),
+    /// Not set by the grid: the cell uses the `[train]` setting the switch names as its fallback.
+    Unset,
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Value::Flag(b) => write!(f, "{b}"),
+            Value::Number(x) => write!(f, "{x}"),
+            Value::Word(w) => f.write_str(w),
+            Value::Unset => f.write_str("[train]"),
+        }
+    }
+}
+
+/// What values a switch takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Flag,
+    Number(Range),
+    Word(&'static [Word]),
+}
+
+/// The allowed range of a numeric switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// A dropout rate: `[0, 1)`.
+    Rate,
+    /// `>= 0`.
+    NonNegative,
+}
+
+impl Range {
+    pub fn contains(self, x: f64) -> bool {
+        match self {
+            Range::Rate => (0.0..1.0).contains(&x),
+            Range::NonNegative => x.is_finite() && x >= 0.0,
+        }
+    }
+
+    /// How the range reads in an error.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Range::Rate => "in [0, 1)",
+            Range::NonNegative => ">= 0",
+        }
+    }
+}
+
+/// One value of a word switch and its token in variant names (empty: not printed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word {
+    pub value: &'static str,
+    pub token: &'static str,
+}
+
+/// A value a switch does not take; the message says what it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+/// One row of the vocabulary.
+#[derive(Debug)]
+pub struct SwitchSpec {
+    pub switch: Switch,
+    /// The `[grid]` key, the claim selector key and the results column.
+    pub key: &'static str,
+    /// A few words for tables and figures ("bias before BN").
+    pub label: &'static str,
+    /// The heads that have it; the others ignore the axis and print nothing for it.
+    pub heads: &'static [HeadKind],
+    pub kind: Kind,
+    /// The value of a head whose axis the grid leaves out.
+    pub default: Value,
+    /// Flags print `<prefix>0|1`, numbers `<prefix><x>` in variant names (`bias1`, `drop0.25`).
+    pub prefix: &'static str,
+    /// A value left out of variant names and cell records (so names and records made before the
+    /// switch existed read back unchanged); read back when its token is absent.
+    pub omitted: Option<Value>,
+    /// Only multiplies the variants where this other switch is on (a flag set or a number above 0);
+    /// elsewhere the switch stays at its default (dropout's position means nothing without dropout).
+    pub only_with: Option<Switch>,
+    /// `[train]` key the cell falls back to when the grid does not set the switch ([`Value::Unset`]).
+    pub fallback: Option<&'static str>,
+}
+
+const BOTH: &[HeadKind] = &[HeadKind::Mlp, HeadKind::Linear];
+const MLP: &[HeadKind] = &[HeadKind::Mlp];
+
+/// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
+/// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
+pub static SWITCHES: [SwitchSpec; 7] = [
+    SwitchSpec {
+        switch: Switch::BiasBeforeBn,
+        key: "bias_before_bn",
+        label: "bias before BN",
+        heads: MLP,
+        kind: Kind::Flag,
+        default: Value::Flag(true),
+        prefix: "bias",
+        omitted: None,
+        only_with: None,
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::Relu,
+        key: "relu",
+        label: "ReLU",
+        heads: MLP,
+        kind: Kind::Flag,
+        default: Value::Flag(true),
+        prefix: "relu",
+        omitted: None,
+        only_with: None,
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::Dropout,
+        key: "dropout",
+        label: "dropout",
+        heads: MLP,
+        kind: Kind::Number(Range::Rate),
+        default: Value::Number(0.0),
+        prefix: "drop",
+        omitted: None,
+        only_with: None,
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::DropoutPosition,
+        key: "dropout_position",
+        label: "dropout position",
+        heads: MLP,
+        kind: Kind::Word(&[
+            Word {
+                value: "after_bn",
+                token: "",
+            },
+            Word {
+                value: "before_bn",
+                token: "prebn",
+            },
+        ]),
+        default: Value::Word("after_bn"),
+        prefix: "",
+        omitted: Some(Value::Word("after_bn")),
+        only_with: Some(Switch::Dropout),
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::LastBias,
+        key: "last_bias",
+        label: "last-layer bias",
+        heads: BOTH,
+        kind: Kind::Flag,
+        default: Value::Flag(true),
+        prefix: "last",
+        omitted: None,
+        only_with: None,
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::InputDropout,
+        key: "input_dropout",
+        label: "input dropout",
+        heads: BOTH,
+        kind: Kind::Number(Range::Rate),
+        default: Value::Number(0.0),
+        prefix: "in",
+        omitted: Some(Value::Number(0.0)),
+        only_with: None,
+        fallback: None,
+    },
+    SwitchSpec {
+        switch: Switch::WeightDecay,
+        key: "weight_decay",
+        label: "weight decay",
+        heads: BOTH,
+        kind: Kind::Number(Range::NonNegative),
+        default: Value::Unset,
+        prefix: "wd",
+        omitted: Some(Value::Unset),
+        only_with: None,
+        fallback: Some("weight_decay"),
+    },
+];
+
+impl Switch {
+    /// Every switch, in table order.
+    pub fn all() -> impl Iterator<Item = Switch> {
+        SWITCHES.iter().map(|s| s.switch)
+    }
+
+    pub const COUNT: usize = SWITCHES.len();
+
+    pub fn spec(self) -> &'static SwitchSpec {
+        &SWITCHES[self as usize]
+    }
+
+    pub fn key(self) -> &'static str {
+        self.spec().key
+    }
+
+    pub fn from_key(key: &str) -> Option<Switch> {
+        SWITCHES.iter().find(|s| s.key == key).map(|s| s.switch)
+    }
+
+    /// The switches `head` has, in table order.
+    pub fn of(head: HeadKind) -> impl Iterator<Item = Switch> {
+        SWITCHES
+            .iter()
+            .filter(move |s| s.heads.contains(&head))
+            .map(|s| s.switch)
+    }
+}
+
+impl SwitchSpec {
+    pub fn has(&self, head: HeadKind) -> bool {
+        self.heads.contains(&head)
+    }
+
+    /// The word of a word switch whose value is `text`.
+    pub fn word(&self, text: &str) -> Option<&'static Word> {
+        match self.kind {
+            Kind::Word(words) => words.iter().find(|w| w.value == text),
+            _ => None,
+        }
+    }
+
+    /// Whether `value` is of this switch's kind and in its range (`Unset` only where there is a
+    /// fallback). The error says what is expected.
+    pub fn check(&self, value: Value) -> Result<(), ValueError> {
+        match (self.kind, value) {
+            (Kind::Flag, Value::Flag(_)) => Ok(()),
+            (Kind::Number(range), Value::Number(x)) if range.contains(x) => Ok(()),
+            (Kind::Number(range), Value::Number(x)) => Err(ValueError(format!(
+                "values must be {}, got {x}",
+                range.describe()
+            ))),
+            (Kind::Word(_), Value::Word(w)) if self.word(w).is_some() => Ok(()),
+            (_, Value::Unset) if self.fallback.is_some() => Ok(()),
+            _ => Err(ValueError(format!(
+                "takes {}, got {value}",
+                self.expecting()
+            ))),
+        }
+    }
+
+    /// What the switch takes, in words.
+    pub fn expecting(&self) -> String {
+        match self.kind {
+            Kind::Flag => "true or false".into(),
+            Kind::Number(range) => format!("numbers {}", range.describe()),
+            Kind::Word(words) => words
+                .iter()
+                .map(|w| format!("`{}`", w.value))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+
+    /// The value's token in a variant name (`None`: not printed).
+    pub fn token(&self, value: Value) -> Option<String> {
+        if self.omitted == Some(value) {
+            return None;
+        }
+        match value {
+            Value::Flag(b) => Some(format!("{}{}", self.prefix, u8::from(b))),
+            Value::Number(x) => Some(format!("{}{x}", self.prefix)),
+            Value::Word(w) => self
+                .word(w)
+                .map(|w| w.token.to_string())
+                .filter(|t| !t.is_empty()),
+            Value::Unset => None,
+        }
+    }
+
+    /// The value a name token stands for, if it is one of this switch's tokens.
+    pub fn parse_token(&self, token: &str) -> Option<Value> {
+        match self.kind {
+            Kind::Flag => match token.strip_prefix(self.prefix)? {
+                "1" => Some(Value::Flag(true)),
+                "0" => Some(Value::Flag(false)),
+                _ => None,
+            },
+            Kind::Number(range) => {
+                let x: f64 = token.strip_prefix(self.prefix)?.parse().ok()?;
+                range.contains(x).then_some(Value::Number(x))
+            }
+            Kind::Word(words) => words
+                .iter()
+                .find(|w| !w.token.is_empty() && w.token == token)
+                .map(|w| Value::Word(w.value)),
+        }
+    }
+
+    /// The value a record or name stands for when this switch is absent from it.
+    pub fn when_absent(&self) -> Option<Value> {
+        self.omitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_in_switch_order_with_unique_keys_and_prefixes() {
+        for (i, spec) in SWITCHES.iter().enumerate() {
+            assert_eq!(spec.switch as usize, i, "{} is out of place", spec.key);
+            assert_eq!(Switch::from_key(spec.key), Some(spec.switch));
+            assert!(
+                spec.check(spec.default).is_ok(),
+                "{}: bad default",
+                spec.key
+            );
+            if let Some(v) = spec.omitted {
+                assert!(spec.check(v).is_ok(), "{}: bad omitted value", spec.key);
+            }
+            assert_eq!(spec.fallback.is_some(), spec.default == Value::Unset);
+        }
+        // No token of one switch parses as another's: names can be read back unambiguously.
+        for a in &SWITCHES {
+            for b in SWITCHES.iter().filter(|b| b.switch != a.switch) {
+                let samples = [
+                    Value::Flag(true),
+                    Value::Number(0.5),
+                    Value::Word("before_bn"),
+                ];
+                for v in samples.into_iter().filter(|v| a.check(*v).is_ok()) {
+                    if let Some(token) = a.token(v) {
+                        assert_eq!(b.parse_token(&token), None, "{token} ({})", b.key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Each value and its token, both ways.
+    #[test]
+    fn tokens_round_trip() {
+        let cases: &[(Switch, Value, Option<&str>)] = &[
+            (Switch::BiasBeforeBn, Value::Flag(true), Some("bias1")),
+            (Switch::Relu, Value::Flag(false), Some("relu0")),
+            (Switch::Dropout, Value::Number(0.25), Some("drop0.25")),
+            (Switch::Dropout, Value::Number(0.0), Some("drop0")),
+            (
+                Switch::DropoutPosition,
+                Value::Word("before_bn"),
+                Some("prebn"),
+            ),
+            (Switch::DropoutPosition, Value::Word("after_bn"), None),
+            (Switch::LastBias, Value::Flag(false), Some("last0")),
+            (Switch::InputDropout, Value::Number(0.2), Some("in0.2")),
+            (Switch::InputDropout, Value::Number(0.0), None),
+            (Switch::WeightDecay, Value::Number(1e-5), Some("wd0.00001")),
+            (Switch::WeightDecay, Value::Unset, None),
+        ];
+        for &(switch, value, token) in cases {
+            let spec = switch.spec();
+            assert_eq!(spec.token(value).as_deref(), token, "{}", spec.key);
+            if let Some(token) = token {
+                assert_eq!(spec.parse_token(token), Some(value), "{token}");
+            }
+        }
+        assert_eq!(Switch::Dropout.spec().parse_token("drop1.5"), None);
+        assert!(Switch::Dropout.spec().check(Value::Number(1.0)).is_err());
+        assert!(Switch::Relu.spec().check(Value::Number(1.0)).is_err());
+        assert!(Switch::WeightDecay.spec().check(Value::Unset).is_ok());
+        assert!(Switch::Dropout.spec().check(Value::Unset).is_err());
+    }
+}

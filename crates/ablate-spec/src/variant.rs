@@ -1,0 +1,383 @@
+//! A head variant: a head kind with every switch of [`SWITCHES`](crate::SWITCHES) set, its name
+//! (`mlp-bias1-relu0-drop0.25-last1`), the parser of that name, and its record form.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::switch::{HeadKind, Switch, SwitchSpec, Value};
+use crate::value_serde::ValueSeed;
+
+/// Where the mlp head's dropout sits relative to its BatchNorm (the `dropout_position` switch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DropoutPosition {
+    /// `BN -> Dropout -> Linear`: the thread's order; BN never sees dropped units.
+    #[default]
+    AfterBn,
+    /// `[ReLU] -> Dropout -> BN`: BN's running variance learns the dropped-out variance, which eval
+    /// does not have (Li et al., CVPR 2019, "variance shift").
+    BeforeBn,
+}
+
+/// A head with every switch of the grid set. Switches the head does not have hold their default
+/// and read as absent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeadVariant {
+    head: HeadKind,
+    values: [Value; Switch::COUNT],
+}
+
+impl HeadVariant {
+    /// `head` with every switch at its default.
+    pub fn new(head: HeadKind) -> Self {
+        let mut values = [Value::Unset; Switch::COUNT];
+        for s in Switch::all() {
+            values[s as usize] = s.spec().default;
+        }
+        Self { head, values }
+    }
+
+    pub fn mlp() -> Self {
+        Self::new(HeadKind::Mlp)
+    }
+
+    pub fn linear() -> Self {
+        Self::new(HeadKind::Linear)
+    }
+
+    /// The same variant with `switch` set to `value`.
+    ///
+    /// # Panics
+    /// When the head does not have the switch or the value is not of its kind: variants made from
+    /// user input go through the checked paths (grid expansion, name parsing, records).
+    pub fn with(mut self, switch: Switch, value: Value) -> Self {
+        let spec = switch.spec();
+        assert!(
+            spec.has(self.head),
+            "{} has no `{}` switch",
+            self.head,
+            spec.key
+        );
+        if let Err(e) = spec.check(value) {
+            panic!("`{}` {e}", spec.key);
+        }
+        self.values[switch as usize] = value;
+        self
+    }
+
+    /// Shorthands for tests and code: `with(switch, Value::Flag(b))` etc.
+    pub fn flag(self, switch: Switch, on: bool) -> Self {
+        self.with(switch, Value::Flag(on))
+    }
+
+    pub fn number(self, switch: Switch, x: f64) -> Self {
+        self.with(switch, Value::Number(x))
+    }
+
+    pub fn kind(&self) -> HeadKind {
+        self.head
+    }
+
+    /// The switch's value; `None` when the head does not have it.
+    pub fn get(&self, switch: Switch) -> Option<Value> {
+        switch
+            .spec()
+            .has(self.head)
+            .then(|| self.values[switch as usize])
+    }
+
+    /// The switch's value when the head has it and the grid sets it (`None` for an absent switch
+    /// and for [`Value::Unset`]): what two variants are compared on when pairing them.
+    pub fn set_value(&self, switch: Switch) -> Option<Value> {
+        self.get(switch).filter(|v| *v != Value::Unset)
+    }
+
+    /// The head's switches and their values, in table order.
+    pub fn switches(&self) -> impl Iterator<Item = (&'static SwitchSpec, Value)> + '_ {
+        Switch::of(self.head).map(|s| (s.spec(), self.values[s as usize]))
+    }
+
+    /// A flag switch's value (false when the head does not have it).
+    pub fn is_on(&self, switch: Switch) -> bool {
+        self.get(switch) == Some(Value::Flag(true))
+    }
+
+    /// A number switch's value (`None` when the head does not have it or the grid leaves it unset).
+    pub fn number_of(&self, switch: Switch) -> Option<f64> {
+        match self.get(switch) {
+            Some(Value::Number(x)) => Some(x),
+            _ => None,
+        }
+    }
+
+    /// Whether `switch` is on: a set flag or a number above 0.
+    pub fn is_active(&self, switch: Switch) -> bool {
+        match self.get(switch) {
+            Some(Value::Flag(b)) => b,
+            Some(Value::Number(x)) => x > 0.0,
+            _ => false,
+        }
+    }
+
+    /// The dropout rate of the hidden layer (0 for `linear`, which has none).
+    pub fn dropout(&self) -> f64 {
+        self.number_of(Switch::Dropout).unwrap_or(0.0)
+    }
+
+    pub fn dropout_position(&self) -> DropoutPosition {
+        match self.get(Switch::DropoutPosition) {
+            Some(Value::Word("before_bn")) => DropoutPosition::BeforeBn,
+            _ => DropoutPosition::AfterBn,
+        }
+    }
+
+    /// The input dropout rate (0 when none).
+    pub fn input_dropout(&self) -> f64 {
+        self.number_of(Switch::InputDropout).unwrap_or(0.0)
+    }
+
+    /// The weight decay of the grid's axis (`None`: the `[train]` value).
+    pub fn weight_decay(&self) -> Option<f64> {
+        self.number_of(Switch::WeightDecay)
+    }
+
+    /// A stable, readable name: the head, then the token of every switch it has, in table order
+    /// (`mlp-bias1-relu0-drop0.25-last1`, `mlp-bias1-relu1-drop0.5-prebn-last1-in0.2`,
+    /// `linear-last1-wd0.001`). Values a switch leaves out of names are not printed.
+    pub fn name(&self) -> String {
+        let mut name = self.head.as_str().to_string();
+        for (spec, value) in self.switches() {
+            if let Some(token) = spec.token(value) {
+                name.push('-');
+                name.push_str(&token);
+            }
+        }
+        name
+    }
+}
+
+impl fmt::Display for HeadVariant {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// Why a variant name could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a head variant name: {problem}")]
+pub struct VariantNameError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// The inverse of [`HeadVariant::name`].
+impl FromStr for HeadVariant {
+    type Err = VariantNameError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let fail = |problem: String| VariantNameError {
+            name: name.to_string(),
+            problem,
+        };
+        let mut tokens = name.split('-').peekable();
+        let head = tokens.next().unwrap_or_default();
+        let head = HeadKind::from_word(head)
+            .ok_or_else(|| fail(format!("unknown head `{head}` (mlp or linear)")))?;
+        let mut variant = HeadVariant::new(head);
+        for switch in Switch::of(head) {
+            let spec = switch.spec();
+            let parsed = tokens.peek().and_then(|t| spec.parse_token(t));
+            let value = match (parsed, spec.when_absent()) {
+                (Some(value), _) => {
+                    tokens.next();
+                    value
+                }
+                (None, Some(value)) => value,
+                (None, None) => {
+                    return Err(fail(match tokens.peek() {
+                        Some(t) => format!("`{t}` is not a value of `{}`", spec.key),
+                        None => format!("`{}` is missing", spec.key),
+                    }));
+                }
+            };
+            variant.values[switch as usize] = value;
+        }
+        match tokens.next() {
+            Some(t) => Err(fail(format!("`{t}` is not a switch of {head}"))),
+            None => Ok(variant),
+        }
+    }
+}
+
+/// Records hold `{"head": "mlp", "bias_before_bn": true, ...}`: every switch the head has, but for
+/// values a switch leaves out of names, so records written before a switch existed read the same.
+impl Serialize for HeadVariant {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let shown: Vec<(&SwitchSpec, Value)> = self
+            .switches()
+            .filter(|(spec, value)| spec.omitted != Some(*value))
+            .collect();
+        let mut map = serializer.serialize_map(Some(1 + shown.len()))?;
+        map.serialize_entry("head", &self.head)?;
+        for (spec, value) in shown {
+            map.serialize_entry(spec.key, &crate::value_serde::Plain(value))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for HeadVariant {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VariantVisitor;
+        impl<'de> Visitor<'de> for VariantVisitor {
+            type Value = HeadVariant;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a head variant (`head` and its switches)")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HeadVariant, A::Error> {
+                // The head may come after its switches: collect, then check.
+                let mut head: Option<HeadKind> = None;
+                let mut given: Vec<(Switch, Value)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "head" {
+                        head = Some(map.next_value()?);
+                        continue;
+                    }
+                    let switch = Switch::from_key(&key)
+                        .ok_or_else(|| de::Error::custom(format!("unknown switch `{key}`")))?;
+                    given.push((switch, map.next_value_seed(ValueSeed(switch))?));
+                }
+                let head = head.ok_or_else(|| de::Error::missing_field("head"))?;
+                let mut variant = HeadVariant::new(head);
+                for switch in Switch::of(head) {
+                    let spec = switch.spec();
+                    variant.values[switch as usize] = match given.iter().find(|(s, _)| *s == switch)
+                    {
+                        Some((_, v)) => *v,
+                        None => spec
+                            .when_absent()
+                            .ok_or_else(|| de::Error::missing_field(spec.key))?,
+                    };
+                }
+                if let Some((s, _)) = given.iter().find(|(s, _)| !s.spec().has(head)) {
+                    return Err(de::Error::custom(format!(
+                        "{head} has no `{}` switch",
+                        s.key()
+                    )));
+                }
+                Ok(variant)
+            }
+        }
+        deserializer.deserialize_map(VariantVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mlp(bias: bool, relu: bool, dropout: f64) -> HeadVariant {
+        HeadVariant::mlp()
+            .flag(Switch::BiasBeforeBn, bias)
+            .flag(Switch::Relu, relu)
+            .number(Switch::Dropout, dropout)
+    }
+
+    /// Each variant, its name, and back.
+    #[test]
+    fn names_read_as_their_switches_and_parse_back() {
+        let cases = [
+            (mlp(true, false, 0.25), "mlp-bias1-relu0-drop0.25-last1"),
+            (
+                mlp(false, true, 0.0).flag(Switch::LastBias, false),
+                "mlp-bias0-relu1-drop0-last0",
+            ),
+            (
+                mlp(true, true, 0.5)
+                    .with(Switch::DropoutPosition, Value::Word("before_bn"))
+                    .number(Switch::InputDropout, 0.2),
+                "mlp-bias1-relu1-drop0.5-prebn-last1-in0.2",
+            ),
+            (
+                mlp(false, true, 0.5).number(Switch::WeightDecay, 0.01),
+                "mlp-bias0-relu1-drop0.5-last1-wd0.01",
+            ),
+            (HeadVariant::linear(), "linear-last1"),
+            (
+                HeadVariant::linear()
+                    .flag(Switch::LastBias, false)
+                    .number(Switch::InputDropout, 0.2),
+                "linear-last0-in0.2",
+            ),
+            (
+                HeadVariant::linear().number(Switch::WeightDecay, 0.001),
+                "linear-last1-wd0.001",
+            ),
+            (
+                HeadVariant::linear().number(Switch::WeightDecay, 0.0),
+                "linear-last1-wd0",
+            ),
+        ];
+        for (variant, name) in cases {
+            assert_eq!(variant.name(), name);
+            assert_eq!(name.parse::<HeadVariant>(), Ok(variant), "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_names_say_what_is_wrong() {
+        let cases = [
+            ("cnn-last1", "unknown head `cnn`"),
+            (
+                "mlp-bias2-relu0-drop0-last1",
+                "`bias2` is not a value of `bias_before_bn`",
+            ),
+            ("mlp-bias1-relu0-drop0", "`last_bias` is missing"),
+            ("linear-last1-bias1", "`bias1` is not a switch of linear"),
+            (
+                "mlp-bias1-relu0-drop1.5-last1",
+                "`drop1.5` is not a value of `dropout`",
+            ),
+        ];
+        for (name, needle) in cases {
+            let err = name.parse::<HeadVariant>().unwrap_err().to_string();
+            assert!(err.contains(needle), "{name}: {err}");
+        }
+    }
+
+    /// Records written before a switch existed lack it; values left out of names are not written.
+    #[test]
+    fn records_round_trip_and_read_older_ones() {
+        let old =
+            r#"{"head":"mlp","bias_before_bn":true,"relu":true,"dropout":0.5,"last_bias":true}"#;
+        let v: HeadVariant = serde_json::from_str(old).unwrap();
+        assert_eq!(v, mlp(true, true, 0.5));
+        assert_eq!(v.dropout_position(), DropoutPosition::AfterBn);
+        assert_eq!(serde_json::to_string(&v).unwrap(), old);
+        let linear = HeadVariant::linear().number(Switch::WeightDecay, 1e-4);
+        let json = serde_json::to_string(&linear).unwrap();
+        assert_eq!(
+            json,
+            r#"{"head":"linear","last_bias":true,"weight_decay":0.0001}"#
+        );
+        assert_eq!(serde_json::from_str::<HeadVariant>(&json).unwrap(), linear);
+        for (bad, needle) in [
+            (
+                r#"{"head":"linear","relu":true,"last_bias":true}"#,
+                "no `relu`",
+            ),
+            (r#"{"head":"mlp","relu":true}"#, "bias_before_bn"),
+            (r#"{"head":"linear","last_bias":true,"colour":1}"#, "colour"),
+        ] {
+            let err = serde_json::from_str::<HeadVariant>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+}
