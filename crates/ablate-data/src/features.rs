@@ -10,6 +10,22 @@ use sha2::{Digest, Sha256};
 use crate::error::DataError;
 use crate::sampling::stratified_subset;
 
+/// The header metadata keys of a features file, shared by the writer (extraction) and the readers.
+pub mod meta {
+    /// JSON list of the class names, index = label (the one key a hand-made file may carry).
+    pub const CLASS_NAMES: &str = "class_names";
+    /// Backbone architecture (`efficientnet-lite0`).
+    pub const ARCH: &str = "arch";
+    /// The weights file the features came from, as the experiment named it.
+    pub const WEIGHTS: &str = "weights";
+    pub const WEIGHTS_SHA256: &str = "weights_sha256";
+    /// sha256 over the dataset's files (names and bytes).
+    pub const DATASET_SHA256: &str = "dataset_sha256";
+    pub const IMAGE_SIZE: &str = "image_size";
+    /// The extraction's cache key (names the cached file).
+    pub const CACHE_KEY: &str = "cache_key";
+}
+
 /// One split: row-major `[len, dim]` features and a label per row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
@@ -120,7 +136,7 @@ impl FeatureSet {
         let class_names: Vec<String> = match metadata
             .metadata()
             .as_ref()
-            .and_then(|m| m.get("class_names"))
+            .and_then(|m| m.get(meta::CLASS_NAMES))
         {
             Some(json) => serde_json::from_str(json).map_err(|e| {
                 format(format!(
@@ -393,17 +409,46 @@ pub fn write_features(
     let mut metadata: std::collections::HashMap<String, String> =
         extra.clone().into_iter().collect();
     metadata.insert(
-        "class_names".to_string(),
+        meta::CLASS_NAMES.to_string(),
         serde_json::to_string(class_names).expect("strings serialize"),
     );
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| DataError::Format {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
+    let bytes = canonical_header(bytes).map_err(|message| DataError::Format {
+        path: path.to_owned(),
+        message,
+    })?;
     // Atomic: a reader never sees half a file.
     let tmp = path.with_extension("safetensors.tmp");
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The same safetensors bytes with the header's JSON keys in sorted order. safetensors writes the
+/// metadata from a `HashMap`, whose order changes from run to run; the file's sha256 is recorded with
+/// every result, so two extractions of the same features must give the same bytes.
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let len_bytes: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("serialized file has no header")?;
+    let len = u64::from_le_bytes(len_bytes) as usize;
+    let header = bytes
+        .get(8..8 + len)
+        .ok_or("serialized header is cut short")?;
+    // serde_json's map is a BTreeMap (no `preserve_order`): it writes keys sorted.
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| format!("serialized header: {e}"))?;
+    let mut canonical = serde_json::to_vec(&value).expect("a JSON value serializes");
+    // The format aligns the data to 8 bytes, padding the header with spaces.
+    canonical.resize(canonical.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + canonical.len() + bytes.len() - 8 - len);
+    out.extend_from_slice(&(canonical.len() as u64).to_le_bytes());
+    out.extend_from_slice(&canonical);
+    out.extend_from_slice(&bytes[8 + len..]);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -460,6 +505,32 @@ mod tests {
         let reloaded = FeatureSet::load(&path).unwrap();
         assert_eq!(reloaded.test, with_test.test);
         assert_ne!(reloaded.sha256, set.sha256);
+    }
+
+    /// The header is written in one order, whatever order the metadata map iterates in: identical
+    /// features give identical bytes, and so the same `features_sha256` in every result row.
+    #[test]
+    fn identical_features_give_identical_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let splits = Splits {
+            train: split(4, 3, &[0, 1, 1, 0]),
+            val: split(2, 3, &[1, 0]),
+            test: Some(split(2, 3, &[0, 1])),
+        };
+        let extra: std::collections::BTreeMap<String, String> = (0..12)
+            .map(|i| (format!("key{i}"), format!("value {i}")))
+            .collect();
+        let files: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                let path = dir.path().join(format!("f{i}.safetensors"));
+                write_features(&path, &splits, &names(2), &extra).unwrap();
+                std::fs::read(&path).unwrap()
+            })
+            .collect();
+        assert!(files.windows(2).all(|w| w[0] == w[1]));
+        let set = FeatureSet::load(&dir.path().join("f0.safetensors")).unwrap();
+        assert_eq!(set.metadata["key7"], "value 7");
+        assert_eq!(set.test, splits.test);
     }
 
     /// Each broken file and the words its error must contain.

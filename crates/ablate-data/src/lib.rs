@@ -15,6 +15,6 @@ mod sampling;
 mod synthetic;
 
 pub use error::DataError;
-pub use features::{FeatureSet, Split, Splits, write_features};
+pub use features::{FeatureSet, Split, Splits, meta, write_features};
 pub use sampling::{epoch_order, stratified_subset};
 pub use synthetic::{SyntheticSpec, synthetic_features};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_data::{Split, Splits, write_features};
+use ablate_data::{Split, Splits, meta, write_features};
 use ablate_images::LabeledImage;
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
@@ -56,18 +56,24 @@ pub fn extract(
     };
 
     let metadata = BTreeMap::from([
-        ("arch".to_string(), plan.arch.name.to_string()),
+        (meta::ARCH.to_string(), plan.arch.name.to_string()),
         (
-            "weights".to_string(),
+            meta::WEIGHTS.to_string(),
             plan.backbone.weights.display().to_string(),
         ),
-        ("weights_sha256".to_string(), plan.weights_sha256.clone()),
         (
-            "dataset_sha256".to_string(),
+            meta::WEIGHTS_SHA256.to_string(),
+            plan.weights_sha256.clone(),
+        ),
+        (
+            meta::DATASET_SHA256.to_string(),
             plan.dataset.content_sha256.clone(),
         ),
-        ("image_size".to_string(), plan.preprocess.size.to_string()),
-        ("cache_key".to_string(), plan.key.clone()),
+        (
+            meta::IMAGE_SIZE.to_string(),
+            plan.preprocess.size.to_string(),
+        ),
+        (meta::CACHE_KEY.to_string(), plan.key.clone()),
     ]);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|source| FeaturesError::Read {
