@@ -18,6 +18,7 @@
 //! ```
 
 mod atomic;
+pub mod columns;
 mod error;
 mod record;
 mod store;
@@ -25,6 +26,6 @@ mod tables;
 
 pub use atomic::write_atomic;
 pub use error::ResultsError;
-pub use record::{CellRecord, FailedCell, Provenance};
-pub use store::{Manifest, ResultsStore};
+pub use record::{CellOutcome, CellRecord, EpochMetrics, FailedCell, Provenance};
+pub use store::{DataSummary, Manifest, ResultsStore};
 pub use tables::{Tables, build_tables};

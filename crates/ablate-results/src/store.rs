@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ablate_spec::{Cell, Claim, Experiment};
+use ablate_spec::{Cell, Claim, Experiment, ReportSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -21,9 +21,39 @@ pub struct Manifest {
     /// file of the latest run.
     #[serde(default)]
     pub claims: Vec<Claim>,
+    /// False when the claims are the thread's defaults (the file declares no `[[claims]]`).
+    #[serde(default = "declared")]
+    pub claims_declared: bool,
+    /// The report's prose (`[report]`), like the claims outside the config hash.
+    #[serde(default)]
+    pub report: ReportSpec,
+    /// What the grid trained on (classes, rows per split, feature width), recorded when the
+    /// features are first loaded; absent in older folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSummary>,
     /// The experiment file the folder was made from, for the commands printed to users.
     #[serde(default)]
     pub source: Option<String>,
+}
+
+fn declared() -> bool {
+    true
+}
+
+/// The data a results folder was trained on, as the features file describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// The features file (the cache path for extracted features).
+    pub features: String,
+    pub class_names: Vec<String>,
+    /// Feature width.
+    pub dim: usize,
+    pub train_rows: usize,
+    pub val_rows: usize,
+    /// 0 without a test split.
+    pub test_rows: usize,
+    /// Training rows of the smallest class: the largest size a grid can ask for.
+    pub smallest_class_rows: usize,
 }
 
 pub struct ResultsStore {
@@ -71,6 +101,12 @@ impl ResultsStore {
                 }
             })?;
         experiment.claims = manifest.claims.clone();
+        experiment.claims_declared = manifest.claims_declared;
+        experiment.report = manifest.report.clone();
+        if !experiment.claims_declared {
+            experiment.unmeasured =
+                ablate_spec::measurable(ablate_spec::thread_claims(), &experiment.grid).1;
+        }
         if experiment.config_hash() != manifest.config_hash {
             return Err(ResultsError::Corrupt {
                 path: manifest_path,
@@ -135,9 +171,14 @@ impl ResultsStore {
                         expected: config_hash,
                     });
                 }
-                if update_claims && manifest.claims != experiment.claims {
+                let report_parts_changed = manifest.claims != experiment.claims
+                    || manifest.claims_declared != experiment.claims_declared
+                    || manifest.report != experiment.report;
+                if update_claims && report_parts_changed {
                     let updated = Manifest {
                         claims: experiment.claims.clone(),
+                        claims_declared: experiment.claims_declared,
+                        report: experiment.report.clone(),
                         ..manifest
                     };
                     let json = serde_json::to_vec_pretty(&updated).expect("a Manifest serializes");
@@ -152,6 +193,9 @@ impl ResultsStore {
                     ablate_version: env!("CARGO_PKG_VERSION").to_string(),
                     experiment: serde_json::to_value(experiment).expect("an Experiment serializes"),
                     claims: experiment.claims.clone(),
+                    claims_declared: experiment.claims_declared,
+                    report: experiment.report.clone(),
+                    data: None,
                     source: Some(experiment.source.display().to_string()),
                 };
                 let json = serde_json::to_vec_pretty(&manifest).expect("a Manifest serializes");
@@ -169,6 +213,20 @@ impl ResultsStore {
             folder,
             config_hash,
         })
+    }
+
+    /// Records what the grid trains on in the manifest (rewritten atomically, only when it changes).
+    pub fn record_data(&self, data: &DataSummary) -> Result<(), ResultsError> {
+        let manifest = Manifest::load(&self.folder)?;
+        if manifest.data.as_ref() == Some(data) {
+            return Ok(());
+        }
+        let updated = Manifest {
+            data: Some(data.clone()),
+            ..manifest
+        };
+        let json = serde_json::to_vec_pretty(&updated).expect("a Manifest serializes");
+        write_atomic(&self.folder.join("manifest.json"), &json)
     }
 
     pub fn folder(&self) -> &Path {

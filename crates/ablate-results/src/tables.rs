@@ -3,17 +3,47 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_spec::{Cell, HeadVariant};
+use ablate_spec::{Cell, Kind, Metric, Switch, Value};
 use polars::prelude::*;
 
 use crate::atomic::write_atomic;
+use crate::columns::{epochs as ep, runs as rc};
 use crate::error::ResultsError;
-use crate::record::CellRecord;
+use crate::record::{CellRecord, EpochMetrics};
 
 /// One row per cell (`runs`) and one row per cell and epoch (`epochs`).
 pub struct Tables {
     pub runs: DataFrame,
     pub epochs: DataFrame,
+}
+
+/// A column of one value per row.
+fn column<R, T>(name: &str, rows: &[R], f: impl Fn(&R) -> T) -> Column
+where
+    Series: NamedFrom<Vec<T>, [T]>,
+{
+    Column::new(name.into(), rows.iter().map(f).collect::<Vec<T>>())
+}
+
+/// The column of one head switch: empty where the head does not have it (or the grid leaves it to
+/// `[train]`), typed by the switch's kind.
+fn switch_column(switch: Switch, rows: &[&CellRecord]) -> Column {
+    let value = |r: &&CellRecord| r.cell.head.set_value(switch);
+    let name = switch.key();
+    match switch.spec().kind {
+        Kind::Flag => column(name, rows, |r| match value(r) {
+            Some(Value::Flag(b)) => Some(b),
+            _ => None,
+        }),
+        Kind::Number(_) => column(name, rows, |r| match value(r) {
+            Some(Value::Number(x)) => Some(x),
+            _ => None,
+        }),
+        Kind::Word(_) => column(name, rows, |r| match value(r) {
+            Some(Value::Word(w)) => Some(w.to_string()),
+            _ => None,
+        }),
+    }
 }
 
 /// Builds both tables from `records`, rows in the order of `cells` (the grid order), so the tables do
@@ -23,175 +53,59 @@ pub fn build_tables(
     records: &BTreeMap<String, CellRecord>,
 ) -> PolarsResult<Tables> {
     let rows: Vec<&CellRecord> = cells.iter().filter_map(|c| records.get(&c.id())).collect();
+    let metric = |m: Metric| m.column();
 
-    let mlp = |r: &CellRecord| match r.cell.head {
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias,
-            ..
-        } => (Some(bias_before_bn), Some(relu), Some(dropout), last_bias),
-        HeadVariant::Linear { last_bias, .. } => (None, None, None, last_bias),
-    };
-    let position = |r: &CellRecord| match r.cell.head {
-        HeadVariant::Mlp {
-            dropout_position, ..
-        } => Some(
-            if dropout_position.is_after_bn() {
-                "after_bn"
-            } else {
-                "before_bn"
-            }
-            .to_string(),
-        ),
-        HeadVariant::Linear { .. } => None,
-    };
-    let col_str = |name: &str, f: &dyn Fn(&CellRecord) -> String| {
-        Column::new(
-            name.into(),
-            rows.iter().map(|r| f(r)).collect::<Vec<String>>(),
-        )
-    };
-    let col_f64 = |name: &str, f: &dyn Fn(&CellRecord) -> f64| {
-        Column::new(name.into(), rows.iter().map(|r| f(r)).collect::<Vec<f64>>())
-    };
-    let runs = DataFrame::new_infer_height(vec![
-        col_str("cell_id", &|r| r.cell_id.clone()),
-        col_str("head", &|r| match r.cell.head {
-            HeadVariant::Mlp { .. } => "mlp".into(),
-            HeadVariant::Linear { .. } => "linear".into(),
+    let mut columns = vec![
+        column(rc::CELL_ID, &rows, |r| r.cell_id.clone()),
+        column(rc::HEAD, &rows, |r| r.cell.head.kind().to_string()),
+        column(rc::VARIANT, &rows, |r| r.cell.head.name()),
+    ];
+    columns.extend(Switch::all().map(|s| switch_column(s, &rows)));
+    columns.extend([
+        column(rc::TRAIN_PER_CLASS, &rows, |r| {
+            r.cell.train_per_class as u64
         }),
-        col_str("variant", &|r| r.cell.head.name()),
-        Column::new(
-            "bias_before_bn".into(),
-            rows.iter().map(|r| mlp(r).0).collect::<Vec<Option<bool>>>(),
-        ),
-        Column::new(
-            "relu".into(),
-            rows.iter().map(|r| mlp(r).1).collect::<Vec<Option<bool>>>(),
-        ),
-        Column::new(
-            "dropout".into(),
-            rows.iter().map(|r| mlp(r).2).collect::<Vec<Option<f64>>>(),
-        ),
-        Column::new(
-            "last_bias".into(),
-            rows.iter().map(|r| mlp(r).3).collect::<Vec<bool>>(),
-        ),
-        col_f64("input_dropout", &|r| r.cell.head.input_dropout()),
-        Column::new(
-            "weight_decay".into(),
-            rows.iter()
-                .map(|r| r.cell.head.weight_decay())
-                .collect::<Vec<Option<f64>>>(),
-        ),
-        Column::new(
-            "dropout_position".into(),
-            rows.iter()
-                .map(|r| position(r))
-                .collect::<Vec<Option<String>>>(),
-        ),
-        Column::new(
-            "train_per_class".into(),
-            rows.iter()
-                .map(|r| r.cell.train_per_class as u64)
-                .collect::<Vec<u64>>(),
-        ),
-        Column::new(
-            "seed".into(),
-            rows.iter().map(|r| r.cell.seed).collect::<Vec<u64>>(),
-        ),
-        col_f64("train_acc", &|r| r.outcome.train_acc),
-        col_f64("val_acc", &|r| r.outcome.val_acc),
-        col_f64("train_loss", &|r| r.outcome.train_loss),
-        col_f64("val_loss", &|r| r.outcome.val_loss),
-        Column::new(
-            "test_acc".into(),
-            rows.iter()
-                .map(|r| r.outcome.test_acc)
-                .collect::<Vec<Option<f64>>>(),
-        ),
-        Column::new(
-            "test_loss".into(),
-            rows.iter()
-                .map(|r| r.outcome.test_loss)
-                .collect::<Vec<Option<f64>>>(),
-        ),
-        Column::new(
-            "bn_var_ratio".into(),
-            rows.iter()
-                .map(|r| r.outcome.bn_var_ratio)
-                .collect::<Vec<Option<f64>>>(),
-        ),
-        Column::new(
-            "params".into(),
-            rows.iter()
-                .map(|r| r.outcome.params as u64)
-                .collect::<Vec<u64>>(),
-        ),
-        Column::new(
-            "steps".into(),
-            rows.iter()
-                .map(|r| r.outcome.steps as u64)
-                .collect::<Vec<u64>>(),
-        ),
-        col_f64("seconds", &|r| r.outcome.seconds),
-        col_str("config_hash", &|r| r.provenance.config_hash.clone()),
-        col_str("features_sha256", &|r| r.provenance.features_sha256.clone()),
-        col_str("backbone_sha256", &|r| r.provenance.backbone_sha256.clone()),
-        col_str("dataset_sha256", &|r| r.provenance.dataset_sha256.clone()),
-        col_str("backend", &|r| r.provenance.backend.clone()),
-        col_str("ablate_version", &|r| r.provenance.ablate_version.clone()),
-    ])?;
+        column(rc::SEED, &rows, |r| r.cell.seed),
+        column(metric(Metric::TrainAcc), &rows, |r| r.outcome.train_acc),
+        column(metric(Metric::ValAcc), &rows, |r| r.outcome.val_acc),
+        column(metric(Metric::TrainLoss), &rows, |r| r.outcome.train_loss),
+        column(metric(Metric::ValLoss), &rows, |r| r.outcome.val_loss),
+        column(metric(Metric::TestAcc), &rows, |r| r.outcome.test_acc),
+        column(metric(Metric::TestLoss), &rows, |r| r.outcome.test_loss),
+        column(metric(Metric::BnVarRatio), &rows, |r| {
+            r.outcome.bn_var_ratio
+        }),
+        column(metric(Metric::Params), &rows, |r| r.outcome.params as u64),
+        column(rc::STEPS, &rows, |r| r.outcome.steps as u64),
+        column(rc::SECONDS, &rows, |r| r.outcome.seconds),
+        column(rc::CONFIG_HASH, &rows, |r| r.provenance.config_hash.clone()),
+        column(rc::FEATURES_SHA256, &rows, |r| {
+            r.provenance.features_sha256.clone()
+        }),
+        column(rc::BACKBONE_SHA256, &rows, |r| {
+            r.provenance.backbone_sha256.clone()
+        }),
+        column(rc::DATASET_SHA256, &rows, |r| {
+            r.provenance.dataset_sha256.clone()
+        }),
+        column(rc::BACKEND, &rows, |r| r.provenance.backend.clone()),
+        column(rc::ABLATE_VERSION, &rows, |r| {
+            r.provenance.ablate_version.clone()
+        }),
+    ]);
+    let runs = DataFrame::new_infer_height(columns)?;
 
-    let epoch_rows: Vec<(&CellRecord, &ablate_train::EpochMetrics)> = rows
+    let epoch_rows: Vec<(&CellRecord, &EpochMetrics)> = rows
         .iter()
         .flat_map(|r| r.outcome.epochs.iter().map(move |e| (*r, e)))
         .collect();
     let epochs = DataFrame::new_infer_height(vec![
-        Column::new(
-            "cell_id".into(),
-            epoch_rows
-                .iter()
-                .map(|(r, _)| r.cell_id.clone())
-                .collect::<Vec<String>>(),
-        ),
-        Column::new(
-            "epoch".into(),
-            epoch_rows
-                .iter()
-                .map(|(_, e)| e.epoch as u64)
-                .collect::<Vec<u64>>(),
-        ),
-        Column::new(
-            "train_loss".into(),
-            epoch_rows
-                .iter()
-                .map(|(_, e)| e.train_loss)
-                .collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            "val_loss".into(),
-            epoch_rows
-                .iter()
-                .map(|(_, e)| e.val_loss)
-                .collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            "val_acc".into(),
-            epoch_rows
-                .iter()
-                .map(|(_, e)| e.val_acc)
-                .collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            "bias_grad_max".into(),
-            epoch_rows
-                .iter()
-                .map(|(_, e)| e.bias_grad_max)
-                .collect::<Vec<Option<f64>>>(),
-        ),
+        column(ep::CELL_ID, &epoch_rows, |(r, _)| r.cell_id.clone()),
+        column(ep::EPOCH, &epoch_rows, |(_, e)| e.epoch as u64),
+        column(ep::TRAIN_LOSS, &epoch_rows, |(_, e)| e.train_loss),
+        column(ep::VAL_LOSS, &epoch_rows, |(_, e)| e.val_loss),
+        column(ep::VAL_ACC, &epoch_rows, |(_, e)| e.val_acc),
+        column(ep::BIAS_GRAD_MAX, &epoch_rows, |(_, e)| e.bias_grad_max),
     ])?;
     Ok(Tables { runs, epochs })
 }

@@ -1,8 +1,6 @@
 /// Why a cell could not be trained.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error(transparent)]
-    Data(#[from] ablate_data::DataError),
     #[error(
         "cell {cell}: the training loss became {loss} at epoch {epoch}, step {step}; lower `train.lr`"
     )]

@@ -4,6 +4,8 @@ use ablate_heads::Head;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::source::{BatchSource, Split};
+
 /// Mean cross-entropy and accuracy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evaluation {
@@ -14,17 +16,29 @@ pub struct Evaluation {
 /// Rows per forward pass: large enough to amortise dispatch, small enough to keep memory flat.
 const EVAL_CHUNK: usize = 2048;
 
-/// Evaluates `head` (already switched to eval mode with `valid()`) on row-major `x` `[len, dim]`.
-pub fn evaluate(head: &Head, x: &[f32], y: &[u32], dim: usize, device: &Device) -> Evaluation {
+/// Evaluates `head` (already switched to eval mode with `valid()`) on `split` of `source`.
+pub fn evaluate(
+    head: &Head,
+    source: &impl BatchSource,
+    split: Split,
+    device: &Device,
+) -> Evaluation {
+    let labels = source.labels(split);
     let mut loss_sum = 0.0f64;
     let mut correct = 0usize;
-    for (rows, labels) in x.chunks(EVAL_CHUNK * dim).zip(y.chunks(EVAL_CHUNK)) {
-        let n = labels.len();
-        let inputs = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [n, dim]), device);
-        let logits = head.forward(inputs, None);
+    for start in (0..labels.len()).step_by(EVAL_CHUNK) {
+        let end = (start + EVAL_CHUNK).min(labels.len());
+        let n = end - start;
+        let logits = head.forward(source.span(split, start..end, device), None);
         let log_probs = log_softmax(logits.clone(), 1);
         let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
+            TensorData::new(
+                labels[start..end]
+                    .iter()
+                    .map(|&l| l as i64)
+                    .collect::<Vec<_>>(),
+                [n],
+            ),
             device,
         );
         let picked = log_probs.gather(1, targets.clone().unsqueeze_dim::<2>(1));
@@ -37,7 +51,7 @@ pub fn evaluate(head: &Head, x: &[f32], y: &[u32], dim: usize, device: &Device) 
             .sum()
             .into_scalar::<i64>() as usize;
     }
-    let len = y.len().max(1) as f64;
+    let len = labels.len().max(1) as f64;
     Evaluation {
         loss: loss_sum / len,
         acc: correct as f64 / len,

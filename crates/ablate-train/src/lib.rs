@@ -7,19 +7,21 @@
 //!
 //! ```no_run
 //! # use ablate_spec::{Cell, HeadVariant, TrainSpec};
+//! # use ablate_train::{FeatureSource, train_cell};
 //! let features = ablate_data::FeatureSet::load("features.safetensors".as_ref()).unwrap();
-//! let cell = Cell { head: HeadVariant::Linear { last_bias: true, input_dropout: 0.0, weight_decay: None }, train_per_class: 25, seed: 0 };
-//! let outcome = ablate_train::train_cell(&cell, &TrainSpec::default(), &features, &burn::tensor::Device::flex()).unwrap();
+//! let cell = Cell { head: HeadVariant::linear(), train_per_class: 25, seed: 0 };
+//! let source = FeatureSource::new(&features, cell.train_per_class, cell.seed).unwrap();
+//! let outcome = train_cell(&cell, &TrainSpec::default(), &source, &burn::tensor::Device::flex()).unwrap();
 //! println!("val acc {}", outcome.val_acc);
 //! ```
 
 mod error;
 mod evaluate;
-mod metrics;
 mod optimizer;
+mod source;
 mod trainer;
 
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
-pub use metrics::{CellOutcome, EpochMetrics};
+pub use source::{BatchSource, FeatureSource, Split};
 pub use trainer::{head_config, train_cell};

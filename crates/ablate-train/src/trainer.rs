@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use ablate_data::{FeatureSet, epoch_order};
+use ablate_data::epoch_order;
 use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
+use ablate_results::{CellOutcome, EpochMetrics};
 use ablate_spec::seeding::stream;
-use ablate_spec::{Cell, DropoutPosition, HeadVariant, TrainSpec};
+use ablate_spec::{Cell, DropoutPosition, HeadKind, HeadVariant, Switch, TrainSpec};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
@@ -14,66 +15,79 @@ use rand::Rng;
 
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate};
-use crate::metrics::{CellOutcome, EpochMetrics};
 use crate::optimizer;
+use crate::source::{BatchSource, Split};
 
-/// The head a grid variant stands for, sized for `data`.
-pub fn head_config(variant: &HeadVariant, train: &TrainSpec, data: &FeatureSet) -> HeadConfig {
-    match *variant {
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias,
-            dropout_position,
-            ..
-        } => HeadConfig::Mlp(
-            MlpHeadConfig::new(data.dim(), train.hidden, data.num_classes)
-                .with_bias_before_bn(bias_before_bn)
-                .with_relu(relu)
-                .with_dropout(dropout)
-                .with_last_bias(last_bias)
-                .with_dropout_before_bn(dropout_position == DropoutPosition::BeforeBn),
+/// The head a grid variant stands for, for `input_dim` features and `classes` classes.
+pub fn head_config(
+    variant: &HeadVariant,
+    train: &TrainSpec,
+    input_dim: usize,
+    classes: usize,
+) -> HeadConfig {
+    match variant.kind() {
+        HeadKind::Mlp => HeadConfig::Mlp(
+            MlpHeadConfig::new(input_dim, train.hidden, classes)
+                .with_bias_before_bn(variant.is_on(Switch::BiasBeforeBn))
+                .with_relu(variant.is_on(Switch::Relu))
+                .with_dropout(variant.dropout())
+                .with_last_bias(variant.is_on(Switch::LastBias))
+                .with_dropout_before_bn(variant.dropout_position() == DropoutPosition::BeforeBn),
         ),
-        HeadVariant::Linear { last_bias, .. } => HeadConfig::Linear(
-            LinearHeadConfig::new(data.dim(), data.num_classes).with_bias(last_bias),
+        HeadKind::Linear => HeadConfig::Linear(
+            LinearHeadConfig::new(input_dim, classes).with_bias(variant.is_on(Switch::LastBias)),
         ),
     }
 }
 
-/// Trains one cell on `device` (a plain device: autodiff is added here) and evaluates it.
+/// The keep-mask of input dropout for one step: `1 / (1 - p)` where a feature is kept, 0 where it is
+/// dropped. One draw per (seed, size, epoch, step), shared by every variant and rate: a feature
+/// dropped at p = 0.2 is dropped at p = 0.4 too, and bias on/off twins see the same masks.
+fn input_dropout_mask(cell: &Cell, epoch: usize, step: usize, len: usize, p: f64) -> Vec<f32> {
+    let mut rng = stream(
+        cell.seed,
+        &format!(
+            "input-dropout/n{}/epoch{epoch}/step{step}",
+            cell.train_per_class
+        ),
+    );
+    let scale = (1.0 / (1.0 - p)) as f32;
+    (0..len)
+        .map(|_| if rng.random::<f64>() >= p { scale } else { 0.0 })
+        .collect()
+}
+
+/// Trains one cell on `device` (a plain device: autodiff is added here) on the batches of `source`
+/// (the cell's training subset, its val and test splits), and evaluates it.
 ///
 /// Deterministic: the same cell, settings, data and backend give the same numbers, whatever else runs
 /// at the same time, because every random draw comes from a stream keyed by the cell's seed.
 pub fn train_cell(
     cell: &Cell,
     train: &TrainSpec,
-    data: &FeatureSet,
+    source: &impl BatchSource,
     device: &Device,
 ) -> Result<CellOutcome, TrainError> {
     let started = Instant::now();
-    let dim = data.dim();
-    let classes = data.num_classes;
-    let subset = data.train_subset(cell.train_per_class, cell.seed)?;
-    let (train_x, train_y) = data.train.gather(&subset);
+    let dim = source.input_dim();
+    let classes = source.classes();
+    let train_rows = source.len(Split::Train);
+    let train_y = source.labels(Split::Train);
 
     let train_device = device.clone().autodiff();
-    let mut head = head_config(&cell.head, train, data).init(cell.seed, &train_device);
+    let mut head = head_config(&cell.head, train, dim, classes).init(cell.seed, &train_device);
     let params = head.trainable_params();
     let dropout_width = head.dropout_width();
     let input_dropout = cell.head.input_dropout();
-    // The grid's weight decay axis, when there is one, overrides `[train] weight_decay`.
-    let settings = TrainSpec {
-        weight_decay: cell.head.weight_decay().unwrap_or(train.weight_decay),
-        ..train.clone()
-    };
+    // Switches the grid sets (weight decay) override their `[train]` settings.
+    let settings = train.for_variant(&cell.head);
     let mut optim = optimizer::build(&settings);
 
     let mut epochs = Vec::with_capacity(train.epochs);
     let mut steps = 0;
     let mut dropped_single_sample_batch = false;
     for epoch in 0..train.epochs {
-        let order = epoch_order(subset.len(), cell.train_per_class, cell.seed, epoch);
+        let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
         let mut loss_sum = 0.0f64;
         let mut epoch_steps = 0usize;
         let mut bias_grad_max: Option<f64> = None;
@@ -83,30 +97,16 @@ pub fn train_cell(
                 continue;
             }
             let b = batch.len();
-            let mut xs = Vec::with_capacity(b * dim);
+            let mut x = source.rows(Split::Train, batch, &train_device);
+            if input_dropout > 0.0 {
+                // The backbone's own dropout on the pooled features.
+                let mask = input_dropout_mask(cell, epoch, step, b * dim, input_dropout);
+                x = x * Tensor::<2>::from_data(TensorData::new(mask, [b, dim]), &train_device);
+            }
             let mut onehot = vec![0.0f32; b * classes];
             for (row, &i) in batch.iter().enumerate() {
-                xs.extend_from_slice(&train_x[i * dim..(i + 1) * dim]);
                 onehot[row * classes + train_y[i] as usize] = 1.0;
             }
-            if input_dropout > 0.0 {
-                // The backbone's own dropout on the pooled features. One draw per (seed, size,
-                // epoch, step), shared by every variant and rate: a feature dropped at p = 0.2 is
-                // dropped at p = 0.4 too, and bias on/off twins see the same masks.
-                let mut rng = stream(
-                    cell.seed,
-                    &format!(
-                        "input-dropout/n{}/epoch{epoch}/step{step}",
-                        cell.train_per_class
-                    ),
-                );
-                let scale = (1.0 / (1.0 - input_dropout)) as f32;
-                for v in &mut xs {
-                    let keep = rng.random::<f64>() >= input_dropout;
-                    *v = if keep { *v * scale } else { 0.0 };
-                }
-            }
-            let x = Tensor::<2>::from_data(TensorData::new(xs, [b, dim]), &train_device);
             let targets =
                 Tensor::<2>::from_data(TensorData::new(onehot, [b, classes]), &train_device);
             // One draw per (seed, size, epoch, step): every variant with dropout gets the same one.
@@ -146,7 +146,7 @@ pub fn train_cell(
             epoch_steps += 1;
         }
         steps += epoch_steps;
-        let val = evaluate(&head.valid(), &data.val.x, &data.val.y, dim, device);
+        let val = evaluate(&head.valid(), source, Split::Val, device);
         epochs.push(EpochMetrics {
             epoch: epoch + 1,
             train_loss: loss_sum / epoch_steps.max(1) as f64,
@@ -157,25 +157,21 @@ pub fn train_cell(
     }
 
     let eval_head: Head = head.valid();
-    let fit = evaluate(&eval_head, &train_x, &train_y, dim, device);
+    let fit = evaluate(&eval_head, source, Split::Train, device);
     // The last epoch ended with this very evaluation (same head, same rows): reuse it.
     let val = match epochs.last() {
         Some(last) => Evaluation {
             loss: last.val_loss,
             acc: last.val_acc,
         },
-        None => evaluate(&eval_head, &data.val.x, &data.val.y, dim, device),
+        None => evaluate(&eval_head, source, Split::Val, device),
     };
-    let val_x = Tensor::<2>::from_data(
-        TensorData::new(data.val.x.clone(), [data.val.x.len() / dim, dim]),
-        device,
-    );
-    let bn_var_ratio = eval_head.bn_var_ratio(val_x);
+    let bn_var_ratio =
+        eval_head.bn_var_ratio(source.span(Split::Val, 0..source.len(Split::Val), device));
     // Evaluated once, at the end: nothing during training looks at it.
-    let test = data
-        .test
-        .as_ref()
-        .map(|t| evaluate(&eval_head, &t.x, &t.y, dim, device));
+    let test = source
+        .has(Split::Test)
+        .then(|| evaluate(&eval_head, source, Split::Test, device));
     Ok(CellOutcome {
         epochs,
         train_acc: fit.acc,

@@ -1,8 +1,9 @@
 //! The paired design, checked end to end on small synthetic features.
 
 use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
-use ablate_spec::{Cell, HeadVariant, TrainSpec};
-use ablate_train::{CellOutcome, train_cell};
+use ablate_results::CellOutcome;
+use ablate_spec::{Cell, HeadVariant, Switch, TrainSpec};
+use ablate_train::{FeatureSource, train_cell};
 use burn::tensor::Device;
 
 fn features() -> (tempfile::TempDir, FeatureSet) {
@@ -37,15 +38,11 @@ fn mlp_with_input_dropout(
     dropout: f64,
     input_dropout: f64,
 ) -> HeadVariant {
-    HeadVariant::Mlp {
-        bias_before_bn,
-        relu,
-        dropout,
-        last_bias: true,
-        dropout_position: Default::default(),
-        input_dropout,
-        weight_decay: None,
-    }
+    HeadVariant::mlp()
+        .flag(Switch::BiasBeforeBn, bias_before_bn)
+        .flag(Switch::Relu, relu)
+        .number(Switch::Dropout, dropout)
+        .number(Switch::InputDropout, input_dropout)
 }
 
 fn train(head: HeadVariant, seed: u64, data: &FeatureSet) -> CellOutcome {
@@ -54,7 +51,8 @@ fn train(head: HeadVariant, seed: u64, data: &FeatureSet) -> CellOutcome {
         train_per_class: 100,
         seed,
     };
-    train_cell(&cell, &settings(), data, &Device::flex()).unwrap()
+    let source = FeatureSource::new(data, cell.train_per_class, cell.seed).unwrap();
+    train_cell(&cell, &settings(), &source, &Device::flex()).unwrap()
 }
 
 fn max_train_loss_gap(a: &CellOutcome, b: &CellOutcome) -> f64 {
@@ -123,14 +121,10 @@ fn input_dropout_changes_training() {
 #[test]
 fn weight_decay_axis_reaches_the_optimizer() {
     let (_dir, data) = features();
-    let linear = |weight_decay| HeadVariant::Linear {
-        last_bias: true,
-        input_dropout: 0.0,
-        weight_decay,
-    };
-    let plain = train(linear(None), 0, &data);
-    let zero = train(linear(Some(0.0)), 0, &data);
-    let strong = train(linear(Some(0.5)), 0, &data);
+    let linear = |decay| HeadVariant::linear().number(Switch::WeightDecay, decay);
+    let plain = train(HeadVariant::linear(), 0, &data);
+    let zero = train(linear(0.0), 0, &data);
+    let strong = train(linear(0.5), 0, &data);
     assert_eq!(max_train_loss_gap(&plain, &zero), 0.0);
     assert!(max_train_loss_gap(&plain, &strong) > 1e-3);
 }
@@ -176,15 +170,7 @@ fn cells_are_deterministic_and_seeded() {
 #[test]
 fn both_heads_learn() {
     let (_dir, data) = features();
-    let linear = train(
-        HeadVariant::Linear {
-            last_bias: true,
-            input_dropout: 0.0,
-            weight_decay: None,
-        },
-        0,
-        &data,
-    );
+    let linear = train(HeadVariant::linear(), 0, &data);
     let mlp = train(mlp(true, true, 0.0), 0, &data);
     assert!(linear.val_acc > 0.4, "linear val acc {}", linear.val_acc);
     // The test split (160 rows) is evaluated like val, on other rows: a value of its own.

@@ -3,8 +3,8 @@
 //! in eval mode; dropout after BN leaves it at 1.
 
 use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
-use ablate_spec::{Cell, DropoutPosition, HeadVariant, TrainSpec};
-use ablate_train::train_cell;
+use ablate_spec::{Cell, HeadVariant, Switch, TrainSpec, Value};
+use ablate_train::{FeatureSource, train_cell};
 use burn::tensor::Device;
 
 /// Synthetic features centred with the training split's per-feature mean; 1000 rows per class in
@@ -29,18 +29,14 @@ fn centred_features() -> (tempfile::TempDir, FeatureSet) {
     (dir, FeatureSet::load(&path).unwrap())
 }
 
-fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
+fn ratio(position: &'static str, dropout: f64, data: &FeatureSet) -> f64 {
     let cell = Cell {
         // No bias and no ReLU before BN: BN's input stays centred, as in the paper's analysis.
-        head: HeadVariant::Mlp {
-            bias_before_bn: false,
-            relu: false,
-            dropout,
-            last_bias: true,
-            dropout_position: position,
-            input_dropout: 0.0,
-            weight_decay: None,
-        },
+        head: HeadVariant::mlp()
+            .flag(Switch::BiasBeforeBn, false)
+            .flag(Switch::Relu, false)
+            .number(Switch::Dropout, dropout)
+            .with(Switch::DropoutPosition, Value::Word(position)),
         train_per_class: 1000,
         seed: 0,
     };
@@ -53,7 +49,8 @@ fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
         lr: 1e-7,
         ..TrainSpec::default()
     };
-    let outcome = train_cell(&cell, &train, data, &Device::flex()).unwrap();
+    let source = FeatureSource::new(data, cell.train_per_class, cell.seed).unwrap();
+    let outcome = train_cell(&cell, &train, &source, &Device::flex()).unwrap();
     outcome
         .bn_var_ratio
         .expect("an mlp cell measures its variance shift")
@@ -62,9 +59,9 @@ fn ratio(position: DropoutPosition, dropout: f64, data: &FeatureSet) -> f64 {
 #[test]
 fn dropout_before_bn_shifts_the_running_variance_by_one_over_keep() {
     let (_dir, data) = centred_features();
-    let before = ratio(DropoutPosition::BeforeBn, 0.5, &data);
-    let after = ratio(DropoutPosition::AfterBn, 0.5, &data);
-    let none = ratio(DropoutPosition::AfterBn, 0.0, &data);
+    let before = ratio("before_bn", 0.5, &data);
+    let after = ratio("after_bn", 0.5, &data);
+    let none = ratio("after_bn", 0.0, &data);
     assert!((before - 2.0).abs() <= 0.15, "before BN, p = 0.5: {before}");
     assert!((after - 1.0).abs() <= 0.05, "after BN, p = 0.5: {after}");
     assert!((none - 1.0).abs() <= 0.05, "no dropout: {none}");
