@@ -4,12 +4,14 @@
 //! and seed, i.e. the same training subset, initialisation stream and batch order. Which variants
 //! pair is decided by [`Claim::pairs`]; the numbers are joined and aggregated here with polars.
 
-use ablate_spec::{Claim, Compare, DropoutPosition, Expect, HeadVariant, Metric};
+use ablate_results::columns::{epochs as ec, runs as rc};
+use ablate_spec::{Claim, Compare, Expect, HeadVariant, Metric};
 use polars::prelude::*;
 
 use crate::error::ReportError;
+use crate::frame::{f64s, strings, u64s};
+use crate::results::Results;
 use crate::stats::{self, Interval, Verdict};
-use crate::tables::{Results, f64s, strings, u64s};
 
 /// The verdict of one claim at one training size.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,8 +75,7 @@ impl ClaimResult {
 
 fn metric_expr(metric: Metric) -> Expr {
     match metric {
-        Metric::Gap => col("train_acc") - col("val_acc"),
-        Metric::Params => col("params").cast(DataType::Float64),
+        Metric::Gap => col(Metric::TrainAcc.column()) - col(Metric::ValAcc.column()),
         other => col(other.column()).cast(DataType::Float64),
     }
 }
@@ -89,20 +90,20 @@ fn keep_best_on_val(paired: LazyFrame, side: &str) -> LazyFrame {
     );
     let best = paired
         .clone()
-        .group_by_stable([col("train_per_class"), col(&variant)])
+        .group_by_stable([col(rc::TRAIN_PER_CLASS), col(&variant)])
         .agg([col(&sel).mean().alias("sel_mean"), col(&rank).first()])
         .sort(
-            ["train_per_class", "sel_mean", rank.as_str()],
+            [rc::TRAIN_PER_CLASS, "sel_mean", rank.as_str()],
             SortMultipleOptions::default()
                 .with_order_descending_multi([false, true, false])
                 .with_maintain_order(true),
         )
-        .group_by_stable([col("train_per_class")])
+        .group_by_stable([col(rc::TRAIN_PER_CLASS)])
         .agg([col(&variant).first()]);
     paired.join(
         best,
-        [col("train_per_class"), col(&variant)],
-        [col("train_per_class"), col(&variant)],
+        [col(rc::TRAIN_PER_CLASS), col(&variant)],
+        [col(rc::TRAIN_PER_CLASS), col(&variant)],
         JoinArgs::new(JoinType::Inner),
     )
 }
@@ -138,75 +139,10 @@ pub fn apply_holm(claims: &mut [ClaimResult]) {
     }
 }
 
-/// Parses the variant names of the runs table back into variants (they are `HeadVariant::name`).
-fn grid_variants(results: &Results) -> Result<Vec<HeadVariant>, ReportError> {
-    results
-        .variants()?
-        .iter()
-        .map(|name| {
-            parse_variant(name).ok_or_else(|| ReportError::Input {
-                path: "runs".into(),
-                message: format!("variant `{name}` is not an ablate head name"),
-            })
-        })
-        .collect()
-}
-
-/// The inverse of [`HeadVariant::name`].
-pub fn parse_variant(name: &str) -> Option<HeadVariant> {
-    let flag = |part: &str, key: &str| match part.strip_prefix(key)? {
-        "1" => Some(true),
-        "0" => Some(false),
-        _ => None,
-    };
-    let mut parts: Vec<&str> = name.split('-').collect();
-    // Optional parts: `-wd<x>` last (weight decay axis), then `-in<p>` (input dropout), and
-    // `-prebn` after the mlp's dropout rate.
-    let weight_decay = match parts.last().and_then(|p| p.strip_prefix("wd")) {
-        Some(value) => {
-            let value = value.parse().ok()?;
-            parts.pop();
-            Some(value)
-        }
-        None => None,
-    };
-    let input_dropout = match parts.last().and_then(|p| p.strip_prefix("in")) {
-        Some(rate) => {
-            let rate = rate.parse().ok()?;
-            parts.pop();
-            rate
-        }
-        None => 0.0,
-    };
-    let dropout_position = if parts.len() == 6 && parts[4] == "prebn" {
-        parts.remove(4);
-        DropoutPosition::BeforeBn
-    } else {
-        DropoutPosition::AfterBn
-    };
-    match parts.as_slice() {
-        ["linear", last] => Some(HeadVariant::Linear {
-            last_bias: flag(last, "last")?,
-            input_dropout,
-            weight_decay,
-        }),
-        ["mlp", bias, relu, drop, last] => Some(HeadVariant::Mlp {
-            bias_before_bn: flag(bias, "bias")?,
-            relu: flag(relu, "relu")?,
-            dropout: drop.strip_prefix("drop")?.parse().ok()?,
-            last_bias: flag(last, "last")?,
-            dropout_position,
-            input_dropout,
-            weight_decay,
-        }),
-        _ => None,
-    }
-}
-
 /// Measures and judges `claim` on `results`.
 pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, ReportError> {
-    let variants = grid_variants(results)?;
-    let pairs = claim.pairs(&variants);
+    let variants = &results.variants;
+    let pairs = claim.pairs(variants);
     if pairs.is_empty() {
         return Err(ReportError::Input {
             path: "runs".into(),
@@ -233,8 +169,8 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
     if let Some(wanted) = &claim.train_per_class {
         sizes.retain(|s| wanted.contains(&(*s as usize)));
     }
-    let size_frame =
-        df!("train_per_class" => sizes.clone()).map_err(ReportError::table("listing the sizes"))?;
+    let size_frame = df!(rc::TRAIN_PER_CLASS => sizes.clone())
+        .map_err(ReportError::table("listing the sizes"))?;
 
     let runs = results
         .runs
@@ -242,31 +178,31 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         .lazy()
         .join(
             size_frame.lazy(),
-            [col("train_per_class")],
-            [col("train_per_class")],
+            [col(rc::TRAIN_PER_CLASS)],
+            [col(rc::TRAIN_PER_CLASS)],
             JoinArgs::new(JoinType::Inner),
         )
         .select([
-            col("variant"),
-            col("train_per_class"),
-            col("seed"),
-            col("cell_id"),
+            col(rc::VARIANT),
+            col(rc::TRAIN_PER_CLASS),
+            col(rc::SEED),
+            col(rc::CELL_ID),
             metric_expr(claim.metric).alias("m"),
-            col("val_acc").alias("sel"),
+            col(Metric::ValAcc.column()).alias("sel"),
         ]);
     let side = |prefix: &str| {
         runs.clone().select([
-            col("variant").alias(format!("{prefix}_variant")),
-            col("train_per_class"),
-            col("seed"),
-            col("cell_id").alias(format!("{prefix}_cell")),
+            col(rc::VARIANT).alias(format!("{prefix}_variant")),
+            col(rc::TRAIN_PER_CLASS),
+            col(rc::SEED),
+            col(rc::CELL_ID).alias(format!("{prefix}_cell")),
             col("m").alias(format!("m_{prefix}")),
             col("sel").alias(format!("sel_{prefix}")),
         ])
     };
     let in_grid_order = |frame: LazyFrame| {
         frame.sort(
-            ["train_per_class", "seed", "a_rank", "b_rank"],
+            [rc::TRAIN_PER_CLASS, rc::SEED, "a_rank", "b_rank"],
             SortMultipleOptions::default(),
         )
     };
@@ -283,8 +219,8 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             )
             .join(
                 side("b"),
-                [col("b_variant"), col("train_per_class"), col("seed")],
-                [col("b_variant"), col("train_per_class"), col("seed")],
+                [col("b_variant"), col(rc::TRAIN_PER_CLASS), col(rc::SEED)],
+                [col("b_variant"), col(rc::TRAIN_PER_CLASS), col(rc::SEED)],
                 JoinArgs::new(JoinType::Inner),
             )
             .with_column((col("m_a") - col("m_b")).alias("diff")),
@@ -327,7 +263,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         .alias("agree");
     let per_pair = all_pairs
         .lazy()
-        .group_by_stable([col("a_variant"), col("b_variant"), col("train_per_class")])
+        .group_by_stable([col("a_variant"), col("b_variant"), col(rc::TRAIN_PER_CLASS)])
         .agg([
             len().alias("seeds"),
             col("diff").mean().alias("diff_mean"),
@@ -335,7 +271,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             agree_expr.clone(),
         ])
         .sort(
-            ["train_per_class"],
+            [rc::TRAIN_PER_CLASS],
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
@@ -347,24 +283,27 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
     let per_seed = paired
         .clone()
         .lazy()
-        .group_by_stable([col("train_per_class"), col("seed")])
+        .group_by_stable([col(rc::TRAIN_PER_CLASS), col(rc::SEED)])
         .agg([col("diff").mean()])
-        .sort(["train_per_class", "seed"], SortMultipleOptions::default());
+        .sort(
+            [rc::TRAIN_PER_CLASS, rc::SEED],
+            SortMultipleOptions::default(),
+        );
     let seed_frame = per_seed
         .clone()
         .collect()
         .map_err(ReportError::table("pairing the seeds"))?;
-    let seed_sizes = u64s(&seed_frame, "train_per_class")?;
+    let seed_sizes = u64s(&seed_frame, rc::TRAIN_PER_CLASS)?;
     let seed_diffs = f64s(&seed_frame, "diff")?;
     let per_size = per_seed
-        .group_by_stable([col("train_per_class")])
+        .group_by_stable([col(rc::TRAIN_PER_CLASS)])
         .agg([
             len().alias("seeds"),
             col("diff").mean().alias("diff_mean"),
             col("diff").std(1).alias("diff_sd"),
             agree_expr,
         ])
-        .sort(["train_per_class"], SortMultipleOptions::default())
+        .sort([rc::TRAIN_PER_CLASS], SortMultipleOptions::default())
         .collect()
         .map_err(ReportError::table("summarising the claim per size"))?;
 
@@ -377,12 +316,12 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         let frame = paired
             .clone()
             .lazy()
-            .group_by_stable([col("train_per_class")])
+            .group_by_stable([col(rc::TRAIN_PER_CLASS)])
             .agg([col("a_variant").first(), col("b_variant").first()])
             .collect()
             .map_err(ReportError::table("naming the opponents"))?;
         Some((
-            u64s(&frame, "train_per_class")?,
+            u64s(&frame, rc::TRAIN_PER_CLASS)?,
             strings(&frame, "a_variant")?,
             strings(&frame, "b_variant")?,
         ))
@@ -390,7 +329,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         None
     };
 
-    let sizes = u64s(&per_size, "train_per_class")?;
+    let sizes = u64s(&per_size, rc::TRAIN_PER_CLASS)?;
     let seeds = u64s(&per_size, "seeds")?;
     let means = f64s(&per_size, "diff_mean")?;
     let sds = f64s(&per_size, "diff_sd")?;
@@ -473,17 +412,17 @@ fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportE
     let epochs = results.epochs.clone().lazy();
     let side = |prefix: &str| {
         epochs.clone().select([
-            col("cell_id").alias(format!("{prefix}_cell")),
-            col("epoch"),
-            col("train_loss").alias(format!("loss_{prefix}")),
-            col("bias_grad_max").alias(format!("grad_{prefix}")),
+            col(ec::CELL_ID).alias(format!("{prefix}_cell")),
+            col(ec::EPOCH),
+            col(ec::TRAIN_LOSS).alias(format!("loss_{prefix}")),
+            col(ec::BIAS_GRAD_MAX).alias(format!("grad_{prefix}")),
         ])
     };
     let gap = col("loss_a") - col("loss_b");
     let frame = paired
         .clone()
         .lazy()
-        .select([col("train_per_class"), col("a_cell"), col("b_cell")])
+        .select([col(rc::TRAIN_PER_CLASS), col("a_cell"), col("b_cell")])
         .join(
             side("a"),
             [col("a_cell")],
@@ -492,8 +431,8 @@ fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportE
         )
         .join(
             side("b"),
-            [col("b_cell"), col("epoch")],
-            [col("b_cell"), col("epoch")],
+            [col("b_cell"), col(ec::EPOCH)],
+            [col("b_cell"), col(ec::EPOCH)],
             JoinArgs::new(JoinType::Inner),
         )
         .with_column(
@@ -502,15 +441,15 @@ fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportE
                 .otherwise(gap)
                 .alias("loss_gap"),
         )
-        .group_by([col("train_per_class")])
+        .group_by([col(rc::TRAIN_PER_CLASS)])
         .agg([
             col("loss_gap").max().alias("max_loss_gap"),
             col("grad_a").max().alias("max_bias_grad"),
         ])
-        .sort(["train_per_class"], SortMultipleOptions::default())
+        .sort([rc::TRAIN_PER_CLASS], SortMultipleOptions::default())
         .collect()
         .map_err(ReportError::table("comparing the paired training curves"))?;
-    let sizes = u64s(&frame, "train_per_class")?;
+    let sizes = u64s(&frame, rc::TRAIN_PER_CLASS)?;
     let loss = f64s(&frame, "max_loss_gap")?;
     let grad = f64s(&frame, "max_bias_grad")?;
     Ok((0..frame.height())
@@ -547,79 +486,48 @@ pub(crate) fn with_interval_ends(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ablate_spec::{HeadKind, Selector};
+    use crate::testing::{self, Cell};
+    use ablate_spec::{HeadKind, Selector, Switch};
 
     /// Runs of four variants at one size and three seeds, with val and test accuracies chosen so that
     /// the variant best on val is not the one best on test.
     fn constructed() -> Results {
-        let linear = |wd: f64| HeadVariant::Linear {
-            last_bias: true,
-            input_dropout: 0.0,
-            weight_decay: Some(wd),
-        };
-        let mlp = |dropout: f64| HeadVariant::Mlp {
-            bias_before_bn: true,
-            relu: true,
-            dropout,
-            last_bias: true,
-            dropout_position: DropoutPosition::AfterBn,
-            input_dropout: 0.0,
-            weight_decay: None,
-        };
-        // (variant, val, test) per seed offset: val prefers linear wd0.1 and mlp drop0.5.
-        let table = [
-            (linear(0.0), 0.80, 0.90),
-            (linear(0.1), 0.85, 0.84),
-            (mlp(0.0), 0.70, 0.80),
-            (mlp(0.5), 0.75, 0.78),
-        ];
-        let mut rows: Vec<(String, String, u64, f64, f64)> = Vec::new();
-        for seed in 0..3u64 {
-            for (v, val, test) in &table {
-                let jitter = seed as f64 * 0.001;
-                let head = if v.kind() == HeadKind::Mlp {
-                    "mlp"
-                } else {
-                    "linear"
-                };
-                rows.push((
-                    v.name(),
-                    head.into(),
-                    seed,
-                    val + jitter,
-                    test - jitter * 2.0,
-                ));
-            }
-        }
-        let runs = df!(
-            "cell_id" => rows.iter().map(|r| format!("{}-s{}", r.0, r.2)).collect::<Vec<_>>(),
-            "head" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
-            "variant" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            "train_per_class" => rows.iter().map(|_| 100u64).collect::<Vec<_>>(),
-            "seed" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            "train_acc" => rows.iter().map(|_| 1.0).collect::<Vec<_>>(),
-            "val_acc" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
-            "test_acc" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
-            "params" => rows.iter().map(|_| 10u64).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        let epochs = df!("cell_id" => ["x"], "epoch" => [1u64]).unwrap();
-        Results { runs, epochs }
+        let experiment = testing::experiment(
+            r#"
+name = "constructed"
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp", "linear"]
+dropout = [0.0, 0.5]
+weight_decay = { linear = [0.0, 0.1] }
+train_per_class = [100]
+seeds = [0, 1, 2]
+"#,
+        );
+        testing::results(experiment, None, |v, _, seed| {
+            // (val, test): val prefers linear wd0.1 and mlp drop0.5.
+            let (val, test) = match (v.kind(), v.weight_decay(), v.dropout()) {
+                (HeadKind::Linear, Some(wd), _) if wd == 0.0 => (0.80, 0.90),
+                (HeadKind::Linear, _, _) => (0.85, 0.84),
+                (_, _, p) if p == 0.0 => (0.70, 0.80),
+                _ => (0.75, 0.78),
+            };
+            let jitter = seed as f64 * 0.001;
+            Cell::acc(1.0, val + jitter, test - jitter * 2.0)
+        })
     }
 
     fn versus(compare: Compare, metric: Metric) -> ClaimResult {
-        let head = |kind| Selector {
-            head: Some(kind),
-            ..Default::default()
-        };
         let claim = Claim {
             compare,
             ..Claim::contrast(
                 "D",
                 "",
                 metric,
-                head(HeadKind::Linear),
-                head(HeadKind::Mlp),
+                Selector::head(HeadKind::Linear),
+                Selector::head(HeadKind::Mlp),
                 Expect::Higher,
             )
         };
@@ -651,41 +559,37 @@ mod tests {
         assert!((best.rows[0].diff.mean - 0.09).abs() < 1e-9);
     }
 
+    /// A `runs` table whose variant the grid does not make is refused, naming it.
     #[test]
-    fn variant_names_round_trip() {
-        for v in [
-            HeadVariant::Mlp {
-                bias_before_bn: true,
-                relu: false,
-                dropout: 0.25,
-                last_bias: false,
-                dropout_position: DropoutPosition::AfterBn,
-                input_dropout: 0.0,
-                weight_decay: None,
-            },
-            HeadVariant::Mlp {
-                bias_before_bn: false,
-                relu: true,
-                dropout: 0.5,
-                last_bias: true,
-                dropout_position: DropoutPosition::BeforeBn,
-                input_dropout: 0.2,
-                weight_decay: Some(0.01),
-            },
-            HeadVariant::Linear {
-                last_bias: true,
-                input_dropout: 0.0,
-                weight_decay: None,
-            },
-            HeadVariant::Linear {
-                last_bias: false,
-                input_dropout: 0.4,
-                weight_decay: Some(1e-4),
-            },
-        ] {
-            assert_eq!(parse_variant(&v.name()), Some(v));
-        }
-        assert_eq!(parse_variant("mlp-bias2-relu0-drop0-last1"), None);
-        assert_eq!(parse_variant("cnn"), None);
+    fn variants_come_from_the_grid() {
+        let results = constructed();
+        assert_eq!(
+            results.names(),
+            [
+                "mlp-bias1-relu1-drop0-last1",
+                "mlp-bias1-relu1-drop0.5-last1",
+                "linear-last1-wd0",
+                "linear-last1-wd0.1"
+            ]
+        );
+        let v = results.variant("linear-last1-wd0.1").unwrap();
+        assert_eq!(v.weight_decay(), Some(0.1));
+        assert!(!v.is_on(Switch::Relu));
+        let mut runs = results.runs.clone();
+        runs.with_column(Column::new(
+            rc::VARIANT.into(),
+            vec!["mlp-bias1-relu1-drop0.3-last1"; runs.height()],
+        ))
+        .unwrap();
+        let err = Results::new(
+            results.manifest.clone(),
+            results.experiment.clone(),
+            runs,
+            results.epochs.clone(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("mlp-bias1-relu1-drop0.3-last1"), "{err}");
     }
 }

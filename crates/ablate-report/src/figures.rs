@@ -1,13 +1,15 @@
 //! The data behind each figure of the report, aggregated with polars, turned into plot values.
 
-use ablate_spec::HeadVariant;
+use ablate_results::columns::{epochs as ec, runs as rc};
+use ablate_spec::{HeadVariant, Switch};
 use polars::prelude::*;
 
-use crate::contrast::parse_variant;
 use crate::error::ReportError;
+use crate::frame::{f64s, strings, u64s};
 use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, Panel, look};
+use crate::results::Results;
 use crate::stats;
-use crate::tables::{Results, VariantRow, f64s, strings, u64s};
+use crate::summary::VariantRow;
 
 fn dropouts(variants: &[HeadVariant]) -> Vec<f64> {
     let mut rates: Vec<f64> = variants.iter().map(HeadVariant::dropout).collect();
@@ -16,19 +18,12 @@ fn dropouts(variants: &[HeadVariant]) -> Vec<f64> {
     rates
 }
 
-fn looks(names: &[String]) -> Vec<(String, Look)> {
-    let variants: Vec<HeadVariant> = names.iter().filter_map(|n| parse_variant(n)).collect();
-    let rates = dropouts(&variants);
-    names
+/// Each variant's name and look, in grid order.
+fn looks(variants: &[HeadVariant]) -> Vec<(HeadVariant, String, Look)> {
+    let rates = dropouts(variants);
+    variants
         .iter()
-        .map(|n| {
-            let l = parse_variant(n).map(|v| look(&v, &rates)).unwrap_or(Look {
-                color: plotters::style::RGBColor(120, 120, 120),
-                dashed: false,
-                width: 1,
-            });
-            (n.clone(), l)
-        })
+        .map(|v| (*v, v.name(), look(v, &rates)))
         .collect()
 }
 
@@ -45,42 +40,41 @@ fn epoch_curves(
         .lazy()
         .join(
             results.runs.clone().lazy().select([
-                col("cell_id"),
-                col("variant"),
-                col("train_per_class"),
+                col(rc::CELL_ID),
+                col(rc::VARIANT),
+                col(rc::TRAIN_PER_CLASS),
             ]),
-            [col("cell_id")],
-            [col("cell_id")],
+            [col(rc::CELL_ID)],
+            [col(rc::CELL_ID)],
             JoinArgs::new(JoinType::Inner),
         )
         // Joins do not keep row order; a fixed order keeps the means' summation (and the figures)
         // bit-for-bit reproducible.
-        .sort(["cell_id", "epoch"], SortMultipleOptions::default())
-        .group_by_stable([col("train_per_class"), col("variant"), col("epoch")])
+        .sort([ec::CELL_ID, ec::EPOCH], SortMultipleOptions::default())
+        .group_by_stable([col(rc::TRAIN_PER_CLASS), col(rc::VARIANT), col(ec::EPOCH)])
         .agg([
             len().alias("n"),
             col(value).mean().alias("mean"),
             col(value).std(1).alias("sd"),
         ])
         .sort(
-            ["train_per_class", "epoch"],
+            [rc::TRAIN_PER_CLASS, ec::EPOCH],
             SortMultipleOptions::default().with_maintain_order(true),
         )
         .collect()
         .map_err(ReportError::table("aggregating the epoch curves"))?;
-    let sizes = u64s(&frame, "train_per_class")?;
-    let names = strings(&frame, "variant")?;
-    let epochs = f64s(&frame, "epoch")?;
+    let sizes = u64s(&frame, rc::TRAIN_PER_CLASS)?;
+    let names = strings(&frame, rc::VARIANT)?;
+    let epochs = f64s(&frame, ec::EPOCH)?;
     let ns = u64s(&frame, "n")?;
     let means = f64s(&frame, "mean")?;
     let sds = f64s(&frame, "sd")?;
-    let order = results.variants()?;
-    let styles = looks(&order);
+    let styles = looks(&results.variants);
     let mut panels = Vec::new();
     for size in results.sizes()? {
         let mut curves = Vec::new();
-        for (name, l) in &styles {
-            if !parse_variant(name).is_some_and(|v| keep(&v)) {
+        for (variant, name, l) in &styles {
+            if !keep(variant) {
                 continue;
             }
             let points: Vec<(f64, f64, f64)> = (0..frame.height())
@@ -119,7 +113,7 @@ pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
         title: "Validation accuracy during training (mean over seeds, 95% CI band)".into(),
         x_label: "epoch".into(),
         y_label: "validation accuracy".into(),
-        panels: epoch_curves(results, "val_acc", |_| true, true)?,
+        panels: epoch_curves(results, ec::VAL_ACC, |_| true, true)?,
         log_x: false,
         log_y: false,
         band: true,
@@ -128,20 +122,12 @@ pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
 }
 
 pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
-    let with_bias = |v: &HeadVariant| {
-        matches!(
-            v,
-            HeadVariant::Mlp {
-                bias_before_bn: true,
-                ..
-            }
-        )
-    };
+    let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn);
     Ok(LineFigure {
         title: "Claim A made visible: largest gradient of the bias before BN (log scale; green: no ReLU, blue: ReLU)".into(),
         x_label: "epoch".into(),
         y_label: "max |d loss / d bias| (mean over seeds)".into(),
-        panels: epoch_curves(results, "bias_grad_max", with_bias, false)?,
+        panels: epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?,
         log_x: false,
         log_y: true,
         band: false,
@@ -149,10 +135,10 @@ pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> 
     })
 }
 
-pub fn val_acc_by_size(rows: &[VariantRow], order: &[String]) -> LineFigure {
+pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
     let curves = looks(order)
         .into_iter()
-        .map(|(name, l)| Curve {
+        .map(|(_, name, l)| Curve {
             label: name.clone(),
             look: l,
             points: rows
@@ -186,7 +172,8 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[String]) -> LineFigure {
     }
 }
 
-pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> DotFigure {
+pub fn final_accuracy(rows: &[VariantRow], order: &[HeadVariant], sizes: &[u64]) -> DotFigure {
+    let order: Vec<String> = order.iter().map(HeadVariant::name).collect();
     let panels = sizes
         .iter()
         .map(|size| DotPanel {
@@ -206,7 +193,7 @@ pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> D
         .collect();
     DotFigure {
         title: "Final accuracy per head variant: validation (95% CI) and training".into(),
-        labels: order.to_vec(),
+        labels: order,
         panels,
         keys: ("val (95% CI)".into(), "train".into()),
     }
@@ -216,17 +203,17 @@ pub fn final_accuracy(rows: &[VariantRow], order: &[String], sizes: &[u64]) -> D
 /// CI and val beside it; val alone without a test split). `None` when no cell has the ratio.
 pub fn variance_shift(
     rows: &[VariantRow],
-    order: &[String],
+    order: &[HeadVariant],
     sizes: &[u64],
     has_test: bool,
 ) -> Option<DotFigure> {
     let labels: Vec<String> = order
         .iter()
+        .map(HeadVariant::name)
         .filter(|name| {
             rows.iter()
-                .any(|r| r.variant == **name && r.bn_var_ratio.is_some())
+                .any(|r| r.variant == *name && r.bn_var_ratio.is_some())
         })
-        .cloned()
         .collect();
     if labels.is_empty() {
         return None;

@@ -1,21 +1,39 @@
 //! The comparison report of an `ablate` results folder: per-variant tables, paired contrasts with
 //! confidence intervals, a verdict per claim and training size, plots, `REPORT.md` and `report.html`.
 //!
-//! Data path: `tables` (read runs/epochs, per-variant summary) -> `contrast` (paired differences,
-//! claims) -> `stats` (intervals, verdict rule) -> `figures` + `plots` (PNG/SVG) -> `report`
-//! (CSV, Markdown) -> `html`.
+//! Data path: `results` (the typed experiment and the runs/epochs tables) -> `summary` (per
+//! variant) -> `contrast` + `stats` (paired differences, intervals, verdicts) -> `choose` (tuned
+//! heads, what to use) -> `analysis` (all of it, once) -> `figures` + `plots` (PNG/SVG) and
+//! `markdown` (one module per section) -> `write` (CSV, REPORT.md, report.html).
+//!
+//! ```no_run
+//! let written = ablate_report::write_report("results/forum".as_ref(), "report/forum".as_ref()).unwrap();
+//! for (claim, verdict) in &written.claims {
+//!     println!("{claim}: {verdict}");
+//! }
+//! ```
 
+mod analysis;
+mod choose;
 mod contrast;
 mod error;
 mod figures;
+mod frame;
 mod html;
+mod markdown;
 mod plots;
-mod report;
+mod results;
 mod stats;
-mod tables;
+mod summary;
+#[cfg(test)]
+mod testing;
+mod write;
 
-pub use contrast::{ClaimResult, ClaimRow, judge_claim, parse_variant};
+pub use analysis::{Analysis, analyse};
+pub use contrast::{ClaimResult, ClaimRow, judge_claim};
 pub use error::ReportError;
-pub use report::{FIGURES, Written, write_report};
+pub use markdown::{Context, render as render_markdown};
+pub use results::Results;
 pub use stats::{Interval, Verdict, t_interval};
-pub use tables::{Results, VariantRow, variant_summary};
+pub use summary::{VariantRow, variant_summary};
+pub use write::{FIGURES, Written, write_report};

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use ablate_results::write_atomic;
-use ablate_spec::HeadVariant;
+use ablate_spec::{DropoutPosition, HeadKind, HeadVariant, Switch};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -87,46 +87,45 @@ pub struct Look {
 }
 
 pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
-    match *variant {
-        HeadVariant::Linear { last_bias, .. } => Look {
+    let last_bias = variant.is_on(Switch::LastBias);
+    if variant.kind() == HeadKind::Linear {
+        return Look {
             color: RGBColor(0, 0, 0),
             dashed: !last_bias,
             width: 3,
+        };
+    }
+    // Dark to light with the dropout rate, per family.
+    let ramps: [[(u8, u8, u8); 3]; 4] = [
+        [(8, 69, 148), (49, 130, 189), (107, 174, 214)], // bias, ReLU: blues
+        [(166, 54, 3), (230, 85, 13), (253, 141, 60)],   // no bias, ReLU: oranges
+        [(0, 109, 44), (49, 163, 84), (116, 196, 118)],  // bias, no ReLU: greens
+        [(84, 39, 143), (117, 107, 177), (158, 154, 200)], // no bias, no ReLU: purples
+    ];
+    let family = match (
+        variant.is_on(Switch::BiasBeforeBn),
+        variant.is_on(Switch::Relu),
+    ) {
+        (true, true) => 0,
+        (false, true) => 1,
+        (true, false) => 2,
+        (false, false) => 3,
+    };
+    let rank = dropouts
+        .iter()
+        .position(|p| *p == variant.dropout())
+        .unwrap_or(0)
+        .min(2);
+    let (r, g, b) = ramps[family][rank];
+    Look {
+        color: RGBColor(r, g, b),
+        dashed: !last_bias,
+        // Dropout before BN: a thinner line of the same colour.
+        width: if variant.dropout_position() == DropoutPosition::AfterBn {
+            2
+        } else {
+            1
         },
-        HeadVariant::Mlp {
-            bias_before_bn,
-            relu,
-            dropout,
-            last_bias,
-            dropout_position,
-            ..
-        } => {
-            // Dark to light with the dropout rate, per family.
-            let ramps: [[(u8, u8, u8); 3]; 4] = [
-                [(8, 69, 148), (49, 130, 189), (107, 174, 214)], // bias, ReLU: blues
-                [(166, 54, 3), (230, 85, 13), (253, 141, 60)],   // no bias, ReLU: oranges
-                [(0, 109, 44), (49, 163, 84), (116, 196, 118)],  // bias, no ReLU: greens
-                [(84, 39, 143), (117, 107, 177), (158, 154, 200)], // no bias, no ReLU: purples
-            ];
-            let family = match (bias_before_bn, relu) {
-                (true, true) => 0,
-                (false, true) => 1,
-                (true, false) => 2,
-                (false, false) => 3,
-            };
-            let rank = dropouts
-                .iter()
-                .position(|p| *p == dropout)
-                .unwrap_or(0)
-                .min(2);
-            let (r, g, b) = ramps[family][rank];
-            Look {
-                color: RGBColor(r, g, b),
-                dashed: !last_bias,
-                // Dropout before BN: a thinner line of the same colour.
-                width: if dropout_position.is_after_bn() { 2 } else { 1 },
-            }
-        }
     }
 }
 

@@ -1,0 +1,59 @@
+//! Everything the report states, computed from the results once: the per-variant summary, the
+//! claims' verdicts, the tuned heads, what to use, and the dropout contrasts. Writing (CSV, figures,
+//! Markdown) only formats this.
+
+use ablate_spec::Claim;
+use polars::prelude::DataFrame;
+
+use crate::choose::{Pick, Tuned, dropout_contrasts, recommendations, tuned_rows};
+use crate::contrast::{ClaimResult, apply_holm, judge_claim};
+use crate::error::ReportError;
+use crate::results::Results;
+use crate::summary::{VariantRow, variant_summary};
+
+pub struct Analysis {
+    /// Per variant and size (the Markdown's per-variant table), and its CSV twin.
+    pub rows: Vec<VariantRow>,
+    pub summary: DataFrame,
+    pub sizes: Vec<u64>,
+    /// Whether the results have a test split; without one, test metrics fall back to val.
+    pub has_test: bool,
+    pub claims: Vec<ClaimResult>,
+    pub dropout: Vec<ClaimResult>,
+    pub picks: Vec<Pick>,
+    pub tuned: Vec<Tuned>,
+}
+
+pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
+    let (summary, rows) = variant_summary(results)?;
+    let sizes = results.sizes()?;
+    // Without a test split every test metric falls back to val, and the report says so loudly.
+    let has_test = results.has_test();
+    let mut claims: Vec<ClaimResult> = results
+        .experiment
+        .claims
+        .iter()
+        .map(|c| {
+            let claim = if has_test {
+                c.clone()
+            } else {
+                Claim {
+                    metric: c.metric.on_val(),
+                    ..c.clone()
+                }
+            };
+            judge_claim(results, &claim)
+        })
+        .collect::<Result<_, _>>()?;
+    apply_holm(&mut claims);
+    Ok(Analysis {
+        dropout: dropout_contrasts(results, has_test)?,
+        picks: recommendations(results, &rows, &sizes)?,
+        tuned: tuned_rows(results, &rows)?,
+        rows,
+        summary,
+        sizes,
+        has_test,
+        claims,
+    })
+}

@@ -1,0 +1,120 @@
+//! The evidence: the figures, and per claim its contrast and per-pair table.
+
+use std::fmt::Write as _;
+
+use ablate_spec::Expect;
+
+use super::Context;
+use super::format::{ci_text, contrast_text, diff_text};
+use crate::analysis::Analysis;
+use crate::contrast::ClaimResult;
+use crate::error::ReportError;
+use crate::frame::{f64s, strings};
+
+pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(), ReportError> {
+    let (claims, dropout) = (&analysis.claims, &analysis.dropout);
+    let variance_figure = context.variance_figure;
+    let _ = writeln!(w, "## Evidence\n");
+    let figure = |w: &mut String, stem: &str, alt: &str| {
+        let _ = writeln!(w, "![{alt}]({stem}.png)\n\n([SVG]({stem}.svg))\n");
+    };
+    let _ = writeln!(w, "### Accuracy per variant\n");
+    figure(
+        w,
+        "final_accuracy",
+        "final validation accuracy with 95% CI and training accuracy per variant",
+    );
+    figure(
+        w,
+        "val_acc_by_size",
+        "validation accuracy vs training-set size per variant",
+    );
+    figure(
+        w,
+        "val_acc_by_epoch",
+        "validation accuracy per epoch, mean and 95% band",
+    );
+    for c in claims {
+        let _ = writeln!(w, "### Claim {}: {}\n", c.claim.id, c.claim.says);
+        if let Some(notes) = &c.claim.notes {
+            let _ = writeln!(w, "{}\n", notes.trim_end());
+        }
+        let _ = writeln!(
+            w,
+            "Measured as {}; expected: {}. Verdict: {}.\n",
+            contrast_text(&c.claim),
+            match c.claim.expect {
+                Expect::Higher => "a − b > 0",
+                Expect::Lower => "a − b < 0",
+                Expect::Identical => "identical training",
+            },
+            c.summary()
+        );
+        if c.claim.expect == Expect::Identical {
+            figure(
+                w,
+                "bias_grad_by_epoch",
+                "gradient of the bias before BN per epoch",
+            );
+        }
+        pairs_table(w, c)?;
+    }
+    if variance_figure {
+        let _ = writeln!(w, "### Variance shift (BatchNorm)\n");
+        let _ = writeln!(
+            w,
+            "`bn_var_ratio`: BN's running variance divided by the variance of BN's input on the \
+             validation set in eval mode, median over BN's features (a mean would be decided by the few units a \
+             ReLU leaves nearly dead on val). Li et al. (CVPR 2019) predict about \
+             1/(1−p) for dropout p right before BN, about 1 when dropout comes after it; a ratio away \
+             from 1 means BN normalises test inputs with the wrong scale. Beside it, the accuracy of the \
+             same variants.\n"
+        );
+        figure(
+            w,
+            "variance_shift",
+            "BN variance ratio and accuracy per mlp variant",
+        );
+    }
+    if !dropout.is_empty() {
+        let _ = writeln!(w, "### Dropout (not a claim of the thread)\n");
+        for c in dropout {
+            let _ = writeln!(w, "{}:\n", c.claim.says);
+            pairs_table(w, c)?;
+        }
+    }
+
+    Ok(())
+}
+
+fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
+    let f = &c.pairs;
+    let a = strings(f, "a_variant")?;
+    let b = strings(f, "b_variant")?;
+    let sizes = strings(f, "train_per_class")?;
+    let seeds = strings(f, "seeds")?;
+    let mean = f64s(f, "diff_mean")?;
+    let lo = f64s(f, "diff_ci_lo")?;
+    let hi = f64s(f, "diff_ci_hi")?;
+    let agree = strings(f, "agree")?;
+    let _ = writeln!(
+        w,
+        "| per class | a | b | seeds | mean a − b | 95% CI | seeds agreeing |\n|---|---|---|---|---|---|---|"
+    );
+    for i in 0..f.height() {
+        let _ = writeln!(
+            w,
+            "| {} | `{}` | `{}` | {} | {} | {} | {}/{} |",
+            sizes[i],
+            a[i],
+            b[i],
+            seeds[i],
+            diff_text(c.claim.metric, mean[i]),
+            ci_text(c.claim.metric, lo[i], hi[i]),
+            agree[i],
+            seeds[i]
+        );
+    }
+    let _ = writeln!(w);
+    Ok(())
+}

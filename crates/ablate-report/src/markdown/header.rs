@@ -1,0 +1,85 @@
+//! The title, what produced the report, the no-test-split warning, and the question.
+
+use std::fmt::Write as _;
+
+use ablate_results::columns::runs as rc;
+use ablate_spec::HeadKind;
+use polars::prelude::DataFrame;
+
+use crate::analysis::Analysis;
+use crate::error::ReportError;
+use crate::frame::strings;
+use crate::results::Results;
+
+/// How each head reads when the experiment does not say.
+fn default_head_text(head: HeadKind) -> &'static str {
+    match head {
+        HeadKind::Mlp => {
+            "**model1** (`mlp`): `Linear(F→H, bias on/off) → ReLU (on/off) → BatchNorm1d → Dropout(p) → Linear(H→C)`"
+        }
+        HeadKind::Linear => "**model2** (`linear`): `Linear(F→C)`",
+    }
+}
+
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis) -> Result<(), ReportError> {
+    let (experiment, manifest, runs) = (&results.experiment, &results.manifest, &results.runs);
+    let title = experiment
+        .report
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Which head on a pretrained backbone? `{}`", manifest.name));
+    let _ = writeln!(w, "# {title}\n");
+    let _ = writeln!(
+        w,
+        "> Made by `ablate report` from `results/{}/` — config `{}`, ablate {}, backend {}.  ",
+        manifest.name,
+        manifest.config_hash,
+        distinct_values(runs, rc::ABLATE_VERSION)?.join(", "),
+        distinct_values(runs, rc::BACKEND)?.join(", ")
+    );
+    let _ = writeln!(
+        w,
+        "> features sha256 `{}`, backbone weights sha256 `{}`, dataset sha256 `{}`.\n",
+        distinct_values(runs, rc::FEATURES_SHA256)?.join(", "),
+        distinct_values(runs, rc::BACKBONE_SHA256)?.join(", "),
+        distinct_values(runs, rc::DATASET_SHA256)?.join(", ")
+    );
+    if !analysis.has_test {
+        let _ = writeln!(
+            w,
+            "> ⚠ **No test split: this report reports on the validation split.** The features have no \
+             `test_x`/`test_y` (set `data.test_per_class`, `test_fraction` or a `test/` folder and run \
+             again), so every accuracy below, the tuned choices and the claims declared on test included, \
+             is measured on the split that also chose the hyperparameters: optimistic for whatever was \
+             chosen.\n"
+        );
+    }
+
+    let _ = writeln!(w, "## The question\n");
+    let question = experiment.report.question.clone().unwrap_or_else(|| {
+        "Which classifier head should sit on a pretrained backbone's features for this data?".into()
+    });
+    let _ = writeln!(w, "{}\n", question.trim_end());
+    for &head in &experiment.grid.head {
+        let text = match head {
+            HeadKind::Mlp => experiment.report.heads.mlp.as_deref(),
+            HeadKind::Linear => experiment.report.heads.linear.as_deref(),
+        };
+        let _ = writeln!(w, "- {}", text.unwrap_or(default_head_text(head)));
+    }
+    let _ = writeln!(
+        w,
+        "\nEvery head variant is trained on the same frozen backbone features with several seeds; a \
+         seed fixes the training subset, the initialisation and the batch order, so two variants with \
+         the same seed differ only in the head (a *paired* design).\n"
+    );
+    Ok(())
+}
+
+/// The distinct values of a text column, sorted (provenance: normally one each).
+fn distinct_values(frame: &DataFrame, column: &str) -> Result<Vec<String>, ReportError> {
+    let mut values = strings(frame, column)?;
+    values.sort();
+    values.dedup();
+    Ok(values)
+}

@@ -1,0 +1,45 @@
+//! REPORT.md, one module per section: header (title, provenance, the question), setup, verdicts,
+//! tuned heads, what to use, evidence, per-variant table. Prose that belongs to one experiment comes
+//! from its `[report]` table and its claims; the rest is neutral, so another dataset reads right.
+
+mod advice;
+mod evidence;
+mod format;
+mod header;
+mod setup;
+mod tuned;
+mod variants;
+mod verdicts;
+
+use crate::analysis::Analysis;
+use crate::error::ReportError;
+use crate::results::Results;
+
+/// What the Markdown needs besides the results and their analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// One line on the machines and wall time of the runs (`run-info/`), if recorded.
+    pub machines: Option<String>,
+    /// Whether the variance-shift figure was drawn (some cell has a BN ratio).
+    pub variance_figure: bool,
+}
+
+/// The whole report, in section order.
+pub fn render(
+    results: &Results,
+    analysis: &Analysis,
+    context: &Context,
+) -> Result<String, ReportError> {
+    let mut md = String::new();
+    header::write(&mut md, results, analysis)?;
+    setup::write(&mut md, results, context)?;
+    verdicts::write(&mut md, results, analysis);
+    tuned::write(&mut md, analysis);
+    advice::write(&mut md, analysis);
+    evidence::write(&mut md, analysis, context)?;
+    variants::write(&mut md, analysis);
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests;

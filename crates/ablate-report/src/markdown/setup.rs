@@ -1,0 +1,195 @@
+//! The setup table: data (for every data kind), backbone, training, the grid (from the vocabulary
+//! table), cells, hardware; then the experiment's own notes.
+
+use std::fmt::Write as _;
+
+use ablate_results::DataSummary;
+use ablate_results::columns::runs as rc;
+use ablate_spec::{DataSpec, Experiment, Switch, Value};
+
+use super::Context;
+use crate::error::ReportError;
+use crate::frame::f64s;
+use crate::results::Results;
+
+pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(), ReportError> {
+    let e = &results.experiment;
+    let runs = &results.runs;
+    let _ = writeln!(w, "## Setup\n");
+    let _ = writeln!(w, "| | |\n|---|---|");
+    let _ = writeln!(
+        w,
+        "| data | {} |",
+        data_text(e, results.manifest.data.as_ref())
+    );
+    let backbone = match &e.backbone {
+        Some(b) => format!(
+            "{} (`{}`), {}, frozen; features = global-average-pooled last stage",
+            b.arch,
+            b.weights.display(),
+            b.image_size.map_or(
+                "the architecture's own resolution".to_string(),
+                |s| format!("{s} px")
+            )
+        ),
+        None => "none here: the features file was made elsewhere".into(),
+    };
+    let _ = writeln!(w, "| backbone | {backbone} |");
+    let t = &e.train;
+    let optimizer = serde_json::to_value(t.optimizer)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let _ = writeln!(
+        w,
+        "| training | {optimizer} lr {}, {} epochs, batch {}, hidden width {}, weight decay {} |",
+        t.lr, t.epochs, t.batch_size, t.hidden, t.weight_decay,
+    );
+    let _ = writeln!(w, "| grid | {} |", grid_text(e));
+    let seconds: f64 = f64s(runs, rc::SECONDS)?.iter().sum();
+    let mut backends = crate::frame::strings(runs, rc::BACKEND)?;
+    backends.sort();
+    backends.dedup();
+    let _ = writeln!(
+        w,
+        "| cells | {} trained cells, {:.1} min of training summed over cells (backend {}) |",
+        runs.height(),
+        seconds / 60.0,
+        backends.join(", ")
+    );
+    let _ = writeln!(
+        w,
+        "| hardware | {} |\n",
+        context.machines.as_deref().unwrap_or(
+            "not recorded: these results predate the run log (`results/<name>/run-info/`, written by `ablate run`); see the README, Performance"
+        )
+    );
+    if let Some(notes) = &e.report.notes {
+        let _ = writeln!(w, "{}\n", notes.trim_end());
+    }
+    Ok(())
+}
+
+fn list<T: std::fmt::Display>(values: &[T]) -> String {
+    let items: Vec<String> = values.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Where the data came from, and what the run found in it.
+fn data_text(e: &Experiment, found: Option<&DataSummary>) -> String {
+    let source = match &e.data {
+        DataSpec::Idx {
+            path,
+            classes,
+            class_names,
+            train_pool_per_class,
+            val_per_class,
+            test_per_class,
+        } => format!(
+            "idx `{}`, classes {} ({}), training pool {train_pool_per_class} per class, validation {val_per_class} per class, {}",
+            path.display(),
+            list(classes),
+            class_names
+                .as_ref()
+                .map_or("unnamed".into(), |n| n.join(", ")),
+            test_per_class.map_or("no test split".into(), |n| format!(
+                "test {n} per class (disjoint from validation)"
+            )),
+        ),
+        DataSpec::ImageFolder {
+            root,
+            val_fraction,
+            test_fraction,
+        } => format!(
+            "image folder `{}`, {}",
+            root.display(),
+            match val_fraction {
+                None => "split by its `train/`, `val/` (and `test/`) subfolders".to_string(),
+                Some(v) => held_out(*v, *test_fraction),
+            }
+        ),
+        DataSpec::Csv {
+            csv,
+            images,
+            id_column,
+            label_column,
+            one_hot_columns,
+            extension,
+            val_fraction,
+            test_fraction,
+        } => format!(
+            "CSV `{}` (images `{}/<{id_column}>.{extension}`; labels from {}), {}",
+            csv.display(),
+            images.display(),
+            match (label_column, one_hot_columns) {
+                (Some(c), _) => format!("column `{c}`"),
+                (None, Some(cols)) => format!("one-hot columns {}", cols.join(", ")),
+                (None, None) => "—".into(),
+            },
+            held_out(*val_fraction, *test_fraction)
+        ),
+        DataSpec::Features { path } => format!("features file `{}`", path.display()),
+    };
+    match found {
+        Some(d) => format!(
+            "{source}; found {} classes ({}), {} train / {} val / {} test rows of {} features (smallest class: {} training rows)",
+            d.class_names.len(),
+            d.class_names.join(", "),
+            d.train_rows,
+            d.val_rows,
+            d.test_rows,
+            d.dim,
+            d.smallest_class_rows
+        ),
+        None => source,
+    }
+}
+
+fn held_out(val: f64, test: Option<f64>) -> String {
+    match test {
+        Some(t) => format!("{val} of each class held out for validation and {t} for test"),
+        None => format!("{val} of each class held out for validation, no test split"),
+    }
+}
+
+/// Every switch the grid's heads have, with the values each head is swept over.
+fn grid_text(e: &Experiment) -> String {
+    let g = &e.grid;
+    let mut parts = vec![format!("heads {}", list(&g.head))];
+    for switch in Switch::all() {
+        let spec = switch.spec();
+        let heads: Vec<_> = g.head.iter().copied().filter(|h| spec.has(*h)).collect();
+        if heads.is_empty() {
+            continue;
+        }
+        let shown = |values: Vec<Value>| match (values.as_slice(), spec.fallback) {
+            ([Value::Unset], Some(key)) => format!("`train.{key}`"),
+            _ => list(&values),
+        };
+        let per_head: Vec<(String, String)> = heads
+            .iter()
+            .map(|h| (h.to_string(), shown(g.values(switch, *h))))
+            .collect();
+        let text = if per_head.iter().all(|(_, v)| *v == per_head[0].1) {
+            let only = if heads.len() < g.head.len() {
+                format!(" ({})", per_head[0].0)
+            } else {
+                String::new()
+            };
+            format!("{}{only}", per_head[0].1)
+        } else {
+            per_head
+                .iter()
+                .map(|(h, v)| format!("{h} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        parts.push(format!("{} {text}", spec.label));
+    }
+    parts.push(format!(
+        "training sizes {} per class",
+        list(&g.train_per_class)
+    ));
+    parts.push(format!("seeds {}", list(&g.seeds)));
+    parts.join("; ")
+}

@@ -1,0 +1,42 @@
+//! The tuned heads: per head family and size, the variant chosen on val, reported on test.
+
+use std::fmt::Write as _;
+
+use super::format::pct;
+use crate::analysis::Analysis;
+
+pub fn write(w: &mut String, analysis: &Analysis) {
+    let tuned = &analysis.tuned;
+    let _ = writeln!(
+        w,
+        "## Tuned heads: chosen on validation, reported on test\n"
+    );
+    let _ = writeln!(
+        w,
+        "Per head family and training size, the variant with the best mean validation accuracy over \
+         the grid's settings (weight decay, dropout, input dropout, and the bias and ReLU switches), \
+         with its accuracy on the test split, which took no part in the choice. Also in `tuned.csv`.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| per class | head | chosen variant | chosen settings | val acc (chose) | test acc | test 95% CI | train acc |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|");
+    for t in tuned {
+        let (test, ci) = match &t.row.test {
+            Some(i) => (pct(i.mean), format!("[{}, {}]", pct(i.lo()), pct(i.hi()))),
+            None => ("no test split".into(), "—".into()),
+        };
+        let _ = writeln!(
+            w,
+            "| {} | {} | `{}` | {} | {} | {test} | {ci} | {} |",
+            t.row.train_per_class,
+            t.head,
+            t.row.variant,
+            t.chosen,
+            pct(t.row.val.mean),
+            pct(t.row.train.mean)
+        );
+    }
+    let _ = writeln!(w);
+}

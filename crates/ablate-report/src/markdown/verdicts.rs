@@ -1,0 +1,135 @@
+//! The verdict table: how claims are judged, one row per claim and size, a line per claim.
+
+use std::fmt::Write as _;
+
+use ablate_spec::Expect;
+
+use super::format::{ci_text, contrast_text, diff_text, margin_text, p_text, verdict_text};
+use crate::analysis::Analysis;
+use crate::results::Results;
+
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
+    let claims = &analysis.claims;
+    let experiment = &results.experiment;
+    let _ = writeln!(w, "## Verdicts\n");
+    let _ = writeln!(
+        w,
+        "Each claim is measured as a paired difference `a − b`: per seed, the mean over the variant pairs \
+         that differ only in what the claim is about, then a 95% Student-t interval over the seeds. \
+         **Rule:** *supported* when the interval excludes 0 on the side the claim predicts, *contradicted* \
+         when it excludes 0 on the other side, *inconclusive* when it contains 0. Claims of identity \
+         (`identical`) are judged by exactness instead: supported when the largest per-epoch |train-loss \
+         difference| and the largest |gradient| of the bias before BN are below the stated tolerances. \
+         `best of (...)` compares with the variant of best mean validation accuracy at that size: that \
+         choice favours `b`, so a verdict for `a` against it is conservative. `tuned (...)` is the \
+         selection protocol: each side is reduced to its variant of best mean *validation* accuracy \
+         (its tuned hyperparameters) and the two are compared on the claim's metric, on the *test* \
+         split, which took no part in the choice. \
+         **Equivalent** (checked first): the whole interval lies inside the claim's margin `rope` (default \
+         ±1 accuracy point), a difference too small to matter. Supported and contradicted also need the \
+         paired t test's p, Holm-adjusted across all rows of this table, below 0.05. Beside it: the exact \
+         sign-flip permutation test (no normality assumed; with n seeds its smallest possible p is \
+         2/2^n, 0.0625 at 5 seeds, so it can only corroborate) and P(a > b), the share of seeds where a \
+         beat b. An inconclusive row says how many seeds would settle it if the observed mean and spread of the \
+         paired differences held: enough to exclude 0 or to fit inside the margin.\n"
+    );
+    if !experiment.claims_declared {
+        let _ = writeln!(
+            w,
+            "*These are the forum thread's claims, judged by default: the experiment declares no \
+             `[[claims]]` (declare your own, or write `claims = []` for none).*\n"
+        );
+    }
+    for missing in &experiment.unmeasured {
+        let _ = writeln!(
+            w,
+            "- Not measured: **{}** ({}): {} to the experiment's grid.",
+            missing.id,
+            missing.says.trim_end_matches('.'),
+            missing.add
+        );
+    }
+    if !experiment.unmeasured.is_empty() {
+        let _ = writeln!(w);
+    }
+    if claims.is_empty() {
+        let _ = writeln!(
+            w,
+            "*No claims to judge: declare `[[claims]]` in the experiment to get verdicts.*\n"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | 95% CI | P(a > b) | p: t / Holm / sign-flip | verdict |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
+        for c in claims {
+            for (k, r) in c.rows.iter().enumerate() {
+                let (mean, ci, p) = match r.exactness {
+                    Some((loss, grad)) => (
+                        format!(
+                            "max \\|Δ train loss\\| {loss:.1e}; max \\|bias grad\\| {grad:.1e}"
+                        ),
+                        format!(
+                            "tolerances {:.0e} / {:.0e}",
+                            c.claim.loss_tolerance, c.claim.grad_tolerance
+                        ),
+                        "—".to_string(),
+                    ),
+                    None => (
+                        diff_text(c.claim.metric, r.diff.mean),
+                        ci_text(c.claim.metric, r.diff.lo(), r.diff.hi()),
+                        format!(
+                            "{} / {} / {}",
+                            p_text(r.p_t),
+                            p_text(r.p_holm),
+                            p_text(r.p_flip)
+                        ),
+                    ),
+                };
+                let versus = match (&r.chosen, &r.opponent) {
+                    (Some(a), Some(b)) => format!(" — chosen on val: `{a}` vs `{b}`"),
+                    (None, Some(b)) => format!(" vs `{b}`"),
+                    _ => String::new(),
+                };
+                // The claim's words and contrast once, on its first row.
+                let (id, says, contrast) = if k == 0 {
+                    (
+                        c.claim.id.as_str(),
+                        c.claim.says.replace('|', "\\|"),
+                        contrast_text(&c.claim),
+                    )
+                } else {
+                    ("", String::new(), String::new())
+                };
+                // P(a > b) of an exactness claim would only count float-rounding flips.
+                let better = if r.exactness.is_some() {
+                    "—".to_string()
+                } else {
+                    format!("{:.2}", r.p_improvement)
+                };
+                let mut verdict = verdict_text(r.verdict).to_string();
+                if let Some(n) = r.seeds_needed {
+                    let _ = write!(
+                        verdict,
+                        " (~{n} seeds would settle it if mean and spread hold; margin ±{})",
+                        margin_text(&c.claim)
+                    );
+                }
+                if r.diff.n < 5 && c.claim.expect != Expect::Identical {
+                    verdict.push_str(" ⚠ fewer than 5 seeds");
+                }
+                let _ = writeln!(
+                    w,
+                    "| {id} | {says} | {contrast}{versus} | {} | {} | {mean} | {ci} | {better} | {p} | {verdict} |",
+                    r.train_per_class, r.diff.n,
+                );
+            }
+        }
+        let _ = writeln!(w);
+        for c in claims {
+            let _ = writeln!(w, "- **{}**: {}", c.claim.id, c.summary());
+        }
+        let _ = writeln!(w);
+    }
+}

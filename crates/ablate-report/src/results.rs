@@ -1,0 +1,174 @@
+//! A results folder as the report reads it: the typed experiment of its manifest (grid, claims,
+//! report prose), the runs and epochs tables, and the grid's head variants. Variants come from the
+//! grid, never from parsing the `variant` column: a name the grid does not make is an error.
+
+use std::path::Path;
+
+use ablate_results::columns::{epochs as ec, runs as rc};
+use ablate_results::{Manifest, ResultsStore};
+use ablate_spec::{Experiment, HeadVariant, Metric};
+use polars::prelude::*;
+
+use crate::error::ReportError;
+use crate::frame::{strings, u64s};
+
+pub struct Results {
+    pub manifest: Manifest,
+    pub experiment: Experiment,
+    pub runs: DataFrame,
+    pub epochs: DataFrame,
+    /// The grid's variants that have cells, in grid order.
+    pub variants: Vec<HeadVariant>,
+}
+
+impl Results {
+    /// Reads `manifest.json` and the runs/epochs tables (Parquet, or their CSV twins) of `folder`.
+    pub fn load(folder: &Path) -> Result<Self, ReportError> {
+        let (_, manifest, experiment) = ResultsStore::at(folder)?;
+        Self::new(
+            manifest,
+            experiment,
+            read_table(folder, "runs")?,
+            read_table(folder, "epochs")?,
+        )
+    }
+
+    /// The report's view of tables read elsewhere (or made up, in tests). Every `variant` of `runs`
+    /// must be a variant of the experiment's grid.
+    pub fn new(
+        manifest: Manifest,
+        experiment: Experiment,
+        mut runs: DataFrame,
+        epochs: DataFrame,
+    ) -> Result<Self, ReportError> {
+        // Columns that older results lack: empty, so that every query can name them.
+        for metric in [Metric::TestAcc, Metric::TestLoss, Metric::BnVarRatio] {
+            let name = metric.column();
+            if runs.column(name).is_err() {
+                runs.with_column(Column::full_null(
+                    name.into(),
+                    runs.height(),
+                    &DataType::Float64,
+                ))
+                .map_err(ReportError::table("adding an empty column"))?;
+            }
+        }
+        let grid = experiment.head_variants();
+        let mut names = strings(&runs, rc::VARIANT)?;
+        names.sort();
+        names.dedup();
+        if let Some(stranger) = names.iter().find(|n| !grid.iter().any(|v| v.name() == **n)) {
+            return Err(ReportError::Input {
+                path: "runs".into(),
+                message: format!(
+                    "variant `{stranger}` is not a head variant of the experiment's grid"
+                ),
+            });
+        }
+        let variants = grid
+            .into_iter()
+            .filter(|v| names.binary_search(&v.name()).is_ok())
+            .collect();
+        Ok(Self {
+            manifest,
+            experiment,
+            runs,
+            epochs,
+            variants,
+        })
+    }
+
+    /// The grid variant of a `variant` column value.
+    pub fn variant(&self, name: &str) -> Option<&HeadVariant> {
+        self.variants.iter().find(|v| v.name() == name)
+    }
+
+    /// The variants' names, in grid order.
+    pub fn names(&self) -> Vec<String> {
+        self.variants.iter().map(HeadVariant::name).collect()
+    }
+
+    /// Whether every cell was evaluated on a test split (features with `test_x`/`test_y`).
+    pub fn has_test(&self) -> bool {
+        self.runs
+            .column(Metric::TestAcc.column())
+            .is_ok_and(|c| c.null_count() == 0)
+    }
+
+    /// The training sizes, ascending.
+    pub fn sizes(&self) -> Result<Vec<u64>, ReportError> {
+        let unique = self
+            .runs
+            .clone()
+            .lazy()
+            .select([col(rc::TRAIN_PER_CLASS)])
+            .unique(None, UniqueKeepStrategy::First)
+            .sort([rc::TRAIN_PER_CLASS], SortMultipleOptions::default())
+            .collect()
+            .map_err(ReportError::table("listing the training sizes"))?;
+        u64s(&unique, rc::TRAIN_PER_CLASS)
+    }
+}
+
+fn read_table(folder: &Path, name: &str) -> Result<DataFrame, ReportError> {
+    let parquet = folder.join(format!("{name}.parquet"));
+    let csv = folder.join(format!("{name}.csv"));
+    let (path, frame) = if parquet.exists() {
+        let file = std::fs::File::open(&parquet).map_err(ReportError::io(&parquet))?;
+        (parquet.clone(), ParquetReader::new(file).finish())
+    } else if csv.exists() {
+        let frame = CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(csv.clone()))
+            .and_then(|r| r.finish());
+        (csv.clone(), frame)
+    } else {
+        return Err(ReportError::Input {
+            path: parquet,
+            message: format!("missing (and no {name}.csv either); run `ablate run` first"),
+        });
+    };
+    let frame = frame.map_err(|e| ReportError::Input {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let needed: &[&str] = if name == "runs" {
+        &[
+            rc::CELL_ID,
+            rc::HEAD,
+            rc::VARIANT,
+            rc::TRAIN_PER_CLASS,
+            rc::SEED,
+            Metric::TrainAcc.column(),
+            Metric::ValAcc.column(),
+            Metric::TrainLoss.column(),
+            Metric::ValLoss.column(),
+            Metric::Params.column(),
+            rc::SECONDS,
+        ]
+    } else {
+        &[
+            ec::CELL_ID,
+            ec::EPOCH,
+            ec::TRAIN_LOSS,
+            ec::VAL_LOSS,
+            ec::VAL_ACC,
+            ec::BIAS_GRAD_MAX,
+        ]
+    };
+    for column in needed {
+        if frame.column(column).is_err() {
+            return Err(ReportError::Input {
+                path,
+                message: format!("has no column `{column}`"),
+            });
+        }
+    }
+    if frame.height() == 0 {
+        return Err(ReportError::Input {
+            path,
+            message: "has no rows".into(),
+        });
+    }
+    Ok(frame)
+}

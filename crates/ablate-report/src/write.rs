@@ -1,0 +1,225 @@
+//! Writing the report of a results folder: tables (CSV), figures (PNG + SVG), REPORT.md and
+//! report.html, each file atomically.
+
+use std::path::{Path, PathBuf};
+
+use ablate_results::write_atomic;
+use polars::prelude::*;
+
+use crate::analysis::{Analysis, analyse};
+use crate::choose::Tuned;
+use crate::contrast::ClaimResult;
+use crate::error::ReportError;
+use crate::figures;
+use crate::markdown;
+use crate::plots::render;
+use crate::results::Results;
+
+/// What `write_report` produced, for the caller's one-line summary.
+#[derive(Debug)]
+pub struct Written {
+    pub folder: PathBuf,
+    pub claims: Vec<(String, String)>,
+    /// The results have no test split: every accuracy is on val.
+    pub on_val: bool,
+}
+
+/// The figure files (stems), in the order the report shows them.
+pub const FIGURES: [&str; 5] = [
+    "val_acc_by_epoch",
+    "final_accuracy",
+    "val_acc_by_size",
+    "bias_grad_by_epoch",
+    "variance_shift",
+];
+
+/// Reads a results folder and writes the full report into `out`.
+pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportError> {
+    let results = Results::load(results_dir)?;
+    std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
+    let analysis = analyse(&results)?;
+    let Analysis {
+        claims,
+        dropout,
+        rows,
+        sizes,
+        has_test,
+        tuned,
+        ..
+    } = &analysis;
+
+    write_csv(out, "variants.csv", &mut analysis.summary.clone())?;
+    write_csv(out, "claims.csv", &mut claims_frame(claims)?)?;
+    write_csv(out, "tuned.csv", &mut tuned_frame(tuned)?)?;
+    let contrasts: Vec<String> = claims
+        .iter()
+        .chain(dropout)
+        .map(|c| format!("contrast-{}.csv", c.claim.id))
+        .collect();
+    for (c, name) in claims.iter().chain(dropout).zip(&contrasts) {
+        write_csv(out, name, &mut c.pairs.clone())?;
+    }
+
+    let order = &results.variants;
+    render(out, FIGURES[0], &figures::val_acc_by_epoch(&results)?)?;
+    render(
+        out,
+        FIGURES[1],
+        &figures::final_accuracy(rows, order, sizes),
+    )?;
+    render(out, FIGURES[2], &figures::val_acc_by_size(rows, order))?;
+    render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
+    let variance = figures::variance_shift(rows, order, sizes, *has_test);
+    if let Some(figure) = &variance {
+        render(out, FIGURES[4], figure)?;
+    }
+    remove_stale(out, &contrasts, variance.is_some())?;
+
+    let context = markdown::Context {
+        machines: run_info(results_dir),
+        variance_figure: variance.is_some(),
+    };
+    let text = markdown::render(&results, &analysis, &context)?;
+    write_atomic(&out.join("REPORT.md"), text.as_bytes())?;
+    let html = crate::html::render(&text, out)?;
+    write_atomic(&out.join("report.html"), html.as_bytes())?;
+
+    Ok(Written {
+        folder: out.to_owned(),
+        on_val: !has_test,
+        claims: claims
+            .iter()
+            .map(|c| (c.claim.id.clone(), c.summary()))
+            .collect(),
+    })
+}
+
+/// Removes what an earlier report into `out` wrote and this one does not (the table of a claim since
+/// renamed, a figure with nothing to show), so the folder never mixes two reports. Only files this
+/// writer makes are touched.
+fn remove_stale(out: &Path, contrasts: &[String], variance: bool) -> Result<(), ReportError> {
+    let entries = std::fs::read_dir(out).map_err(ReportError::io(out))?;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale_contrast =
+            name.starts_with("contrast-") && name.ends_with(".csv") && !contrasts.contains(&name);
+        let stale_figure = !variance
+            && (name == format!("{}.png", FIGURES[4]) || name == format!("{}.svg", FIGURES[4]));
+        if stale_contrast || stale_figure {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(out: &Path, name: &str, frame: &mut DataFrame) -> Result<(), ReportError> {
+    let mut bytes = Vec::new();
+    CsvWriter::new(&mut bytes)
+        .finish(frame)
+        .map_err(ReportError::table("writing a report table"))?;
+    write_atomic(&out.join(name), &bytes)?;
+    Ok(())
+}
+
+/// The verdict table, one row per claim and training size, as numbers (the Markdown shows them rounded).
+fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
+    let rows: Vec<(&ClaimResult, &crate::contrast::ClaimRow)> = claims
+        .iter()
+        .flat_map(|c| c.rows.iter().map(move |r| (c, r)))
+        .collect();
+    df!(
+        "claim" => rows.iter().map(|(c, _)| c.claim.id.clone()).collect::<Vec<_>>(),
+        "metric" => rows.iter().map(|(c, _)| c.claim.metric.column().to_string()).collect::<Vec<_>>(),
+        "train_per_class" => rows.iter().map(|(_, r)| r.train_per_class).collect::<Vec<_>>(),
+        "seeds" => rows.iter().map(|(_, r)| r.diff.n as u64).collect::<Vec<_>>(),
+        "diff_mean" => rows.iter().map(|(_, r)| r.diff.mean).collect::<Vec<_>>(),
+        "diff_ci_lo" => rows.iter().map(|(_, r)| r.diff.lo()).collect::<Vec<_>>(),
+        "diff_ci_hi" => rows.iter().map(|(_, r)| r.diff.hi()).collect::<Vec<_>>(),
+        "seeds_agreeing" => rows.iter().map(|(_, r)| r.agree as u64).collect::<Vec<_>>(),
+        "p_t" => rows.iter().map(|(_, r)| r.p_t).collect::<Vec<_>>(),
+        "p_sign_flip" => rows.iter().map(|(_, r)| r.p_flip).collect::<Vec<_>>(),
+        "p_holm" => rows.iter().map(|(_, r)| r.p_holm).collect::<Vec<_>>(),
+        "p_a_better" => rows.iter().map(|(_, r)| r.p_improvement).collect::<Vec<_>>(),
+        "rope" => rows.iter().map(|(c, _)| c.claim.rope).collect::<Vec<_>>(),
+        "seeds_needed" => rows.iter().map(|(_, r)| r.seeds_needed.map(|n| n as u64)).collect::<Vec<_>>(),
+        "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.0)).collect::<Vec<_>>(),
+        "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.1)).collect::<Vec<_>>(),
+        "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
+        "chosen" => rows.iter().map(|(_, r)| r.chosen.clone()).collect::<Vec<_>>(),
+        "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("building the verdict table"))
+}
+
+fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
+    let test = |f: fn(&crate::stats::Interval) -> f64| {
+        tuned
+            .iter()
+            .map(|t| t.row.test.as_ref().map(f))
+            .collect::<Vec<Option<f64>>>()
+    };
+    df!(
+        "head" => tuned.iter().map(|t| t.head.clone()).collect::<Vec<_>>(),
+        "train_per_class" => tuned.iter().map(|t| t.row.train_per_class).collect::<Vec<_>>(),
+        "variant" => tuned.iter().map(|t| t.row.variant.clone()).collect::<Vec<_>>(),
+        "chosen" => tuned.iter().map(|t| t.chosen.clone()).collect::<Vec<_>>(),
+        "cells" => tuned.iter().map(|t| t.row.val.n as u64).collect::<Vec<_>>(),
+        "val_acc_mean" => tuned.iter().map(|t| t.row.val.mean).collect::<Vec<_>>(),
+        "test_acc_mean" => test(|i| i.mean),
+        "test_acc_ci_lo" => test(crate::stats::Interval::lo),
+        "test_acc_ci_hi" => test(crate::stats::Interval::hi),
+        "train_acc_mean" => tuned.iter().map(|t| t.row.train.mean).collect::<Vec<_>>(),
+        "params" => tuned.iter().map(|t| t.row.params).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("building the tuned table"))
+}
+
+/// The runs recorded in `run-info/` by `ablate run`: one line on the machines and wall time.
+fn run_info(results_dir: &Path) -> Option<String> {
+    let dir = results_dir.join("run-info");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let runs: Vec<serde_json::Value> = files
+        .iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect();
+    if runs.is_empty() {
+        return None;
+    }
+    let mut machines: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({} cores, {} cells at once)",
+                json_text(r, "/cpu"),
+                json_text(r, "/cores"),
+                json_text(r, "/jobs"),
+            )
+        })
+        .collect();
+    machines.sort();
+    machines.dedup();
+    let wall: f64 = runs
+        .iter()
+        .filter_map(|r| r.pointer("/wall_seconds")?.as_f64())
+        .sum();
+    Some(format!(
+        "{} in {} run(s) of `ablate run`, {:.1} min wall in total",
+        machines.join("; "),
+        runs.len(),
+        wall / 60.0
+    ))
+}
+
+fn json_text(value: &serde_json::Value, pointer: &str) -> String {
+    match value.pointer(pointer) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => "—".into(),
+        Some(v) => v.to_string(),
+    }
+}
