@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ablate_data::FeatureSet;
-use ablate_results::{CellRecord, FailedCell, Provenance, ResultsError, ResultsStore};
+use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
 use ablate_spec::{Cell, Experiment};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -49,6 +49,19 @@ pub fn check_fits(experiment: &Experiment, features: &FeatureSet) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// What the grid trains on, for the results manifest (the report's setup reads it).
+pub fn data_summary(features: &FeatureSet) -> DataSummary {
+    DataSummary {
+        features: features.path.display().to_string(),
+        class_names: features.class_names.clone(),
+        dim: features.dim(),
+        train_rows: features.train.len(),
+        val_rows: features.val.len(),
+        test_rows: features.test.as_ref().map_or(0, |t| t.len()),
+        smallest_class_rows: features.smallest_class().1,
+    }
 }
 
 /// Says once, before training, which training sizes leave a last batch of one sample per epoch.
@@ -155,13 +168,13 @@ impl Runner<'_> {
             backbone_sha256: self
                 .features
                 .metadata
-                .get("weights_sha256")
+                .get(ablate_data::meta::WEIGHTS_SHA256)
                 .cloned()
                 .unwrap_or_default(),
             dataset_sha256: self
                 .features
                 .metadata
-                .get("dataset_sha256")
+                .get(ablate_data::meta::DATASET_SHA256)
                 .cloned()
                 .unwrap_or_default(),
             backend: self.backend.to_string(),
@@ -170,8 +183,10 @@ impl Runner<'_> {
     }
 
     fn train(&self, cell: &Cell) -> Result<CellRecord> {
+        let source =
+            ablate_train::FeatureSource::new(self.features, cell.train_per_class, cell.seed)?;
         let outcome =
-            ablate_train::train_cell(cell, &self.experiment.train, self.features, &self.device)?;
+            ablate_train::train_cell(cell, &self.experiment.train, &source, &self.device)?;
         Ok(CellRecord {
             cell_id: cell.id(),
             cell: *cell,

@@ -103,6 +103,11 @@ fn features_are_extracted_once_then_reused_and_recorded() {
     );
     let first = std::fs::read(s.path(&path)).unwrap();
 
+    // Extracting the same images again gives the same bytes, so `features_sha256` is reproducible.
+    let o = s.ablate(&["features", "images.toml", "--out", "again.safetensors"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(s.path("again.safetensors")).unwrap(), first);
+
     let o = s.ablate(&["features", "images.toml"]);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("reusing"),
@@ -135,6 +140,11 @@ fn features_are_extracted_once_then_reused_and_recorded() {
         "the fixtures' sha256 of b0-random.pth"
     );
     assert_eq!(runs[1][column("dataset_sha256")].len(), 64);
+    use sha2::Digest;
+    assert_eq!(
+        runs[1][column("features_sha256")],
+        hex::encode(sha2::Sha256::digest(&first))
+    );
     // Two test images: accuracy 0, 0.5 or 1.
     for row in &runs[1..] {
         let acc: f64 = row[column("test_acc")].parse().unwrap();

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
 use ablate_results::ResultsStore;
-use ablate_spec::{Cell, Experiment, HeadVariant};
+use ablate_spec::{Cell, Experiment, HeadKind, HeadVariant, Switch};
 use anyhow::{Context, Result};
 
 use crate::backend;
@@ -38,21 +38,14 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     // Part 1: one mlp cell alone on one worker thread.
     let experiment = bench_experiment(&features_path, args.cell_epochs, "[0.5]", "[1000]", "[0]")?;
     let cell = Cell {
-        head: HeadVariant::Mlp {
-            bias_before_bn: true,
-            relu: true,
-            dropout: 0.5,
-            last_bias: true,
-            dropout_position: Default::default(),
-            input_dropout: 0.0,
-            weight_decay: None,
-        },
+        head: HeadVariant::mlp().number(Switch::Dropout, 0.5),
         train_per_class: 1000,
         seed: 0,
     };
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let outcome = single
-        .install(|| ablate_train::train_cell(&cell, &experiment.train, &features, &device))?;
+    let source = ablate_train::FeatureSource::new(&features, cell.train_per_class, cell.seed)?;
+    let outcome =
+        single.install(|| ablate_train::train_cell(&cell, &experiment.train, &source, &device))?;
     // The cell's time includes per-epoch validation; report both.
     let steps_per_s = outcome.steps as f64 / outcome.seconds;
     writeln!(
@@ -105,9 +98,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let cell_seconds: f64 = records.values().map(|r| r.outcome.seconds).sum();
     let big_mlp: Vec<f64> = records
         .values()
-        .filter(|r| {
-            r.cell.train_per_class == 1000 && matches!(r.cell.head, HeadVariant::Mlp { .. })
-        })
+        .filter(|r| r.cell.train_per_class == 1000 && r.cell.head.kind() == HeadKind::Mlp)
         .map(|r| r.outcome.seconds)
         .collect();
     writeln!(

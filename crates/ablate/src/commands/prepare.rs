@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::backend;
 use crate::cli::PrepareArgs;
-use crate::runner::check_fits;
+use crate::runner::{check_fits, data_summary};
 
 pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
@@ -19,6 +19,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;
     let store = ResultsStore::open(&args.out, &experiment, false)?;
+    store.record_data(&data_summary(&features))?;
     eprintln!(
         "{}: features {}, results folder {} ready for {} cells",
         experiment.name,

@@ -7,11 +7,11 @@ use ablate_data::FeatureSet;
 use ablate_results::{ResultsStore, build_tables};
 use ablate_spec::shard::{self, Shard};
 use ablate_spec::{Cell, Experiment};
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::backend;
 use crate::cli::RunArgs;
-use crate::runner::{Runner, check_fits, note_single_sample_batches};
+use crate::runner::{Runner, check_fits, data_summary, note_single_sample_batches};
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
@@ -26,8 +26,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 Shard::parse(text)
             }
         })
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
+        .transpose()?;
     if args.restart && (shard.is_some() || args.cells.is_some()) {
         bail!(
             "--restart cannot be combined with --shard or --cells: it would delete other shards' cells"
@@ -60,7 +59,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let store = if partial {
         ResultsStore::open_shard(&args.out, &experiment)?
     } else {
-        ResultsStore::open(&args.out, &experiment, args.restart)?
+        let store = ResultsStore::open(&args.out, &experiment, args.restart)?;
+        store.record_data(&data_summary(&features))?;
+        store
     };
     note_single_sample_batches(&experiment, &features);
 
