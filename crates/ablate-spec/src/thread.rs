@@ -151,7 +151,9 @@ mod tests {
     /// Each grid, the default claims it can measure, and what the others need.
     #[test]
     fn a_grid_measures_what_it_has_and_says_what_to_add() {
-        let cases: &[(&str, &[&str], &[(&str, &str)])] = &[
+        /// (grid axes, claims it measures, (claim, what to add) for some it does not).
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+        let cases: &[Case] = &[
             (
                 "head = [\"mlp\", \"linear\"]\nbias_before_bn = [true, false]\nrelu = [true, false]",
                 &["A", "B", "C", "D", "E"],
