@@ -6,8 +6,9 @@ use ablate_spec::Claim;
 use polars::prelude::DataFrame;
 
 use crate::choose::{Pick, Tuned, dropout_contrasts, recommendations, tuned_rows};
-use crate::contrast::{ClaimResult, apply_holm, judge_claim};
+use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
+use crate::interactions::{Strata, strata};
 use crate::results::Results;
 use crate::summary::{VariantRow, variant_summary};
 
@@ -19,6 +20,8 @@ pub struct Analysis {
     /// Whether the results have a test split; without one, test metrics fall back to val.
     pub has_test: bool,
     pub claims: Vec<ClaimResult>,
+    /// Per claim (same order): its strata along the switches it does not contrast.
+    pub strata: Vec<Vec<Strata>>,
     pub dropout: Vec<ClaimResult>,
     pub picks: Vec<Pick>,
     pub tuned: Vec<Tuned>,
@@ -29,7 +32,7 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
     let sizes = results.sizes()?;
     // Without a test split every test metric falls back to val, and the report says so loudly.
     let has_test = results.has_test();
-    let mut claims: Vec<ClaimResult> = results
+    let claims: Vec<ClaimResult> = results
         .experiment
         .claims
         .iter()
@@ -45,8 +48,12 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
             judge_claim(results, &claim)
         })
         .collect::<Result<_, _>>()?;
-    apply_holm(&mut claims);
+    let strata = claims
+        .iter()
+        .map(|c| strata(results, &c.claim))
+        .collect::<Result<_, _>>()?;
     Ok(Analysis {
+        strata,
         dropout: dropout_contrasts(results, has_test)?,
         picks: recommendations(results, &rows, &sizes)?,
         tuned: tuned_rows(results, &rows)?,

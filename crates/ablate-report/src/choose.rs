@@ -6,7 +6,6 @@ use ablate_spec::{Claim, Expect, HeadKind, Metric, Selector, Switch};
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
 use crate::results::Results;
-use crate::stats::Verdict;
 use crate::summary::VariantRow;
 
 /// Dropout p - 0 for every p > 0 of the grid, on test when there is a test split (not a claim of the
@@ -53,14 +52,29 @@ pub fn dropout_contrasts(
 pub struct Pick {
     pub train_per_class: u64,
     pub best: VariantRow,
-    /// Variants whose paired difference to `best` has a 95% CI that contains 0.
+    /// Variants not significantly worse than `best` on val: the paired 95% interval of their
+    /// difference to it contains 0.
     pub tied: Vec<VariantRow>,
-    /// The smallest (fewest parameters) of `best` and `tied`.
-    pub smallest: VariantRow,
+    /// What to use: `best`, or the smallest tied variant when it has at most half the parameters.
+    pub recommended: VariantRow,
 }
 
-/// Per size: the best mean val accuracy, the variants statistically tied with it (paired t interval
-/// of the per-seed difference contains 0), and the smallest of those.
+/// How much smaller a tied variant must be to be recommended over the best: at most this share of
+/// its parameters. A few parameters (a last-layer bias) are no reason to give up the best mean.
+pub const SMALLER: f64 = 0.5;
+
+/// The row of best mean validation accuracy; exact ties go to the first in grid order. The one
+/// rule every choice of the report uses (tuned heads, what to use).
+pub fn best_on_val<'a>(rows: impl IntoIterator<Item = &'a VariantRow>) -> Option<&'a VariantRow> {
+    rows.into_iter()
+        .fold(None, |best: Option<&VariantRow>, row| match best {
+            Some(b) if row.val.mean <= b.val.mean => Some(b),
+            _ => Some(row),
+        })
+}
+
+/// Per size: the best mean val accuracy, the variants tied with it (not significantly worse: the
+/// paired 95% interval of the per-seed difference contains 0), and what to use.
 pub fn recommendations(
     results: &Results,
     rows: &[VariantRow],
@@ -69,11 +83,7 @@ pub fn recommendations(
     let mut picks = Vec::new();
     for &size in sizes {
         let at: Vec<&VariantRow> = rows.iter().filter(|r| r.train_per_class == size).collect();
-        let Some(best) = at
-            .iter()
-            .copied()
-            .max_by(|a, b| a.val.mean.total_cmp(&b.val.mean))
-        else {
+        let Some(best) = best_on_val(at.iter().copied()) else {
             continue;
         };
         let best_variant = results
@@ -99,20 +109,33 @@ pub fn recommendations(
                 )
             };
             let judged = judge_claim(results, &claim)?;
-            if judged.rows.iter().all(|r| r.verdict != Verdict::Supported) {
+            let contains_zero =
+                |i: &crate::stats::Interval| !(i.lo() > 0.0 || i.hi() < 0.0) || !i.half.is_finite();
+            if judged.rows.iter().all(|r| contains_zero(&r.diff)) {
                 tied.push((*row).clone());
             }
         }
-        let smallest = std::iter::once(best)
-            .chain(tied.iter())
-            .min_by_key(|r| r.params)
-            .cloned()
-            .expect("best is always a candidate");
+        // Fewest parameters; among equally small, the best mean (then grid order).
+        let smallest = tied
+            .iter()
+            .fold(None, |small: Option<&VariantRow>, row| match small {
+                Some(s)
+                    if row.params > s.params
+                        || (row.params == s.params && row.val.mean <= s.val.mean) =>
+                {
+                    Some(s)
+                }
+                _ => Some(row),
+            });
+        let recommended = match smallest {
+            Some(s) if (s.params as f64) <= SMALLER * best.params as f64 => s.clone(),
+            _ => best.clone(),
+        };
         picks.push(Pick {
             train_per_class: size,
             best: best.clone(),
             tied,
-            smallest,
+            recommended,
         });
     }
     Ok(picks)
@@ -124,33 +147,107 @@ pub fn recommendations(
 pub struct Tuned {
     pub head: String,
     pub row: VariantRow,
+    /// The next best variant of the same head and size, and how far behind it is on val: a gap
+    /// below the standard error of the chosen mean means the choice is not settled.
+    pub runner_up: Option<(String, f64)>,
     /// The chosen values, as `key=value` (every switch the head has).
     pub chosen: String,
 }
 
-/// Per size, per head family (in grid order): the tuned row. Ties go to the grid's first variant.
+/// Per size, per head family (in grid order): the tuned row, chosen by [`best_on_val`].
 pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, ReportError> {
-    let mut tuned: Vec<Tuned> = Vec::new();
+    let mut keys: Vec<(u64, String)> = Vec::new();
     for row in rows {
+        let key = (row.train_per_class, row.head.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let mut tuned = Vec::new();
+    for (size, head) in keys {
+        let row = best_on_val(
+            rows.iter()
+                .filter(|r| r.train_per_class == size && r.head == head),
+        )
+        .expect("every key has a row");
         let variant = results
             .variant(&row.variant)
             .ok_or_else(|| ReportError::Input {
                 path: "runs".into(),
                 message: format!("unknown variant {}", row.variant),
             })?;
-        let candidate = Tuned {
-            head: row.head.clone(),
+        let runner_up =
+            best_on_val(rows.iter().filter(|r| {
+                r.train_per_class == size && r.head == head && r.variant != row.variant
+            }))
+            .map(|r| (r.variant.clone(), row.val.mean - r.val.mean));
+        tuned.push(Tuned {
+            head,
             row: row.clone(),
+            runner_up,
             chosen: Selector::exactly(variant).describe(),
-        };
-        match tuned
-            .iter_mut()
-            .find(|t| t.head == row.head && t.row.train_per_class == row.train_per_class)
-        {
-            Some(t) if row.val.mean > t.row.val.mean => *t = candidate,
-            Some(_) => {}
-            None => tuned.push(candidate),
-        }
+        });
     }
     Ok(tuned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contrast::tests::diffs;
+    use crate::summary::variant_summary;
+    use crate::testing::{self, Cell};
+
+    /// What to use never calls a significantly worse variant tied, however small the gap; a noisy
+    /// one is tied; and a few parameters saved are no reason to leave the best.
+    #[test]
+    fn a_significantly_worse_variant_is_never_tied() {
+        let experiment = testing::experiment(
+            r#"
+name = "ties"
+claims = []
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp"]
+dropout = [0.0, 0.25, 0.5]
+last_bias = [true, false]
+train_per_class = [10]
+seeds = [0, 1, 2, 3, 4]
+"#,
+        );
+        // drop0: best; drop0.25: 0.3 pp worse at every seed (spread 0.02 pp); drop0.5: as good on
+        // average, noisy. Without the last bias: 4 parameters fewer, same accuracy.
+        let worse = diffs(-0.003, 0.0002);
+        let noisy = diffs(0.0, 0.01);
+        let results = testing::results(experiment, None, |v, _, seed| {
+            let p = v.dropout();
+            let d = if p == 0.0 {
+                0.0
+            } else if p == 0.25 {
+                worse[seed as usize]
+            } else {
+                noisy[seed as usize] - 0.0001
+            };
+            let mut cell = Cell::acc(1.0, 0.8 + d, 0.8 + d);
+            cell.params = if v.is_on(ablate_spec::Switch::LastBias) {
+                14
+            } else {
+                10
+            };
+            cell
+        });
+        let (_, rows) = variant_summary(&results).unwrap();
+        let picks = recommendations(&results, &rows, &[10]).unwrap();
+        let pick = &picks[0];
+        assert_eq!(pick.best.variant, "mlp-bias1-relu1-drop0-last1");
+        let tied: Vec<&str> = pick.tied.iter().map(|r| r.variant.as_str()).collect();
+        assert!(!tied.iter().any(|v| v.contains("drop0.25")), "{tied:?}");
+        assert!(tied.contains(&"mlp-bias1-relu1-drop0.5-last1"), "{tied:?}");
+        // The twin without the last bias is tied (same numbers) and has 10 of 14 parameters: more
+        // than half, so the best stays the recommendation.
+        assert!(tied.contains(&"mlp-bias1-relu1-drop0-last0"), "{tied:?}");
+        assert_eq!(pick.recommended.variant, pick.best.variant);
+    }
 }

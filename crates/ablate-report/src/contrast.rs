@@ -17,8 +17,13 @@ use crate::stats::{self, Interval, Verdict};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimRow {
     pub train_per_class: u64,
-    /// Paired differences `a - b`, one per seed (averaged over the variant pairs at that seed).
+    /// Paired differences `a - b`, one per seed (averaged over the variant pairs at that seed), with
+    /// their 95% t interval.
     pub diff: Interval,
+    /// The same differences with the interval that judged them: simultaneous over the claim's
+    /// sizes (Bonferroni, each at [`stats::family_level`]), so a claim judged at three sizes is
+    /// wrong anywhere with at most 5% chance.
+    pub adjusted: Interval,
     /// Seeds whose difference lies on the expected side.
     pub agree: usize,
     /// `compare = "best"` or `"tuned"`: the `b` variant it was compared with.
@@ -32,11 +37,13 @@ pub struct ClaimRow {
     pub p_t: f64,
     /// Exact sign-flip permutation test over the seeds' differences; NaN for `identical` claims.
     pub p_flip: f64,
-    /// `p_t` after Holm's adjustment across every directional row of the report ([`apply_holm`]).
-    pub p_holm: f64,
+    /// `p_t` adjusted within the claim's family of sizes (Bonferroni, `min(1, k p)`), the test the
+    /// adjusted interval inverts.
+    pub p_adjusted: f64,
     /// Share of seeds with `a > b` (ties half).
     pub p_improvement: f64,
-    /// Inconclusive rows: seeds at which the interval's half-width would fall below `rope`.
+    /// Inconclusive rows: seeds at which the adjusted interval would settle (exclude 0 or fit inside
+    /// the margin), if the observed mean and spread held.
     pub seeds_needed: Option<usize>,
     pub verdict: Verdict,
 }
@@ -112,30 +119,6 @@ fn sign(expect: Expect) -> f64 {
     match expect {
         Expect::Lower => -1.0,
         _ => 1.0,
-    }
-}
-
-/// Holm's adjustment of the t-test p-values across every directional row of `claims` (one family per
-/// report). A supported or contradicted row whose adjusted p is not below 0.05 becomes inconclusive.
-pub fn apply_holm(claims: &mut [ClaimResult]) {
-    let ps: Vec<f64> = claims
-        .iter()
-        .flat_map(|c| c.rows.iter().map(|r| r.p_t))
-        .collect();
-    let adjusted = stats::holm(&ps);
-    let mut next = adjusted.into_iter();
-    for c in claims.iter_mut() {
-        let rope = c.claim.rope;
-        for r in c.rows.iter_mut() {
-            r.p_holm = next.next().unwrap_or(f64::NAN);
-            if matches!(r.verdict, Verdict::Supported | Verdict::Contradicted)
-                && r.p_holm.is_finite()
-                && r.p_holm >= 1.0 - stats::LEVEL
-            {
-                r.verdict = Verdict::Inconclusive;
-                r.seeds_needed = stats::seeds_to_settle(&r.diff, rope);
-            }
-        }
     }
 }
 
@@ -334,6 +317,9 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
     let means = f64s(&per_size, "diff_mean")?;
     let sds = f64s(&per_size, "diff_sd")?;
     let agree = u64s(&per_size, "agree")?;
+    // One family per claim: its sizes. The intervals that judge are simultaneous over them.
+    let family = per_size.height();
+    let level = stats::family_level(family);
     let mut rows = Vec::new();
     for i in 0..per_size.height() {
         let diff = Interval {
@@ -341,6 +327,10 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             mean: means[i],
             sd: sds[i],
             half: stats::half_width(seeds[i] as usize, sds[i]),
+        };
+        let adjusted = Interval {
+            half: stats::half_width_at(diff.n, diff.sd, level),
+            ..diff
         };
         let exact = exactness.as_ref().and_then(|by_size| {
             by_size
@@ -358,8 +348,8 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             (Expect::Identical, Some((loss, grad))) => {
                 stats::judge_identical(loss, claim.loss_tolerance, grad, claim.grad_tolerance)
             }
-            _ if stats::within_margin(&diff, claim.rope) => Verdict::Equivalent,
-            (expect, _) => stats::judge_direction(&diff, expect),
+            _ if stats::within_margin(&adjusted, claim.rope) => Verdict::Equivalent,
+            (expect, _) => stats::judge_direction(&adjusted, expect),
         };
         let directional = claim.expect != Expect::Identical;
         let chosen_at = opponents
@@ -369,27 +359,29 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         let chosen = chosen_at
             .filter(|_| claim.compare == Compare::Tuned)
             .map(|(a, _, at)| a[at].clone());
+        let p_t = if directional {
+            stats::t_test_p(&diff)
+        } else {
+            f64::NAN
+        };
         rows.push(ClaimRow {
             train_per_class: sizes[i],
             diff,
+            adjusted,
             agree: agree[i] as usize,
             opponent,
             chosen,
             exactness: exact,
-            p_t: if directional {
-                stats::t_test_p(&diff)
-            } else {
-                f64::NAN
-            },
+            p_t,
             p_flip: if directional {
                 stats::sign_flip_p(&diffs)
             } else {
                 f64::NAN
             },
-            p_holm: f64::NAN,
+            p_adjusted: (p_t * family as f64).min(1.0),
             p_improvement: stats::p_improvement(&diffs),
             seeds_needed: if verdict == Verdict::Inconclusive {
-                stats::seeds_to_settle(&diff, claim.rope)
+                stats::seeds_to_settle(&adjusted, claim.rope, level)
             } else {
                 None
             },
@@ -484,7 +476,7 @@ pub(crate) fn with_interval_ends(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testing::{self, Cell};
     use ablate_spec::{HeadKind, Selector, Switch};
@@ -508,10 +500,10 @@ seeds = [0, 1, 2]
         );
         testing::results(experiment, None, |v, _, seed| {
             // (val, test): val prefers linear wd0.1 and mlp drop0.5.
-            let (val, test) = match (v.kind(), v.weight_decay(), v.dropout()) {
-                (HeadKind::Linear, Some(wd), _) if wd == 0.0 => (0.80, 0.90),
-                (HeadKind::Linear, _, _) => (0.85, 0.84),
-                (_, _, p) if p == 0.0 => (0.70, 0.80),
+            let (val, test) = match (v.kind(), v.weight_decay() == Some(0.0), v.dropout() == 0.0) {
+                (HeadKind::Linear, true, _) => (0.80, 0.90),
+                (HeadKind::Linear, false, _) => (0.85, 0.84),
+                (_, _, true) => (0.70, 0.80),
                 _ => (0.75, 0.78),
             };
             let jitter = seed as f64 * 0.001;
@@ -591,5 +583,78 @@ seeds = [0, 1, 2]
         .unwrap()
         .to_string();
         assert!(err.contains("mlp-bias1-relu1-drop0.3-last1"), "{err}");
+    }
+
+    /// Per-seed differences with mean `mean` and sample sd `sd` exactly (5 seeds).
+    pub(crate) fn diffs(mean: f64, sd: f64) -> [f64; 5] {
+        let z = [-1.2, 0.4, 1.1, -0.6, 0.3];
+        let z_sd = (z.iter().map(|v: &f64| v * v).sum::<f64>() / 4.0).sqrt();
+        z.map(|v| mean + sd * v / z_sd)
+    }
+
+    /// A claim `relu on - relu off` on val at three sizes, whose per-seed differences at size 30
+    /// come from `at30` and are 0 ± 0.2 pp elsewhere.
+    pub(crate) fn relu_claim(at30: [f64; 5], expect: Expect) -> ClaimResult {
+        let experiment = testing::experiment(
+            r#"
+name = "family"
+claims = []
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp"]
+relu = [true, false]
+train_per_class = [10, 20, 30]
+seeds = [0, 1, 2, 3, 4]
+"#,
+        );
+        let small = diffs(0.0, 0.002);
+        let results = testing::results(experiment, None, |v, size, seed| {
+            let d = if size == 30 { at30 } else { small }[seed as usize];
+            let val = 0.7 + if v.is_on(Switch::Relu) { d } else { 0.0 };
+            Cell::acc(1.0, val, val)
+        });
+        let claim = Claim::contrast(
+            "R",
+            "",
+            Metric::ValAcc,
+            Selector::default().flag(Switch::Relu, true),
+            Selector::default().flag(Switch::Relu, false),
+            expect,
+        );
+        judge_claim(&results, &claim).unwrap()
+    }
+
+    /// One family per claim: a row whose plain 95% interval excludes 0 but whose interval over the
+    /// claim's three sizes does not is inconclusive, and its seeds hint asks for more seeds than ran.
+    #[test]
+    fn the_family_adjustment_can_undo_a_verdict_and_the_hint_asks_for_more_seeds() {
+        let judged = relu_claim(diffs(0.008, 0.005), Expect::Higher);
+        let row = judged
+            .rows
+            .iter()
+            .find(|r| r.train_per_class == 30)
+            .unwrap();
+        assert!(row.diff.lo() > 0.0, "unadjusted {:?}", row.diff);
+        assert!(
+            row.adjusted.lo() < 0.0 && row.adjusted.hi() > 0.01,
+            "{:?}",
+            row.adjusted
+        );
+        assert_eq!(row.verdict, Verdict::Inconclusive);
+        assert!((row.p_adjusted - (3.0 * row.p_t).min(1.0)).abs() < 1e-12);
+        let needed = row
+            .seeds_needed
+            .expect("an inconclusive row says what would settle it");
+        assert!(needed > row.diff.n, "{needed} seeds, {} ran", row.diff.n);
+        // The other sizes: 0 ± 0.2 pp, inside the margin.
+        assert!(
+            judged
+                .rows
+                .iter()
+                .filter(|r| r.train_per_class != 30)
+                .all(|r| r.verdict == Verdict::Equivalent && r.seeds_needed.is_none())
+        );
     }
 }

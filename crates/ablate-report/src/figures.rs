@@ -124,7 +124,7 @@ pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
 pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
     let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn);
     Ok(LineFigure {
-        title: "Claim A made visible: largest gradient of the bias before BN (log scale; green: no ReLU, blue: ReLU)".into(),
+        title: "Largest gradient of the bias right before BN, per epoch (log scale; green: no ReLU, blue: ReLU)".into(),
         x_label: "epoch".into(),
         y_label: "max |d loss / d bias| (mean over seeds)".into(),
         panels: epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?,

@@ -29,21 +29,33 @@ impl Interval {
     }
 }
 
-/// The two-sided `LEVEL` quantile of Student's t with `dof` degrees of freedom.
-pub fn t_quantile(dof: usize) -> f64 {
+/// The two-sided `level` quantile of Student's t with `dof` degrees of freedom.
+pub fn t_quantile_at(dof: usize, level: f64) -> f64 {
     let t = StudentsT::new(0.0, 1.0, dof as f64).expect("dof >= 1 is a valid t distribution");
-    t.inverse_cdf(1.0 - (1.0 - LEVEL) / 2.0)
+    t.inverse_cdf(1.0 - (1.0 - level) / 2.0)
 }
 
-/// Half-width of the t interval from a sample's size and standard deviation.
+/// Half-width of the 95% t interval from a sample's size and standard deviation.
 pub fn half_width(n: usize, sd: f64) -> f64 {
+    half_width_at(n, sd, LEVEL)
+}
+
+/// Half-width of the `level` t interval from a sample's size and standard deviation.
+pub fn half_width_at(n: usize, sd: f64, level: f64) -> f64 {
     if n < 2 {
         return f64::INFINITY;
     }
     if sd == 0.0 {
         return 0.0;
     }
-    t_quantile(n - 1) * sd / (n as f64).sqrt()
+    t_quantile_at(n - 1, level) * sd / (n as f64).sqrt()
+}
+
+/// The level of each of `family` intervals that hold together at `LEVEL` (Bonferroni): a claim
+/// judged at k training sizes gets k intervals at 1 - 0.05/k, so the chance that any of them
+/// misses is at most 5%.
+pub fn family_level(family: usize) -> f64 {
+    1.0 - (1.0 - LEVEL) / family.max(1) as f64
 }
 
 pub fn t_interval(values: &[f64]) -> Interval {
@@ -155,21 +167,7 @@ pub fn sign_flip_p(diffs: &[f64]) -> f64 {
     extreme as f64 / (1u64 << n) as f64
 }
 
-/// Holm's step-down adjustment of a family of p-values (NaN entries are left out and stay NaN).
-pub fn holm(ps: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..ps.len()).filter(|&i| ps[i].is_finite()).collect();
-    order.sort_by(|&a, &b| ps[a].total_cmp(&ps[b]));
-    let m = order.len();
-    let mut adjusted = vec![f64::NAN; ps.len()];
-    let mut running = 0.0f64;
-    for (rank, &i) in order.iter().enumerate() {
-        running = running.max(((m - rank) as f64 * ps[i]).min(1.0));
-        adjusted[i] = running;
-    }
-    adjusted
-}
-
-/// P(a > b) over paired seeds: the share of seeds whose difference is positive (ties count half).
+/// The share of paired seeds whose difference `a - b` is positive (ties count half).
 pub fn p_improvement(diffs: &[f64]) -> f64 {
     if diffs.is_empty() {
         return f64::NAN;
@@ -189,24 +187,26 @@ pub fn p_improvement(diffs: &[f64]) -> f64 {
     score / diffs.len() as f64
 }
 
-/// Seeds at which the 95% half-width would fall below `rope`, from the observed spread `sd` of the
-/// paired differences: the smallest n >= 2 with t(n-1) sd / sqrt(n) < rope (None above 10000).
-pub fn seeds_needed(sd: f64, rope: f64) -> Option<usize> {
-    if !(sd.is_finite() && rope > 0.0) {
+/// Seeds at which the `level` half-width would fall below `target`, from the observed spread `sd`
+/// of the paired differences: the smallest n >= 2 with t(n-1) sd / sqrt(n) < target (None above
+/// 10000).
+pub fn seeds_needed(sd: f64, target: f64, level: f64) -> Option<usize> {
+    if !(sd.is_finite() && target > 0.0) {
         return None;
     }
-    (2..=10_000).find(|&n| half_width(n, sd) < rope)
+    (2..=10_000).find(|&n| half_width_at(n, sd, level) < target)
 }
 
-/// Seeds at which an inconclusive interval would, if its mean and spread held, settle: shrink enough
-/// to exclude 0 (half-width < |mean|) or to fit inside the margin (half-width < rope - |mean|).
-pub fn seeds_to_settle(interval: &Interval, rope: f64) -> Option<usize> {
+/// Seeds at which an inconclusive interval would, if its mean and spread held, settle under the
+/// rule that judged it (intervals at `level`): shrink enough to exclude 0 (half-width < |mean|)
+/// or to fit inside the margin (half-width < rope - |mean|).
+pub fn seeds_to_settle(interval: &Interval, rope: f64, level: f64) -> Option<usize> {
     let mean = interval.mean.abs();
     let target = mean.max(rope - mean);
     if target.is_nan() || target <= 0.0 {
         return None;
     }
-    seeds_needed(interval.sd, target)
+    seeds_needed(interval.sd, target, level)
 }
 
 /// The exactness rule of `identical` claims: both measured gaps within their tolerances.
@@ -236,9 +236,9 @@ mod tests {
         // Two-sided 95% critical values from any t table.
         for (dof, t) in [(1, 12.7062), (4, 2.7764), (9, 2.2622), (30, 2.0423)] {
             assert!(
-                close(t_quantile(dof), t, 1e-4),
+                close(t_quantile_at(dof, LEVEL), t, 1e-4),
                 "dof {dof}: {}",
-                t_quantile(dof)
+                t_quantile_at(dof, LEVEL)
             );
         }
     }
@@ -315,25 +315,12 @@ mod tests {
     }
 
     #[test]
-    fn holm_on_a_textbook_family() {
-        // p = (0.01, 0.04, 0.03, 0.005): sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1
-        // = 0.02, 0.03, 0.06, 0.04 -> monotone 0.02, 0.03, 0.06, 0.06.
-        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
-        let expected = [0.03, 0.06, 0.06, 0.02];
-        for (a, e) in adjusted.iter().zip(expected) {
-            assert!(close(*a, e, 1e-12), "{adjusted:?}");
-        }
-        assert!(holm(&[f64::NAN, 0.5])[0].is_nan());
-        assert_eq!(holm(&[0.6, 0.5]), vec![1.0, 1.0]);
-    }
-
-    #[test]
     fn improvement_margin_and_seeds_needed() {
         assert_eq!(p_improvement(&[0.1, -0.2, 0.3, 0.0]), 0.625);
         // sd 0.02, margin 0.01: t(16) 2.1199 * 0.02 / sqrt(17) = 0.01028 (not yet),
         // t(17) 2.1098 * 0.02 / sqrt(18) = 0.009946 (below) -> 18 seeds.
-        assert_eq!(seeds_needed(0.02, 0.01), Some(18));
-        assert_eq!(seeds_needed(f64::NAN, 0.01), None);
+        assert_eq!(seeds_needed(0.02, 0.01, LEVEL), Some(18));
+        assert_eq!(seeds_needed(f64::NAN, 0.01, LEVEL), None);
         // Mean 0.004 with sd 0.02 and margin 0.01: settling means half-width < max(0.004, 0.006).
         let i = Interval {
             n: 5,
@@ -341,8 +328,11 @@ mod tests {
             sd: 0.02,
             half: half_width(5, 0.02),
         };
-        assert_eq!(seeds_to_settle(&i, 0.01), seeds_needed(0.02, 0.006));
-        assert!(seeds_to_settle(&i, 0.01).unwrap() > 18);
+        assert_eq!(
+            seeds_to_settle(&i, 0.01, LEVEL),
+            seeds_needed(0.02, 0.006, LEVEL)
+        );
+        assert!(seeds_to_settle(&i, 0.01, LEVEL).unwrap() > 18);
         let tight = t_interval(&[0.002, -0.001, 0.001, 0.0, 0.003]);
         assert!(within_margin(&tight, 0.01));
         let wide = t_interval(&[0.02, -0.03, 0.01, -0.01, 0.005]);

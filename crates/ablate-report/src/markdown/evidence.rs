@@ -10,6 +10,7 @@ use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings};
+use crate::interactions::Strata;
 
 pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(), ReportError> {
     let (claims, dropout) = (&analysis.claims, &analysis.dropout);
@@ -34,8 +35,14 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
         "val_acc_by_epoch",
         "validation accuracy per epoch, mean and 95% band",
     );
-    for c in claims {
-        let _ = writeln!(w, "### Claim {}: {}\n", c.claim.id, c.claim.says);
+    for (c, strata) in claims.iter().zip(&analysis.strata) {
+        let _ = writeln!(
+            w,
+            "<a id=\"{}\"></a>\n\n### Claim {}: {}\n",
+            super::answer::anchor(&c.claim.id),
+            c.claim.id,
+            c.claim.says
+        );
         if let Some(notes) = &c.claim.notes {
             let _ = writeln!(w, "{}\n", notes.trim_end());
         }
@@ -58,6 +65,7 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
             );
         }
         pairs_table(w, c)?;
+        interactions(w, c, strata);
     }
     if variance_figure {
         let _ = writeln!(w, "### Variance shift (BatchNorm)\n");
@@ -117,4 +125,76 @@ fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
     }
     let _ = writeln!(w);
     Ok(())
+}
+
+/// Whether the claim's sign depends on another switch: words where it flips or leans, the strata
+/// behind them, and the switches along which it does not change sign.
+fn interactions(w: &mut String, c: &ClaimResult, strata: &[Strata]) {
+    if strata.is_empty() {
+        return;
+    }
+    let metric = c.claim.metric;
+    let value_text = |s: &Strata, v: &ablate_spec::Value| {
+        let declared = if s.declared == Some(*v) {
+            " (as declared)"
+        } else {
+            ""
+        };
+        format!("{}={v}{declared}", s.switch.key())
+    };
+    let moving: Vec<&Strata> = strata
+        .iter()
+        .filter(|s| !s.flips.is_empty() || !s.leans.is_empty())
+        .collect();
+    let steady: Vec<&str> = strata
+        .iter()
+        .filter(|s| s.flips.is_empty() && s.leans.is_empty())
+        .map(|s| s.switch.key())
+        .collect();
+    for s in &moving {
+        let sizes = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        if !s.flips.is_empty() {
+            let _ = writeln!(
+                w,
+                "**Its sign depends on `{}`** at {}/class: the difference is significant in opposite directions in two of its strata.\n",
+                s.switch.key(),
+                sizes(&s.flips)
+            );
+        } else {
+            let _ = writeln!(
+                w,
+                "**It leans with `{}`** at {}/class: one stratum is significant, another's mean has the other sign.\n",
+                s.switch.key(),
+                sizes(&s.leans)
+            );
+        }
+        let _ = writeln!(
+            w,
+            "| {} | per class | mean a − b | 95% CI |\n|---|---|---|---|",
+            s.switch.key()
+        );
+        for (v, rows) in &s.by_value {
+            for (size, i) in rows {
+                let _ = writeln!(
+                    w,
+                    "| {} | {size} | {} | {} |",
+                    value_text(s, v),
+                    diff_text(metric, i.mean),
+                    ci_text(metric, i.lo(), i.hi())
+                );
+            }
+        }
+        let _ = writeln!(w);
+    }
+    if !steady.is_empty() {
+        let _ = writeln!(
+            w,
+            "No sign change when split by {}.\n",
+            steady
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use ablate_spec::{Claim, Compare, Expect, Metric};
 
+use crate::contrast::ClaimRow;
 use crate::stats::Verdict;
 
 pub(crate) fn pct(x: f64) -> String {
@@ -42,6 +43,41 @@ pub(crate) fn margin_text(claim: &Claim) -> String {
         format!("{} pp", claim.rope * 100.0)
     } else {
         format!("{}", claim.rope)
+    }
+}
+
+/// The verdict of a row in words, with its direction and size: "**equivalent** within ±1 pp (small
+/// effect +0.56 pp, against the claim)", "**supported** (-7.40 pp)", "inconclusive (~14 seeds ...)".
+pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
+    let (metric, i) = (claim.metric, &row.adjusted);
+    if claim.expect == Expect::Identical {
+        return verdict_text(row.verdict).to_string();
+    }
+    let effect = diff_text(metric, i.mean);
+    match row.verdict {
+        Verdict::Supported | Verdict::Contradicted => {
+            format!("{} ({effect})", verdict_text(row.verdict))
+        }
+        Verdict::Equivalent => {
+            let margin = margin_text(claim);
+            if i.lo() > 0.0 || i.hi() < 0.0 {
+                let expected = match claim.expect {
+                    Expect::Lower => i.mean < 0.0,
+                    _ => i.mean > 0.0,
+                };
+                let side = if expected { "for" } else { "against" };
+                format!("**equivalent** within ±{margin} (small effect {effect}, {side} the claim)")
+            } else {
+                format!("**equivalent** within ±{margin}")
+            }
+        }
+        Verdict::Inconclusive => match row.seeds_needed {
+            Some(n) => format!(
+                "inconclusive (~{n} seeds would settle it if mean and spread hold; margin ±{})",
+                margin_text(claim)
+            ),
+            None => "inconclusive".into(),
+        },
     }
 }
 

@@ -21,14 +21,30 @@ fn default_head_text(head: HeadKind) -> &'static str {
     }
 }
 
-pub fn write(w: &mut String, results: &Results, analysis: &Analysis) -> Result<(), ReportError> {
-    let (experiment, manifest, runs) = (&results.experiment, &results.manifest, &results.runs);
+/// The title and, without a test split, the warning that every number is on val.
+pub fn title(w: &mut String, results: &Results, analysis: &Analysis) {
+    let (experiment, manifest) = (&results.experiment, &results.manifest);
     let title = experiment
         .report
         .title
         .clone()
         .unwrap_or_else(|| format!("Which head on a pretrained backbone? `{}`", manifest.name));
     let _ = writeln!(w, "# {title}\n");
+    if !analysis.has_test {
+        let _ = writeln!(
+            w,
+            "> ⚠ **No test split: this report reports on the validation split.** The features have no \
+             `test_x`/`test_y` (set `data.test_per_class`, `test_fraction` or a `test/` folder and run \
+             again), so every accuracy below, the tuned choices and the claims declared on test included, \
+             is measured on the split that also chose the hyperparameters: optimistic for whatever was \
+             chosen.\n"
+        );
+    }
+}
+
+/// What produced the report: config, versions, backend and the content hashes of its inputs.
+pub fn provenance(w: &mut String, results: &Results) -> Result<(), ReportError> {
+    let (manifest, runs) = (&results.manifest, &results.runs);
     let _ = writeln!(
         w,
         "> Made by `ablate report` from `results/{}/` — config `{}`, ablate {}, backend {}.  ",
@@ -44,17 +60,12 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) -> Result<(
         distinct_values(runs, rc::BACKBONE_SHA256)?.join(", "),
         distinct_values(runs, rc::DATASET_SHA256)?.join(", ")
     );
-    if !analysis.has_test {
-        let _ = writeln!(
-            w,
-            "> ⚠ **No test split: this report reports on the validation split.** The features have no \
-             `test_x`/`test_y` (set `data.test_per_class`, `test_fraction` or a `test/` folder and run \
-             again), so every accuracy below, the tuned choices and the claims declared on test included, \
-             is measured on the split that also chose the hyperparameters: optimistic for whatever was \
-             chosen.\n"
-        );
-    }
+    Ok(())
+}
 
+/// The question the experiment answers and the heads it compares.
+pub fn question(w: &mut String, results: &Results) {
+    let experiment = &results.experiment;
     let _ = writeln!(w, "## The question\n");
     let question = experiment.report.question.clone().unwrap_or_else(|| {
         "Which classifier head should sit on a pretrained backbone's features for this data?".into()
@@ -73,7 +84,6 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) -> Result<(
          seed fixes the training subset, the initialisation and the batch order, so two variants with \
          the same seed differ only in the head (a *paired* design).\n"
     );
-    Ok(())
 }
 
 /// The distinct values of a text column, sorted (provenance: normally one each).

@@ -1,8 +1,9 @@
-//! REPORT.md, one module per section: header (title, provenance, the question), setup, verdicts,
-//! tuned heads, what to use, evidence, per-variant table. Prose that belongs to one experiment comes
+//! REPORT.md, one module per section: the title, the answer (first, in plain words), the
+//! question, setup and provenance, verdicts, tuned heads, what to use, evidence, per-variant table. Prose that belongs to one experiment comes
 //! from its `[report]` table and its claims; the rest is neutral, so another dataset reads right.
 
 mod advice;
+mod answer;
 mod evidence;
 mod format;
 mod header;
@@ -31,8 +32,11 @@ pub fn render(
     context: &Context,
 ) -> Result<String, ReportError> {
     let mut md = String::new();
-    header::write(&mut md, results, analysis)?;
+    header::title(&mut md, results, analysis);
+    answer::write(&mut md, analysis);
+    header::question(&mut md, results);
     setup::write(&mut md, results, context)?;
+    header::provenance(&mut md, results)?;
     verdicts::write(&mut md, results, analysis);
     tuned::write(&mut md, analysis);
     advice::write(&mut md, analysis);

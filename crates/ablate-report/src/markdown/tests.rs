@@ -160,3 +160,30 @@ compare = "tuned"
     assert!(md.starts_with("# The thread's heads, measured\n"));
     insta::assert_snapshot!("declared_claims_own_prose", md);
 }
+
+/// An interval inside the margin that still excludes 0 reads "equivalent" with its direction and size.
+#[test]
+fn equivalent_says_its_direction_when_the_interval_excludes_zero() {
+    use crate::contrast::tests::{diffs, relu_claim};
+    use ablate_spec::Expect;
+    let judged = relu_claim(diffs(0.0056, 0.0004), Expect::Lower);
+    let row = judged
+        .rows
+        .iter()
+        .find(|r| r.train_per_class == 30)
+        .unwrap();
+    assert_eq!(row.verdict, crate::Verdict::Equivalent);
+    assert_eq!(
+        super::format::verdict_words(&judged.claim, row),
+        "**equivalent** within ±1 pp (small effect +0.56 pp, against the claim)"
+    );
+    let small = judged
+        .rows
+        .iter()
+        .find(|r| r.train_per_class == 10)
+        .unwrap();
+    assert_eq!(
+        super::format::verdict_words(&judged.claim, small),
+        "**equivalent** within ±1 pp"
+    );
+}

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use ablate_spec::Expect;
 
-use super::format::{ci_text, contrast_text, diff_text, margin_text, p_text, verdict_text};
+use super::format::{ci_text, contrast_text, diff_text, p_text, verdict_words};
 use crate::analysis::Analysis;
 use crate::results::Results;
 
@@ -15,23 +15,26 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let _ = writeln!(
         w,
         "Each claim is measured as a paired difference `a − b`: per seed, the mean over the variant pairs \
-         that differ only in what the claim is about, then a 95% Student-t interval over the seeds. \
-         **Rule:** *supported* when the interval excludes 0 on the side the claim predicts, *contradicted* \
-         when it excludes 0 on the other side, *inconclusive* when it contains 0. Claims of identity \
-         (`identical`) are judged by exactness instead: supported when the largest per-epoch |train-loss \
-         difference| and the largest |gradient| of the bias before BN are below the stated tolerances. \
-         `best of (...)` compares with the variant of best mean validation accuracy at that size: that \
-         choice favours `b`, so a verdict for `a` against it is conservative. `tuned (...)` is the \
-         selection protocol: each side is reduced to its variant of best mean *validation* accuracy \
-         (its tuned hyperparameters) and the two are compared on the claim's metric, on the *test* \
-         split, which took no part in the choice. \
-         **Equivalent** (checked first): the whole interval lies inside the claim's margin `rope` (default \
-         ±1 accuracy point), a difference too small to matter. Supported and contradicted also need the \
-         paired t test's p, Holm-adjusted across all rows of this table, below 0.05. Beside it: the exact \
-         sign-flip permutation test (no normality assumed; with n seeds its smallest possible p is \
-         2/2^n, 0.0625 at 5 seeds, so it can only corroborate) and P(a > b), the share of seeds where a \
-         beat b. An inconclusive row says how many seeds would settle it if the observed mean and spread of the \
-         paired differences held: enough to exclude 0 or to fit inside the margin.\n"
+         that differ only in what the claim is about, then a Student-t interval over the seeds (paired, so \
+         what a seed does to both sides cancels). **One family per claim:** a claim judged at k training \
+         sizes gets k intervals that hold together at 95% (Bonferroni: each at 1 − 0.05/k), and the \
+         verdict reads that interval. **Rule**, in this order: *equivalent* when the whole interval lies \
+         inside the claim's margin `rope` (default ±1 accuracy point): no difference that matters, and \
+         the row says when it still excludes 0 (a small effect, for or against the claim); *supported* \
+         when it excludes 0 on the side the claim predicts; *contradicted* when it excludes 0 on the \
+         other side; *inconclusive* otherwise, with the seeds that would settle it under the same rule \
+         if the observed mean and spread held. Claims of identity (`identical`) are judged by exactness \
+         instead: supported when the largest per-epoch |train-loss difference| and the largest |gradient| \
+         of the bias before BN are below the stated tolerances. `best of (...)` compares with the variant \
+         of best mean validation accuracy at that size: that choice favours `b`, so a verdict for `a` \
+         against it is conservative. `tuned (...)` is the selection protocol: each side is reduced to its \
+         variant of best mean *validation* accuracy (its tuned hyperparameters) and the two are compared \
+         on the claim's metric on the *test* split, which took no part in the choice. The intervals are \
+         over seeds: they hold the test split fixed, so on test metrics they describe this test split. \
+         Beside them: the paired t test's p and the same p adjusted within the claim (`min(1, k·p)`, the \
+         test the interval inverts), the exact sign-flip permutation test (no normality assumed; with n \
+         seeds its smallest p is 2/2^n, 0.0625 at 5, so it can only corroborate), and the share of seeds \
+         where a was above b.\n"
     );
     if !experiment.claims_declared {
         let _ = writeln!(
@@ -60,7 +63,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     } else {
         let _ = writeln!(
             w,
-            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | 95% CI | P(a > b) | p: t / Holm / sign-flip | verdict |"
+            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | simultaneous 95% CI | seeds with a > b | p: t / adjusted / sign-flip | verdict |"
         );
         let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
         for c in claims {
@@ -78,11 +81,11 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                     ),
                     None => (
                         diff_text(c.claim.metric, r.diff.mean),
-                        ci_text(c.claim.metric, r.diff.lo(), r.diff.hi()),
+                        ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi()),
                         format!(
                             "{} / {} / {}",
                             p_text(r.p_t),
-                            p_text(r.p_holm),
+                            p_text(r.p_adjusted),
                             p_text(r.p_flip)
                         ),
                     ),
@@ -102,20 +105,18 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                 } else {
                     ("", String::new(), String::new())
                 };
-                // P(a > b) of an exactness claim would only count float-rounding flips.
+                // The share of seeds of an exactness claim would only count float-rounding flips.
                 let better = if r.exactness.is_some() {
                     "—".to_string()
                 } else {
-                    format!("{:.2}", r.p_improvement)
+                    let above = r.p_improvement * r.diff.n as f64;
+                    if above.fract() == 0.0 {
+                        format!("{above:.0}/{}", r.diff.n)
+                    } else {
+                        format!("{above:.1}/{}", r.diff.n)
+                    }
                 };
-                let mut verdict = verdict_text(r.verdict).to_string();
-                if let Some(n) = r.seeds_needed {
-                    let _ = write!(
-                        verdict,
-                        " (~{n} seeds would settle it if mean and spread hold; margin ±{})",
-                        margin_text(&c.claim)
-                    );
-                }
+                let mut verdict = verdict_words(&c.claim, r);
                 if r.diff.n < 5 && c.claim.expect != Expect::Identical {
                     verdict.push_str(" ⚠ fewer than 5 seeds");
                 }

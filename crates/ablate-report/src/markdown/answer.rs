@@ -1,0 +1,196 @@
+//! The answer, first: a few lines in plain words (what to do about the bias before BN, which head
+//! at each data size and whether that flips), each linked to its evidence. Definitions, rules and
+//! hashes come after it.
+
+use std::fmt::Write as _;
+
+use ablate_spec::{Claim, Compare, Expect, HeadKind, Metric, Switch};
+
+use super::format::{diff_text, margin_text, pct};
+use crate::analysis::Analysis;
+use crate::contrast::ClaimResult;
+use crate::stats::Verdict;
+
+/// The anchor of a claim's evidence (written before its heading).
+pub fn anchor(id: &str) -> String {
+    format!("claim-{}", id.to_lowercase())
+}
+
+pub fn write(w: &mut String, analysis: &Analysis) {
+    let _ = writeln!(w, "## The answer\n");
+    let on = if analysis.has_test { "test" } else { "val" };
+    for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
+        let _ = writeln!(w, "- {}", claim_line(c));
+    }
+    match head_claim(&analysis.claims) {
+        Some(c) => {
+            for row in &c.rows {
+                let size = row.train_per_class;
+                let acc = |head: &str| {
+                    analysis
+                        .tuned
+                        .iter()
+                        .find(|t| t.head == head && t.row.train_per_class == size)
+                        .map(|t| t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
+                };
+                let (Some(mlp), Some(linear)) = (acc("mlp"), acc("linear")) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    w,
+                    "- **{size} per class**: model1 (tuned on val) {} vs model2 (tuned on val) {} on {on}: {} ([{}](#{}))",
+                    pct(mlp),
+                    pct(linear),
+                    head_words(&c.claim, row.verdict, row.adjusted.mean),
+                    c.claim.id,
+                    anchor(&c.claim.id)
+                );
+            }
+            let _ = writeln!(w, "- {}", flip_line(c));
+        }
+        None => {
+            for t in &analysis.tuned {
+                let _ = writeln!(
+                    w,
+                    "- **{} per class**, {} tuned on val: `{}`, {} on {on}",
+                    t.row.train_per_class,
+                    t.head,
+                    t.row.variant,
+                    pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
+                );
+            }
+        }
+    }
+    // Where a claim's answer flips with another switch, say so here (the strata are in its evidence).
+    let mut flips = Vec::new();
+    for (c, strata) in analysis.claims.iter().zip(&analysis.strata) {
+        for s in strata.iter().filter(|s| !s.flips.is_empty()) {
+            let sizes: Vec<String> = s.flips.iter().map(u64::to_string).collect();
+            flips.push(format!(
+                "**{}** flips sign with `{}` at {}/class ([evidence](#{}))",
+                c.claim.id,
+                s.switch.key(),
+                sizes.join(", "),
+                anchor(&c.claim.id)
+            ));
+        }
+    }
+    if !flips.is_empty() {
+        let _ = writeln!(w, "- **It depends:** {}.", flips.join("; "));
+    }
+    let _ = writeln!(
+        w,
+        "- Every claim with its numbers: [verdicts](#verdicts); the heads chosen per size: [tuned heads](#tuned-heads-chosen-on-validation-reported-on-test); the data and training: [setup](#setup).\n"
+    );
+}
+
+/// A claim whose two sides differ in the bias before BN.
+fn about_the_bias(claim: &Claim) -> bool {
+    let s = Switch::BiasBeforeBn;
+    claim.a.get(s).is_some() && claim.b.get(s).is_some() && claim.a.get(s) != claim.b.get(s)
+}
+
+/// The declared claim that compares the two tuned heads on test (or val): the thread's D.
+fn head_claim(claims: &[ClaimResult]) -> Option<&ClaimResult> {
+    claims.iter().find(|c| {
+        let heads = (c.claim.a.head, c.claim.b.head);
+        c.claim.compare == Compare::Tuned
+            && matches!(c.claim.metric, Metric::TestAcc | Metric::ValAcc)
+            && matches!(
+                heads,
+                (Some(HeadKind::Linear), Some(HeadKind::Mlp))
+                    | (Some(HeadKind::Mlp), Some(HeadKind::Linear))
+            )
+    })
+}
+
+/// "**A** — *the claim* → supported at every size (...)".
+fn claim_line(c: &ClaimResult) -> String {
+    let claim = &c.claim;
+    let verdicts: Vec<Verdict> = c.rows.iter().map(|r| r.verdict).collect();
+    let all = |v: Verdict| verdicts.iter().all(|x| *x == v);
+    let numbers = if claim.expect == Expect::Identical {
+        let (loss, grad) = c
+            .rows
+            .iter()
+            .filter_map(|r| r.exactness)
+            .fold((0.0f64, 0.0f64), |(l, g), (a, b)| (l.max(a), g.max(b)));
+        format!("largest train-loss gap {loss:.1e}, largest bias gradient {grad:.1e}")
+    } else {
+        let largest = c
+            .rows
+            .iter()
+            .map(|r| r.adjusted.mean)
+            .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+        format!("largest mean effect {}", diff_text(claim.metric, largest))
+    };
+    let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
+        format!(
+            "**no difference that matters** at any size: within ±{} ({numbers})",
+            margin_text(claim)
+        )
+    } else if !verdicts.is_empty() && all(verdicts[0]) {
+        format!("**{}** at every size ({numbers})", verdicts[0].as_str())
+    } else {
+        format!("{} ({numbers})", c.summary())
+    };
+    format!(
+        "**{}** — *{}* → {verdict}. [evidence](#{})",
+        claim.id,
+        claim.says.trim_end_matches('.'),
+        anchor(&claim.id)
+    )
+}
+
+/// The head claim's verdict at one size, said in terms of the heads.
+fn head_words(claim: &Claim, verdict: Verdict, mean: f64) -> String {
+    let linear_first = claim.a.head == Some(HeadKind::Linear);
+    let linear_ahead = (mean > 0.0) == linear_first;
+    let (ahead, behind) = if linear_ahead {
+        ("model2", "model1")
+    } else {
+        ("model1", "model2")
+    };
+    let gap = diff_text(claim.metric, mean.abs());
+    let gap = gap.trim_start_matches('+');
+    match verdict {
+        Verdict::Equivalent => format!("equivalent within ±{}", margin_text(claim)),
+        Verdict::Supported | Verdict::Contradicted => {
+            format!("**{ahead} is better** by {gap} (significant)")
+        }
+        _ => format!("undecided ({ahead} ahead of {behind} by {gap}, not significant)"),
+    }
+}
+
+/// Whether the better tuned head changes with the data size.
+fn flip_line(c: &ClaimResult) -> String {
+    let linear_first = c.claim.a.head == Some(HeadKind::Linear);
+    let mut linear_wins = Vec::new();
+    let mut mlp_wins = Vec::new();
+    for r in &c.rows {
+        if matches!(r.verdict, Verdict::Supported | Verdict::Contradicted) {
+            let linear = (r.adjusted.mean > 0.0) == linear_first;
+            if linear {
+                linear_wins.push(r.train_per_class.to_string());
+            } else {
+                mlp_wins.push(r.train_per_class.to_string());
+            }
+        }
+    }
+    match (linear_wins.is_empty(), mlp_wins.is_empty()) {
+        (true, true) => "**Does it flip with data size?** No size shows a significant winner between the tuned heads.".into(),
+        (false, false) => format!(
+            "**It flips with data size:** model2 is significantly better at {} per class, model1 at {}.",
+            linear_wins.join(", "),
+            mlp_wins.join(", ")
+        ),
+        (false, true) => format!(
+            "**Does it flip?** Only model2 is ever significantly better (at {} per class).",
+            linear_wins.join(", ")
+        ),
+        (true, false) => format!(
+            "**Does it flip?** Only model1 is ever significantly better (at {} per class).",
+            mlp_wins.join(", ")
+        ),
+    }
+}
