@@ -1,7 +1,8 @@
 //! The data behind each figure of the report, aggregated with polars, turned into plot values.
 
 use ablate_results::columns::{epochs as ec, runs as rc};
-use ablate_spec::{HeadVariant, Switch};
+use ablate_spec::{HeadKind, HeadVariant, Switch};
+use plotters::style::RGBColor;
 use polars::prelude::*;
 
 use crate::error::ReportError;
@@ -135,39 +136,136 @@ pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> 
     })
 }
 
-pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
-    let curves = looks(order)
-        .into_iter()
-        .map(|(_, name, l)| Curve {
-            label: name.clone(),
-            look: l,
+/// Accuracy (test, or val without a test split) with its 95% interval, per size.
+fn accuracy_point(r: &VariantRow) -> (f64, f64, f64) {
+    let acc = r.test.as_ref().unwrap_or(&r.val);
+    let half = if acc.half.is_finite() { acc.half } else { 0.0 };
+    (r.train_per_class as f64, acc.mean, half)
+}
+
+/// The question's figure: the two heads, each tuned on val at each size, and the variants the
+/// experiment highlights (the asker's own heads), accuracy vs training-set size with 95% bands.
+pub fn accuracy_by_size(
+    rows: &[VariantRow],
+    tuned: &[crate::choose::Tuned],
+    highlights: &[(String, HeadVariant)],
+    has_test: bool,
+) -> LineFigure {
+    let palette = [
+        RGBColor(214, 96, 77),
+        RGBColor(77, 146, 33),
+        RGBColor(118, 42, 131),
+        RGBColor(191, 129, 45),
+    ];
+    let mut curves = Vec::new();
+    for (head, label, color) in [
+        ("mlp", "model1 (mlp), tuned on val", RGBColor(33, 102, 172)),
+        ("linear", "model2 (linear), tuned on val", RGBColor(0, 0, 0)),
+    ] {
+        let points: Vec<(f64, f64, f64)> = tuned
+            .iter()
+            .filter(|t| t.head == head)
+            .map(|t| accuracy_point(&t.row))
+            .collect();
+        if !points.is_empty() {
+            curves.push(Curve {
+                label: label.into(),
+                look: Look {
+                    color,
+                    dashed: false,
+                    width: 3,
+                },
+                points,
+            });
+        }
+    }
+    for (k, (label, variant)) in highlights.iter().enumerate() {
+        let name = variant.name();
+        curves.push(Curve {
+            label: label.clone(),
+            look: Look {
+                color: palette[k % palette.len()],
+                dashed: true,
+                width: 2,
+            },
             points: rows
                 .iter()
                 .filter(|r| r.variant == name)
-                .map(|r| {
-                    let half = if r.val.half.is_finite() {
-                        r.val.half
-                    } else {
-                        0.0
-                    };
-                    (r.train_per_class as f64, r.val.mean, half)
-                })
+                .map(accuracy_point)
                 .collect(),
-        })
-        .collect();
+        });
+    }
+    let split = if has_test { "test" } else { "validation" };
     LineFigure {
-        title:
-            "When does model2 win? Validation accuracy vs training-set size (black: linear head)"
-                .into(),
+        title: format!(
+            "Which head, at which data size? {split} accuracy (mean over seeds, 95% CI)"
+        ),
         x_label: "training images per class (log scale)".into(),
-        y_label: "validation accuracy (mean, 95% CI)".into(),
+        y_label: format!("{split} accuracy"),
         panels: vec![Panel {
-            title: "all head variants".into(),
+            title: "tuned heads (chosen on val at each size) and highlighted variants".into(),
             curves,
         }],
         log_x: true,
         log_y: false,
         band: true,
+        integer_x: true,
+    }
+}
+
+/// Every variant, one small panel per head family: validation accuracy vs training-set size.
+pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
+    let palette = [
+        RGBColor(0, 0, 0),
+        RGBColor(230, 85, 13),
+        RGBColor(49, 130, 189),
+        RGBColor(49, 163, 84),
+        RGBColor(117, 107, 177),
+        RGBColor(166, 118, 29),
+    ];
+    let mut panels = Vec::new();
+    for head in [HeadKind::Mlp, HeadKind::Linear] {
+        let family: Vec<HeadVariant> = order.iter().copied().filter(|v| v.kind() == head).collect();
+        if family.is_empty() {
+            continue;
+        }
+        let curves = looks(&family)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (_, name, l))| Curve {
+                label: name.clone(),
+                // The linear head's variants are all black in the other figures: here they
+                // need telling apart.
+                look: if head == HeadKind::Linear {
+                    Look {
+                        color: palette[k % palette.len()],
+                        dashed: (k / palette.len()) % 2 == 1,
+                        width: 2,
+                    }
+                } else {
+                    l
+                },
+                points: rows
+                    .iter()
+                    .filter(|r| r.variant == name)
+                    .map(|r| (r.train_per_class as f64, r.val.mean, 0.0))
+                    .collect(),
+            })
+            .collect();
+        panels.push(Panel {
+            title: format!("{head} head: every variant"),
+            curves,
+        });
+    }
+    LineFigure {
+        title: "Every variant, per head family: mean validation accuracy vs training-set size"
+            .into(),
+        x_label: "training images per class (log scale)".into(),
+        y_label: "validation accuracy (mean over seeds)".into(),
+        panels,
+        log_x: true,
+        log_y: false,
+        band: false,
         integer_x: true,
     }
 }
@@ -196,6 +294,7 @@ pub fn final_accuracy(rows: &[VariantRow], order: &[HeadVariant], sizes: &[u64])
         labels: order,
         panels,
         keys: ("val (95% CI)".into(), "train".into()),
+        columns: 0,
     }
 }
 
@@ -258,6 +357,8 @@ pub fn variance_shift(
         title: "Variance shift: BN's running variance over its eval-time input variance (1: no shift), and accuracy".into(),
         labels,
         panels,
+        // One row per size: the ratio beside the accuracy of the same variants.
+        columns: 2,
         keys: if has_test {
             ("mean (95% CI); test acc".into(), "val acc".into())
         } else {

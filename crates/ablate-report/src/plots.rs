@@ -379,6 +379,8 @@ pub struct DotFigure {
     pub panels: Vec<DotPanel>,
     /// Legend text for the dot and for the second marker.
     pub keys: (String, String),
+    /// Panels per row (0: all in one row); more wrap into rows below, so the figure fits a page.
+    pub columns: usize,
 }
 
 /// The reference lines of the panels measuring `x_label`, so the range includes them.
@@ -389,11 +391,22 @@ fn references_of<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<
         .filter_map(|p| p.reference)
 }
 
+impl DotFigure {
+    fn columns(&self) -> usize {
+        match self.columns {
+            0 => self.panels.len().max(1),
+            c => c.min(self.panels.len().max(1)),
+        }
+    }
+}
+
 impl Figure for DotFigure {
     fn size(&self) -> (u32, u32) {
+        let columns = self.columns();
+        let rows = self.panels.len().div_ceil(columns).max(1) as u32;
         (
-            250 + 380 * self.panels.len() as u32,
-            110 + 24 * self.labels.len() as u32,
+            250 + 380 * columns as u32,
+            40 + rows * (70 + 24 * self.labels.len() as u32),
         )
     }
 
@@ -403,8 +416,8 @@ impl Figure for DotFigure {
         let root = outer
             .titled(&self.title, ("sans-serif", 22).into_font())
             .map_err(text_err)?;
-        let (names, plots) = root.split_horizontally(230);
-        let areas = plots.split_evenly((1, self.panels.len()));
+        let columns = self.columns();
+        let row_areas = root.split_evenly((self.panels.len().div_ceil(columns).max(1), 1));
         let n = self.labels.len();
         let row_y = |i: usize| n as f64 - 1.0 - i as f64;
         // Panels that measure the same thing share their x range, so they compare at a glance.
@@ -425,85 +438,94 @@ impl Figure for DotFigure {
         };
         let dot_color = RGBColor(33, 102, 172);
         let second_color = RGBColor(214, 96, 77);
-        let mut label_ys = Vec::new();
-        for (panel, area) in self.panels.iter().zip(&areas) {
-            let (x0, x1) = x_range(&panel.x_label);
-            let mut chart = ChartBuilder::on(area)
-                .caption(&panel.title, ("sans-serif", 17).into_font())
-                .margin(10)
-                .x_label_area_size(45)
-                .y_label_area_size(0)
-                .build_cartesian_2d(x0..x1, -0.7..(n as f64 - 0.3))
-                .map_err(text_err)?;
-            let percent = panel.percent;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .y_labels(0)
-                .x_desc(panel.x_label.as_str())
-                .x_label_formatter(&|x| {
-                    if percent {
-                        format!("{:.0}", x * 100.0)
-                    } else {
-                        format!("{x:.2}")
-                    }
-                })
-                .label_style(("sans-serif", 13))
-                .axis_desc_style(("sans-serif", 14))
-                .draw()
-                .map_err(text_err)?;
-            if label_ys.is_empty() {
-                // Pixel rows of the first panel, so the names on the left line up with the dots.
-                label_ys = (0..n)
-                    .map(|i| chart.backend_coord(&(x0, row_y(i))).1)
-                    .collect();
-            }
-            if let Some(x) = panel.reference {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(x, -0.7), (x, n as f64 - 0.3)],
-                        BLACK.mix(0.4).stroke_width(1),
-                    )))
+        let mut names = None;
+        for (row_panels, row_area) in self.panels.chunks(columns).zip(&row_areas) {
+            let (row_names, plots) = row_area.split_horizontally(230);
+            let areas = plots.split_evenly((1, columns));
+            let mut label_ys = Vec::new();
+            for (panel, area) in row_panels.iter().zip(&areas) {
+                let (x0, x1) = x_range(&panel.x_label);
+                let mut chart = ChartBuilder::on(area)
+                    .caption(&panel.title, ("sans-serif", 17).into_font())
+                    .margin(10)
+                    .x_label_area_size(45)
+                    .y_label_area_size(0)
+                    .build_cartesian_2d(x0..x1, -0.7..(n as f64 - 0.3))
                     .map_err(text_err)?;
-            }
-            for (i, row) in panel.rows.iter().enumerate() {
-                let Some((value, half, second)) = *row else {
-                    continue;
-                };
-                let y = row_y(i);
-                if half.is_finite() {
+                let percent = panel.percent;
+                chart
+                    .configure_mesh()
+                    .disable_y_mesh()
+                    .y_labels(0)
+                    .x_desc(panel.x_label.as_str())
+                    .x_label_formatter(&|x| {
+                        if percent {
+                            format!("{:.0}", x * 100.0)
+                        } else {
+                            format!("{x:.2}")
+                        }
+                    })
+                    .label_style(("sans-serif", 13))
+                    .axis_desc_style(("sans-serif", 14))
+                    .draw()
+                    .map_err(text_err)?;
+                if label_ys.is_empty() {
+                    // Pixel rows of the first panel, so the names on the left line up with the dots.
+                    label_ys = (0..n)
+                        .map(|i| chart.backend_coord(&(x0, row_y(i))).1)
+                        .collect();
+                }
+                if let Some(x) = panel.reference {
                     chart
                         .draw_series(std::iter::once(PathElement::new(
-                            vec![(value - half, y), (value + half, y)],
-                            dot_color.stroke_width(2),
+                            vec![(x, -0.7), (x, n as f64 - 0.3)],
+                            BLACK.mix(0.4).stroke_width(1),
                         )))
                         .map_err(text_err)?;
                 }
-                chart
-                    .draw_series(std::iter::once(Circle::new(
-                        (value, y),
-                        4,
-                        dot_color.filled(),
-                    )))
-                    .map_err(text_err)?;
-                if let Some(second) = second {
+                for (i, row) in panel.rows.iter().enumerate() {
+                    let Some((value, half, second)) = *row else {
+                        continue;
+                    };
+                    let y = row_y(i);
+                    if half.is_finite() {
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(
+                                vec![(value - half, y), (value + half, y)],
+                                dot_color.stroke_width(2),
+                            )))
+                            .map_err(text_err)?;
+                    }
                     chart
-                        .draw_series(std::iter::once(TriangleMarker::new(
-                            (second, y),
-                            5,
-                            second_color.filled(),
+                        .draw_series(std::iter::once(Circle::new(
+                            (value, y),
+                            4,
+                            dot_color.filled(),
                         )))
                         .map_err(text_err)?;
+                    if let Some(second) = second {
+                        chart
+                            .draw_series(std::iter::once(TriangleMarker::new(
+                                (second, y),
+                                5,
+                                second_color.filled(),
+                            )))
+                            .map_err(text_err)?;
+                    }
                 }
             }
+            // Variant names, on the rows of this row's panels.
+            let font = ("sans-serif", 13).into_font();
+            for (label, y) in self.labels.iter().zip(&label_ys) {
+                outer
+                    .draw(&Text::new(label.clone(), (8, y - 7), font.clone()))
+                    .map_err(text_err)?;
+            }
+            names = Some(row_names);
         }
-        // Variant names, on the rows of the panels.
-        let font = ("sans-serif", 13).into_font();
-        for (label, y) in self.labels.iter().zip(&label_ys) {
-            outer
-                .draw(&Text::new(label.clone(), (8, y - 7), font.clone()))
-                .map_err(text_err)?;
-        }
+        let Some(names) = names else {
+            return Ok(());
+        };
         let key = ("sans-serif", 14).into_font();
         let y = names.dim_in_pixel().1 as i32 - 40;
         names

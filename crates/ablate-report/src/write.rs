@@ -25,7 +25,8 @@ pub struct Written {
 }
 
 /// The figure files (stems), in the order the report shows them.
-pub const FIGURES: [&str; 5] = [
+pub const FIGURES: [&str; 6] = [
+    "accuracy_by_size",
     "val_acc_by_epoch",
     "final_accuracy",
     "val_acc_by_size",
@@ -61,17 +62,32 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     }
 
     let order = &results.variants;
-    render(out, FIGURES[0], &figures::val_acc_by_epoch(&results)?)?;
+    let highlights: Vec<(String, ablate_spec::HeadVariant)> = results
+        .experiment
+        .report
+        .highlight
+        .iter()
+        .filter_map(|h| {
+            let v = order.iter().find(|v| h.variant.matches(v))?;
+            Some((h.label.clone(), *v))
+        })
+        .collect();
     render(
         out,
-        FIGURES[1],
+        FIGURES[0],
+        &figures::accuracy_by_size(rows, tuned, &highlights, *has_test),
+    )?;
+    render(out, FIGURES[1], &figures::val_acc_by_epoch(&results)?)?;
+    render(
+        out,
+        FIGURES[2],
         &figures::final_accuracy(rows, order, sizes),
     )?;
-    render(out, FIGURES[2], &figures::val_acc_by_size(rows, order))?;
-    render(out, FIGURES[3], &figures::bias_grad_by_epoch(&results)?)?;
+    render(out, FIGURES[3], &figures::val_acc_by_size(rows, order))?;
+    render(out, FIGURES[4], &figures::bias_grad_by_epoch(&results)?)?;
     let variance = figures::variance_shift(rows, order, sizes, *has_test);
     if let Some(figure) = &variance {
-        render(out, FIGURES[4], figure)?;
+        render(out, FIGURES[5], figure)?;
     }
     remove_stale(out, &contrasts, variance.is_some())?;
 
@@ -104,7 +120,7 @@ fn remove_stale(out: &Path, contrasts: &[String], variance: bool) -> Result<(), 
         let stale_contrast =
             name.starts_with("contrast-") && name.ends_with(".csv") && !contrasts.contains(&name);
         let stale_figure = !variance
-            && (name == format!("{}.png", FIGURES[4]) || name == format!("{}.svg", FIGURES[4]));
+            && (name == format!("{}.png", FIGURES[5]) || name == format!("{}.svg", FIGURES[5]));
         if stale_contrast || stale_figure {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(ReportError::io(&path))?;

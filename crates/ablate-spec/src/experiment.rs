@@ -253,6 +253,20 @@ impl Experiment {
         }
 
         self.validate_grid(&invalid)?;
+        let variants = self.head_variants();
+        for h in &self.report.highlight {
+            let matched = variants.iter().filter(|v| h.variant.matches(v)).count();
+            if matched != 1 {
+                return Err(invalid(
+                    "report.highlight",
+                    format!(
+                        "`{}` ({}) matches {matched} variants of the grid; it must name exactly one",
+                        h.label,
+                        h.variant.describe()
+                    ),
+                ));
+            }
+        }
         self.validate_claims()
     }
 
@@ -827,6 +841,19 @@ train_per_class = [25]
         assert_eq!(narrow.unmeasured.len(), 1);
         assert_eq!(narrow.unmeasured[0].id, "A");
         assert!(narrow.unmeasured[0].add.contains("`grid.relu`"));
+        let highlight = |variant: &str| {
+            parse(&format!(
+                "{BASE}[report]\nhighlight = [{{ label = \"mine\", variant = {variant} }}]\n"
+            ))
+        };
+        assert!(highlight("{ head = \"linear\" }").is_ok());
+        let err = highlight("{ head = \"mlp\", relu = true }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("report.highlight") && err.contains("matches 6 variants"),
+            "{err}"
+        );
         let titled = parse(&format!("{BASE}[report]\ntitle = \"Mine\"\n")).unwrap();
         assert_eq!(titled.report.title.as_deref(), Some("Mine"));
         assert_eq!(titled.config_hash(), defaults.config_hash());

@@ -44,7 +44,7 @@ pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;
 pub use experiment::{Experiment, OptimizerKind, TrainSpec};
 pub use grid::GridSpec;
-pub use report::{HeadTexts, ReportSpec};
+pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word};
 pub use thread::{Unmeasured, measurable, thread_claims};
 pub use variant::{DropoutPosition, HeadVariant, VariantNameError};

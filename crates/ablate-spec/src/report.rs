@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::claim::Selector;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportSpec {
@@ -20,6 +22,18 @@ pub struct ReportSpec {
     /// Anything else the reader should know (Markdown), shown after the setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Variants drawn beside the tuned heads in the accuracy-by-size figure (the asker's own heads,
+    /// say); each selector must name exactly one variant of the grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub highlight: Vec<Highlight>,
+}
+
+/// A variant to draw by name in the report's main figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Highlight {
+    pub label: String,
+    pub variant: Selector,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

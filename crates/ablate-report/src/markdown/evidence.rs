@@ -19,6 +19,12 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     let figure = |w: &mut String, stem: &str, alt: &str| {
         let _ = writeln!(w, "![{alt}]({stem}.png)\n\n([SVG]({stem}.svg))\n");
     };
+    let _ = writeln!(w, "### Which head, at which data size\n");
+    figure(
+        w,
+        "accuracy_by_size",
+        "accuracy vs training-set size of the two heads tuned on val, and the highlighted variants",
+    );
     let _ = writeln!(w, "### Accuracy per variant\n");
     figure(
         w,
@@ -28,7 +34,7 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     figure(
         w,
         "val_acc_by_size",
-        "validation accuracy vs training-set size per variant",
+        "every variant's validation accuracy vs training-set size, one panel per head family",
     );
     figure(
         w,
