@@ -92,8 +92,9 @@ impl MlpHead {
 
     /// Li et al.'s variance shift, measured: per BN feature, its running variance (learned in
     /// training, with dropout upstream when there is some) divided by the variance of BN's input over
-    /// `x` in eval mode (no dropout); the median over features. About 1/(1-p) for dropout p right
-    /// before BN on centred inputs, about 1 otherwise.
+    /// `x` in eval mode (no dropout); the median over features. Given the training rows, about
+    /// 1/(1-p) for dropout p right before BN on centred inputs, about 1 without dropout upstream
+    /// (given other rows, a train/val difference in the data would enter too).
     ///
     /// The median, not the mean: behind a ReLU some units are all but dead on `x` (eval variance
     /// ~1e-10) and their ratios of 1e5-1e6 would decide the mean alone (the forum grid measured

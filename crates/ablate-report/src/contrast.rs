@@ -95,8 +95,15 @@ fn keep_best_on_val(paired: LazyFrame, side: &str) -> LazyFrame {
         format!("{side}_rank"),
         format!("sel_{side}"),
     );
+    // Rows in grid order before averaging: two variants with the same values (exact twins, such as
+    // bias on and off without a ReLU) then get bit-identical means, and the tie goes to grid order,
+    // not to the summation order a join happened to leave.
     let best = paired
         .clone()
+        .sort(
+            [rc::TRAIN_PER_CLASS, rc::SEED, "a_rank", "b_rank"],
+            SortMultipleOptions::default(),
+        )
         .group_by_stable([col(rc::TRAIN_PER_CLASS), col(&variant)])
         .agg([col(&sel).mean().alias("sel_mean"), col(&rank).first()])
         .sort(

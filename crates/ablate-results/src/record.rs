@@ -65,8 +65,8 @@ pub struct CellOutcome {
     /// True when the last batch of an epoch held a single sample and was skipped (BatchNorm cannot
     /// train on one sample).
     pub dropped_single_sample_batch: bool,
-    /// mlp heads: BN's running variance over the variance of its eval-mode input on the validation
-    /// set, median over features (the variance shift of Li et al.); absent in older records.
+    /// mlp heads: BN's running variance over the variance of its eval-mode input on the cell's
+    /// training rows, median over features (the variance shift of Li et al.); absent in older records.
     #[serde(default)]
     pub bn_var_ratio: Option<f64>,
 }

@@ -61,6 +61,17 @@ pub fn write(w: &mut String, analysis: &Analysis) {
             }
         }
     }
+    // The other claims, one short line: the verdict table has them in full.
+    let head = head_claim(&analysis.claims).map(|c| c.claim.id.clone());
+    let others: Vec<String> = analysis
+        .claims
+        .iter()
+        .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
+        .map(|c| format!("[{}](#{}) {}", c.claim.id, anchor(&c.claim.id), c.summary()))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(w, "- **Also judged:** {}.", others.join(" · "));
+    }
     // Where a claim's answer flips with another switch, say so here (the strata are in its evidence).
     let mut flips = Vec::new();
     for (c, strata) in analysis.claims.iter().zip(&analysis.strata) {

@@ -77,12 +77,14 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
         let _ = writeln!(w, "### Variance shift (BatchNorm)\n");
         let _ = writeln!(
             w,
-            "`bn_var_ratio`: BN's running variance divided by the variance of BN's input on the \
-             validation set in eval mode, median over BN's features (a mean would be decided by the few units a \
-             ReLU leaves nearly dead on val). Li et al. (CVPR 2019) predict about \
-             1/(1−p) for dropout p right before BN, about 1 when dropout comes after it; a ratio away \
-             from 1 means BN normalises test inputs with the wrong scale. Beside it, the accuracy of the \
-             same variants.\n"
+            "`bn_var_ratio`: BN's running variance divided by the variance of BN's input over the \
+             cell's own training rows in eval mode (no dropout), median over BN's features (a mean \
+             would be decided by the few units a ReLU leaves nearly dead). Measured on the rows the \
+             running statistics were learned from, a head without dropout upstream of BN reads about 1 \
+             at every size, so what remains is the shift dropout causes: Li et al. (CVPR 2019) predict \
+             about 1/(1−p) for dropout p right before BN on centred inputs, about 1 when it comes after \
+             BN; a ratio away from 1 means BN normalises test inputs with the wrong scale. Beside it, \
+             the accuracy of the same variants.\n"
         );
         figure(
             w,
