@@ -55,13 +55,17 @@ pub struct Pick {
     /// Variants not significantly worse than `best` on val: the paired 95% interval of their
     /// difference to it contains 0.
     pub tied: Vec<VariantRow>,
-    /// What to use: `best`, or the smallest tied variant when it has at most half the parameters.
+    /// What to use: `best`, or the smallest tied variant when it has at most half the parameters
+    /// and its paired interval to the best lies within ±[`EQUIVALENCE`].
     pub recommended: VariantRow,
 }
 
 /// How much smaller a tied variant must be to be recommended over the best: at most this share of
 /// its parameters. A few parameters (a last-layer bias) are no reason to give up the best mean.
 pub const SMALLER: f64 = 0.5;
+
+/// The margin within which a smaller variant counts as as good as the best (one accuracy point).
+pub const EQUIVALENCE: f64 = 0.01;
 
 /// The row of best mean validation accuracy; exact ties go to the first in grid order. The one
 /// rule every choice of the report uses (tuned heads, what to use).
@@ -93,6 +97,7 @@ pub fn recommendations(
                 message: format!("unknown variant {}", best.variant),
             })?;
         let mut tied = Vec::new();
+        let mut equivalent: Vec<String> = Vec::new();
         for row in at.iter().filter(|r| r.variant != best.variant) {
             let Some(variant) = results.variant(&row.variant) else {
                 continue;
@@ -114,6 +119,15 @@ pub fn recommendations(
             if judged.rows.iter().all(|r| contains_zero(&r.diff)) {
                 tied.push((*row).clone());
             }
+            // Not significantly worse is not "as good": to replace the best, a smaller variant's
+            // whole interval must lie within the margin.
+            if judged
+                .rows
+                .iter()
+                .all(|r| r.diff.lo() > -EQUIVALENCE && r.diff.hi() < EQUIVALENCE)
+            {
+                equivalent.push(row.variant.clone());
+            }
         }
         // Fewest parameters; among equally small, the best mean (then grid order).
         let smallest = tied
@@ -128,7 +142,12 @@ pub fn recommendations(
                 _ => Some(row),
             });
         let recommended = match smallest {
-            Some(s) if (s.params as f64) <= SMALLER * best.params as f64 => s.clone(),
+            Some(s)
+                if (s.params as f64) <= SMALLER * best.params as f64
+                    && equivalent.contains(&s.variant) =>
+            {
+                s.clone()
+            }
             _ => best.clone(),
         };
         picks.push(Pick {

@@ -14,11 +14,12 @@ pub fn write(w: &mut String, analysis: &Analysis) {
         "Derived from the numbers, one rule: per training size, the variant with the best mean \
          validation accuracy (exact ties: the first in grid order); *tied* with it are the variants not \
          significantly worse, whose paired 95% interval of the difference to it contains 0 (a variant \
-         whose interval excludes 0 is never tied, however small the gap). **Use** the best, or the \
-         tied variant with the fewest parameters when it has at most half the best's: the same \
-         accuracy from a much smaller head (a few parameters, such as a last-layer bias, are no reason \
-         to give up the best mean). Chosen on validation; the test accuracy beside each is the unbiased \
-         estimate.\n"
+         whose interval excludes 0 is never tied, however small the gap; with few seeds most variants \
+         are tied, so tied is not \"as good\"). **Use** the best, or the tied variant with the fewest \
+         parameters when it has at most half the best's *and* its whole interval lies within ±1 \
+         accuracy point of the best (equivalent, not merely not worse): then a much smaller head does \
+         as well. A few parameters (a last-layer bias) are no reason to give up the best mean. Chosen \
+         on validation; the test accuracy beside each is the unbiased estimate.\n"
     );
     let _ = writeln!(
         w,
@@ -31,9 +32,22 @@ pub fn write(w: &mut String, analysis: &Analysis) {
             .map_or("no test split".to_string(), |t| pct(t.mean))
     };
     for p in picks {
+        // Val chose; when test then disagrees by more than the margin, say so beside the choice.
+        let caution = match (&p.best.test, &p.recommended.test) {
+            (Some(best), Some(rec))
+                if p.recommended.variant != p.best.variant
+                    && best.mean - rec.mean > crate::choose::EQUIVALENCE =>
+            {
+                format!(
+                    "; ⚠ on test {:.2} pp below the best, more than the ±1 pp val found: the smaller head's cost shows on test",
+                    (best.mean - rec.mean) * 100.0
+                )
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             w,
-            "| {} | `{}` ({}; {}) | {} | `{}` ({}; {}; {} parameters) |",
+            "| {} | `{}` ({}; {}) | {} | `{}` ({}; {}; {} parameters{caution}) |",
             p.train_per_class,
             p.best.variant,
             pct(p.best.val.mean),

@@ -4,11 +4,12 @@
 
 use std::fmt::Write as _;
 
-use ablate_spec::{Claim, Compare, Expect, HeadKind, Metric, Switch};
+use ablate_spec::{Claim, Compare, DataSpec, Expect, HeadKind, Metric, Switch};
 
 use super::format::{diff_text, margin_text, pct};
 use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
+use crate::results::Results;
 use crate::stats::Verdict;
 
 /// The anchor of a claim's evidence (written before its heading).
@@ -16,9 +17,10 @@ pub fn anchor(id: &str) -> String {
     format!("claim-{}", id.to_lowercase())
 }
 
-pub fn write(w: &mut String, analysis: &Analysis) {
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let _ = writeln!(w, "## The answer\n");
     let on = if analysis.has_test { "test" } else { "val" };
+    let _ = writeln!(w, "*{}*\n", context(results, on));
     for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
         let _ = writeln!(w, "- {}", claim_line(c));
     }
@@ -67,7 +69,19 @@ pub fn write(w: &mut String, analysis: &Analysis) {
         .claims
         .iter()
         .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
-        .map(|c| format!("[{}](#{}) {}", c.claim.id, anchor(&c.claim.id), c.summary()))
+        .map(|c| {
+            let says = c.claim.says.trim_end_matches('.');
+            let says = match says.char_indices().nth(90) {
+                Some((cut, _)) => format!("{}…", &says[..cut]),
+                None => says.to_string(),
+            };
+            format!(
+                "[{}](#{}) *{says}*: {}",
+                c.claim.id,
+                anchor(&c.claim.id),
+                c.summary()
+            )
+        })
         .collect();
     if !others.is_empty() {
         let _ = writeln!(w, "- **Also judged:** {}.", others.join(" · "));
@@ -93,6 +107,50 @@ pub fn write(w: &mut String, analysis: &Analysis) {
         w,
         "- Every claim with its numbers: [verdicts](#verdicts); the heads chosen per size: [tuned heads](#tuned-heads-chosen-on-validation-reported-on-test); the data and training: [setup](#setup).\n"
     );
+}
+
+/// What the answer was measured on, in one line.
+fn context(results: &Results, on: &str) -> String {
+    let e = &results.experiment;
+    let named = |p: &std::path::Path| {
+        p.file_name().map_or(p.display().to_string(), |n| {
+            n.to_string_lossy().into_owned()
+        })
+    };
+    let source = match &e.data {
+        DataSpec::Idx { path, .. } => format!("`{}`", named(path)),
+        DataSpec::ImageFolder { root, .. } => format!("the image folder `{}`", named(root)),
+        DataSpec::Csv { csv, .. } => format!("`{}`", named(csv)),
+        DataSpec::Features { path } => format!("the features file `{}`", named(path)),
+    };
+    let classes = match (&results.manifest.data, &e.data) {
+        (Some(d), _) => d.class_names.clone(),
+        (
+            None,
+            DataSpec::Idx {
+                class_names: Some(n),
+                ..
+            },
+        ) => n.clone(),
+        _ => Vec::new(),
+    };
+    let classes = if classes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} classes: {})", classes.len(), classes.join(", "))
+    };
+    let backbone = e.backbone.as_ref().map_or("its".into(), |b| b.arch.clone());
+    let sizes: Vec<String> = e
+        .grid
+        .train_per_class
+        .iter()
+        .map(usize::to_string)
+        .collect();
+    format!(
+        "Measured on {source}{classes} with frozen {backbone} features: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
+        e.grid.seeds.len(),
+        sizes.join(", ")
+    )
 }
 
 /// A claim whose two sides differ in the bias before BN.
@@ -137,7 +195,7 @@ fn claim_line(c: &ClaimResult) -> String {
     };
     let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
         format!(
-            "**no difference that matters** at any size: within ±{} ({numbers})",
+            "**equivalent** at every size, no difference that matters: within ±{} ({numbers})",
             margin_text(claim)
         )
     } else if !verdicts.is_empty() && all(verdicts[0]) {
@@ -169,7 +227,7 @@ fn head_words(claim: &Claim, verdict: Verdict, mean: f64) -> String {
         Verdict::Supported | Verdict::Contradicted => {
             format!("**{ahead} is better** by {gap} (significant)")
         }
-        _ => format!("undecided ({ahead} ahead of {behind} by {gap}, not significant)"),
+        _ => format!("inconclusive ({ahead} ahead of {behind} by {gap}, not significant)"),
     }
 }
 

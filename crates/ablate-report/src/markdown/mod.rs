@@ -33,7 +33,7 @@ pub fn render(
 ) -> Result<String, ReportError> {
     let mut md = String::new();
     header::title(&mut md, results, analysis);
-    answer::write(&mut md, analysis);
+    answer::write(&mut md, results, analysis);
     header::question(&mut md, results);
     setup::write(&mut md, results, context)?;
     header::provenance(&mut md, results)?;

@@ -163,7 +163,7 @@ fn grid_text(e: &Experiment) -> String {
             continue;
         }
         let shown = |values: Vec<Value>| match (values.as_slice(), spec.fallback) {
-            ([Value::Unset], Some(key)) => format!("`train.{key}`"),
+            ([Value::Unset], Some(key)) => format!("as `[train] {key}`"),
             _ => list(&values),
         };
         let per_head: Vec<(String, String)> = heads
