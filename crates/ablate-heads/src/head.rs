@@ -68,9 +68,9 @@ impl Head {
     }
 
     /// [`MlpHead::bn_var_ratio`] of an mlp head; `None` for the linear head (it has no BN).
-    pub fn bn_var_ratio(&self, x: Tensor<2>) -> Option<f64> {
+    pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
         match self {
-            Head::Mlp(m) => m.bn_var_ratio(x),
+            Head::Mlp(m) => m.bn_var_ratio(x, updates),
             Head::Linear(_) => None,
         }
     }

@@ -168,7 +168,9 @@ pub fn train_cell(
     };
     // On the rows BN's running statistics were learned from, in eval mode: what is left is the
     // shift dropout upstream of BN causes (not a train/val difference in the data).
-    let bn_var_ratio = eval_head.bn_var_ratio(source.span(Split::Train, 0..train_rows, device));
+    // Every step updated BN's running statistics once.
+    let bn_var_ratio =
+        eval_head.bn_var_ratio(source.span(Split::Train, 0..train_rows, device), steps);
     // Evaluated once, at the end: nothing during training looks at it.
     let test = source
         .has(Split::Test)

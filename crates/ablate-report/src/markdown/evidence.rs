@@ -83,11 +83,11 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
              running statistics were learned from, a head without dropout upstream of BN reads about 1 \
              at every size, so what remains is the shift dropout causes: Li et al. (CVPR 2019) predict \
              about 1/(1−p) for dropout p right before BN on centred inputs, about 1 when it comes after \
-             BN; a ratio away from 1 means BN normalises test inputs with the wrong scale. One bias \
-             remains at the smallest sizes: the running variance starts at 1 and after few steps \
-             (40 at 25/class, batch 64, 20 epochs) still holds (1 − 0.1)^40 ≈ 1.5% of it, which lifts \
-             the ratio where BN's input variance is small; a claim's paired difference (dropout vs \
-             none, same size and seed) cancels it. Beside it, the accuracy of the same variants.\n"
+             BN; a ratio away from 1 means BN normalises test inputs with the wrong scale. The running \
+             variance starts at 1 and after few steps (40 at 25/class, batch 64, 20 epochs) still \
+             holds (1 − 0.1)^40 ≈ 1.5% of it, which would lift the ratio where BN's input variance is \
+             small: it is corrected as Adam corrects its moments, `(running − 0.9^k) / (1 − 0.9^k)` \
+             after k steps. Beside it, the accuracy of the same variants.\n"
         );
         figure(
             w,
