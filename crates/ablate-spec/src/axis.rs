@@ -56,9 +56,4 @@ impl HeadAxis {
                 .collect(),
         }
     }
-
-    /// Every value of every list.
-    pub fn values(&self) -> impl Iterator<Item = &Value> {
-        self.lists().into_iter().flatten()
-    }
 }

@@ -355,11 +355,6 @@ impl SwitchSpec {
                 .map(|w| Value::Word(w.value)),
         }
     }
-
-    /// The value a record or name stands for when this switch is absent from it.
-    pub fn when_absent(&self) -> Option<Value> {
-        self.omitted
-    }
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ impl FromStr for HeadVariant {
         for switch in Switch::of(head) {
             let spec = switch.spec();
             let parsed = tokens.peek().and_then(|t| spec.parse_token(t));
-            let value = match (parsed, spec.when_absent()) {
+            let value = match (parsed, spec.omitted) {
                 (Some(value), _) => {
                     tokens.next();
                     value
@@ -260,7 +260,7 @@ impl<'de> Deserialize<'de> for HeadVariant {
                     {
                         Some((_, v)) => *v,
                         None => spec
-                            .when_absent()
+                            .omitted
                             .ok_or_else(|| de::Error::missing_field(spec.key))?,
                     };
                 }
