@@ -75,6 +75,26 @@ impl Head {
         }
     }
 
+    /// The sum of squares of the trainable parameters (what an L2 penalty `wd/2 * |θ|²` weighs).
+    pub fn squared_norm(&self) -> Tensor<1> {
+        let linear = |l: &burn::nn::Linear| {
+            let w = l.weight.val().powi_scalar(2).sum();
+            match &l.bias {
+                Some(b) => w + b.val().powi_scalar(2).sum(),
+                None => w,
+            }
+        };
+        match self {
+            Head::Mlp(m) => {
+                linear(&m.fc1)
+                    + m.bn.gamma.val().powi_scalar(2).sum()
+                    + m.bn.beta.val().powi_scalar(2).sum()
+                    + linear(&m.fc2)
+            }
+            Head::Linear(l) => linear(&l.fc),
+        }
+    }
+
     /// Width of the dropout draws the head consumes per sample (0 when it has no dropout).
     pub fn dropout_width(&self) -> usize {
         match self {

@@ -9,6 +9,7 @@ use crate::choose::{Pick, Tuned, dropout_contrasts, recommendations, tuned_rows}
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
 use crate::interactions::{Strata, strata};
+use crate::per_class::{Confusion, confusions};
 use crate::results::Results;
 use crate::summary::{VariantRow, variant_summary};
 
@@ -25,6 +26,8 @@ pub struct Analysis {
     pub dropout: Vec<ClaimResult>,
     pub picks: Vec<Pick>,
     pub tuned: Vec<Tuned>,
+    /// The tuned heads' confusion matrices on test (empty without recorded predictions).
+    pub confusions: Vec<Confusion>,
 }
 
 pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
@@ -52,11 +55,13 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         .iter()
         .map(|c| strata(results, &c.claim))
         .collect::<Result<_, _>>()?;
+    let tuned = tuned_rows(results, &rows)?;
     Ok(Analysis {
         strata,
         dropout: dropout_contrasts(results, has_test)?,
         picks: recommendations(results, &rows, &sizes)?,
-        tuned: tuned_rows(results, &rows)?,
+        confusions: confusions(results, &tuned)?,
+        tuned,
         rows,
         summary,
         sizes,

@@ -8,6 +8,7 @@ use ablate_results::columns::{epochs as ec, runs as rc};
 use ablate_spec::{Claim, Compare, Expect, HeadVariant, Metric};
 use polars::prelude::*;
 
+use crate::bootstrap::TwoWay;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
 use crate::results::Results;
@@ -42,6 +43,10 @@ pub struct ClaimRow {
     pub p_adjusted: f64,
     /// Share of seeds with `a > b` (ties half).
     pub p_improvement: f64,
+    /// Test metrics with recorded predictions: the number of test images the intervals (`diff`,
+    /// `adjusted`) also resample (a two-way bootstrap over seeds and images, [`crate::bootstrap`]);
+    /// `None` when they cover training randomness only (t over seeds).
+    pub test_images: Option<usize>,
     /// Inconclusive rows: seeds at which the adjusted interval would settle (exclude 0 or fit inside
     /// the margin), if the observed mean and spread held.
     pub seeds_needed: Option<usize>,
@@ -335,10 +340,20 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             sd: sds[i],
             half: stats::half_width(seeds[i] as usize, sds[i]),
         };
-        let adjusted = Interval {
+        let mut adjusted = Interval {
             half: stats::half_width_at(diff.n, diff.sd, level),
             ..diff
         };
+        let mut diff = diff;
+        let two_way = image_diffs(results, claim.metric, &paired, sizes[i])
+            .map(|d| TwoWay::new(&d, &format!("{}/{}", claim.id, sizes[i])));
+        if let Some(b) = &two_way {
+            // Percentile bounds, made symmetric about the observed mean by their wider side (the
+            // rules and the table read a mean +- a half-width; the wider side is the safe one).
+            let symmetric = |(lo, hi): (f64, f64)| (b.mean - lo).max(hi - b.mean);
+            diff.half = symmetric(b.interval(stats::LEVEL));
+            adjusted.half = symmetric(b.interval(level));
+        }
         let exact = exactness.as_ref().and_then(|by_size| {
             by_size
                 .iter()
@@ -385,7 +400,8 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             } else {
                 f64::NAN
             },
-            p_adjusted: (p_t * family as f64).min(1.0),
+            p_adjusted: (two_way.as_ref().map_or(p_t, TwoWay::p_value) * family as f64).min(1.0),
+            test_images: two_way.as_ref().map(|b| b.images),
             p_improvement: stats::p_improvement(&diffs),
             seeds_needed: if verdict == Verdict::Inconclusive {
                 stats::seeds_to_settle(&adjusted, claim.rope, level)
@@ -400,6 +416,42 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         rows,
         pairs: per_pair,
     })
+}
+
+/// Per seed at `size`: the per-image differences `correct_a - correct_b` on the test split, averaged
+/// over the claim's variant pairs at that seed; `None` unless the metric is test accuracy and every
+/// paired cell recorded its predictions.
+fn image_diffs(
+    results: &Results,
+    metric: Metric,
+    paired: &DataFrame,
+    size: u64,
+) -> Option<Vec<Vec<f64>>> {
+    let test = results.test.as_ref()?;
+    if metric != Metric::TestAcc {
+        return None;
+    }
+    let sizes = u64s(paired, rc::TRAIN_PER_CLASS).ok()?;
+    let seeds = u64s(paired, rc::SEED).ok()?;
+    let a = strings(paired, "a_cell").ok()?;
+    let b = strings(paired, "b_cell").ok()?;
+    // Seeds in ascending order, pairs of one seed summed then averaged.
+    let mut by_seed: std::collections::BTreeMap<u64, (Vec<f64>, usize)> = Default::default();
+    for i in (0..sizes.len()).filter(|&i| sizes[i] == size) {
+        let (ca, cb) = (test.correct(&a[i])?, test.correct(&b[i])?);
+        let entry = by_seed
+            .entry(seeds[i])
+            .or_insert_with(|| (vec![0.0; ca.len()], 0));
+        for ((sum, x), y) in entry.0.iter_mut().zip(&ca).zip(&cb) {
+            *sum += x - y;
+        }
+        entry.1 += 1;
+    }
+    let diffs: Vec<Vec<f64>> = by_seed
+        .into_values()
+        .map(|(sum, n)| sum.into_iter().map(|x| x / n as f64).collect())
+        .collect();
+    (!diffs.is_empty()).then_some(diffs)
 }
 
 /// Per size: the largest per-epoch |train-loss difference| between paired cells and the largest
@@ -516,6 +568,73 @@ seeds = [0, 1, 2]
             let jitter = seed as f64 * 0.001;
             Cell::acc(1.0, val + jitter, test - jitter * 2.0)
         })
+    }
+
+    /// Two mlp variants that differ by exactly +0.5 pp on test at every seed, with per-image test
+    /// predictions behind those accuracies on `images` test images (a right on the first 80.5%,
+    /// b on the first 80%, labels all 0).
+    fn with_predictions(images: usize) -> (Results, Claim) {
+        let experiment = testing::experiment(
+            r#"
+name = "noise"
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp"]
+dropout = [0.0, 0.5]
+train_per_class = [100]
+seeds = [0, 1, 2, 3, 4]
+"#,
+        );
+        let share = |v: &HeadVariant| if v.dropout() == 0.0 { 0.805 } else { 0.8 };
+        let mut results =
+            testing::results(experiment, None, |v, _, _| Cell::acc(1.0, 0.8, share(v)));
+        let mut by_cell = std::collections::HashMap::new();
+        for c in results.experiment.cells() {
+            let right = (share(&c.head) * images as f64).round() as usize;
+            let predicted = (0..images).map(|i| u32::from(i >= right)).collect();
+            by_cell.insert(c.id(), predicted);
+        }
+        results.test = Some(crate::results::TestPredictions {
+            labels: vec![0; images],
+            by_cell,
+        });
+        let claim = Claim::contrast(
+            "N",
+            "",
+            Metric::TestAcc,
+            Selector::default().number(Switch::Dropout, 0.0),
+            Selector::default().number(Switch::Dropout, 0.5),
+            Expect::Higher,
+        );
+        (results, claim)
+    }
+
+    /// Seeds that agree exactly give a t interval of zero width; the test split is still finite,
+    /// and the two-way bootstrap says so, more loudly the smaller the split.
+    #[test]
+    fn test_set_noise_widens_the_interval_as_the_split_shrinks() {
+        let (results, claim) = with_predictions(2000);
+        let seeds_only = judge_claim(
+            &Results {
+                test: None,
+                ..with_predictions(2000).0
+            },
+            &claim,
+        )
+        .unwrap();
+        assert_eq!(seeds_only.rows[0].adjusted.half, 0.0);
+        assert_eq!(seeds_only.rows[0].test_images, None);
+        let large = judge_claim(&results, &claim).unwrap().rows[0].clone();
+        let (small_results, _) = with_predictions(200);
+        let small = judge_claim(&small_results, &claim).unwrap().rows[0].clone();
+        assert_eq!(large.test_images, Some(2000));
+        assert!((large.diff.mean - 0.005).abs() < 1e-9);
+        assert!(large.adjusted.half > 0.001, "{}", large.adjusted.half);
+        assert!(small.adjusted.half > 2.0 * large.adjusted.half);
+        // On 200 images +0.5 pp is no longer distinguishable from 0.
+        assert_eq!(small.verdict, Verdict::Inconclusive);
     }
 
     fn versus(compare: Compare, metric: Metric) -> ClaimResult {

@@ -14,6 +14,7 @@
 //! ```
 
 mod analysis;
+mod bootstrap;
 mod choose;
 mod contrast;
 mod error;
@@ -22,6 +23,7 @@ mod frame;
 mod html;
 mod interactions;
 mod markdown;
+mod per_class;
 mod plots;
 mod results;
 mod stats;

@@ -2,9 +2,11 @@
 //! report prose), the runs and epochs tables, and the grid's head variants. Variants come from the
 //! grid, never from parsing the `variant` column: a name the grid does not make is an error.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use ablate_results::columns::{epochs as ec, runs as rc};
+use ablate_results::PREDICTIONS_FILE;
+use ablate_results::columns::{epochs as ec, predictions as pc, runs as rc};
 use ablate_results::{Manifest, ResultsStore};
 use ablate_spec::{Experiment, HeadVariant, Metric};
 use polars::prelude::*;
@@ -19,18 +21,90 @@ pub struct Results {
     pub epochs: DataFrame,
     /// The grid's variants that have cells, in grid order.
     pub variants: Vec<HeadVariant>,
+    /// Per-image test predictions with the test labels, when the folder recorded them.
+    pub test: Option<TestPredictions>,
+}
+
+/// What every cell predicted on the test split (`predictions.parquet`) and the split's labels (the
+/// manifest): enough for the bootstrap over test images and for confusion matrices.
+#[derive(Debug, Clone, Default)]
+pub struct TestPredictions {
+    pub labels: Vec<u32>,
+    pub by_cell: HashMap<String, Vec<u32>>,
+}
+
+impl TestPredictions {
+    /// Reads `folder/predictions.parquet`; `None` when the folder has none or no test labels.
+    pub fn load(folder: &Path, labels: &[u32]) -> Result<Option<Self>, ReportError> {
+        let path = folder.join(PREDICTIONS_FILE);
+        if labels.is_empty() || !path.exists() {
+            return Ok(None);
+        }
+        let bad = |message: String| ReportError::Input {
+            path: path.clone(),
+            message,
+        };
+        let file = std::fs::File::open(&path).map_err(ReportError::io(&path))?;
+        let frame = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| bad(e.to_string()))?;
+        let ids = strings(&frame, pc::CELL_ID)?;
+        let lists = frame
+            .column(pc::TEST_PREDICTED)
+            .and_then(|c| c.list().cloned())
+            .map_err(|e| bad(format!("column `{}`: {e}", pc::TEST_PREDICTED)))?;
+        let mut by_cell = HashMap::new();
+        for (id, list) in ids.into_iter().zip(lists.amortized_iter()) {
+            let predicted: Vec<u32> = list
+                .ok_or_else(|| bad(format!("cell `{id}` has no predictions")))?
+                .as_ref()
+                .u32()
+                .map_err(|e| bad(e.to_string()))?
+                .into_no_null_iter()
+                .collect();
+            if predicted.len() != labels.len() {
+                return Err(bad(format!(
+                    "cell `{id}` predicts {} test rows; the manifest has {} test labels",
+                    predicted.len(),
+                    labels.len()
+                )));
+            }
+            by_cell.insert(id, predicted);
+        }
+        Ok(Some(Self {
+            labels: labels.to_vec(),
+            by_cell,
+        }))
+    }
+
+    /// 1 where the cell is right, 0 where it is wrong, per test image.
+    pub fn correct(&self, cell: &str) -> Option<Vec<f64>> {
+        self.by_cell.get(cell).map(|p| {
+            p.iter()
+                .zip(&self.labels)
+                .map(|(a, b)| f64::from(u8::from(a == b)))
+                .collect()
+        })
+    }
 }
 
 impl Results {
     /// Reads `manifest.json` and the runs/epochs tables (Parquet, or their CSV twins) of `folder`.
     pub fn load(folder: &Path) -> Result<Self, ReportError> {
         let (_, manifest, experiment) = ResultsStore::at(folder)?;
-        Self::new(
+        let labels = manifest
+            .data
+            .as_ref()
+            .map_or(&[][..], |d| d.test_labels.as_slice());
+        let test = TestPredictions::load(folder, labels)?;
+        let mut results = Self::new(
             manifest,
             experiment,
             read_table(folder, "runs")?,
             read_table(folder, "epochs")?,
-        )
+        )?;
+        results.test = test;
+        Ok(results)
     }
 
     /// The report's view of tables read elsewhere (or made up, in tests). Every `variant` of `runs`
@@ -75,6 +149,7 @@ impl Results {
             runs,
             epochs,
             variants,
+            test: None,
         })
     }
 

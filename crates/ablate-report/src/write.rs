@@ -12,6 +12,7 @@ use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::figures;
 use crate::markdown;
+use crate::per_class::confusion_frame;
 use crate::plots::render;
 use crate::results::Results;
 
@@ -52,6 +53,17 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     write_csv(out, "variants.csv", &mut analysis.summary.clone())?;
     write_csv(out, "claims.csv", &mut claims_frame(claims)?)?;
     write_csv(out, "tuned.csv", &mut tuned_frame(tuned)?)?;
+    if !analysis.confusions.is_empty() {
+        let names = results
+            .manifest
+            .data
+            .as_ref()
+            .map(|d| d.class_names.clone())
+            .unwrap_or_default();
+        let mut frame = confusion_frame(&analysis.confusions, &names)
+            .map_err(ReportError::table("the confusion matrices"))?;
+        write_csv(out, "confusion.csv", &mut frame)?;
+    }
     let contrasts: Vec<String> = claims
         .iter()
         .chain(dropout)

@@ -11,6 +11,9 @@ pub mod runs {
     pub const TRAIN_PER_CLASS: &str = "train_per_class";
     pub const SEED: &str = "seed";
     pub const STEPS: &str = "steps";
+    /// `fit = "lbfgs"` cells: loss and gradient evaluations, and the largest |gradient| at the end.
+    pub const FIT_EVALUATIONS: &str = "fit_evaluations";
+    pub const FIT_GRAD_MAX: &str = "fit_grad_max";
     pub const SECONDS: &str = "seconds";
     pub const CONFIG_HASH: &str = "config_hash";
     pub const FEATURES_SHA256: &str = "features_sha256";
@@ -28,4 +31,11 @@ pub mod epochs {
     pub const VAL_LOSS: &str = "val_loss";
     pub const VAL_ACC: &str = "val_acc";
     pub const BIAS_GRAD_MAX: &str = "bias_grad_max";
+}
+
+/// `predictions`: one row per cell that has a test split.
+pub mod predictions {
+    pub const CELL_ID: &str = super::runs::CELL_ID;
+    /// The predicted class of every test row, in the split's order (a list).
+    pub const TEST_PREDICTED: &str = "test_predicted";
 }

@@ -26,6 +26,6 @@ mod tables;
 
 pub use atomic::write_atomic;
 pub use error::ResultsError;
-pub use record::{CellOutcome, CellRecord, EpochMetrics, FailedCell, Provenance};
+pub use record::{CellOutcome, CellRecord, EpochMetrics, FailedCell, FitReport, Provenance};
 pub use store::{DataSummary, Manifest, ResultsStore};
-pub use tables::{Tables, build_tables};
+pub use tables::{PREDICTIONS_FILE, Tables, build_tables};

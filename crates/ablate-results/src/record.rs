@@ -69,4 +69,22 @@ pub struct CellOutcome {
     /// training rows, median over features (the variance shift of Li et al.); absent in older records.
     #[serde(default)]
     pub bn_var_ratio: Option<f64>,
+    /// The argmax class of every test row, in the split's order (the report's bootstrap over test
+    /// images and confusion matrices read them); absent without a test split and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_predictions: Option<Vec<u16>>,
+    /// How a converged fit (`fit = "lbfgs"`) ended; absent for cells trained by optimizer steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitReport>,
+}
+
+/// The end of a full-batch L-BFGS fit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Loss and gradient evaluations over the whole training subset.
+    pub evaluations: usize,
+    /// Largest |gradient| of the objective (cross-entropy + L2) at the end: how converged it is.
+    pub grad_max: f64,
+    /// The objective at the end.
+    pub objective: f64,
 }

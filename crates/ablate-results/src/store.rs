@@ -54,6 +54,10 @@ pub struct DataSummary {
     pub test_rows: usize,
     /// Training rows of the smallest class: the largest size a grid can ask for.
     pub smallest_class_rows: usize,
+    /// The test split's labels, in its order: with `predictions.parquet` the report resamples test
+    /// images and draws confusion matrices without the features file. Empty in older folders.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_labels: Vec<u32>,
 }
 
 pub struct ResultsStore {

@@ -7,14 +7,16 @@ use ablate_spec::{Cell, Kind, Metric, Switch, Value};
 use polars::prelude::*;
 
 use crate::atomic::write_atomic;
-use crate::columns::{epochs as ep, runs as rc};
+use crate::columns::{epochs as ep, predictions as pc, runs as rc};
 use crate::error::ResultsError;
 use crate::record::{CellRecord, EpochMetrics};
 
-/// One row per cell (`runs`) and one row per cell and epoch (`epochs`).
+/// One row per cell (`runs`), one row per cell and epoch (`epochs`), and one row per cell with its
+/// test predictions (`predictions`, when the cells have a test split).
 pub struct Tables {
     pub runs: DataFrame,
     pub epochs: DataFrame,
+    pub predictions: Option<DataFrame>,
 }
 
 /// A column of one value per row.
@@ -77,6 +79,12 @@ pub fn build_tables(
         }),
         column(metric(Metric::Params), &rows, |r| r.outcome.params as u64),
         column(rc::STEPS, &rows, |r| r.outcome.steps as u64),
+        column(rc::FIT_EVALUATIONS, &rows, |r| {
+            r.outcome.fit.as_ref().map(|f| f.evaluations as u64)
+        }),
+        column(rc::FIT_GRAD_MAX, &rows, |r| {
+            r.outcome.fit.as_ref().map(|f| f.grad_max)
+        }),
         column(rc::SECONDS, &rows, |r| r.outcome.seconds),
         column(rc::CONFIG_HASH, &rows, |r| r.provenance.config_hash.clone()),
         column(rc::FEATURES_SHA256, &rows, |r| {
@@ -107,12 +115,55 @@ pub fn build_tables(
         column(ep::VAL_ACC, &epoch_rows, |(_, e)| e.val_acc),
         column(ep::BIAS_GRAD_MAX, &epoch_rows, |(_, e)| e.bias_grad_max),
     ])?;
-    Ok(Tables { runs, epochs })
+    let predictions = predictions_table(&rows)?;
+    Ok(Tables {
+        runs,
+        epochs,
+        predictions,
+    })
+}
+
+/// `cell_id` and `test_predicted` (the predicted class of every test row, in the split's order),
+/// for the cells that recorded them; `None` when none did.
+fn predictions_table(rows: &[&CellRecord]) -> PolarsResult<Option<DataFrame>> {
+    let with: Vec<(&str, &[u16])> = rows
+        .iter()
+        .filter_map(|r| {
+            r.outcome
+                .test_predictions
+                .as_deref()
+                .map(|p| (r.cell_id.as_str(), p))
+        })
+        .collect();
+    if with.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<&str> = with.iter().map(|(id, _)| *id).collect();
+    let lists: Vec<Series> = with
+        .iter()
+        .map(|(_, p)| {
+            Series::new(
+                "".into(),
+                p.iter().map(|&c| u32::from(c)).collect::<Vec<u32>>(),
+            )
+        })
+        .collect();
+    let df = DataFrame::new_infer_height(vec![
+        Column::new(pc::CELL_ID.into(), ids),
+        Column::new(pc::TEST_PREDICTED.into(), lists),
+    ])?;
+    Ok(Some(df))
 }
 
 impl Tables {
-    /// Writes `runs.csv`, `runs.parquet`, `epochs.csv`, `epochs.parquet` into `folder`, each atomically.
+    /// Writes `runs.csv`, `runs.parquet`, `epochs.csv`, `epochs.parquet` and `predictions.parquet`
+    /// (Parquet only: a list per cell has no CSV form) into `folder`, each atomically.
     pub fn write(&mut self, folder: &Path) -> Result<(), ResultsError> {
+        if let Some(df) = &mut self.predictions {
+            // ~2000 small integers per cell: zstd makes the committed file ~20x smaller.
+            let compression = ParquetCompression::Zstd(None);
+            write_parquet(&folder.join(PREDICTIONS_FILE), df, compression)?;
+        }
         for (stem, df) in [("runs", &mut self.runs), ("epochs", &mut self.epochs)] {
             let csv_path = folder.join(format!("{stem}.csv"));
             let mut csv = Vec::new();
@@ -121,17 +172,28 @@ impl Tables {
                 .map_err(|e| table_error(&csv_path, e))?;
             write_atomic(&csv_path, &csv)?;
 
-            let parquet_path = folder.join(format!("{stem}.parquet"));
-            let mut parquet = Vec::new();
-            ParquetWriter::new(&mut parquet)
-                // Small tables: no codec needed, and none has to be compiled in.
-                .with_compression(ParquetCompression::Uncompressed)
-                .finish(df)
-                .map_err(|e| table_error(&parquet_path, e))?;
-            write_atomic(&parquet_path, &parquet)?;
+            // Small tables: no codec needed.
+            let compression = ParquetCompression::Uncompressed;
+            write_parquet(&folder.join(format!("{stem}.parquet")), df, compression)?;
         }
         Ok(())
     }
+}
+
+/// The file of the `predictions` table in a results folder.
+pub const PREDICTIONS_FILE: &str = "predictions.parquet";
+
+fn write_parquet(
+    path: &Path,
+    df: &mut DataFrame,
+    compression: ParquetCompression,
+) -> Result<(), ResultsError> {
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet)
+        .with_compression(compression)
+        .finish(df)
+        .map_err(|e| table_error(path, e))?;
+    write_atomic(path, &parquet)
 }
 
 fn table_error(path: &Path, e: PolarsError) -> ResultsError {

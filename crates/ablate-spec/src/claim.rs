@@ -342,9 +342,19 @@ impl Claim {
             for b in variants.iter().filter(|v| self.b.matches(v)) {
                 let same_head =
                     self.a.head.is_some() || self.b.head.is_some() || a.kind() == b.kind();
+                // A switch left to `[train]` (unset) is a value of its own within one head (an
+                // unset `lr` is not `lr = 0.003` of another block); across heads it only says the
+                // other head's grid did not sweep it.
+                let cross_head = a.kind() != b.kind();
                 let agree = Switch::all().all(|s| {
-                    let (va, vb) = (a.set_value(s), b.set_value(s));
-                    self.a.names(s) || self.b.names(s) || va.is_none() || vb.is_none() || va == vb
+                    let (va, vb) = (a.get(s), b.get(s));
+                    let unset = |v: Option<Value>| v == Some(Value::Unset);
+                    self.a.names(s)
+                        || self.b.names(s)
+                        || va.is_none()
+                        || vb.is_none()
+                        || va == vb
+                        || (cross_head && (unset(va) || unset(vb)))
                 });
                 if same_head && agree && a != b {
                     pairs.push((*a, *b));
@@ -381,6 +391,34 @@ mod tests {
         }
         v.push(HeadVariant::linear());
         v
+    }
+
+    /// A switch left to `[train]` is its own value within a head (the asker's budget does not pair
+    /// with another block's learning rate); across heads it pairs with anything.
+    #[test]
+    fn unset_budget_pairs_only_with_unset_within_a_head() {
+        let base = mlp(true, false, 0.0);
+        let variants = vec![
+            base,
+            mlp(false, false, 0.0),
+            base.number(Switch::Lr, 0.003),
+            mlp(false, false, 0.0).number(Switch::Lr, 0.003),
+            HeadVariant::linear().number(Switch::WeightDecay, 0.0),
+        ];
+        let bias = claim(
+            Selector::default().flag(Switch::BiasBeforeBn, true),
+            Selector::default().flag(Switch::BiasBeforeBn, false),
+        );
+        assert_eq!(
+            bias.pairs(&variants),
+            vec![(variants[0], variants[1]), (variants[2], variants[3])]
+        );
+        let heads = claim(
+            Selector::head(HeadKind::Linear),
+            Selector::head(HeadKind::Mlp).flag(Switch::BiasBeforeBn, true),
+        );
+        // The linear variant sets weight decay, the mlp ones leave it to [train]: they pair.
+        assert_eq!(heads.pairs(&variants).len(), 2);
     }
 
     #[test]

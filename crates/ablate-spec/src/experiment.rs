@@ -9,9 +9,9 @@ use crate::cell::Cell;
 use crate::claim::{Claim, Expect};
 use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
-use crate::grid::GridSpec;
+use crate::grid::{GridBlock, GridSpec};
 use crate::report::ReportSpec;
-use crate::switch::Value;
+use crate::switch::{Switch, Value};
 use crate::thread::{Unmeasured, measurable, thread_claims};
 use crate::variant::HeadVariant;
 
@@ -92,6 +92,8 @@ impl TrainSpec {
         let default = Self::default();
         match key {
             "weight_decay" => self.weight_decay != default.weight_decay,
+            // `[train]`'s budget is the baseline of every cell whose grid leaves `lr`/`epochs`
+            // unset (a block of the grid sweeps it around that baseline): no conflict.
             _ => false,
         }
     }
@@ -111,6 +113,9 @@ impl TrainSpec {
     fn set(&mut self, key: &str, x: f64) {
         match key {
             "weight_decay" => self.weight_decay = x,
+            "lr" => self.lr = x,
+            // A whole number: the switch's range is checked when the grid is read.
+            "epochs" => self.epochs = x as usize,
             other => unreachable!("`{other}` is no switch's fallback"),
         }
     }
@@ -352,10 +357,35 @@ impl Experiment {
 
     fn validate_grid(&self, invalid: &impl Fn(&str, String) -> SpecError) -> Result<(), SpecError> {
         let g = &self.grid;
-        check_axis(&g.head, "grid.head", invalid)?;
-        for (&switch, axis) in &g.axes {
+        for (i, block) in g.blocks().iter().enumerate() {
+            let prefix = if i == 0 {
+                "grid".to_string()
+            } else {
+                format!("grid.also[{}]", i - 1)
+            };
+            self.validate_block(block, &prefix, invalid)?;
+        }
+        check_axis(&g.train_per_class, "grid.train_per_class", invalid)?;
+        check_axis(&g.seeds, "grid.seeds", invalid)?;
+        if g.train_per_class.contains(&0) {
+            return Err(invalid(
+                "grid.train_per_class",
+                "values must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_block(
+        &self,
+        block: &GridBlock,
+        prefix: &str,
+        invalid: &impl Fn(&str, String) -> SpecError,
+    ) -> Result<(), SpecError> {
+        check_axis(&block.head, &format!("{prefix}.head"), invalid)?;
+        for (&switch, axis) in &block.axes {
             let spec = switch.spec();
-            let key = format!("grid.{}", spec.key);
+            let key = format!("{prefix}.{}", spec.key);
             for values in axis.lists() {
                 check_axis(values, &key, invalid)?;
                 for &value in values {
@@ -374,13 +404,21 @@ impl Experiment {
                 ));
             }
         }
-        check_axis(&g.train_per_class, "grid.train_per_class", invalid)?;
-        check_axis(&g.seeds, "grid.seeds", invalid)?;
-        if g.train_per_class.contains(&0) {
-            return Err(invalid(
-                "grid.train_per_class",
-                "values must be at least 1".into(),
-            ));
+        // The converged fit is full-batch and deterministic: a step budget or a per-step dropout
+        // mask would be silently ignored.
+        for variant in block.head_variants().iter().filter(|v| v.converged()) {
+            for switch in [Switch::Lr, Switch::Epochs, Switch::InputDropout] {
+                if variant.is_active(switch) {
+                    return Err(invalid(
+                        &format!("{prefix}.{}", switch.key()),
+                        format!(
+                            "means nothing with `fit = \"lbfgs\"` (full-batch L-BFGS to \
+                             convergence): sweep it in another block ({})",
+                            variant.name()
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -603,6 +641,71 @@ seeds = [0, 1, 2, 3, 4]
         assert_eq!(e.cells().len(), 13 * 15);
         let ids: std::collections::BTreeSet<String> = e.cells().iter().map(Cell::id).collect();
         assert_eq!(ids.len(), e.cells().len(), "cell ids are unique");
+    }
+
+    /// `[[grid.also]]`: a block adds its own product, shares sizes and seeds, repeats nothing; a
+    /// grid without blocks hashes as before blocks existed.
+    #[test]
+    fn grid_blocks_add_their_products_once() {
+        let blocks = BASE.to_string()
+            + r#"
+[[grid.also]]
+head = ["mlp"]
+lr = [0.0003, 0.003]
+
+[[grid.also]]
+head = ["linear"]
+fit = ["lbfgs"]
+weight_decay = [0.0, 0.01]
+
+[[grid.also]]
+head = ["linear"]
+"#;
+        let e = parse(&blocks).unwrap();
+        // 13 main variants; +2 mlp at other learning rates; +2 converged linear; the last block's
+        // linear is the main grid's again.
+        assert_eq!(e.head_variants().len(), 13 + 2 + 2);
+        let names: Vec<String> = e.head_variants().iter().map(HeadVariant::name).collect();
+        assert!(names.contains(&"mlp-bias1-relu1-drop0-last1-lr0.003".to_string()));
+        assert!(names.contains(&"linear-last1-wd0.01-lbfgs".to_string()));
+        assert_eq!(e.cells().len(), 17 * 15);
+        assert_ne!(e.config_hash(), parse(BASE).unwrap().config_hash());
+        // The canonical form without blocks has no `also` key.
+        let json = serde_json::to_value(&parse(BASE).unwrap().grid).unwrap();
+        assert!(json.get("also").is_none(), "{json}");
+        // Read back from its canonical JSON, the grid is the same.
+        let json = serde_json::to_value(&e).unwrap();
+        let round = Experiment::from_json(&json, Path::new("m.json")).unwrap();
+        assert_eq!(round.head_variants(), e.head_variants());
+        assert_eq!(round.config_hash(), e.config_hash());
+    }
+
+    /// Bad blocks are refused with the key at fault.
+    #[test]
+    fn bad_grid_blocks_name_the_key() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "head = [\"mlp\"]\nseeds = [0]",
+                "shares the grid's `train_per_class` and `seeds`",
+            ),
+            ("head = [\"mlp\"]\nwarmup = [1]", "unknown field `warmup`"),
+            ("relu = [false]", "missing field `head`"),
+            (
+                "head = [\"linear\"]\nfit = [\"lbfgs\"]\nlr = [0.01]",
+                "grid.also[0].lr",
+            ),
+            (
+                "head = [\"linear\"]\nfit = [\"lbfgs\"]\ninput_dropout = [0.2]",
+                "grid.also[0].input_dropout",
+            ),
+            ("head = [\"mlp\"]\nepochs = [2.5]", "grid.also[0].epochs"),
+            ("head = [\"mlp\"]\nlr = [0.0]", "grid.also[0].lr"),
+        ];
+        for (block, expected) in cases {
+            let text = format!("{BASE}\n[[grid.also]]\n{block}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{block}: {err}");
+        }
     }
 
     #[test]

@@ -15,18 +15,30 @@ use crate::value_serde::AxisSeed;
 use crate::variant::HeadVariant;
 
 /// The grid's axes; the cells are their product, except that axes a head does not have do not
-/// multiply that head's cells.
+/// multiply that head's cells. `also` adds the products of more blocks (`[[grid.also]]`), with the
+/// same sizes and seeds: a sweep that only makes sense for some variants (model1's training budget,
+/// model2's converged fit) stays small instead of multiplying the whole grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridSpec {
     pub head: Vec<HeadKind>,
     /// The axes the file sets; a switch without one takes its default.
     pub axes: BTreeMap<Switch, HeadAxis>,
+    pub also: Vec<GridBlock>,
     pub train_per_class: Vec<usize>,
     pub seeds: Vec<u64>,
 }
 
-impl GridSpec {
-    /// The values `head` is swept over for `switch`: the axis' list for that head, or the default.
+/// One `[[grid.also]]` block: heads and axes, with the grid's sizes and seeds. Axes it leaves out
+/// take their defaults (not the main grid's values), so a block reads on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridBlock {
+    pub head: Vec<HeadKind>,
+    pub axes: BTreeMap<Switch, HeadAxis>,
+}
+
+impl GridBlock {
+    /// The values `head` is swept over for `switch` in this block: the axis' list for that head, or
+    /// the default.
     pub fn values(&self, switch: Switch, head: HeadKind) -> Vec<Value> {
         self.axes
             .get(&switch)
@@ -34,14 +46,14 @@ impl GridSpec {
             .map_or_else(|| vec![switch.spec().default], <[Value]>::to_vec)
     }
 
-    /// Whether the file sets an axis for `switch` other than its default alone.
+    /// Whether the block sets an axis for `switch` other than its default alone.
     pub fn sweeps(&self, switch: Switch) -> bool {
         self.axes
             .get(&switch)
             .is_some_and(|axis| *axis != HeadAxis::Shared(vec![switch.spec().default]))
     }
 
-    /// The distinct head variants, heads in the order of `head`, each the nested product of its
+    /// The block's head variants, heads in the order of `head`, each the nested product of its
     /// switches' values in table order (earlier switches vary slowest). A switch that only matters
     /// with another (dropout's position) does not multiply the variants where that one is off.
     pub fn head_variants(&self) -> Vec<HeadVariant> {
@@ -66,6 +78,92 @@ impl GridSpec {
         }
         variants
     }
+
+    /// Canonical entries: `head`, then every axis in table order, left out when it is the default
+    /// alone.
+    fn serialize_entries<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("head", &self.head)?;
+        for switch in Switch::all().filter(|s| self.sweeps(*s)) {
+            if let Some(axis) = self.axes.get(&switch) {
+                map.serialize_entry(switch.key(), axis)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for GridBlock {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        self.serialize_entries(&mut map)?;
+        map.end()
+    }
+}
+
+impl GridSpec {
+    /// The main block (`head` and the axes of `[grid]` itself).
+    pub fn main(&self) -> GridBlock {
+        GridBlock {
+            head: self.head.clone(),
+            axes: self.axes.clone(),
+        }
+    }
+
+    /// The main block, then the `also` blocks.
+    pub fn blocks(&self) -> Vec<GridBlock> {
+        std::iter::once(self.main())
+            .chain(self.also.iter().cloned())
+            .collect()
+    }
+
+    /// The heads of any block, in order of first appearance.
+    pub fn heads(&self) -> Vec<HeadKind> {
+        let mut heads: Vec<HeadKind> = Vec::new();
+        for block in self.blocks() {
+            for h in block.head {
+                if !heads.contains(&h) {
+                    heads.push(h);
+                }
+            }
+        }
+        heads
+    }
+
+    /// Every value `head` takes for `switch` in any block that has the head, in order of first
+    /// appearance.
+    pub fn values(&self, switch: Switch, head: HeadKind) -> Vec<Value> {
+        let mut values: Vec<Value> = Vec::new();
+        for block in self.blocks().iter().filter(|b| b.head.contains(&head)) {
+            for v in block.values(switch, head) {
+                if !values.contains(&v) {
+                    values.push(v);
+                }
+            }
+        }
+        if values.is_empty() {
+            values.push(switch.spec().default);
+        }
+        values
+    }
+
+    /// Whether any block sets an axis for `switch` other than its default alone.
+    pub fn sweeps(&self, switch: Switch) -> bool {
+        self.blocks().iter().any(|b| b.sweeps(switch))
+    }
+
+    /// The distinct head variants: the main block's, then each `also` block's that are new, each in
+    /// its block's nested order.
+    pub fn head_variants(&self) -> Vec<HeadVariant> {
+        let mut variants: Vec<HeadVariant> = Vec::new();
+        for block in self.blocks() {
+            for v in block.head_variants() {
+                if !variants.contains(&v) {
+                    variants.push(v);
+                }
+            }
+        }
+        variants
+    }
 }
 
 /// Canonical form (hashed): `head`, then every axis in table order, left out when it is the default
@@ -73,14 +171,11 @@ impl GridSpec {
 /// seeds.
 impl Serialize for GridSpec {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let axes: Vec<(Switch, &HeadAxis)> = Switch::all()
-            .filter(|s| self.sweeps(*s))
-            .filter_map(|s| self.axes.get(&s).map(|a| (s, a)))
-            .collect();
-        let mut map = serializer.serialize_map(Some(3 + axes.len()))?;
-        map.serialize_entry("head", &self.head)?;
-        for (switch, axis) in axes {
-            map.serialize_entry(switch.key(), axis)?;
+        let mut map = serializer.serialize_map(None)?;
+        self.main().serialize_entries(&mut map)?;
+        // Left out when empty, so a grid without blocks hashes as it did before blocks existed.
+        if !self.also.is_empty() {
+            map.serialize_entry("also", &self.also)?;
         }
         map.serialize_entry("train_per_class", &self.train_per_class)?;
         map.serialize_entry("seeds", &self.seeds)?;
@@ -90,7 +185,7 @@ impl Serialize for GridSpec {
 
 /// The keys of `[grid]`, for "expected one of" in errors.
 static GRID_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-    ["head", "train_per_class", "seeds"]
+    ["head", "also", "train_per_class", "seeds"]
         .into_iter()
         .chain(SWITCHES.iter().map(|s| s.key))
         .collect()
@@ -98,6 +193,7 @@ static GRID_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 
 enum GridKey {
     Head,
+    Also,
     TrainPerClass,
     Seeds,
     Axis(Switch),
@@ -124,6 +220,7 @@ impl<'de> Visitor<'de> for GridKeySeed {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<GridKey, E> {
         Ok(match key {
             "head" => GridKey::Head,
+            "also" => GridKey::Also,
             "train_per_class" => GridKey::TrainPerClass,
             "seeds" => GridKey::Seeds,
             other => GridKey::Axis(
@@ -132,6 +229,19 @@ impl<'de> Visitor<'de> for GridKeySeed {
             ),
         })
     }
+}
+
+/// Reads the value of an axis key into `axes`; a key given twice is an error.
+fn read_axis<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    axes: &mut BTreeMap<Switch, HeadAxis>,
+    switch: Switch,
+) -> Result<(), A::Error> {
+    let axis = map.next_value_seed(AxisSeed(switch))?;
+    if axes.insert(switch, axis).is_some() {
+        return Err(de::Error::duplicate_field(switch.key()));
+    }
+    Ok(())
 }
 
 impl<'de> Deserialize<'de> for GridSpec {
@@ -146,25 +256,23 @@ impl<'de> Deserialize<'de> for GridSpec {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GridSpec, A::Error> {
                 let mut head = None;
+                let mut also = Vec::new();
                 let mut train_per_class = None;
                 let mut seeds = None;
                 let mut axes = BTreeMap::new();
                 while let Some(key) = map.next_key_seed(GridKeySeed)? {
                     match key {
                         GridKey::Head => head = Some(map.next_value()?),
+                        GridKey::Also => also = map.next_value()?,
                         GridKey::TrainPerClass => train_per_class = Some(map.next_value()?),
                         GridKey::Seeds => seeds = Some(map.next_value()?),
-                        GridKey::Axis(switch) => {
-                            let axis = map.next_value_seed(AxisSeed(switch))?;
-                            if axes.insert(switch, axis).is_some() {
-                                return Err(de::Error::duplicate_field(switch.key()));
-                            }
-                        }
+                        GridKey::Axis(switch) => read_axis(&mut map, &mut axes, switch)?,
                     }
                 }
                 Ok(GridSpec {
                     head: head.ok_or_else(|| de::Error::missing_field("head"))?,
                     axes,
+                    also,
                     train_per_class: train_per_class
                         .ok_or_else(|| de::Error::missing_field("train_per_class"))?,
                     seeds: seeds.unwrap_or_else(|| vec![0]),
@@ -172,5 +280,41 @@ impl<'de> Deserialize<'de> for GridSpec {
             }
         }
         deserializer.deserialize_map(GridVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for GridBlock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BlockVisitor;
+        impl<'de> Visitor<'de> for BlockVisitor {
+            type Value = GridBlock;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a [[grid.also]] block")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<GridBlock, A::Error> {
+                let mut head = None;
+                let mut axes = BTreeMap::new();
+                while let Some(key) = map.next_key_seed(GridKeySeed)? {
+                    match key {
+                        GridKey::Head => head = Some(map.next_value()?),
+                        GridKey::Axis(switch) => read_axis(&mut map, &mut axes, switch)?,
+                        GridKey::Also | GridKey::TrainPerClass | GridKey::Seeds => {
+                            return Err(de::Error::custom(
+                                "a [[grid.also]] block takes `head` and axes; it shares the \
+                                 grid's `train_per_class` and `seeds` (the paired design needs them \
+                                 equal)",
+                            ));
+                        }
+                    }
+                }
+                Ok(GridBlock {
+                    head: head.ok_or_else(|| de::Error::missing_field("head"))?,
+                    axes,
+                })
+            }
+        }
+        deserializer.deserialize_map(BlockVisitor)
     }
 }

@@ -43,7 +43,7 @@ pub use claim::{Claim, Compare, Expect, Metric, Selector};
 pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;
 pub use experiment::{Experiment, OptimizerKind, TrainSpec};
-pub use grid::GridSpec;
+pub use grid::{GridBlock, GridSpec};
 pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word};
 pub use thread::{Unmeasured, measurable, thread_claims};

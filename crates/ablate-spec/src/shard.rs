@@ -28,8 +28,17 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         HeadKind::Mlp => experiment.train.hidden as f64,
         HeadKind::Linear => LINEAR_WIDTH,
     };
-    experiment.train.epochs as f64 * width * (cell.train_per_class as f64 + val as f64 / 4.0)
+    let rows = cell.train_per_class as f64 + val as f64 / 4.0;
+    if cell.head.converged() {
+        // Full-batch L-BFGS: a few hundred cheap evaluations over the training rows.
+        return LBFGS_EVALUATIONS * width * cell.train_per_class as f64;
+    }
+    let epochs = experiment.train.for_variant(&cell.head).epochs;
+    epochs as f64 * width * rows
 }
+
+/// Typical loss-and-gradient evaluations of a converged fit (100-300 on the forum's features).
+const LBFGS_EVALUATIONS: f64 = 200.0;
 
 /// Assigns each of `cells` to one of `shards` shards: longest expected cost first, each to the shard
 /// with the least cost so far (ties to the lowest index). Returns the shard index of every cell, in
@@ -166,11 +175,13 @@ mod tests {
     #[test]
     fn shipped_experiments_load_and_the_sweep_shares_the_features() {
         let (forum, sweep) = (forum(), shipped("forum-sweep.toml"));
-        assert_eq!(forum.cells().len(), 600);
+        // 600 cells of the main grid; model1's budget (16 variants) and model2's budget (24) and
+        // converged fit (9), at 3 sizes and 5 seeds.
+        assert_eq!(forum.cells().len(), 600 + (16 + 24 + 9) * 15);
         assert_eq!(sweep.cells().len(), 320);
         assert_eq!(forum.data, sweep.data);
         assert_eq!(forum.backbone, sweep.backbone);
-        assert_eq!(forum.claims.len(), 10);
+        assert_eq!(forum.claims.len(), 11);
         assert!(!shipped("synthetic.toml").cells().is_empty());
     }
 
@@ -210,10 +221,14 @@ mod tests {
         let e = forum();
         let cells = e.cells();
         let cost = |id: &str| cell_cost(&e, cells.iter().find(|c| c.id() == id).unwrap());
-        let big = cost("mlp-bias1-relu1-drop0-last1-n1000-s0");
-        let small = cost("mlp-bias1-relu1-drop0-last1-n25-s0");
+        let big = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep20-n1000-s0");
+        let small = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep20-n25-s0");
         assert!(big / small > 5.0 && big / small < 10.0, "{}", big / small);
-        assert!(cost("linear-last1-wd0-n1000-s0") < big / 30.0);
+        assert!(cost("linear-last1-wd0-lr0.001-ep20-n1000-s0") < big / 30.0);
+        // A variant's own epochs count.
+        let longer = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep40-n1000-s0");
+        assert!((longer / big - 2.0).abs() < 1e-9);
+        assert!(cost("linear-last1-wd0-lbfgs-n1000-s0") < big / 5.0);
     }
 
     #[test]

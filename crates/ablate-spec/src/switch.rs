@@ -51,6 +51,9 @@ pub enum Switch {
     LastBias,
     InputDropout,
     WeightDecay,
+    Lr,
+    Epochs,
+    Fit,
 }
 
 /// The value of one switch.
@@ -90,6 +93,10 @@ pub enum Range {
     Rate,
     /// `>= 0`.
     NonNegative,
+    /// `> 0` (a learning rate).
+    Positive,
+    /// A whole number `>= 1` (epochs).
+    Count,
 }
 
 impl Range {
@@ -97,6 +104,8 @@ impl Range {
         match self {
             Range::Rate => (0.0..1.0).contains(&x),
             Range::NonNegative => x.is_finite() && x >= 0.0,
+            Range::Positive => x.is_finite() && x > 0.0,
+            Range::Count => x.is_finite() && x >= 1.0 && x.fract() == 0.0,
         }
     }
 
@@ -105,6 +114,8 @@ impl Range {
         match self {
             Range::Rate => "in [0, 1)",
             Range::NonNegative => ">= 0",
+            Range::Positive => "> 0",
+            Range::Count => "whole numbers >= 1",
         }
     }
 }
@@ -148,10 +159,11 @@ pub struct SwitchSpec {
 
 const BOTH: &[HeadKind] = &[HeadKind::Mlp, HeadKind::Linear];
 const MLP: &[HeadKind] = &[HeadKind::Mlp];
+const LINEAR: &[HeadKind] = &[HeadKind::Linear];
 
 /// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
 /// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
-pub static SWITCHES: [SwitchSpec; 7] = [
+pub static SWITCHES: [SwitchSpec; 10] = [
     SwitchSpec {
         switch: Switch::BiasBeforeBn,
         key: "bias_before_bn",
@@ -244,6 +256,56 @@ pub static SWITCHES: [SwitchSpec; 7] = [
         omitted: Some(Value::Unset),
         only_with: None,
         fallback: Some("weight_decay"),
+    },
+    // The training budget: a head tuned on val is tuned over these too (issue 14: model2 at the
+    // asker's 20 epochs of Adam had not converged, so its L2 sweep could not matter).
+    SwitchSpec {
+        switch: Switch::Lr,
+        key: "lr",
+        label: "learning rate",
+        heads: BOTH,
+        kind: Kind::Number(Range::Positive),
+        default: Value::Unset,
+        prefix: "lr",
+        omitted: Some(Value::Unset),
+        only_with: None,
+        fallback: Some("lr"),
+    },
+    SwitchSpec {
+        switch: Switch::Epochs,
+        key: "epochs",
+        label: "epochs",
+        heads: BOTH,
+        kind: Kind::Number(Range::Count),
+        default: Value::Unset,
+        prefix: "ep",
+        omitted: Some(Value::Unset),
+        only_with: None,
+        fallback: Some("epochs"),
+    },
+    // How model2 is fitted: `[train]`'s optimizer for its epochs, or full-batch L-BFGS to
+    // convergence (the linear probe of Kornblith, Shlens & Le 2019). `lr`, `epochs` and input dropout
+    // mean nothing to the converged fit; weight decay is its L2 penalty.
+    SwitchSpec {
+        switch: Switch::Fit,
+        key: "fit",
+        label: "fit",
+        heads: LINEAR,
+        kind: Kind::Word(&[
+            Word {
+                value: "steps",
+                token: "",
+            },
+            Word {
+                value: "lbfgs",
+                token: "lbfgs",
+            },
+        ]),
+        default: Value::Word("steps"),
+        prefix: "",
+        omitted: Some(Value::Word("steps")),
+        only_with: None,
+        fallback: None,
     },
 ];
 
@@ -412,6 +474,11 @@ mod tests {
             (Switch::InputDropout, Value::Number(0.0), None),
             (Switch::WeightDecay, Value::Number(1e-5), Some("wd0.00001")),
             (Switch::WeightDecay, Value::Unset, None),
+            (Switch::Lr, Value::Number(0.003), Some("lr0.003")),
+            (Switch::Lr, Value::Unset, None),
+            (Switch::Epochs, Value::Number(40.0), Some("ep40")),
+            (Switch::Fit, Value::Word("lbfgs"), Some("lbfgs")),
+            (Switch::Fit, Value::Word("steps"), None),
         ];
         for &(switch, value, token) in cases {
             let spec = switch.spec();
@@ -425,5 +492,8 @@ mod tests {
         assert!(Switch::Relu.spec().check(Value::Number(1.0)).is_err());
         assert!(Switch::WeightDecay.spec().check(Value::Unset).is_ok());
         assert!(Switch::Dropout.spec().check(Value::Unset).is_err());
+        assert!(Switch::Lr.spec().check(Value::Number(0.0)).is_err());
+        assert!(Switch::Epochs.spec().check(Value::Number(2.5)).is_err());
+        assert!(Switch::Epochs.spec().check(Value::Number(0.0)).is_err());
     }
 }

@@ -112,7 +112,7 @@ fn additions(selector: &Selector, grid: &GridSpec) -> Vec<String> {
         None => HeadKind::ALL.to_vec(),
     };
     if let Some(h) = selector.head
-        && !grid.head.contains(&h)
+        && !grid.heads().contains(&h)
     {
         add.push(format!("add \"{h}\" to `grid.head`"));
     }

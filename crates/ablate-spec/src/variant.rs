@@ -144,6 +144,12 @@ impl HeadVariant {
         self.number_of(Switch::WeightDecay)
     }
 
+    /// Whether the head is fitted to convergence by full-batch L-BFGS (`fit = "lbfgs"`) instead of
+    /// `[train]`'s optimizer steps.
+    pub fn converged(&self) -> bool {
+        self.get(Switch::Fit) == Some(Value::Word("lbfgs"))
+    }
+
     /// A stable, readable name: the head, then the token of every switch it has, in table order
     /// (`mlp-bias1-relu0-drop0.25-last1`, `mlp-bias1-relu1-drop0.5-prebn-last1-in0.2`,
     /// `linear-last1-wd0.001`). Values a switch leaves out of names are not printed.

@@ -6,11 +6,14 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::source::{BatchSource, Split};
 
-/// Mean cross-entropy and accuracy.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Mean cross-entropy, accuracy and the predicted class of every row.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     pub loss: f64,
     pub acc: f64,
+    /// The argmax class of each row, in the split's order (what the report's bootstrap over test
+    /// images and its confusion matrices read).
+    pub predicted: Vec<u16>,
 }
 
 /// Rows per forward pass: large enough to amortise dispatch, small enough to keep memory flat.
@@ -26,6 +29,7 @@ pub fn evaluate(
     let labels = source.labels(split);
     let mut loss_sum = 0.0f64;
     let mut correct = 0usize;
+    let mut predicted = Vec::with_capacity(labels.len());
     for start in (0..labels.len()).step_by(EVAL_CHUNK) {
         let end = (start + EVAL_CHUNK).min(labels.len());
         let n = end - start;
@@ -41,19 +45,23 @@ pub fn evaluate(
             ),
             device,
         );
-        let picked = log_probs.gather(1, targets.clone().unsqueeze_dim::<2>(1));
+        let picked = log_probs.gather(1, targets.unsqueeze_dim::<2>(1));
         loss_sum -= picked.sum().into_scalar::<f64>();
-        correct += logits
-            .argmax(1)
-            .squeeze_dim::<1>(1)
-            .equal(targets)
-            .int()
-            .sum()
-            .into_scalar::<i64>() as usize;
+        let argmax = logits.argmax(1).squeeze_dim::<1>(1);
+        let classes: Vec<i64> = argmax
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("argmax holds integers");
+        for (&p, &l) in classes.iter().zip(&labels[start..end]) {
+            correct += usize::from(p == i64::from(l));
+            predicted.push(p as u16);
+        }
     }
     let len = labels.len().max(1) as f64;
     Evaluation {
         loss: loss_sum / len,
         acc: correct as f64 / len,
+        predicted,
     }
 }

@@ -1,20 +1,21 @@
-//! Training one cell: the paired design's batches and dropout draws, Adam/SGD steps, metrics.
+//! Training one cell: the paired design's batches and dropout draws, Adam/SGD steps or a converged
+//! full-batch L-BFGS fit, metrics.
 
 use std::time::Instant;
 
 use ablate_data::epoch_order;
 use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
-use ablate_results::{CellOutcome, EpochMetrics};
+use ablate_results::{CellOutcome, EpochMetrics, FitReport};
 use ablate_spec::seeding::stream;
 use ablate_spec::{Cell, DropoutPosition, HeadKind, HeadVariant, Switch, TrainSpec};
-use burn::module::Module;
-use burn::optim::GradientsParams;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 
 use crate::error::TrainError;
-use crate::evaluate::{Evaluation, evaluate};
+use crate::evaluate::evaluate;
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
@@ -69,46 +70,65 @@ pub fn train_cell(
     device: &Device,
 ) -> Result<CellOutcome, TrainError> {
     let started = Instant::now();
+    let train_device = device.clone().autodiff();
+    let head = head_config(&cell.head, train, source.input_dim(), source.classes())
+        .init(cell.seed, &train_device);
+    // Switches the grid sets (weight decay, learning rate, epochs) override their `[train]` settings.
+    let settings = train.for_variant(&cell.head);
+    let trained = if cell.head.converged() {
+        fit_converged(cell, &settings, head, source, &train_device)?
+    } else {
+        train_steps(cell, &settings, head, source, &train_device)?
+    };
+    Ok(finish(trained, source, device, started))
+}
+
+/// A trained head and what training recorded on the way.
+struct Trained {
+    head: Head,
+    epochs: Vec<EpochMetrics>,
+    steps: usize,
+    dropped_single_sample_batch: bool,
+    fit: Option<FitReport>,
+}
+
+/// `[train]`'s optimizer over shuffled mini-batches for the cell's epochs, val evaluated after each.
+fn train_steps(
+    cell: &Cell,
+    settings: &TrainSpec,
+    mut head: Head,
+    source: &impl BatchSource,
+    train_device: &Device,
+) -> Result<Trained, TrainError> {
+    let device = &train_device.clone().inner();
     let dim = source.input_dim();
     let classes = source.classes();
     let train_rows = source.len(Split::Train);
-    let train_y = source.labels(Split::Train);
-
-    let train_device = device.clone().autodiff();
-    let mut head = head_config(&cell.head, train, dim, classes).init(cell.seed, &train_device);
-    let params = head.trainable_params();
     let dropout_width = head.dropout_width();
     let input_dropout = cell.head.input_dropout();
-    // Switches the grid sets (weight decay) override their `[train]` settings.
-    let settings = train.for_variant(&cell.head);
-    let mut optim = optimizer::build(&settings);
+    let mut optim = optimizer::build(settings);
 
-    let mut epochs = Vec::with_capacity(train.epochs);
+    let mut epochs = Vec::with_capacity(settings.epochs);
     let mut steps = 0;
     let mut dropped_single_sample_batch = false;
-    for epoch in 0..train.epochs {
+    for epoch in 0..settings.epochs {
         let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
         let mut loss_sum = 0.0f64;
         let mut epoch_steps = 0usize;
         let mut bias_grad_max: Option<f64> = None;
-        for (step, batch) in order.chunks(train.batch_size).enumerate() {
+        for (step, batch) in order.chunks(settings.batch_size).enumerate() {
             if batch.len() < 2 {
                 dropped_single_sample_batch = true;
                 continue;
             }
             let b = batch.len();
-            let mut x = source.rows(Split::Train, batch, &train_device);
+            let mut x = source.rows(Split::Train, batch, train_device);
             if input_dropout > 0.0 {
                 // The backbone's own dropout on the pooled features.
                 let mask = input_dropout_mask(cell, epoch, step, b * dim, input_dropout);
-                x = x * Tensor::<2>::from_data(TensorData::new(mask, [b, dim]), &train_device);
+                x = x * Tensor::<2>::from_data(TensorData::new(mask, [b, dim]), train_device);
             }
-            let mut onehot = vec![0.0f32; b * classes];
-            for (row, &i) in batch.iter().enumerate() {
-                onehot[row * classes + train_y[i] as usize] = 1.0;
-            }
-            let targets =
-                Tensor::<2>::from_data(TensorData::new(onehot, [b, classes]), &train_device);
+            let targets = one_hot(source, batch, classes, train_device);
             // One draw per (seed, size, epoch, step): every variant with dropout gets the same one.
             let draws = (dropout_width > 0).then(|| {
                 let mut rng = stream(
@@ -118,7 +138,7 @@ pub fn train_cell(
                 let u: Vec<f32> = (0..b * dropout_width)
                     .map(|_| rng.random::<f32>())
                     .collect();
-                Tensor::<2>::from_data(TensorData::new(u, [b, dropout_width]), &train_device)
+                Tensor::<2>::from_data(TensorData::new(u, [b, dropout_width]), train_device)
             });
 
             let logits = head.forward(x, draws);
@@ -141,7 +161,7 @@ pub fn train_cell(
                 bias_grad_max = Some(bias_grad_max.map_or(g, |m| m.max(g)));
             }
             let grads = GradientsParams::from_grads(grads, &head);
-            head = optim.step(train.lr, head, grads);
+            head = optim.step(settings.lr, head, grads);
             loss_sum += f64::from(loss_value);
             epoch_steps += 1;
         }
@@ -155,38 +175,168 @@ pub fn train_cell(
             bias_grad_max,
         });
     }
+    Ok(Trained {
+        head,
+        epochs,
+        steps,
+        dropped_single_sample_batch,
+        fit: None,
+    })
+}
 
-    let eval_head: Head = head.valid();
+/// Largest loss and gradient evaluations of one converged fit.
+const LBFGS_MAX_ITER: usize = 1000;
+/// Stops when the largest |gradient| falls below this (float32 features: tighter is noise).
+const LBFGS_GRAD_TOLERANCE: f64 = 1e-5;
+
+/// Full-batch L-BFGS with a strong-Wolfe line search on `mean cross-entropy + wd/2 |θ|²` over the
+/// whole training subset, to convergence: the linear probe of Kornblith, Shlens & Le (2019). The
+/// objective is deterministic (no batches, no dropout), so `lr`/`epochs` do not apply.
+fn fit_converged(
+    cell: &Cell,
+    settings: &TrainSpec,
+    head: Head,
+    source: &impl BatchSource,
+    train_device: &Device,
+) -> Result<Trained, TrainError> {
+    let device = &train_device.clone().inner();
+    let rows: Vec<usize> = (0..source.len(Split::Train)).collect();
+    let x = source.rows(Split::Train, &rows, train_device);
+    let targets = one_hot(source, &rows, source.classes(), train_device);
+    let wd = settings.weight_decay;
+    let mut evaluations = 0usize;
+    let mut objective = |head: Head| {
+        evaluations += 1;
+        let ce = (log_softmax(head.forward(x.clone(), None), 1) * targets.clone())
+            .sum_dim(1)
+            .mean()
+            .neg();
+        let loss = if wd > 0.0 {
+            ce + head.squared_norm().mul_scalar(wd / 2.0)
+        } else {
+            ce
+        };
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &head);
+        (value, grads)
+    };
+    let mut lbfgs = LBFGSConfig::new()
+        .with_max_iter(LBFGS_MAX_ITER)
+        .with_max_eval(Some(LBFGS_MAX_ITER * 5 / 4))
+        .with_tolerance_grad(LBFGS_GRAD_TOLERANCE)
+        .with_history_size(20)
+        .with_line_search_fn(LineSearchFn::StrongWolfe)
+        .init();
+    let (head, _) = lbfgs.step(1.0, head, &mut objective);
+    // Where it ended: one more evaluation for the final objective and its gradient.
+    let (value, grads) = objective(head.clone());
+    let grad_max = grad_abs_max(&head, &grads);
+    if !value.is_finite() {
+        return Err(TrainError::Diverged {
+            cell: cell.id(),
+            epoch: 1,
+            step: 0,
+            loss: value as f32,
+        });
+    }
+    let val = evaluate(&head.valid(), source, Split::Val, device);
+    Ok(Trained {
+        head,
+        // One "epoch": the whole fit.
+        epochs: vec![EpochMetrics {
+            epoch: 1,
+            train_loss: value,
+            val_loss: val.loss,
+            val_acc: val.acc,
+            bias_grad_max: None,
+        }],
+        steps: evaluations,
+        dropped_single_sample_batch: false,
+        fit: Some(FitReport {
+            evaluations,
+            grad_max,
+            objective: value,
+        }),
+    })
+}
+
+/// The largest |gradient| over the head's parameters.
+fn grad_abs_max(head: &Head, grads: &GradientsParams) -> f64 {
+    struct AbsMax<'a> {
+        grads: &'a GradientsParams,
+        max: f64,
+    }
+    impl ModuleVisitor for AbsMax<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.max = self.max.max(g.abs().max().into_scalar::<f64>());
+            }
+        }
+    }
+    let mut visitor = AbsMax { grads, max: 0.0 };
+    head.visit(&mut visitor);
+    visitor.max
+}
+
+/// One-hot targets `[rows, classes]` of the given training rows.
+fn one_hot(
+    source: &impl BatchSource,
+    rows: &[usize],
+    classes: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let labels = source.labels(Split::Train);
+    let mut onehot = vec![0.0f32; rows.len() * classes];
+    for (row, &i) in rows.iter().enumerate() {
+        onehot[row * classes + labels[i] as usize] = 1.0;
+    }
+    Tensor::<2>::from_data(TensorData::new(onehot, [rows.len(), classes]), device)
+}
+
+/// The eval-mode measurements every cell ends with.
+fn finish(
+    trained: Trained,
+    source: &impl BatchSource,
+    device: &Device,
+    started: Instant,
+) -> CellOutcome {
+    let params = trained.head.trainable_params();
+    let eval_head: Head = trained.head.valid();
+    let train_rows = source.len(Split::Train);
     let fit = evaluate(&eval_head, source, Split::Train, device);
     // The last epoch ended with this very evaluation (same head, same rows): reuse it.
-    let val = match epochs.last() {
-        Some(last) => Evaluation {
-            loss: last.val_loss,
-            acc: last.val_acc,
-        },
-        None => evaluate(&eval_head, source, Split::Val, device),
+    let (val_loss, val_acc) = match trained.epochs.last() {
+        Some(last) => (last.val_loss, last.val_acc),
+        None => {
+            let val = evaluate(&eval_head, source, Split::Val, device);
+            (val.loss, val.acc)
+        }
     };
     // On the rows BN's running statistics were learned from, in eval mode: what is left is the
     // shift dropout upstream of BN causes (not a train/val difference in the data).
     // Every step updated BN's running statistics once.
-    let bn_var_ratio =
-        eval_head.bn_var_ratio(source.span(Split::Train, 0..train_rows, device), steps);
+    let bn_var_ratio = eval_head.bn_var_ratio(
+        source.span(Split::Train, 0..train_rows, device),
+        trained.steps,
+    );
     // Evaluated once, at the end: nothing during training looks at it.
     let test = source
         .has(Split::Test)
         .then(|| evaluate(&eval_head, source, Split::Test, device));
-    Ok(CellOutcome {
-        epochs,
+    CellOutcome {
+        epochs: trained.epochs,
         train_acc: fit.acc,
         train_loss: fit.loss,
-        val_acc: val.acc,
-        val_loss: val.loss,
-        test_acc: test.map(|t| t.acc),
-        test_loss: test.map(|t| t.loss),
+        val_acc,
+        val_loss,
+        test_acc: test.as_ref().map(|t| t.acc),
+        test_loss: test.as_ref().map(|t| t.loss),
         params,
         seconds: started.elapsed().as_secs_f64(),
-        steps,
-        dropped_single_sample_batch,
+        steps: trained.steps,
+        dropped_single_sample_batch: trained.dropped_single_sample_batch,
         bn_var_ratio,
-    })
+        test_predictions: test.map(|t| t.predicted),
+        fit: trained.fit,
+    }
 }

@@ -61,6 +61,10 @@ pub fn data_summary(features: &FeatureSet) -> DataSummary {
         val_rows: features.val.len(),
         test_rows: features.test.as_ref().map_or(0, |t| t.len()),
         smallest_class_rows: features.smallest_class().1,
+        test_labels: features
+            .test
+            .as_ref()
+            .map_or_else(Vec::new, |t| t.y.clone()),
     }
 }
 

@@ -71,7 +71,7 @@ pub fn question(w: &mut String, results: &Results) {
         "Which classifier head should sit on a pretrained backbone's features for this data?".into()
     });
     let _ = writeln!(w, "{}\n", question.trim_end());
-    for &head in &experiment.grid.head {
+    for head in experiment.grid.heads() {
         let text = match head {
             HeadKind::Mlp => experiment.report.heads.mlp.as_deref(),
             HeadKind::Linear => experiment.report.heads.linear.as_deref(),

@@ -38,7 +38,7 @@ pub fn render(
     setup::write(&mut md, results, context)?;
     header::provenance(&mut md, results)?;
     verdicts::write(&mut md, results, analysis);
-    tuned::write(&mut md, analysis);
+    tuned::write(&mut md, results, analysis);
     advice::write(&mut md, analysis);
     evidence::write(&mut md, analysis, context)?;
     variants::write(&mut md, analysis);

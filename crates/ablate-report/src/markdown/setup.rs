@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use ablate_results::DataSummary;
 use ablate_results::columns::runs as rc;
-use ablate_spec::{DataSpec, Experiment, Switch, Value};
+use ablate_spec::{DataSpec, Experiment, GridBlock, Switch, Value};
 
 use super::Context;
 use crate::error::ReportError;
@@ -152,14 +152,47 @@ fn held_out(val: f64, test: Option<f64>) -> String {
     }
 }
 
-/// Every switch the grid's heads have, with the values each head is swept over.
+/// Every switch the grid's heads have, with the values each head is swept over; then each
+/// `[[grid.also]]` block with the axes it sets.
 fn grid_text(e: &Experiment) -> String {
     let g = &e.grid;
     let mut parts = vec![format!("heads {}", list(&g.head))];
+    parts.extend(block_axes(&g.main(), false));
+    parts.push(format!(
+        "training sizes {} per class",
+        list(&g.train_per_class)
+    ));
+    parts.push(format!("seeds {}", list(&g.seeds)));
+    let mut text = parts.join("; ");
+    for block in &g.also {
+        let axes = block_axes(block, true);
+        let _ = write!(
+            text,
+            "; **plus** {}{}",
+            list(&block.head),
+            if axes.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", axes.join(", "))
+            }
+        );
+    }
+    text
+}
+
+/// `label values` per switch of the block's heads (only the switches the block sets, when
+/// `set_only`), per head where the heads differ.
+fn block_axes(block: &GridBlock, set_only: bool) -> Vec<String> {
+    let mut parts = Vec::new();
     for switch in Switch::all() {
         let spec = switch.spec();
-        let heads: Vec<_> = g.head.iter().copied().filter(|h| spec.has(*h)).collect();
-        if heads.is_empty() {
+        let heads: Vec<_> = block
+            .head
+            .iter()
+            .copied()
+            .filter(|h| spec.has(*h))
+            .collect();
+        if heads.is_empty() || (set_only && !block.sweeps(switch)) {
             continue;
         }
         let shown = |values: Vec<Value>| match (values.as_slice(), spec.fallback) {
@@ -168,10 +201,10 @@ fn grid_text(e: &Experiment) -> String {
         };
         let per_head: Vec<(String, String)> = heads
             .iter()
-            .map(|h| (h.to_string(), shown(g.values(switch, *h))))
+            .map(|h| (h.to_string(), shown(block.values(switch, *h))))
             .collect();
         let text = if per_head.iter().all(|(_, v)| *v == per_head[0].1) {
-            let only = if heads.len() < g.head.len() {
+            let only = if heads.len() < block.head.len() {
                 format!(" ({})", per_head[0].0)
             } else {
                 String::new()
@@ -186,10 +219,5 @@ fn grid_text(e: &Experiment) -> String {
         };
         parts.push(format!("{} {text}", spec.label));
     }
-    parts.push(format!(
-        "training sizes {} per class",
-        list(&g.train_per_class)
-    ));
-    parts.push(format!("seeds {}", list(&g.seeds)));
-    parts.join("; ")
+    parts
 }

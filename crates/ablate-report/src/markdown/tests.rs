@@ -87,6 +87,7 @@ seeds = [0, 1, 2, 3, 4]
         val_rows: 734,
         test_rows: 734,
         smallest_class_rows: 380,
+        test_labels: Vec::new(),
     };
     let results = testing::results(experiment, Some(data), |v, size, seed| {
         measure(v, size, seed, 5)

@@ -3,10 +3,22 @@
 use std::fmt::Write as _;
 
 use super::format::pct;
-use crate::analysis::Analysis;
+use ablate_spec::Switch;
 
-pub fn write(w: &mut String, analysis: &Analysis) {
+use crate::analysis::Analysis;
+use crate::results::Results;
+
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let tuned = &analysis.tuned;
+    let swept: Vec<&str> = Switch::all()
+        .filter(|s| results.experiment.grid.sweeps(*s))
+        .map(|s| s.spec().label)
+        .collect();
+    let swept = if swept.is_empty() {
+        "none: the grid sweeps no switch".to_string()
+    } else {
+        swept.join(", ")
+    };
     let _ = writeln!(
         w,
         "## Tuned heads: chosen on validation, reported on test\n"
@@ -14,8 +26,7 @@ pub fn write(w: &mut String, analysis: &Analysis) {
     let _ = writeln!(
         w,
         "Per head family and training size, the variant with the best mean validation accuracy over \
-         the grid's settings (weight decay, dropout, input dropout, and the bias and ReLU switches), \
-         with its accuracy on the test split, which took no part in the choice. Beside it, how far \
+         the grid's settings ({swept}), with its accuracy on the test split, which took no part in the choice. Beside it, how far \
          ahead of the runner-up it was on val, and the standard error of its own val mean: a lead \
          smaller than that is a choice the seeds have not settled, so read its settings as one good \
          option, not as advice. Also in `tuned.csv`.\n"
@@ -52,4 +63,51 @@ pub fn write(w: &mut String, analysis: &Analysis) {
         );
     }
     let _ = writeln!(w);
+    confusions(w, results, analysis);
+}
+
+/// Per size, each tuned head's accuracy per class on test and the class it most often takes each
+/// class for (confusion matrices summed over seeds; all of them in `confusion.csv`).
+fn confusions(w: &mut String, results: &Results, analysis: &Analysis) {
+    if analysis.confusions.is_empty() {
+        return;
+    }
+    let names = results
+        .manifest
+        .data
+        .as_ref()
+        .map(|d| d.class_names.clone())
+        .unwrap_or_default();
+    let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let _ = writeln!(
+        w,
+        "### Per class on test: where the tuned heads go wrong\n\n\
+         Each tuned head's accuracy on each class's test images and the class it most often takes \
+         them for, over all its seeds (full confusion matrices in `confusion.csv`).\n"
+    );
+    for &size in &analysis.sizes {
+        let at: Vec<_> = analysis
+            .confusions
+            .iter()
+            .filter(|m| m.train_per_class == size)
+            .collect();
+        let Some(first) = at.first() else { continue };
+        let _ = write!(w, "| {size}/class: true class |");
+        for m in &at {
+            let _ = write!(w, " {} `{}` |", m.head, m.variant);
+        }
+        let _ = writeln!(w, "\n|---|{}", "---|".repeat(at.len()));
+        for c in 0..first.counts.len() {
+            let _ = write!(w, "| {} |", name(c));
+            for m in &at {
+                let mistaken = m
+                    .worst_confusion(c)
+                    .map(|(p, share)| format!(" (as {}: {})", name(p), pct(share)))
+                    .unwrap_or_default();
+                let _ = write!(w, " {}{mistaken} |", pct(m.accuracy(c)));
+            }
+            let _ = writeln!(w);
+        }
+        let _ = writeln!(w);
+    }
 }

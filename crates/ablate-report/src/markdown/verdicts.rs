@@ -29,10 +29,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          of best mean validation accuracy at that size: that choice favours `b`, so a verdict for `a` \
          against it is conservative. `tuned (...)` is the selection protocol: each side is reduced to its \
          variant of best mean *validation* accuracy (its tuned hyperparameters) and the two are compared \
-         on the claim's metric on the *test* split, which took no part in the choice. The intervals are \
-         over seeds: they hold the test split fixed, so on test metrics they describe this test split. \
-         Beside them: the paired t test's p and the same p adjusted within the claim (`min(1, k·p)`, the \
-         test the interval inverts), the exact sign-flip permutation test (no normality assumed; with n \
+         on the claim's metric on the *test* split, which took no part in the choice. **Test-set noise:** \
+         where the cells recorded their test predictions, a test-accuracy interval is a two-way \
+         bootstrap over seeds *and* test images (4000 replicates, each drawing seeds and images with \
+         replacement, independently: Owen's bootstrap for crossed designs; percentile bounds made \
+         symmetric by their wider side), marked \"seeds × N images\", so it describes the task, not only \
+         this test split; the other intervals are t intervals over seeds and hold the test split fixed. \
+         Beside them: the paired t test's p and the p adjusted within the claim (`min(1, k·p)`, of the \
+         test the interval inverts: the bootstrap's where it judged), the exact sign-flip permutation test (no normality assumed; with n \
          seeds its smallest p is 2/2^n, 0.0625 at 5, so it can only corroborate), and the share of seeds \
          where a was above b.\n"
     );
@@ -81,7 +85,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                     ),
                     None => (
                         diff_text(c.claim.metric, r.diff.mean),
-                        ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi()),
+                        match r.test_images {
+                            Some(images) => format!(
+                                "{} (seeds × {images} images)",
+                                ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi())
+                            ),
+                            None => ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi()),
+                        },
                         format!(
                             "{} / {} / {}",
                             p_text(r.p_t),
