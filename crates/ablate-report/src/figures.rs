@@ -109,12 +109,21 @@ fn epoch_curves(
     Ok(panels)
 }
 
-pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
+/// The featured variants' (the tuned heads and the highlighted ones) validation accuracy per epoch;
+/// every variant when there are no more than [`MAX_CURVES`].
+pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFigure, ReportError> {
+    let every = results.variants.len() <= MAX_CURVES;
+    let keep = |v: &HeadVariant| every || featured.contains(&v.name());
+    let title = if every {
+        "Validation accuracy during training (mean over seeds, 95% CI band)"
+    } else {
+        "Validation accuracy during training: the tuned and highlighted heads (mean over seeds, 95% CI band)"
+    };
     Ok(LineFigure {
-        title: "Validation accuracy during training (mean over seeds, 95% CI band)".into(),
+        title: title.into(),
         x_label: "epoch".into(),
         y_label: "validation accuracy".into(),
-        panels: epoch_curves(results, ec::VAL_ACC, |_| true, true)?,
+        panels: epoch_curves(results, ec::VAL_ACC, keep, true)?,
         log_x: false,
         log_y: false,
         band: true,
@@ -122,8 +131,12 @@ pub fn val_acc_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
     })
 }
 
-pub fn bias_grad_by_epoch(results: &Results) -> Result<LineFigure, ReportError> {
-    let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn);
+/// The bias gradient of the main grid's variants with a bias before BN (claim A's evidence).
+pub fn bias_grad_by_epoch(
+    results: &Results,
+    main: &[HeadVariant],
+) -> Result<LineFigure, ReportError> {
+    let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn) && main.contains(v);
     Ok(LineFigure {
         title: "Largest gradient of the bias right before BN, per epoch (log scale; green: no ReLU, blue: ReLU)".into(),
         x_label: "epoch".into(),
@@ -213,7 +226,11 @@ pub fn accuracy_by_size(
     }
 }
 
-/// Every variant, one small panel per head family: validation accuracy vs training-set size.
+/// Lines one panel can hold and a reader still tell apart.
+const MAX_CURVES: usize = 10;
+
+/// Every variant (up to [`MAX_CURVES`] per family, the best on val), one small panel per head
+/// family: validation accuracy vs training-set size.
 pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
     let palette = [
         RGBColor(0, 0, 0),
@@ -224,11 +241,30 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
         RGBColor(166, 118, 29),
     ];
     let mut panels = Vec::new();
+    let largest = rows.iter().map(|r| r.train_per_class).max().unwrap_or(0);
     for head in [HeadKind::Mlp, HeadKind::Linear] {
-        let family: Vec<HeadVariant> = order.iter().copied().filter(|v| v.kind() == head).collect();
+        let mut family: Vec<HeadVariant> =
+            order.iter().copied().filter(|v| v.kind() == head).collect();
         if family.is_empty() {
             continue;
         }
+        let all = family.len();
+        if all > MAX_CURVES {
+            // More lines than anyone can tell apart: the best by val at the largest size (stable:
+            // ties keep grid order), the rest in variants.csv.
+            let val = |v: &HeadVariant| {
+                rows.iter()
+                    .find(|r| r.train_per_class == largest && r.variant == v.name())
+                    .map_or(f64::NEG_INFINITY, |r| r.val.mean)
+            };
+            family.sort_by(|a, b| val(b).total_cmp(&val(a)));
+            family.truncate(MAX_CURVES);
+        }
+        let title = if all > MAX_CURVES {
+            format!("{head} head: the {MAX_CURVES} best of {all} variants (val at {largest}/class)")
+        } else {
+            format!("{head} head: every variant")
+        };
         let curves = looks(&family)
             .into_iter()
             .enumerate()
@@ -252,14 +288,10 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
                     .collect(),
             })
             .collect();
-        panels.push(Panel {
-            title: format!("{head} head: every variant"),
-            curves,
-        });
+        panels.push(Panel { title, curves });
     }
     LineFigure {
-        title: "Every variant, per head family: mean validation accuracy vs training-set size"
-            .into(),
+        title: "Variants per head family: mean validation accuracy vs training-set size".into(),
         x_label: "training images per class (log scale)".into(),
         y_label: "validation accuracy (mean over seeds)".into(),
         panels,

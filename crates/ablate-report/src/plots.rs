@@ -156,7 +156,8 @@ pub struct LineFigure {
     pub integer_x: bool,
 }
 
-const LEGEND_WIDTH: u32 = 300;
+// Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-lr0.001-ep20`).
+const LEGEND_WIDTH: u32 = 360;
 const PANEL: (u32, u32) = (520, 460);
 
 fn legend<DB: DrawingBackend>(

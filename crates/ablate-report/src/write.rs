@@ -89,15 +89,33 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         FIGURES[0],
         &figures::accuracy_by_size(rows, tuned, &highlights, *has_test),
     )?;
-    render(out, FIGURES[1], &figures::val_acc_by_epoch(&results)?)?;
+    // Figures that draw one mark per variant show the main grid's variants and the tuned ones: the
+    // budget blocks add dozens of variants nobody can tell apart in a legend (all in variants.csv).
+    let main = results.experiment.grid.main().head_variants();
+    let chosen: Vec<&str> = tuned.iter().map(|t| t.row.variant.as_str()).collect();
+    let shown: Vec<ablate_spec::HeadVariant> = order
+        .iter()
+        .copied()
+        .filter(|v| main.contains(v) || chosen.contains(&v.name().as_str()))
+        .collect();
+    let featured: Vec<String> = chosen
+        .iter()
+        .map(|n| n.to_string())
+        .chain(highlights.iter().map(|(_, v)| v.name()))
+        .collect();
+    render(
+        out,
+        FIGURES[1],
+        &figures::val_acc_by_epoch(&results, &featured)?,
+    )?;
     render(
         out,
         FIGURES[2],
-        &figures::final_accuracy(rows, order, sizes),
+        &figures::final_accuracy(rows, &shown, sizes),
     )?;
     render(out, FIGURES[3], &figures::val_acc_by_size(rows, order))?;
-    render(out, FIGURES[4], &figures::bias_grad_by_epoch(&results)?)?;
-    let variance = figures::variance_shift(rows, order, sizes, *has_test);
+    render(out, FIGURES[4], &figures::bias_grad_by_epoch(&results, &main)?)?;
+    let variance = figures::variance_shift(rows, &shown, sizes, *has_test);
     if let Some(figure) = &variance {
         render(out, FIGURES[5], figure)?;
     }

@@ -28,24 +28,32 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         Some(c) => {
             for row in &c.rows {
                 let size = row.train_per_class;
-                let acc = |head: &str| {
+                let tuned = |head: &str| {
                     analysis
                         .tuned
                         .iter()
                         .find(|t| t.head == head && t.row.train_per_class == size)
-                        .map(|t| t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
                 };
-                let (Some(mlp), Some(linear)) = (acc("mlp"), acc("linear")) else {
+                let (Some(mlp), Some(linear)) = (tuned("mlp"), tuned("linear")) else {
                     continue;
                 };
+                let acc = |t: &crate::choose::Tuned| {
+                    pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
+                };
+                // The chosen variants and how well each fits its training set: whether model2
+                // "fits worse" at its tuned setting is part of the thread's question.
                 let _ = writeln!(
                     w,
-                    "- **{size} per class**: model1 (tuned on val) {} vs model2 (tuned on val) {} on {on}: {} ([{}](#{}))",
-                    pct(mlp),
-                    pct(linear),
+                    "- **{size} per class**: model1 (tuned on val) {} vs model2 (tuned on val) {} on {on}: {} ([{}](#{})); chosen `{}` (train {}) and `{}` (train {})",
+                    acc(mlp),
+                    acc(linear),
                     head_words(&c.claim, row.verdict, row.adjusted.mean),
                     c.claim.id,
-                    anchor(&c.claim.id)
+                    anchor(&c.claim.id),
+                    mlp.row.variant,
+                    pct(mlp.row.train.mean),
+                    linear.row.variant,
+                    pct(linear.row.train.mean),
                 );
             }
             let _ = writeln!(w, "- {}", flip_line(c));

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Speed, side by side: the same work with ablate and with PyTorch (CPU, eager, from PyPI in a venv),
+# one after the other on this machine, whole processes timed. Prints the machine, both figures and
+# the ratios (PyTorch seconds / ablate seconds: above 1, ablate is faster).
+#   1. the 81-cell grid of `ablate bench` (8 mlp variants + linear, 25/100/1000 per class, 3 seeds,
+#      20 epochs, val after every epoch) on one synthetic features file of the forum's shape, 2 cells
+#      at once on one thread each;
+#   2. lite0 features at 224 px of 1200 Fashion-MNIST images (200 train + 100 t10k per class), 2 threads.
+# PyTorch is a benchmark here, never a dependency of ablate. Needs network for the first pip install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+venv="${ABLATE_BENCH_VENV:-/var/tmp/ablate-bench-venv}"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, efficientnet_lite_pytorch" 2>/dev/null; then
+  python3 -m venv "$venv"
+  # torch from PyPI (its CUDA libraries come along; the CPU path is what is measured)
+  "$venv/bin/pip" install --quiet torch numpy efficientnet_lite_pytorch==0.1.0
+fi
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
+fi
+bash scripts/assets.sh
+cargo build --release --locked -p ablate
+
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no)"
+echo "pytorch: $("$venv/bin/python" -c 'import torch; print(torch.__version__, torch.backends.cpu.get_cpu_capability())')"
+
+# 1. The grid.
+"$ABLATE_BIN" synth-features "$tmp/features.safetensors" >/dev/null
+cat >"$tmp/grid.toml" <<EOF
+name = "bench-grid"
+claims = []
+[data]
+kind = "features"
+path = "$tmp/features.safetensors"
+[train]
+epochs = 20
+batch_size = 64
+hidden = 1024
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true, false]
+dropout = [0.0, 0.5]
+train_per_class = [25, 100, 1000]
+seeds = [0, 1, 2]
+EOF
+t0=$(now)
+"$ABLATE_BIN" run "$tmp/grid.toml" --out "$tmp/results" --report "$tmp/report" --jobs 2 >/dev/null
+t1=$(now)
+"$venv/bin/python" scripts/bench_pytorch.py grid "$tmp/features.safetensors" --jobs 2
+t2=$(now)
+ablate_grid=$(secs "$t0" "$t1"); torch_grid=$(secs "$t1" "$t2")
+
+# 2. The features.
+cat >"$tmp/features.toml" <<EOF
+name = "bench-features"
+claims = []
+[data]
+kind = "idx"
+path = "/usr/share/datasets/fashion-mnist"
+classes = [0, 2, 4, 6]
+train_pool_per_class = 200
+val_per_class = 100
+[backbone]
+arch = "efficientnet-lite0"
+weights = "assets/efficientnet-lite0-57934424.pth"
+image_size = 224
+batch_size = 64
+[grid]
+head = ["linear"]
+train_per_class = [25]
+EOF
+t3=$(now)
+"$ABLATE_BIN" features "$tmp/features.toml" --out "$tmp/lite0.safetensors" --force >/dev/null
+t4=$(now)
+"$venv/bin/python" scripts/bench_pytorch.py features --idx /usr/share/datasets/fashion-mnist \
+  --weights assets/efficientnet-lite0-57934424.pth --train-per-class 200 --val-per-class 100 --threads 2
+t5=$(now)
+ablate_feat=$(secs "$t3" "$t4"); torch_feat=$(secs "$t4" "$t5")
+
+echo
+echo "| work | PyTorch (whole process) | ablate (whole process) | ratio PyTorch / ablate |"
+echo "| --- | --- | --- | --- |"
+echo "| 81-cell grid, 2 workers | ${torch_grid} s | ${ablate_grid} s | $(python3 -c "print(f'{$torch_grid / $ablate_grid:.2f}')") |"
+echo "| lite0 features, 1200 images at 224 px | ${torch_feat} s | ${ablate_feat} s | $(python3 -c "print(f'{$torch_feat / $ablate_feat:.2f}')") |"
