@@ -32,7 +32,7 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; AVX-512:
 echo "pytorch: $("$venv/bin/python" -c 'import torch; print(torch.__version__, torch.backends.cpu.get_cpu_capability())')"
 
 # 1. The grid.
-"$ABLATE_BIN" synth-features "$tmp/features.safetensors" >/dev/null
+"$ABLATE_BIN" synth-features "$tmp/features.safetensors" >/dev/null 2>&1
 cat >"$tmp/grid.toml" <<EOF
 name = "bench-grid"
 claims = []
@@ -52,7 +52,8 @@ train_per_class = [25, 100, 1000]
 seeds = [0, 1, 2]
 EOF
 t0=$(now)
-"$ABLATE_BIN" run "$tmp/grid.toml" --out "$tmp/results" --report "$tmp/report" --jobs 2 >/dev/null
+"$ABLATE_BIN" run "$tmp/grid.toml" --out "$tmp/results" --report "$tmp/report" --jobs 2 >"$tmp/run.log" 2>&1 \
+  || { cat "$tmp/run.log"; exit 1; }
 t1=$(now)
 "$venv/bin/python" scripts/bench_pytorch.py grid "$tmp/features.safetensors" --jobs 2
 t2=$(now)
@@ -78,7 +79,8 @@ head = ["linear"]
 train_per_class = [25]
 EOF
 t3=$(now)
-"$ABLATE_BIN" features "$tmp/features.toml" --out "$tmp/lite0.safetensors" --force >/dev/null
+"$ABLATE_BIN" features "$tmp/features.toml" --out "$tmp/lite0.safetensors" --force >"$tmp/features.log" 2>&1 \
+  || { cat "$tmp/features.log"; exit 1; }
 t4=$(now)
 "$venv/bin/python" scripts/bench_pytorch.py features --idx /usr/share/datasets/fashion-mnist \
   --weights assets/efficientnet-lite0-57934424.pth --train-per-class 200 --val-per-class 100 --threads 2

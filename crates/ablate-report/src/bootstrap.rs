@@ -23,6 +23,8 @@ pub struct TwoWay {
     pub seeds: usize,
     pub images: usize,
     replicates: Vec<f64>,
+    /// Images and the sd over images of the per-image mean difference (over seeds).
+    image_half: Option<(usize, f64)>,
 }
 
 impl TwoWay {
@@ -60,11 +62,20 @@ impl TwoWay {
             }
             replicates.sort_by(f64::total_cmp);
         }
+        let image_half = (seeds > 0 && images > 1).then(|| {
+            let per_image: Vec<f64> = (0..images)
+                .map(|i| diffs.iter().map(|d| d[i]).sum::<f64>() / seeds as f64)
+                .collect();
+            let var =
+                per_image.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (images - 1) as f64;
+            (images, var.sqrt())
+        });
         Self {
             mean,
             seeds,
             images,
             replicates,
+            image_half,
         }
     }
 
@@ -88,6 +99,14 @@ impl TwoWay {
         let below = self.replicates.iter().filter(|&&x| x <= 0.0).count() as f64;
         let above = self.replicates.iter().filter(|&&x| x >= 0.0).count() as f64;
         (2.0 * below.min(above).max(1.0) / n).min(1.0)
+    }
+
+    /// Half-width at `level` of the test split's own noise: the spread over images of the
+    /// seed-averaged differences. More seeds do not shrink it; a larger test split would.
+    pub fn image_half(&self, level: f64) -> f64 {
+        self.image_half.map_or(f64::INFINITY, |(n, sd)| {
+            crate::stats::half_width_at(n, sd, level)
+        })
     }
 
     fn quantile(&self, q: f64) -> f64 {

@@ -50,6 +50,9 @@ pub struct ClaimRow {
     /// Inconclusive rows: seeds at which the adjusted interval would settle (exclude 0 or fit inside
     /// the margin), if the observed mean and spread held.
     pub seeds_needed: Option<usize>,
+    /// Inconclusive rows whose test split alone is too noisy to settle them: the half-width of the
+    /// image noise, which no number of seeds removes.
+    pub test_limited: Option<f64>,
     pub verdict: Verdict,
 }
 
@@ -344,15 +347,20 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             half: stats::half_width_at(diff.n, diff.sd, level),
             ..diff
         };
+        // The seeds-only interval, for the seeds hint.
+        let seeds_only = adjusted;
         let mut diff = diff;
         let two_way = image_diffs(results, claim.metric, &paired, sizes[i])
             .map(|d| TwoWay::new(&d, &format!("{}/{}", claim.id, sizes[i])));
         if let Some(b) = &two_way {
             // Percentile bounds, made symmetric about the observed mean by their wider side (the
             // rules and the table read a mean +- a half-width; the wider side is the safe one).
+            // Never narrower than the t interval over seeds: with 5 seeds, resampling seeds alone
+            // underestimates their spread (the t quantile with 4 degrees of freedom corrects for
+            // that, a bootstrap does not), so adding the test split's noise must only widen.
             let symmetric = |(lo, hi): (f64, f64)| (b.mean - lo).max(hi - b.mean);
-            diff.half = symmetric(b.interval(stats::LEVEL));
-            adjusted.half = symmetric(b.interval(level));
+            diff.half = diff.half.max(symmetric(b.interval(stats::LEVEL)));
+            adjusted.half = adjusted.half.max(symmetric(b.interval(level)));
         }
         let exact = exactness.as_ref().and_then(|by_size| {
             by_size
@@ -400,14 +408,31 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             } else {
                 f64::NAN
             },
-            p_adjusted: (two_way.as_ref().map_or(p_t, TwoWay::p_value) * family as f64).min(1.0),
+            // The larger of the two tests' p, as the interval is the wider of the two.
+            p_adjusted: (two_way.as_ref().map_or(p_t, |b| b.p_value().max(p_t)) * family as f64)
+                .min(1.0),
             test_images: two_way.as_ref().map(|b| b.images),
             p_improvement: stats::p_improvement(&diffs),
-            seeds_needed: if verdict == Verdict::Inconclusive {
-                stats::seeds_to_settle(&adjusted, claim.rope, level)
-            } else {
-                None
+            seeds_needed: match (verdict, &two_way) {
+                (Verdict::Inconclusive, None) => {
+                    stats::seeds_to_settle(&seeds_only, claim.rope, level)
+                }
+                (Verdict::Inconclusive, Some(b)) => stats::seeds_to_settle_with_floor(
+                    &seeds_only,
+                    claim.rope,
+                    level,
+                    b.image_half(level),
+                ),
+                _ => None,
             },
+            test_limited: two_way
+                .as_ref()
+                .filter(|_| verdict == Verdict::Inconclusive)
+                .map(|b| b.image_half(level))
+                .filter(|&floor| {
+                    let mean = adjusted.mean.abs();
+                    floor >= mean.max(claim.rope - mean)
+                }),
             verdict,
         });
     }

@@ -209,6 +209,24 @@ pub fn seeds_to_settle(interval: &Interval, rope: f64, level: f64) -> Option<usi
     seeds_needed(interval.sd, target, level)
 }
 
+/// Like [`seeds_to_settle`] when part of the interval does not shrink with seeds (the test split's
+/// own noise, half-width `floor` at the same level): the smallest n whose combined half-width
+/// `sqrt(t_half(n)² + floor²)` reaches the target; `None` when `floor` alone is already too wide
+/// (more seeds will not settle it) or above 10000.
+pub fn seeds_to_settle_with_floor(
+    interval: &Interval,
+    rope: f64,
+    level: f64,
+    floor: f64,
+) -> Option<usize> {
+    let mean = interval.mean.abs();
+    let target = mean.max(rope - mean);
+    if target.is_nan() || target <= 0.0 || floor >= target || !interval.sd.is_finite() {
+        return None;
+    }
+    (2..=10_000).find(|&n| half_width_at(n, interval.sd, level).hypot(floor) < target)
+}
+
 /// The exactness rule of `identical` claims: both measured gaps within their tolerances.
 pub fn judge_identical(
     max_loss_gap: f64,

@@ -114,7 +114,11 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         &figures::final_accuracy(rows, &shown, sizes),
     )?;
     render(out, FIGURES[3], &figures::val_acc_by_size(rows, order))?;
-    render(out, FIGURES[4], &figures::bias_grad_by_epoch(&results, &main)?)?;
+    render(
+        out,
+        FIGURES[4],
+        &figures::bias_grad_by_epoch(&results, &main)?,
+    )?;
     let variance = figures::variance_shift(rows, &shown, sizes, *has_test);
     if let Some(figure) = &variance {
         render(out, FIGURES[5], figure)?;

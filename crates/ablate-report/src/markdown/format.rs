@@ -76,7 +76,13 @@ pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
                 "inconclusive (~{n} seeds would settle it if mean and spread hold; margin ±{})",
                 margin_text(claim)
             ),
-            None => "inconclusive".into(),
+            None => match row.test_limited {
+                Some(floor) => format!(
+                    "inconclusive (more seeds will not settle it: the test split's own noise is ±{}; a larger test split would)",
+                    diff_text(metric, floor).trim_start_matches('+')
+                ),
+                None => "inconclusive".into(),
+            },
         },
     }
 }
