@@ -18,7 +18,7 @@ pub fn write(w: &mut String, analysis: &Analysis) {
          are tied, so tied is not \"as good\"). **Use** the best, or the tied variant with the fewest \
          parameters when it has at most half the best's *and* its whole interval lies within ±1 \
          accuracy point of the best (equivalent, not merely not worse): then a much smaller head does \
-         as well. A few parameters (a last-layer bias) are no reason to give up the best mean. Chosen \
+         as well on val. A few parameters (a last-layer bias) are no reason to give up the best mean. Chosen \
          on validation; the test accuracy beside each is the unbiased estimate.\n"
     );
     let _ = writeln!(

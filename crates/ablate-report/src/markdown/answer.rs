@@ -57,6 +57,18 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                 );
             }
             let _ = writeln!(w, "- {}", flip_line(c));
+            let uses: Vec<String> = analysis
+                .picks
+                .iter()
+                .map(|p| format!("`{}` at {}/class", p.recommended.variant, p.train_per_class))
+                .collect();
+            if !uses.is_empty() {
+                let _ = writeln!(
+                    w,
+                    "- **What to use** (chosen on val by [one stated rule](#what-to-use); the test numbers above are the check): {}.",
+                    uses.join(", ")
+                );
+            }
         }
         None => {
             for t in &analysis.tuned {
@@ -79,7 +91,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
         .map(|c| {
             let says = c.claim.says.trim_end_matches('.');
-            let says = match says.char_indices().nth(90) {
+            let says = match says.char_indices().nth(150) {
                 Some((cut, _)) => format!("{}…", &says[..cut]),
                 None => says.to_string(),
             };
@@ -199,7 +211,10 @@ fn claim_line(c: &ClaimResult) -> String {
             .iter()
             .map(|r| r.adjusted.mean)
             .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-        format!("largest mean effect {}", diff_text(claim.metric, largest))
+        format!(
+            "largest |mean effect| {}",
+            diff_text(claim.metric, largest.abs()).trim_start_matches('+')
+        )
     };
     let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
         format!(
@@ -255,7 +270,26 @@ fn flip_line(c: &ClaimResult) -> String {
         }
     }
     match (linear_wins.is_empty(), mlp_wins.is_empty()) {
-        (true, true) => "**Does it flip with data size?** No size shows a significant winner between the tuned heads.".into(),
+        (true, true) => {
+            // Absence of a significant winner is not "no flip": say whether the estimates change sign.
+            let (mut ahead2, mut ahead1) = (Vec::new(), Vec::new());
+            for r in &c.rows {
+                if (r.adjusted.mean > 0.0) == linear_first {
+                    ahead2.push(r.train_per_class.to_string());
+                } else {
+                    ahead1.push(r.train_per_class.to_string());
+                }
+            }
+            if ahead1.is_empty() || ahead2.is_empty() {
+                "**Does it flip with data size?** No sign of it: the same head is ahead at every size, and no size shows a significant winner.".into()
+            } else {
+                format!(
+                    "**Does it flip with data size?** Can't tell: the estimates change sign (model2 ahead at {}, model1 at {} per class), but no size has a significant winner.",
+                    ahead2.join(", "),
+                    ahead1.join(", ")
+                )
+            }
+        }
         (false, false) => format!(
             "**It flips with data size:** model2 is significantly better at {} per class, model1 at {}.",
             linear_wins.join(", "),

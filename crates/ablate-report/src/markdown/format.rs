@@ -72,6 +72,10 @@ pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
             }
         }
         Verdict::Inconclusive => match row.seeds_needed {
+            Some(n) if n > 100 => format!(
+                "inconclusive (more seeds are unlikely to settle it: over 100 needed at this mean and spread; margin ±{})",
+                margin_text(claim)
+            ),
             Some(n) => format!(
                 "inconclusive (~{n} seeds would settle it if mean and spread hold; margin ±{})",
                 margin_text(claim)

@@ -34,8 +34,8 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          bootstrap over seeds *and* test images (4000 replicates, each drawing seeds and images with \
          replacement, independently: Owen's bootstrap for crossed designs; percentile bounds made \
          symmetric by their wider side, and never narrower than the t interval over seeds, which \
-         corrects for having only a few seeds where a bootstrap cannot), marked \"seeds × N images\", so it describes the task, not only \
-         this test split; the other intervals are t intervals over seeds and hold the test split fixed. \
+         corrects for having only a few seeds where a bootstrap cannot), marked \"seeds × N images\", so it describes a fresh test draw from \
+         the same distribution, not only this test split; the other intervals are t intervals over seeds and hold the test split fixed. \
          Beside them: the paired t test's p and the p adjusted within the claim (`min(1, k·p)`, of the \
          test the interval inverts: the bootstrap's where it judged), the exact sign-flip permutation test (no normality assumed; with n \
          seeds its smallest p is 2/2^n, 0.0625 at 5, so it can only corroborate), and the share of seeds \
