@@ -119,11 +119,36 @@ pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFi
     } else {
         "Validation accuracy during training: the tuned and highlighted heads (mean over seeds, 95% CI band)"
     };
+    let mut panels = epoch_curves(results, ec::VAL_ACC, keep, true)?;
+    if !every {
+        // A few featured variants, often of one dropout rate: one colour each (mlp solid, linear
+        // dashed) so the legend tells them apart.
+        let palette = [
+            RGBColor(49, 130, 189),
+            RGBColor(230, 85, 13),
+            RGBColor(49, 163, 84),
+            RGBColor(117, 107, 177),
+            RGBColor(166, 118, 29),
+            RGBColor(0, 0, 0),
+            RGBColor(222, 45, 38),
+            RGBColor(99, 99, 99),
+        ];
+        for panel in &mut panels {
+            for curve in &mut panel.curves {
+                let k = featured.iter().position(|n| *n == curve.label).unwrap_or(0);
+                curve.look = Look {
+                    color: palette[k % palette.len()],
+                    dashed: curve.label.starts_with("linear"),
+                    width: 2,
+                };
+            }
+        }
+    }
     Ok(LineFigure {
         title: title.into(),
         x_label: "epoch".into(),
         y_label: "validation accuracy".into(),
-        panels: epoch_curves(results, ec::VAL_ACC, keep, true)?,
+        panels,
         log_x: false,
         log_y: false,
         band: true,

@@ -98,11 +98,16 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         .copied()
         .filter(|v| main.contains(v) || chosen.contains(&v.name().as_str()))
         .collect();
-    let featured: Vec<String> = chosen
+    let mut featured: Vec<String> = Vec::new();
+    for name in chosen
         .iter()
         .map(|n| n.to_string())
         .chain(highlights.iter().map(|(_, v)| v.name()))
-        .collect();
+    {
+        if !featured.contains(&name) {
+            featured.push(name);
+        }
+    }
     render(
         out,
         FIGURES[1],
