@@ -123,21 +123,11 @@ pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFi
     if !every {
         // A few featured variants, often of one dropout rate: one colour each (mlp solid, linear
         // dashed) so the legend tells them apart.
-        let palette = [
-            RGBColor(49, 130, 189),
-            RGBColor(230, 85, 13),
-            RGBColor(49, 163, 84),
-            RGBColor(117, 107, 177),
-            RGBColor(166, 118, 29),
-            RGBColor(0, 0, 0),
-            RGBColor(222, 45, 38),
-            RGBColor(99, 99, 99),
-        ];
         for panel in &mut panels {
             for curve in &mut panel.curves {
                 let k = featured.iter().position(|n| *n == curve.label).unwrap_or(0);
                 curve.look = Look {
-                    color: palette[k % palette.len()],
+                    color: PALETTE[k % PALETTE.len()],
                     dashed: curve.label.starts_with("linear"),
                     width: 2,
                 };
@@ -251,20 +241,24 @@ pub fn accuracy_by_size(
     }
 }
 
+/// Colours for curves told apart by index (variants of one look, featured heads).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 0, 0),
+    RGBColor(230, 85, 13),
+    RGBColor(49, 130, 189),
+    RGBColor(49, 163, 84),
+    RGBColor(117, 107, 177),
+    RGBColor(166, 118, 29),
+    RGBColor(222, 45, 38),
+    RGBColor(99, 99, 99),
+];
+
 /// Lines one panel can hold and a reader still tell apart.
 const MAX_CURVES: usize = 10;
 
 /// Every variant (up to [`MAX_CURVES`] per family, the best on val), one small panel per head
 /// family: validation accuracy vs training-set size.
 pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
-    let palette = [
-        RGBColor(0, 0, 0),
-        RGBColor(230, 85, 13),
-        RGBColor(49, 130, 189),
-        RGBColor(49, 163, 84),
-        RGBColor(117, 107, 177),
-        RGBColor(166, 118, 29),
-    ];
     let mut panels = Vec::new();
     let largest = rows.iter().map(|r| r.train_per_class).max().unwrap_or(0);
     for head in [HeadKind::Mlp, HeadKind::Linear] {
@@ -299,8 +293,8 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
                 // need telling apart.
                 look: if head == HeadKind::Linear {
                     Look {
-                        color: palette[k % palette.len()],
-                        dashed: (k / palette.len()) % 2 == 1,
+                        color: PALETTE[k % PALETTE.len()],
+                        dashed: (k / PALETTE.len()) % 2 == 1,
                         width: 2,
                     }
                 } else {

@@ -49,13 +49,7 @@ pub fn confusions(results: &Results, tuned: &[Tuned]) -> Result<Vec<Confusion>, 
         return Ok(Vec::new());
     };
     let classes = test.labels.iter().max().map_or(0, |&m| m as usize + 1);
-    let classes = classes.max(
-        results
-            .manifest
-            .data
-            .as_ref()
-            .map_or(0, |d| d.class_names.len()),
-    );
+    let classes = classes.max(results.class_names().len());
     let mut out = Vec::new();
     for t in tuned {
         let cells = results

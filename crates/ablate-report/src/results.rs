@@ -153,6 +153,14 @@ impl Results {
         })
     }
 
+    /// The class names the run recorded (empty for older folders); index = class label.
+    pub fn class_names(&self) -> &[String] {
+        self.manifest
+            .data
+            .as_ref()
+            .map_or(&[][..], |d| d.class_names.as_slice())
+    }
+
     /// The grid variant of a `variant` column value.
     pub fn variant(&self, name: &str) -> Option<&HeadVariant> {
         self.variants.iter().find(|v| v.name() == name)

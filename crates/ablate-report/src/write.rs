@@ -54,13 +54,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     write_csv(out, "claims.csv", &mut claims_frame(claims)?)?;
     write_csv(out, "tuned.csv", &mut tuned_frame(tuned)?)?;
     if !analysis.confusions.is_empty() {
-        let names = results
-            .manifest
-            .data
-            .as_ref()
-            .map(|d| d.class_names.clone())
-            .unwrap_or_default();
-        let mut frame = confusion_frame(&analysis.confusions, &names)
+        let mut frame = confusion_frame(&analysis.confusions, results.class_names())
             .map_err(ReportError::table("the confusion matrices"))?;
         write_csv(out, "confusion.csv", &mut frame)?;
     }

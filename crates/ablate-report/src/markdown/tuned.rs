@@ -72,12 +72,7 @@ fn confusions(w: &mut String, results: &Results, analysis: &Analysis) {
     if analysis.confusions.is_empty() {
         return;
     }
-    let names = results
-        .manifest
-        .data
-        .as_ref()
-        .map(|d| d.class_names.clone())
-        .unwrap_or_default();
+    let names = results.class_names();
     let name = |c: usize| names.get(c).cloned().unwrap_or_else(|| c.to_string());
     let _ = writeln!(
         w,
