@@ -115,6 +115,8 @@ pub struct BlockSpec {
     pub expand_ratio: usize,
     /// Channels of the squeeze-excitation bottleneck (`None` for lite).
     pub se_filters: Option<usize>,
+    /// Row of [`BASE_STAGES`] the block belongs to (fine-tuning freezes whole stages).
+    pub stage: usize,
 }
 
 impl BlockSpec {
@@ -192,6 +194,7 @@ impl Arch {
                     expand_ratio: s.expand_ratio,
                     // lukemelas: max(1, int(input_filters * se_ratio)), on the block's input filters.
                     se_filters: (self.family == Family::B).then(|| (input_filters / 4).max(1)),
+                    stage: i,
                 });
             }
         }

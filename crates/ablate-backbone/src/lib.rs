@@ -1,4 +1,6 @@
-//! EfficientNet (b0-b7 with squeeze-excitation and swish; lite0-lite4 with ReLU6) in burn, eval mode,
+//! EfficientNet (b0-b7 with squeeze-excitation and swish; lite0-lite4 with ReLU6) in burn, for
+//! inference and for fine-tuning (batch-statistics BatchNorm with PyTorch's running averages,
+//! lukemelas' drop-connect, frozen stages),
 //! loaded from the PyTorch weight files people use (lukemelas' `efficientnet_pytorch` names; the legacy
 //! and the zip `.pth` formats).
 //!
@@ -23,6 +25,7 @@ mod imagenet;
 mod load;
 mod mbconv;
 mod model;
+mod norm;
 
 pub use act::Act;
 pub use arch::Arch;

@@ -8,9 +8,10 @@ use burn::tensor::{Device, Tensor};
 
 use crate::act::Act;
 use crate::arch::BlockSpec;
+use crate::norm::batch_norm;
 
 /// BatchNorm as these models have it: eps 1e-3 (TF's), momentum 0.01 in PyTorch's convention.
-pub(crate) fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+pub(crate) fn new_batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels)
         .with_epsilon(1e-3)
         .with_momentum(0.01)
@@ -36,7 +37,7 @@ pub(crate) fn conv(
 }
 
 /// `[expand 1x1 -> BN -> act] -> depthwise kxk -> BN -> act -> [squeeze-excitation] -> project 1x1 -> BN
-/// -> [+ input]`. Drop-connect only acts in training, so inference has none.
+/// -> [+ input]`. Drop-connect only acts in training ([`MbConv::forward_with`]).
 ///
 /// # Shapes
 /// - input: `[batch, input_filters, h, w]`, output: `[batch, output_filters, ceil(h/stride), ceil(w/stride)]`
@@ -54,6 +55,8 @@ pub struct MbConv {
     #[module(skip)]
     pub act: Act,
     pub skip: bool,
+    /// Which stage of the architecture the block belongs to (fine-tuning freezes whole stages).
+    pub stage: usize,
 }
 
 impl MbConv {
@@ -62,7 +65,7 @@ impl MbConv {
         let expand = spec.expand_ratio != 1;
         MbConv {
             expand_conv: expand.then(|| conv([spec.input_filters, hidden], 1, 1, 1, false, device)),
-            bn0: expand.then(|| batch_norm(hidden, device)),
+            bn0: expand.then(|| new_batch_norm(hidden, device)),
             depthwise_conv: conv(
                 [hidden, hidden],
                 spec.kernel,
@@ -71,7 +74,7 @@ impl MbConv {
                 false,
                 device,
             ),
-            bn1: batch_norm(hidden, device),
+            bn1: new_batch_norm(hidden, device),
             se_reduce: spec
                 .se_filters
                 .map(|se| conv([hidden, se], 1, 1, 1, true, device)),
@@ -79,27 +82,43 @@ impl MbConv {
                 .se_filters
                 .map(|se| conv([se, hidden], 1, 1, 1, true, device)),
             project_conv: conv([hidden, spec.output_filters], 1, 1, 1, false, device),
-            bn2: batch_norm(spec.output_filters, device),
+            bn2: new_batch_norm(spec.output_filters, device),
             act,
             skip: spec.has_skip(),
+            stage: spec.stage,
         }
     }
 
+    /// Without drop-connect: inference (on a plain device), or training without it.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        self.forward_with(input, None)
+    }
+
+    /// One block (its BatchNorms train on a training device unless frozen), with drop-connect on the residual branch when
+    /// `drop_connect` holds its per-image scale `[batch, 1, 1, 1]` (0 where the branch is dropped,
+    /// 1 / (1 - p) where kept: lukemelas' `drop_connect`). Blocks without a skip ignore it, as
+    /// lukemelas' do.
+    pub fn forward_with(&self, input: Tensor<4>, drop_connect: Option<Tensor<4>>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = self.act.forward(bn.forward(conv.forward(x)));
+            x = self.act.forward(batch_norm(bn, conv.forward(x)));
         }
         x = self
             .act
-            .forward(self.bn1.forward(self.depthwise_conv.forward(x)));
+            .forward(batch_norm(&self.bn1, self.depthwise_conv.forward(x)));
         if let (Some(reduce), Some(expand)) = (&self.se_reduce, &self.se_expand) {
             // Squeeze-excitation always uses swish inside, in both lukemelas and TF.
             let squeezed = x.clone().mean_dim(3).mean_dim(2);
             let excited = expand.forward(Act::Swish.forward(reduce.forward(squeezed)));
             x = x * sigmoid(excited);
         }
-        x = self.bn2.forward(self.project_conv.forward(x));
-        if self.skip { x + input } else { x }
+        x = batch_norm(&self.bn2, self.project_conv.forward(x));
+        if !self.skip {
+            return x;
+        }
+        match drop_connect {
+            Some(scale) => x * scale + input,
+            None => x + input,
+        }
     }
 }

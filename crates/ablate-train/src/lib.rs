@@ -17,11 +17,14 @@
 
 mod error;
 mod evaluate;
+mod finetune;
 mod optimizer;
 mod source;
 mod trainer;
 
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
+pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
+pub use optimizer::build as build_optimizer;
 pub use source::{BatchSource, FeatureSource, Split};
 pub use trainer::{head_config, train_cell};
