@@ -21,7 +21,10 @@ dropout 0.2 on; the test checks only the shapes of what it holds and ablate's ow
 SGD, not Adam: Adam's first step moves every weight by lr * sign(gradient), which hides gradient
 errors and turns float noise in near-zero gradients into full-size differences.
 
-An oracle only: never a dependency of ablate.
+`--bench N` times N such steps (Adam, dropout and drop-connect on, model1 with 1024 hidden) instead,
+for `scripts/finetune-oracle.sh bench`.
+
+An oracle and a benchmark only: never a dependency of ablate.
 """
 
 import argparse
@@ -134,18 +137,58 @@ def step(model, x, y):
     return loss, logits, grads, after
 
 
+def bench(opts, EfficientNet):
+    """Images/s of the step `ablate backbone finetune-bench` times: model1 (1024 hidden, dropout 0.5)
+    on lite0, drop-connect 0.2, the backbone's dropout 0.2, Adam with a backbone and a head lr,
+    random images, one warm-up step."""
+    import time
+
+    torch.set_num_threads(opts.threads)
+    model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=opts.weights, image_size=opts.size,
+        drop_connect_rate=0.2, dropout_rate=0.2,
+    )
+    model._fc = model1(model._fc.in_features, 1024, len(CLASSES), 0.5)
+    model.train()
+    backbone = [p for n, p in model.named_parameters() if not n.startswith("_fc.")]
+    optim = torch.optim.Adam([{"params": backbone, "lr": 1e-4}, {"params": model._fc.parameters(), "lr": 1e-3}])
+    x = torch.randn(opts.batch, 3, opts.size, opts.size)
+    y = torch.arange(opts.batch) % len(CLASSES)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        return loss.item()
+
+    step()
+    started = time.perf_counter()
+    for _ in range(opts.bench):
+        step()
+    seconds = time.perf_counter() - started
+    print(f"pytorch {torch.__version__}, {opts.threads} threads: lite0 + model1, fine-tuning at {opts.size} px, "
+          f"batch {opts.batch}: {opts.batch * opts.bench / seconds:.1f} images/s ({opts.bench} steps in {seconds:.2f} s)")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--weights", required=True)
     p.add_argument("--idx", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--per-class", type=int, default=2)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--drop-connect", action="store_true")
+    p.add_argument("--bench", type=int, default=0, help="time this many steps instead of writing a fixture")
+    p.add_argument("--batch", type=int, default=32, help="(--bench) images per step")
+    p.add_argument("--threads", type=int, default=1, help="(--bench) torch threads")
     opts = p.parse_args()
 
     from efficientnet_lite_pytorch import EfficientNet
+
+    if opts.bench:
+        return bench(opts, EfficientNet)
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

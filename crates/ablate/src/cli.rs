@@ -226,6 +226,24 @@ pub enum BackboneCommand {
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
+    /// Images per second of one fine-tuning step: forward in train mode, backward, Adam step of the
+    /// backbone and the forum's model1 (lite0 at 64 px, batch 32 by default; random images).
+    FinetuneBench {
+        #[arg(long, default_value = "efficientnet-lite0")]
+        arch: String,
+        #[arg(long, default_value = "assets/efficientnet-lite0-57934424.pth")]
+        weights: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Image side in pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: Backend,
+    },
     /// Images per second of feature extraction (lite0 at 224 px, batch 64 by default).
     Bench {
         #[arg(long, default_value = "efficientnet-lite0")]

@@ -1,4 +1,4 @@
-//! `ablate backbone run` and `ablate backbone bench`: the backbone alone, on your weights.
+//! `ablate backbone run`, `top5`, `bench` and `finetune-bench`: the backbone alone, on your weights.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -38,6 +38,21 @@ pub fn backbone(command: &BackboneCommand) -> Result<ExitCode> {
             batches,
             backend,
         } => bench(arch, weights, *batch, *batches, &backend::device(*backend)?),
+        BackboneCommand::FinetuneBench {
+            arch,
+            weights,
+            batch,
+            size,
+            steps,
+            backend,
+        } => finetune_bench(
+            arch,
+            weights,
+            *batch,
+            *size,
+            *steps,
+            &backend::device(*backend)?,
+        ),
     }
 }
 
@@ -172,6 +187,85 @@ fn bench(
         arch.name,
         rayon::current_num_threads(),
         (batch * batches) as f64 / seconds
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The same step as `scripts/finetune_oracle.py --bench` times in PyTorch: model1 (1024 hidden, bias,
+/// ReLU, BN, dropout 0.5) on the backbone, drop-connect 0.2, the backbone's dropout 0.2, Adam with a
+/// backbone and a head learning rate, mean cross-entropy.
+fn finetune_bench(
+    arch: &str,
+    weights: &Path,
+    batch: usize,
+    size: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<ExitCode> {
+    use ablate_heads::{HeadConfig, MlpHeadConfig};
+    use ablate_train::{DrawSpec, FineTuneNet, PartLr, StepDraws, build_optimizer, optimizer_step};
+    use burn::tensor::Int;
+    use burn::tensor::activation::log_softmax;
+
+    const CLASSES: usize = 4;
+    let arch = Arch::from_name(arch)?;
+    let train_device = device.clone().autodiff();
+    let (mut backbone, _) = load(&arch, weights, &train_device)?;
+    backbone.fc = None;
+    let features = arch.feature_dim();
+    let head = HeadConfig::Mlp(MlpHeadConfig::new(features, 1024, CLASSES).with_dropout(0.5))
+        .init(0, &train_device);
+    let mut net = FineTuneNet { backbone, head };
+    let mut optim = build_optimizer(&ablate_spec::TrainSpec::default());
+    let lr = PartLr {
+        backbone: 1e-4,
+        head: 1e-3,
+    };
+    let rates = net.backbone.drop_connect_rates(0.2);
+    let images = Tensor::<4>::random(
+        [batch, 3, size, size],
+        Distribution::Normal(0.0, 1.0),
+        &train_device,
+    );
+    let labels: Vec<i64> = (0..batch).map(|i| (i % CLASSES) as i64).collect();
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &train_device)
+        .one_hot(CLASSES)
+        .float();
+    let mut step = |net: FineTuneNet, i: usize| {
+        let key = format!("bench/step{i}");
+        let draws = StepDraws::draw(
+            &DrawSpec {
+                seed: 0,
+                step_key: &key,
+                batch,
+                drop_connect_rates: &rates,
+                input_dropout: 0.2,
+                features,
+                head_dropout_width: 1024,
+            },
+            &train_device,
+        );
+        let logits = net.forward_train(images.clone(), &draws);
+        let loss = (log_softmax(logits, 1) * targets.clone())
+            .sum_dim(1)
+            .mean()
+            .neg();
+        let _ = loss.clone().into_scalar::<f32>();
+        let grads = loss.backward();
+        optimizer_step(&mut optim, net, grads, lr)
+    };
+    // One warm-up step, then the timed ones.
+    net = step(net, 0);
+    let started = Instant::now();
+    for i in 0..steps {
+        net = step(net, i + 1);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    writeln!(
+        std::io::stdout().lock(),
+        "{} + model1, fine-tuning at {size} px, batch {batch}: {:.1} images/s ({steps} steps in {seconds:.2} s: train-mode forward, backward, Adam)",
+        arch.name,
+        (batch * steps) as f64 / seconds
     )?;
     Ok(ExitCode::SUCCESS)
 }
