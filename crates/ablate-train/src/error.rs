@@ -10,4 +10,14 @@ pub enum TrainError {
         step: usize,
         loss: f32,
     },
+    #[error(
+        "class {class} has {available} training images, fewer than the {requested} per class asked for (`grid.train_per_class`)"
+    )]
+    TooFewImages {
+        class: usize,
+        available: usize,
+        requested: usize,
+    },
+    #[error(transparent)]
+    Backbone(#[from] ablate_backbone::BackboneError),
 }

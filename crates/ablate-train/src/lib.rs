@@ -18,6 +18,8 @@
 mod error;
 mod evaluate;
 mod finetune;
+mod finetune_cell;
+mod images;
 mod optimizer;
 mod source;
 mod trainer;
@@ -25,6 +27,8 @@ mod trainer;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
+pub use finetune_cell::{FinetuneSettings, PretrainedBackbone, train_finetune_cell};
+pub use images::{ImageBatches, ImageSet, ImageSplit};
 pub use optimizer::build as build_optimizer;
 pub use source::{BatchSource, FeatureSource, Split};
 pub use trainer::{head_config, train_cell};

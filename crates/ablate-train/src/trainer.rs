@@ -84,12 +84,12 @@ pub fn train_cell(
 }
 
 /// A trained head and what training recorded on the way.
-struct Trained {
-    head: Head,
-    epochs: Vec<EpochMetrics>,
-    steps: usize,
-    dropped_single_sample_batch: bool,
-    fit: Option<FitReport>,
+pub(crate) struct Trained {
+    pub head: Head,
+    pub epochs: Vec<EpochMetrics>,
+    pub steps: usize,
+    pub dropped_single_sample_batch: bool,
+    pub fit: Option<FitReport>,
 }
 
 /// `[train]`'s optimizer over shuffled mini-batches for the cell's epochs, val evaluated after each.
@@ -128,7 +128,7 @@ fn train_steps(
                 let mask = input_dropout_mask(cell, epoch, step, b * dim, input_dropout);
                 x = x * Tensor::<2>::from_data(TensorData::new(mask, [b, dim]), train_device);
             }
-            let targets = one_hot(source, batch, classes, train_device);
+            let targets = one_hot(source.labels(Split::Train), batch, classes, train_device);
             // One draw per (seed, size, epoch, step): every variant with dropout gets the same one.
             let draws = (dropout_width > 0).then(|| {
                 let mut rng = stream(
@@ -202,7 +202,12 @@ fn fit_converged(
     let device = &train_device.clone().inner();
     let rows: Vec<usize> = (0..source.len(Split::Train)).collect();
     let x = source.rows(Split::Train, &rows, train_device);
-    let targets = one_hot(source, &rows, source.classes(), train_device);
+    let targets = one_hot(
+        source.labels(Split::Train),
+        &rows,
+        source.classes(),
+        train_device,
+    );
     let wd = settings.weight_decay;
     let mut evaluations = 0usize;
     let mut objective = |head: Head| {
@@ -278,14 +283,13 @@ fn grad_abs_max(head: &Head, grads: &GradientsParams) -> f64 {
     visitor.max
 }
 
-/// One-hot targets `[rows, classes]` of the given training rows.
-fn one_hot(
-    source: &impl BatchSource,
+/// One-hot targets `[rows, classes]` of the given rows of `labels`.
+pub(crate) fn one_hot(
+    labels: &[u32],
     rows: &[usize],
     classes: usize,
     device: &Device,
 ) -> Tensor<2> {
-    let labels = source.labels(Split::Train);
     let mut onehot = vec![0.0f32; rows.len() * classes];
     for (row, &i) in rows.iter().enumerate() {
         onehot[row * classes + labels[i] as usize] = 1.0;
@@ -294,7 +298,7 @@ fn one_hot(
 }
 
 /// The eval-mode measurements every cell ends with.
-fn finish(
+pub(crate) fn finish(
     trained: Trained,
     source: &impl BatchSource,
     device: &Device,

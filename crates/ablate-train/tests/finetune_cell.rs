@@ -1,0 +1,119 @@
+//! A whole fine-tuning cell, small: lite0 with the real weights at 32 px on a few images made here,
+//! backbone and head trained together. Deterministic, measured like a frozen cell, and claim A's
+//! bias gradient stays zero while the backbone trains.
+//!
+//! The lite0 weights are installed by `scripts/assets.sh`, which the test script runs; a missing file
+//! is a failure that says so, never a skip.
+
+use std::path::{Path, PathBuf};
+
+use ablate_backbone::Arch;
+use ablate_images::{ImageDataset, Preprocess};
+use ablate_spec::{Cell, DataSpec, HeadVariant, Switch, TrainSpec};
+use ablate_train::{
+    FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, train_finetune_cell,
+};
+use burn::tensor::Device;
+
+fn lite0() -> PretrainedBackbone {
+    let dir: PathBuf = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let path = dir.join("../../assets/efficientnet-lite0-57934424.pth");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `bash scripts/assets.sh` (scripts/test.sh does)",
+        path.display()
+    );
+    PretrainedBackbone {
+        arch: Arch::from_name("efficientnet-lite0").unwrap(),
+        weights: path,
+    }
+}
+
+/// Two classes of 8x8 images a network can tell apart: dark stripes and light blotches.
+fn image_folder(root: &Path) -> DataSpec {
+    for (class, base) in [("dark", 40u8), ("light", 200u8)] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..10u8 {
+            let image = image::RgbImage::from_fn(8, 8, |x, y| {
+                let v = base.wrapping_add(((x * 7 + y * 3) as u8).wrapping_mul(i + 1) % 50);
+                image::Rgb([v, v / 2, 255 - v])
+            });
+            image
+                .save(root.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    DataSpec::ImageFolder {
+        root: root.to_owned(),
+        val_fraction: Some(0.2),
+        test_fraction: Some(0.2),
+    }
+}
+
+#[test]
+fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = ImageDataset::open(&image_folder(dir.path())).unwrap();
+    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let device = Device::flex();
+    let backbone = lite0();
+    let train = TrainSpec {
+        epochs: 2,
+        batch_size: 4,
+        hidden: 32,
+        ..TrainSpec::default()
+    };
+    let finetune = FinetuneSettings {
+        freeze_stages: 1,
+        eval_batch: 8,
+        ..FinetuneSettings::default()
+    };
+    // Claim A's model1 (bias before BN, no ReLU), with the backbone's dropout on the features.
+    let head = HeadVariant::mlp()
+        .flag(Switch::BiasBeforeBn, true)
+        .flag(Switch::Relu, false)
+        .number(Switch::InputDropout, 0.2);
+    let cell = Cell {
+        head,
+        train_per_class: 5,
+        seed: 3,
+    };
+    let run = || {
+        let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
+        train_finetune_cell(&cell, &train, &finetune, &backbone, &images, &device).unwrap()
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a.epochs, b.epochs, "same cell, same numbers");
+    assert_eq!(
+        (a.train_acc, a.val_acc, a.test_acc),
+        (b.train_acc, b.val_acc, b.test_acc)
+    );
+
+    assert_eq!(a.epochs.len(), 2);
+    assert_eq!(
+        a.steps,
+        2 * 3,
+        "10 images in batches of 4: 3 steps per epoch"
+    );
+    for epoch in &a.epochs {
+        assert!(epoch.train_loss.is_finite() && (0.0..=1.0).contains(&epoch.val_acc));
+        let g = epoch.bias_grad_max.expect("model1 has a pre-BN bias");
+        assert!(
+            g < 1e-6,
+            "epoch {}: pre-BN bias gradient {g:e}",
+            epoch.epoch
+        );
+    }
+    let test = a
+        .test_predictions
+        .as_ref()
+        .expect("the dataset has a test split");
+    assert_eq!(test.len(), set.test.as_ref().unwrap().y.len());
+    assert!(
+        a.bn_var_ratio.is_some(),
+        "model1's BN, measured on fine-tuned features"
+    );
+}
