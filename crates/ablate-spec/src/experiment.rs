@@ -23,6 +23,10 @@ pub struct Experiment {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backbone: Option<BackboneSpec>,
     pub train: TrainSpec,
+    /// How `backbone = "finetune"` cells train the backbone; defaults when the grid fine-tunes
+    /// and the file has no `[finetune]` (left out of the hash when nothing fine-tunes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finetune: Option<FinetuneSpec>,
     pub grid: GridSpec,
     /// The claims the report judges: the file's `[[claims]]`, or (when it declares none) the
     /// thread's claims that the grid can measure. They only read results, so they are left out of
@@ -121,6 +125,32 @@ impl TrainSpec {
     }
 }
 
+/// How the backbone trains in `backbone = "finetune"` cells (issue 15); the head follows `[train]`
+/// (its `lr` is the head's learning rate), images are `[backbone]`'s at its `image_size`.
+/// Defaults are lukemelas' (drop-connect 0.2) and the usual fine-tuning practice of a backbone
+/// learning rate 10x below the head's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneSpec {
+    /// The backbone's learning rate (same optimizer as the head).
+    pub backbone_lr: f64,
+    /// lukemelas' `drop_connect_rate`: the probability of dropping the last block's residual
+    /// branch, scaled down linearly towards the first block.
+    pub drop_connect: f64,
+    /// The stem and this many of the 7 stages stay as loaded (no gradient, running statistics).
+    pub freeze_stages: usize,
+}
+
+impl Default for FinetuneSpec {
+    fn default() -> Self {
+        FinetuneSpec {
+            backbone_lr: 1e-4,
+            drop_connect: 0.2,
+            freeze_stages: 0,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExperiment {
@@ -130,6 +160,8 @@ struct RawExperiment {
     backbone: Option<BackboneSpec>,
     #[serde(default)]
     train: TrainSpec,
+    #[serde(default)]
+    finetune: Option<FinetuneSpec>,
     grid: GridSpec,
     /// Absent: the thread's claims; `claims = []`: none.
     #[serde(default)]
@@ -176,6 +208,7 @@ impl Experiment {
             data: raw.data,
             backbone: raw.backbone,
             train: raw.train,
+            finetune: raw.finetune,
             grid: raw.grid,
             claims: raw.claims.unwrap_or_default(),
             claims_declared,
@@ -184,6 +217,11 @@ impl Experiment {
             source: path.to_owned(),
         };
         experiment.validate()?;
+        // Fine-tuning cells record the settings they trained with (the hash covers them).
+        if experiment.finetune.is_none() && experiment.head_variants().iter().any(|v| v.finetuned())
+        {
+            experiment.finetune = Some(FinetuneSpec::default());
+        }
         // The grid is valid now, so it can be expanded to see which default claims it measures.
         if !claims_declared {
             (experiment.claims, experiment.unmeasured) =
@@ -258,6 +296,7 @@ impl Experiment {
         }
 
         self.validate_grid(&invalid)?;
+        self.validate_finetune(&invalid)?;
         let variants = self.head_variants();
         for h in &self.report.highlight {
             let matched = variants.iter().filter(|v| h.variant.matches(v)).count();
@@ -418,6 +457,67 @@ impl Experiment {
                         ),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fine-tuning trains the backbone on images: it needs images, a backbone, and a fit that
+    /// takes steps.
+    fn validate_finetune(
+        &self,
+        invalid: &impl Fn(&str, String) -> SpecError,
+    ) -> Result<(), SpecError> {
+        let finetuned: Vec<HeadVariant> = self
+            .head_variants()
+            .into_iter()
+            .filter(|v| v.finetuned())
+            .collect();
+        if let Some(f) = &self.finetune {
+            if !(f.backbone_lr.is_finite() && f.backbone_lr > 0.0) {
+                return Err(invalid(
+                    "finetune.backbone_lr",
+                    format!("must be > 0, got {}", f.backbone_lr),
+                ));
+            }
+            if !(0.0..1.0).contains(&f.drop_connect) {
+                return Err(invalid(
+                    "finetune.drop_connect",
+                    format!("must be in [0, 1), got {}", f.drop_connect),
+                ));
+            }
+            if f.freeze_stages > 7 {
+                return Err(invalid(
+                    "finetune.freeze_stages",
+                    format!("EfficientNet has 7 stages, got {}", f.freeze_stages),
+                ));
+            }
+            if finetuned.is_empty() {
+                return Err(invalid(
+                    "finetune",
+                    "has no effect: no cell of the grid has `backbone = \"finetune\"`".into(),
+                ));
+            }
+        }
+        if let Some(v) = finetuned.first() {
+            if !self.data.needs_backbone() {
+                return Err(invalid(
+                    "grid.backbone",
+                    format!(
+                        "\"finetune\" ({}) trains the backbone on images, but `data.kind` = \"features\" \
+                         holds features only: use kind \"idx\", \"image_folder\" or \"csv\"",
+                        v.name()
+                    ),
+                ));
+            }
+            if let Some(v) = finetuned.iter().find(|v| v.converged()) {
+                return Err(invalid(
+                    "grid.fit",
+                    format!(
+                        "\"lbfgs\" fits a linear probe on frozen features; it cannot fine-tune ({})",
+                        v.name()
+                    ),
+                ));
             }
         }
         Ok(())
@@ -928,6 +1028,114 @@ train_per_class = [25]
                 assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
             }
         }
+    }
+
+    /// An image experiment that fine-tunes: the regime is an axis, `[finetune]` is checked and
+    /// hashed, and what cannot fine-tune is refused at its key.
+    #[test]
+    fn finetuning_is_an_axis_with_its_own_settings() {
+        const IMAGES: &str = r#"
+name = "ft"
+[data]
+kind = "idx"
+path = "/usr/share/datasets/fashion-mnist"
+classes = [0, 2]
+train_pool_per_class = 100
+val_per_class = 10
+[backbone]
+arch = "efficientnet-lite0"
+weights = "w.pth"
+image_size = 64
+[grid]
+head = ["mlp", "linear"]
+backbone = ["frozen", "finetune"]
+train_per_class = [25]
+seeds = [0]
+"#;
+        let e = parse(IMAGES).unwrap();
+        let names: Vec<String> = e.head_variants().iter().map(|v| v.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "mlp-bias1-relu1-drop0-last1",
+                "mlp-bias1-relu1-drop0-last1-ft",
+                "linear-last1",
+                "linear-last1-ft"
+            ]
+        );
+        assert_eq!(
+            e.finetune,
+            Some(FinetuneSpec::default()),
+            "defaults recorded"
+        );
+        let tuned =
+            parse(&IMAGES.replace("[grid]", "[finetune]\nbackbone_lr = 1e-5\n[grid]")).unwrap();
+        assert_ne!(
+            tuned.config_hash(),
+            e.config_hash(),
+            "the backbone's lr is hashed"
+        );
+        let frozen = parse(&IMAGES.replace("backbone = [\"frozen\", \"finetune\"]\n", "")).unwrap();
+        assert_eq!(frozen.finetune, None);
+
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "[grid]",
+                "[finetune]\nfreeze_stages = 8\n[grid]",
+                &["finetune.freeze_stages", "7 stages"],
+            ),
+            (
+                "[grid]",
+                "[finetune]\ndrop_connect = 1.0\n[grid]",
+                &["finetune.drop_connect"],
+            ),
+            (
+                "[grid]",
+                "[finetune]\nbackbone_lr = 0\n[grid]",
+                &["finetune.backbone_lr"],
+            ),
+            (
+                "[grid]\nhead = [\"mlp\", \"linear\"]\nbackbone = [\"frozen\", \"finetune\"]",
+                "[finetune]\nbackbone_lr = 1e-5\n[grid]\nhead = [\"mlp\", \"linear\"]",
+                &["`finetune`", "no effect"],
+            ),
+            (
+                "backbone = [\"frozen\", \"finetune\"]",
+                "backbone = [\"frozen\", \"thawed\"]",
+                &["`backbone`", "thawed", "finetune"],
+            ),
+            (
+                "train_per_class = [25]",
+                "fit = { linear = [\"lbfgs\"] }\ntrain_per_class = [25]",
+                &["grid.fit", "lbfgs", "linear-last1-lbfgs-ft"],
+            ),
+            (
+                "image_size = 64",
+                "image_size = 16",
+                &["backbone.image_size", "at least 32"],
+            ),
+        ];
+        for (from, to, needles) in cases {
+            assert!(IMAGES.contains(from), "case edits missing text {from:?}");
+            let err = parse(&IMAGES.replacen(from, to, 1))
+                .expect_err(to)
+                .to_string();
+            assert!(!err.contains('\n'), "error is one line: {err}");
+            for needle in *needles {
+                assert!(err.contains(needle), "{to:?}: {err:?} lacks {needle:?}");
+            }
+        }
+        // Features only: nothing to fine-tune.
+        let err = parse(&BASE.replace(
+            "seeds = [0, 1, 2, 3, 4]",
+            "seeds = [0]\nbackbone = [\"finetune\"]",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("grid.backbone") && err.contains("features only"),
+            "{err}"
+        );
     }
 
     /// No `[[claims]]`: the thread's claims the grid can measure; `claims = []`: none.

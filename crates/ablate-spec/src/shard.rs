@@ -34,8 +34,23 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         return LBFGS_EVALUATIONS * width * cell.train_per_class as f64;
     }
     let epochs = experiment.train.for_variant(&cell.head).epochs;
+    if cell.head.finetuned() {
+        // The backbone dominates: per training image ~3 forward passes of the network (forward,
+        // backward), per val image one, each BACKBONE_WIDTH scaled by the image's area.
+        let side = experiment
+            .backbone
+            .as_ref()
+            .and_then(|b| b.image_size)
+            .unwrap_or(224) as f64;
+        let backbone = BACKBONE_WIDTH * (side / 224.0).powi(2);
+        return epochs as f64 * backbone * (3.0 * cell.train_per_class as f64 + val as f64);
+    }
     epochs as f64 * width * rows
 }
+
+/// A 224 px lite0 forward pass (~0.4 G multiply-adds) in the units of `width x rows` above, where
+/// one mlp row (1280 x 1024 multiply-adds) costs 1024.
+const BACKBONE_WIDTH: f64 = 3.0e5;
 
 /// Typical loss-and-gradient evaluations of a converged fit (100-300 on the forum's features).
 const LBFGS_EVALUATIONS: f64 = 200.0;
@@ -183,6 +198,20 @@ mod tests {
         assert_eq!(forum.backbone, sweep.backbone);
         assert_eq!(forum.claims.len(), 11);
         assert!(!shipped("synthetic.toml").cells().is_empty());
+        // The fine-tuning experiment: both regimes on the same cells; a fine-tuning cell costs
+        // more than any frozen one, so the scheduler starts them first.
+        let ft = shipped("forum-finetune.toml");
+        let cells = ft.cells();
+        let (tuned, frozen): (Vec<&Cell>, Vec<&Cell>) =
+            cells.iter().partition(|c| c.head.finetuned());
+        assert_eq!((tuned.len(), frozen.len()), (30, 30));
+        let cheapest_tuned = tuned
+            .iter()
+            .map(|c| cell_cost(&ft, c))
+            .fold(f64::MAX, f64::min);
+        let dearest_frozen = frozen.iter().map(|c| cell_cost(&ft, c)).fold(0.0, f64::max);
+        assert!(cheapest_tuned > 10.0 * dearest_frozen);
+        assert_eq!(ft.claims.len(), 9);
     }
 
     /// The committed results were made by the shipped experiment files: same canonical form, same hash.

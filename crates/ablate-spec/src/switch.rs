@@ -54,6 +54,7 @@ pub enum Switch {
     Lr,
     Epochs,
     Fit,
+    Backbone,
 }
 
 /// The value of one switch.
@@ -163,7 +164,7 @@ const LINEAR: &[HeadKind] = &[HeadKind::Linear];
 
 /// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
 /// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
-pub static SWITCHES: [SwitchSpec; 10] = [
+pub static SWITCHES: [SwitchSpec; 11] = [
     SwitchSpec {
         switch: Switch::BiasBeforeBn,
         key: "bias_before_bn",
@@ -304,6 +305,30 @@ pub static SWITCHES: [SwitchSpec; 10] = [
         default: Value::Word("steps"),
         prefix: "",
         omitted: Some(Value::Word("steps")),
+        only_with: None,
+        fallback: None,
+    },
+    // The regime (issue 15): heads on the pretrained backbone's frozen features, or the whole
+    // network trained with the head, as the asker did (`model._fc = head`, everything trained;
+    // `[finetune]` says how the backbone trains).
+    SwitchSpec {
+        switch: Switch::Backbone,
+        key: "backbone",
+        label: "backbone",
+        heads: BOTH,
+        kind: Kind::Word(&[
+            Word {
+                value: "frozen",
+                token: "",
+            },
+            Word {
+                value: "finetune",
+                token: "ft",
+            },
+        ]),
+        default: Value::Word("frozen"),
+        prefix: "",
+        omitted: Some(Value::Word("frozen")),
         only_with: None,
         fallback: None,
     },

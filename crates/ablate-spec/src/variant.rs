@@ -150,6 +150,12 @@ impl HeadVariant {
         self.get(Switch::Fit) == Some(Value::Word("lbfgs"))
     }
 
+    /// Whether the backbone trains with the head (`backbone = "finetune"`) instead of giving frozen
+    /// features.
+    pub fn finetuned(&self) -> bool {
+        self.get(Switch::Backbone) == Some(Value::Word("finetune"))
+    }
+
     /// A stable, readable name: the head, then the token of every switch it has, in table order
     /// (`mlp-bias1-relu0-drop0.25-last1`, `mlp-bias1-relu1-drop0.5-prebn-last1-in0.2`,
     /// `linear-last1-wd0.001`). Values a switch leaves out of names are not printed.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use ablate_data::FeatureSet;
 use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
 use ablate_spec::{Cell, Experiment};
+use ablate_train::{FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,11 +22,45 @@ pub struct RunSummary {
     pub wall: Duration,
 }
 
+/// What fine-tuning cells train on besides the features: the images, preprocessed once for the
+/// whole run, and the pretrained weights each cell starts from.
+pub struct FinetuneInputs {
+    pub images: ImageSet,
+    pub backbone: PretrainedBackbone,
+    pub settings: FinetuneSettings,
+}
+
+impl FinetuneInputs {
+    /// The experiment's images at `backbone.image_size`, in the order the features file has them
+    /// (so a seed draws the same training images in both regimes).
+    pub fn prepare(experiment: &Experiment) -> Result<Self> {
+        let plan = ablate_features::Plan::new(experiment)?;
+        let images = ImageSet::preprocess(&plan.dataset, &plan.preprocess)
+            .context("preprocessing the images for fine-tuning")?;
+        let spec = experiment.finetune.clone().unwrap_or_default();
+        Ok(FinetuneInputs {
+            images,
+            backbone: PretrainedBackbone {
+                arch: plan.arch,
+                weights: plan.backbone.weights.clone(),
+            },
+            settings: FinetuneSettings {
+                backbone_lr: spec.backbone_lr,
+                drop_connect: spec.drop_connect,
+                freeze_stages: spec.freeze_stages,
+                eval_batch: plan.backbone.batch_size,
+            },
+        })
+    }
+}
+
 pub struct Runner<'a> {
     pub experiment: &'a Experiment,
     /// The cells this run is responsible for (the whole grid, or one shard of it).
     pub cells: &'a [Cell],
     pub features: &'a FeatureSet,
+    /// Present when some of `cells` fine-tune the backbone.
+    pub finetune: Option<&'a FinetuneInputs>,
     pub store: &'a ResultsStore,
     pub device: Device,
     pub backend: &'static str,
@@ -187,10 +222,24 @@ impl Runner<'_> {
     }
 
     fn train(&self, cell: &Cell) -> Result<CellRecord> {
-        let source =
-            ablate_train::FeatureSource::new(self.features, cell.train_per_class, cell.seed)?;
-        let outcome =
-            ablate_train::train_cell(cell, &self.experiment.train, &source, &self.device)?;
+        let outcome = if cell.head.finetuned() {
+            let inputs = self
+                .finetune
+                .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
+            let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.seed)?;
+            ablate_train::train_finetune_cell(
+                cell,
+                &self.experiment.train,
+                &inputs.settings,
+                &inputs.backbone,
+                &images,
+                &self.device,
+            )?
+        } else {
+            let source =
+                ablate_train::FeatureSource::new(self.features, cell.train_per_class, cell.seed)?;
+            ablate_train::train_cell(cell, &self.experiment.train, &source, &self.device)?
+        };
         Ok(CellRecord {
             cell_id: cell.id(),
             cell: *cell,

@@ -220,3 +220,54 @@ fn top5_names_the_daisy() {
         "{out}"
     );
 }
+
+/// The regime as a grid axis: frozen and fine-tuned cells of one experiment (b0, SE and swish, from
+/// the random fixture weights), in one results table, the fine-tuned ones named `-ft` and recorded
+/// with their regime; a second run trains nothing.
+#[test]
+fn finetuning_cells_run_beside_frozen_ones() {
+    let s = idx_scratch();
+    let text = experiment(&fixture_weights())
+        .replace(
+            "relu = [true]",
+            "relu = [true]\nbackbone = [\"frozen\", \"finetune\"]\nseeds = [0]",
+        )
+        .replace(
+            "[grid]",
+            "[finetune]\nbackbone_lr = 1e-3\nfreeze_stages = 2\n[grid]",
+        );
+    s.write("images.toml", &text);
+    let out = s.ablate(&["run", "images.toml", "--no-report"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = s.read("results/images/runs.csv");
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "backbone")
+        .expect("a backbone column");
+    let id = header.iter().position(|h| *h == "cell_id").unwrap();
+    let rows: Vec<Vec<&str>> = runs
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 3 * 2 * 2, "3 heads x 2 regimes x 2 sizes");
+    for row in &rows {
+        let finetuned = row[id].contains("-ft-");
+        assert_eq!(
+            row[col],
+            if finetuned { "finetune" } else { "frozen" },
+            "{}",
+            row[id]
+        );
+    }
+    assert_eq!(rows.iter().filter(|r| r[id].contains("-ft-")).count(), 6);
+
+    let again = s.ablate(&["run", "images.toml", "--no-report"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("12 done before, 0 trained now"), "{err}");
+}

@@ -84,6 +84,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let cells = experiment.cells();
     let summary = Runner {
+        finetune: None,
         experiment: &experiment,
         cells: &cells,
         features: &features,

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::backend;
 use crate::cli::RunArgs;
-use crate::runner::{Runner, check_fits, data_summary, note_single_sample_batches};
+use crate::runner::{FinetuneInputs, Runner, check_fits, data_summary, note_single_sample_batches};
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
@@ -64,11 +64,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         store
     };
     note_single_sample_batches(&experiment, &features);
+    let finetune = if cells.iter().any(|c| c.head.finetuned()) {
+        Some(FinetuneInputs::prepare(&experiment)?)
+    } else {
+        None
+    };
 
     let runner = Runner {
         experiment: &experiment,
         cells: &cells,
         features: &features,
+        finetune: finetune.as_ref(),
         store: &store,
         device,
         backend: backend::name(args.backend),
