@@ -156,8 +156,8 @@ pub struct LineFigure {
     pub integer_x: bool,
 }
 
-// Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-lr0.001-ep20`).
-const LEGEND_WIDTH: u32 = 360;
+// Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-wd0.0001-lr0.0003-ep20`).
+const LEGEND_WIDTH: u32 = 440;
 const PANEL: (u32, u32) = (520, 460);
 
 fn legend<DB: DrawingBackend>(

@@ -190,9 +190,9 @@ mod tests {
     #[test]
     fn shipped_experiments_load_and_the_sweep_shares_the_features() {
         let (forum, sweep) = (forum(), shipped("forum-sweep.toml"));
-        // 600 cells of the main grid; model1's budget (16 variants) and model2's budget (24) and
-        // converged fit (9), at 3 sizes and 5 seeds.
-        assert_eq!(forum.cells().len(), 600 + (16 + 24 + 9) * 15);
+        // 600 cells of the main grid; model1's budget (16 variants) and L2 (8), model2's budget
+        // (24) and converged fit (9), at 3 sizes and 5 seeds.
+        assert_eq!(forum.cells().len(), 600 + (16 + 24 + 8 + 9) * 15);
         assert_eq!(sweep.cells().len(), 320);
         assert_eq!(forum.data, sweep.data);
         assert_eq!(forum.backbone, sweep.backbone);
@@ -250,12 +250,12 @@ mod tests {
         let e = forum();
         let cells = e.cells();
         let cost = |id: &str| cell_cost(&e, cells.iter().find(|c| c.id() == id).unwrap());
-        let big = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep20-n1000-s0");
-        let small = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep20-n25-s0");
+        let big = cost("mlp-bias1-relu1-drop0-last1-wd0-lr0.001-ep20-n1000-s0");
+        let small = cost("mlp-bias1-relu1-drop0-last1-wd0-lr0.001-ep20-n25-s0");
         assert!(big / small > 5.0 && big / small < 10.0, "{}", big / small);
         assert!(cost("linear-last1-wd0-lr0.001-ep20-n1000-s0") < big / 30.0);
         // A variant's own epochs count.
-        let longer = cost("mlp-bias1-relu1-drop0-last1-lr0.001-ep40-n1000-s0");
+        let longer = cost("mlp-bias1-relu1-drop0-last1-wd0-lr0.001-ep40-n1000-s0");
         assert!((longer / big - 2.0).abs() < 1e-9);
         assert!(cost("linear-last1-wd0-lbfgs-n1000-s0") < big / 5.0);
     }

@@ -20,4 +20,9 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Backbone(#[from] ablate_backbone::BackboneError),
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }

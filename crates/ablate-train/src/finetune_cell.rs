@@ -14,6 +14,7 @@ use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::checkpoint::{Checkpoint, Progress};
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
 use crate::finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
@@ -65,7 +66,10 @@ impl PretrainedBackbone {
 }
 
 /// Fine-tunes the pretrained `backbone` with the cell's head on `images`, and measures the cell as
-/// the frozen regime does.
+/// the frozen regime does. With a `checkpoint`, the state after every epoch is saved there and a
+/// cell interrupted earlier resumes after its last saved epoch, with the numbers an uninterrupted
+/// run gives (every draw is keyed by epoch and step); removing it is the caller's job, once the
+/// cell's record is safe.
 pub fn train_finetune_cell(
     cell: &Cell,
     train: &TrainSpec,
@@ -73,6 +77,7 @@ pub fn train_finetune_cell(
     backbone: &PretrainedBackbone,
     images: &ImageBatches,
     device: &Device,
+    checkpoint: Option<&Checkpoint>,
 ) -> Result<CellOutcome, TrainError> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
@@ -97,7 +102,16 @@ pub fn train_finetune_cell(
     let mut epochs = Vec::with_capacity(settings.epochs);
     let mut steps = 0;
     let mut dropped_single_sample_batch = false;
-    for epoch in 0..settings.epochs {
+    if let Some(checkpoint) = checkpoint {
+        let (resumed, progress) = checkpoint.resume(&mut net, optim)?;
+        optim = resumed;
+        if let Some(progress) = progress {
+            epochs = progress.epochs;
+            steps = progress.steps;
+            dropped_single_sample_batch = progress.dropped_single_sample_batch;
+        }
+    }
+    for epoch in epochs.len()..settings.epochs {
         let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
         let mut loss_sum = 0.0f64;
         let mut epoch_steps = 0usize;
@@ -162,6 +176,19 @@ pub fn train_finetune_cell(
             val_acc: val.acc,
             bias_grad_max,
         });
+        if let Some(checkpoint) = checkpoint {
+            checkpoint.save(
+                &net,
+                &optim,
+                &Progress {
+                    cell_id: cell.id(),
+                    epochs_done: epoch + 1,
+                    epochs: epochs.clone(),
+                    steps,
+                    dropped_single_sample_batch,
+                },
+            )?;
+        }
     }
     let eval = net.valid();
     let features = BackboneFeatures::of(

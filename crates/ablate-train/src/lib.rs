@@ -15,6 +15,7 @@
 //! println!("val acc {}", outcome.val_acc);
 //! ```
 
+mod checkpoint;
 mod error;
 mod evaluate;
 mod finetune;
@@ -24,6 +25,7 @@ mod optimizer;
 mod source;
 mod trainer;
 
+pub use checkpoint::{Checkpoint, Progress};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};

@@ -11,7 +11,7 @@ use ablate_backbone::Arch;
 use ablate_images::{ImageDataset, Preprocess};
 use ablate_spec::{Cell, DataSpec, HeadVariant, Switch, TrainSpec};
 use ablate_train::{
-    FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, train_finetune_cell,
+    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, train_finetune_cell,
 };
 use burn::tensor::Device;
 
@@ -82,7 +82,7 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
     };
     let run = || {
         let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
-        train_finetune_cell(&cell, &train, &finetune, &backbone, &images, &device).unwrap()
+        train_finetune_cell(&cell, &train, &finetune, &backbone, &images, &device, None).unwrap()
     };
     let a = run();
     let b = run();
@@ -116,4 +116,100 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
         a.bn_var_ratio.is_some(),
         "model1's BN, measured on fine-tuned features"
     );
+}
+
+/// Killed after an epoch, a fine-tuning cell resumes from its checkpoint and ends with exactly the
+/// numbers of an uninterrupted run (weights, BatchNorm statistics, Adam's moments and step count
+/// all restored; every draw keyed by epoch and step).
+#[test]
+fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = ImageDataset::open(&image_folder(&dir.path().join("images"))).unwrap();
+    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let device = Device::flex();
+    let backbone = lite0();
+    let finetune = FinetuneSettings {
+        freeze_stages: 3,
+        eval_batch: 8,
+        ..FinetuneSettings::default()
+    };
+    let cell = Cell {
+        head: HeadVariant::mlp().number(Switch::Dropout, 0.5),
+        train_per_class: 5,
+        seed: 1,
+    };
+    let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
+    let train = |epochs| TrainSpec {
+        epochs,
+        batch_size: 4,
+        hidden: 32,
+        ..TrainSpec::default()
+    };
+    let whole = train_finetune_cell(
+        &cell,
+        &train(3),
+        &finetune,
+        &backbone,
+        &images,
+        &device,
+        None,
+    )
+    .unwrap();
+
+    // The same cell stopped after two epochs (as a kill after epoch 2's checkpoint leaves it)...
+    let checkpoint = Checkpoint::new(&dir.path().join("ckpt"), &cell.id());
+    let first = train_finetune_cell(
+        &cell,
+        &train(2),
+        &finetune,
+        &backbone,
+        &images,
+        &device,
+        Some(&checkpoint),
+    )
+    .unwrap();
+    assert_eq!(first.epochs[..], whole.epochs[..2]);
+    // ...then run again: only epoch 3 trains.
+    let resumed = train_finetune_cell(
+        &cell,
+        &train(3),
+        &finetune,
+        &backbone,
+        &images,
+        &device,
+        Some(&checkpoint),
+    )
+    .unwrap();
+    assert_eq!(resumed.epochs, whole.epochs);
+    assert_eq!(resumed.steps, whole.steps);
+    assert_eq!(
+        (
+            resumed.train_acc,
+            resumed.val_acc,
+            resumed.test_acc,
+            resumed.bn_var_ratio
+        ),
+        (
+            whole.train_acc,
+            whole.val_acc,
+            whole.test_acc,
+            whole.bn_var_ratio
+        )
+    );
+    assert_eq!(resumed.test_predictions, whole.test_predictions);
+
+    // A checkpoint is one cell's: another cell refuses it, naming the folder.
+    let other = Cell { seed: 2, ..cell };
+    let err = train_finetune_cell(
+        &other,
+        &train(3),
+        &finetune,
+        &backbone,
+        &images,
+        &device,
+        Some(&Checkpoint::new(&dir.path().join("ckpt"), &other.id())),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("ckpt") && err.contains(&cell.id()), "{err}");
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ablate_data::FeatureSet;
 use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
 use ablate_spec::{Cell, Experiment};
-use ablate_train::{FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone};
+use ablate_train::{Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -150,7 +150,12 @@ impl Runner<'_> {
                             record.outcome.val_acc,
                             record.outcome.seconds
                         );
-                        self.store.save(&record).map(|()| line)
+                        let saved = self.store.save(&record).map(|()| line);
+                        if saved.is_ok() && cell.head.finetuned() {
+                            // The record is safe: nothing left to resume.
+                            self.checkpoint(cell).remove();
+                        }
+                        saved
                     }
                     Err(error) => {
                         let failure = FailedCell {
@@ -221,6 +226,12 @@ impl Runner<'_> {
         }
     }
 
+    /// Where a fine-tuning cell saves its state after each epoch (removed once its record is saved).
+    fn checkpoint(&self, cell: &Cell) -> Checkpoint {
+        let id = cell.id();
+        Checkpoint::new(&self.store.folder().join("checkpoints").join(&id), &id)
+    }
+
     fn train(&self, cell: &Cell) -> Result<CellRecord> {
         let outcome = if cell.head.finetuned() {
             let inputs = self
@@ -234,6 +245,7 @@ impl Runner<'_> {
                 &inputs.backbone,
                 &images,
                 &self.device,
+                Some(&self.checkpoint(cell)),
             )?
         } else {
             let source =

@@ -1,0 +1,139 @@
+//! A fine-tuning cell's state after each epoch, so that an interrupted cell (kill -9 included)
+//! resumes at its last finished epoch instead of starting over: the network (weights, BatchNorm
+//! running statistics, parameter ids), the optimizer's state, and what the epochs recorded.
+//!
+//! Crash-safe by ordering: the network and optimizer files of epoch k are written first, then a
+//! small progress file naming k replaces the previous one atomically, then epoch k-1's files are
+//! removed. Whatever is interrupted, the progress file names a complete epoch.
+
+use std::path::{Path, PathBuf};
+
+use ablate_results::{EpochMetrics, write_atomic};
+use burn::optim::ModuleOptimizer;
+use burn::store::{BurnpackStore, ModuleSnapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::finetune::FineTuneNet;
+
+/// Where one cell's checkpoint lives (a folder of its own).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    dir: PathBuf,
+    cell_id: String,
+}
+
+/// How far a cell got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub cell_id: String,
+    /// Epochs finished (the files hold the state after the last of them).
+    pub epochs_done: usize,
+    pub epochs: Vec<EpochMetrics>,
+    pub steps: usize,
+    pub dropped_single_sample_batch: bool,
+}
+
+const PROGRESS: &str = "progress.json";
+
+impl Checkpoint {
+    pub fn new(dir: &Path, cell_id: &str) -> Self {
+        Checkpoint {
+            dir: dir.to_owned(),
+            cell_id: cell_id.to_string(),
+        }
+    }
+
+    fn model(&self, epoch: usize) -> PathBuf {
+        self.dir.join(format!("model-epoch{epoch}.bpk"))
+    }
+
+    fn optimizer(&self, epoch: usize) -> PathBuf {
+        self.dir.join(format!("optimizer-epoch{epoch}.bpk"))
+    }
+
+    fn error(&self, path: &Path, message: impl std::fmt::Display) -> TrainError {
+        TrainError::Checkpoint {
+            path: path.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Saves the state after `progress.epochs_done` epochs.
+    pub fn save(
+        &self,
+        net: &FineTuneNet,
+        optim: &ModuleOptimizer,
+        progress: &Progress,
+    ) -> Result<(), TrainError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e))?;
+        let epoch = progress.epochs_done;
+        let model = self.model(epoch);
+        net.save_into(&mut BurnpackStore::from_file(&model).overwrite(true))
+            .map_err(|e| self.error(&model, e))?;
+        let optimizer = self.optimizer(epoch);
+        optim
+            .save(&optimizer)
+            .map_err(|e| self.error(&optimizer, e))?;
+        let progress_path = self.dir.join(PROGRESS);
+        write_atomic(
+            &progress_path,
+            &serde_json::to_vec_pretty(progress).expect("progress serializes"),
+        )
+        .map_err(|e| self.error(&progress_path, e))?;
+        if epoch > 0 {
+            // The previous epoch's files are no longer named by the progress file.
+            let _ = std::fs::remove_file(self.model(epoch - 1));
+            let _ = std::fs::remove_file(self.optimizer(epoch - 1));
+        }
+        Ok(())
+    }
+
+    /// The saved state, loaded into `net` (built as for a fresh start) and `optim`; `None` when
+    /// there is no checkpoint. A checkpoint of another cell is refused, naming it.
+    pub fn resume(
+        &self,
+        net: &mut FineTuneNet,
+        optim: ModuleOptimizer,
+    ) -> Result<(ModuleOptimizer, Option<Progress>), TrainError> {
+        let progress_path = self.dir.join(PROGRESS);
+        let Ok(bytes) = std::fs::read(&progress_path) else {
+            return Ok((optim, None));
+        };
+        let progress: Progress =
+            serde_json::from_slice(&bytes).map_err(|e| self.error(&progress_path, e))?;
+        if progress.cell_id != self.cell_id {
+            return Err(self.error(
+                &progress_path,
+                format!(
+                    "belongs to cell {}, not {}; remove the folder",
+                    progress.cell_id, self.cell_id
+                ),
+            ));
+        }
+        let model = self.model(progress.epochs_done);
+        let result = net
+            .load_from(&mut BurnpackStore::from_file(&model))
+            .map_err(|e| self.error(&model, e))?;
+        if !result.errors.is_empty() || !result.missing.is_empty() {
+            return Err(self.error(
+                &model,
+                format!(
+                    "does not fit this cell's network ({} errors, {} missing tensors)",
+                    result.errors.len(),
+                    result.missing.len()
+                ),
+            ));
+        }
+        let optimizer = self.optimizer(progress.epochs_done);
+        let optim = optim
+            .load(&optimizer)
+            .map_err(|e| self.error(&optimizer, e))?;
+        Ok((optim, Some(progress)))
+    }
+
+    /// Removes the checkpoint (the cell's record is saved: nothing left to resume).
+    pub fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
