@@ -69,12 +69,12 @@ def read_idx(path):
         return np.frombuffer(f.read(), dtype=np.uint8).reshape(dims)
 
 
-def images(idx_dir, per_class, size):
+def images(idx_dir, per_class, size, offset=0):
     x = read_idx(f"{idx_dir}/train-images-idx3-ubyte.gz")
     y = read_idx(f"{idx_dir}/train-labels-idx1-ubyte.gz")
     rows, labels = [], []
     for new, old in enumerate(CLASSES):
-        found = np.flatnonzero(y == old)[:per_class]
+        found = np.flatnonzero(y == old)[offset:offset + per_class]
         rows.extend(found)
         labels.extend([new] * len(found))
     batch = torch.from_numpy(x[rows].astype(np.float32) / 255.0).unsqueeze(1)
@@ -178,6 +178,7 @@ def main():
     p.add_argument("--out")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--per-class", type=int, default=2)
+    p.add_argument("--offset", type=int, default=0, help="skip this many images of each class first")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--drop-connect", action="store_true")
     p.add_argument("--bench", type=int, default=0, help="time this many steps instead of writing a fixture")
@@ -202,7 +203,7 @@ def main():
     model._fc = head
     model.train()
 
-    x, y = images(opts.idx, opts.per_class, opts.size)
+    x, y = images(opts.idx, opts.per_class, opts.size, opts.offset)
     reference = copy.deepcopy(model).double()
     loss, logits, grads, after = step(model, x, y)
     as32 = lambda d, prefix: {f"{prefix}.{k}": v.float() for k, v in d.items()}
@@ -230,7 +231,7 @@ def main():
         "backbone_lr": str(BACKBONE_LR),
         "head_lr": str(HEAD_LR),
         "optimizer": "SGD, momentum 0, one step, mean cross-entropy",
-        "images": f"the first {opts.per_class} train images of each of the classes {CLASSES} of Fashion-MNIST",
+        "images": f"train images {opts.offset}..{opts.offset + opts.per_class} of each of the classes {CLASSES} of Fashion-MNIST",
     }
     write_safetensors(opts.out, tensors, metadata)
     print(f"{opts.out}: loss {loss.item():.6f}, {len(tensors)} tensors")

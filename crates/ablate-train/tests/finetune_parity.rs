@@ -22,12 +22,13 @@ use safetensors::SafeTensors;
 
 /// Within this of PyTorch's float64 step (relative to max(1, |value|))...
 const TOLERANCE: f32 = 1e-4;
-/// ... or no further from it than this many times PyTorch's own float32 step is. Float32 rounding
-/// moves a few of lite0's 4 million ReLU6 inputs across a kink (PyTorch's float32 step flips 2 of
-/// them against its float64 step on this batch); a flipped element's gradient spreads through the
-/// train-mode BatchNorms' backward into every earlier layer, so no float32 implementation matches
-/// the stem's gradient to 1e-4 (PyTorch's own float32 step is 9e-2 off there). Everything after the
-/// flips (the head, the last blocks, the loss, every running statistic) is held to 1e-4.
+/// ... or no further from it than this many times PyTorch's own float32 step is. On this batch
+/// PyTorch's float32 step is 9e-2 off on the stem's gradient (ablate 2e-2): we attribute it to ReLU6
+/// inputs that rounding moves across the kink (PyTorch's float32 and float64 forwards differ in 2 of
+/// lite0's 4 million), whose gradient the train-mode BatchNorms' backward spreads over every earlier
+/// layer. The slack lets an early-layer gradient differ by up to 2x PyTorch's error (0.18 for the
+/// stem) and the logits by 1.2e-4: it would not catch an error confined to the first layers and
+/// smaller than that. Measured, ablate is within 1e-4 everywhere but the stem, first BN and block 1.
 const TORCH_F32_SLACK: f32 = 2.0;
 
 fn manifest_dir() -> PathBuf {
