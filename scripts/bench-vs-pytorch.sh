@@ -10,16 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-venv="${ABLATE_BENCH_VENV:-/var/tmp/ablate-bench-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, efficientnet_lite_pytorch" 2>/dev/null; then
-  python3 -m venv "$venv"
-  # torch from PyPI (its CUDA libraries come along; the CPU path is what is measured)
-  "$venv/bin/pip" install --quiet torch numpy efficientnet_lite_pytorch==0.1.0
-fi
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
-fi
+source scripts/pytorch-venv.sh
 bash scripts/assets.sh
 cargo build --release --locked -p ablate
 

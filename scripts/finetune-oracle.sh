@@ -8,15 +8,7 @@
 #                                            (lite0 + model1, 64 px, batch 32, Adam; same machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${ABLATE_BENCH_VENV:-/var/tmp/ablate-bench-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, efficientnet_lite_pytorch" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet torch numpy efficientnet_lite_pytorch==0.1.0
-fi
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist
-fi
+source scripts/pytorch-venv.sh
 bash scripts/assets.sh
 weights=assets/efficientnet-lite0-57934424.pth
 if [ "${1:-}" = bench ]; then

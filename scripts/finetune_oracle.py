@@ -29,7 +29,6 @@ An oracle and a benchmark only: never a dependency of ablate.
 
 import argparse
 import copy
-import gzip
 import json
 import struct
 
@@ -37,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench_pytorch import read_idx  # the same IDX reader as the benchmark
 
 CLASSES = (0, 2, 4, 6)
 BACKBONE_LR = 0.05
@@ -59,14 +60,6 @@ WATCHED = [
 ]
 # BatchNorms whose running statistics the fixture holds after the training forward.
 RUNNING = ["_bn0", "_blocks.1._bn1", "_blocks.15._bn2", "_bn1", "_fc.2"]
-
-
-def read_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        magic = struct.unpack(">I", f.read(4))[0]
-        dims = [struct.unpack(">I", f.read(4))[0] for _ in range(magic & 0xFF)]
-        return np.frombuffer(f.read(), dtype=np.uint8).reshape(dims)
 
 
 def images(idx_dir, per_class, size, offset=0):

@@ -11,7 +11,6 @@ use ablate_data::epoch_order;
 use ablate_results::{CellOutcome, EpochMetrics};
 use ablate_spec::{Cell, TrainSpec};
 use burn::module::Module;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::checkpoint::{Checkpoint, Progress};
@@ -21,7 +20,9 @@ use crate::finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
 use crate::images::ImageBatches;
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
-use crate::trainer::{Trained, finish, head_config, one_hot};
+use crate::trainer::{
+    Trained, checked_loss, finish, head_config, one_hot, step_key, track_bias_grad,
+};
 
 /// How the backbone trains (the head follows the cell's `[train]` settings).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +122,7 @@ pub fn train_finetune_cell(
                 dropped_single_sample_batch = true;
                 continue;
             }
-            let key = format!("n{}/epoch{epoch}/step{step}", cell.train_per_class);
+            let key = step_key(cell, epoch, step);
             let draws = StepDraws::draw(
                 &DrawSpec {
                     seed: cell.seed,
@@ -142,24 +143,9 @@ pub fn train_finetune_cell(
                 &train_device,
             );
             let logits = net.forward_train(x, &draws);
-            let loss = (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg();
-            let loss_value = loss.clone().into_scalar::<f32>();
-            if !loss_value.is_finite() {
-                return Err(TrainError::Diverged {
-                    cell: cell.id(),
-                    epoch: epoch + 1,
-                    step,
-                    loss: loss_value,
-                });
-            }
+            let (loss, loss_value) = checked_loss(logits, targets, cell, epoch, step)?;
             let grads = loss.backward();
-            if let Some(bias) = net.head.bias_before_bn() {
-                let g = bias
-                    .val()
-                    .grad(&grads)
-                    .map_or(0.0, |g| g.abs().max().into_scalar::<f64>());
-                bias_grad_max = Some(bias_grad_max.map_or(g, |m| m.max(g)));
-            }
+            track_bias_grad(&net.head, &grads, &mut bias_grad_max);
             net = optimizer_step(&mut optim, net, grads, lr);
             loss_sum += f64::from(loss_value);
             epoch_steps += 1;

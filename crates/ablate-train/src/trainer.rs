@@ -6,16 +6,15 @@ use std::time::Instant;
 use ablate_data::epoch_order;
 use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
 use ablate_results::{CellOutcome, EpochMetrics, FitReport};
-use ablate_spec::seeding::stream;
 use ablate_spec::{Cell, DropoutPosition, HeadKind, HeadVariant, Switch, TrainSpec};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
-use rand::Rng;
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
 use crate::error::TrainError;
 use crate::evaluate::evaluate;
+use crate::finetune::{DrawSpec, StepDraws};
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
@@ -39,23 +38,6 @@ pub fn head_config(
             LinearHeadConfig::new(input_dim, classes).with_bias(variant.is_on(Switch::LastBias)),
         ),
     }
-}
-
-/// The keep-mask of input dropout for one step: `1 / (1 - p)` where a feature is kept, 0 where it is
-/// dropped. One draw per (seed, size, epoch, step), shared by every variant and rate: a feature
-/// dropped at p = 0.2 is dropped at p = 0.4 too, and bias on/off twins see the same masks.
-fn input_dropout_mask(cell: &Cell, epoch: usize, step: usize, len: usize, p: f64) -> Vec<f32> {
-    let mut rng = stream(
-        cell.seed,
-        &format!(
-            "input-dropout/n{}/epoch{epoch}/step{step}",
-            cell.train_per_class
-        ),
-    );
-    let scale = (1.0 / (1.0 - p)) as f32;
-    (0..len)
-        .map(|_| if rng.random::<f64>() >= p { scale } else { 0.0 })
-        .collect()
 }
 
 /// Trains one cell on `device` (a plain device: autodiff is added here) on the batches of `source`
@@ -121,45 +103,32 @@ fn train_steps(
                 dropped_single_sample_batch = true;
                 continue;
             }
-            let b = batch.len();
-            let mut x = source.rows(Split::Train, batch, train_device);
-            if input_dropout > 0.0 {
-                // The backbone's own dropout on the pooled features.
-                let mask = input_dropout_mask(cell, epoch, step, b * dim, input_dropout);
-                x = x * Tensor::<2>::from_data(TensorData::new(mask, [b, dim]), train_device);
-            }
+            let x = source.rows(Split::Train, batch, train_device);
             let targets = one_hot(source.labels(Split::Train), batch, classes, train_device);
-            // One draw per (seed, size, epoch, step): every variant with dropout gets the same one.
-            let draws = (dropout_width > 0).then(|| {
-                let mut rng = stream(
-                    cell.seed,
-                    &format!("dropout/n{}/epoch{epoch}/step{step}", cell.train_per_class),
-                );
-                let u: Vec<f32> = (0..b * dropout_width)
-                    .map(|_| rng.random::<f32>())
-                    .collect();
-                Tensor::<2>::from_data(TensorData::new(u, [b, dropout_width]), train_device)
-            });
-
-            let logits = head.forward(x, draws);
-            let loss = (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg();
-            let loss_value = loss.clone().into_scalar::<f32>();
-            if !loss_value.is_finite() {
-                return Err(TrainError::Diverged {
-                    cell: cell.id(),
-                    epoch: epoch + 1,
-                    step,
-                    loss: loss_value,
-                });
-            }
+            // One draw per (seed, size, epoch, step), shared by every variant and rate (a feature
+            // dropped at p = 0.2 is dropped at p = 0.4 too); the fine-tuning regime draws the same.
+            let key = step_key(cell, epoch, step);
+            let draws = StepDraws::draw(
+                &DrawSpec {
+                    seed: cell.seed,
+                    step_key: &key,
+                    batch: batch.len(),
+                    drop_connect_rates: &[],
+                    input_dropout,
+                    features: dim,
+                    head_dropout_width: dropout_width,
+                },
+                train_device,
+            );
+            let x = match draws.input_mask {
+                // The backbone's own dropout on the pooled features.
+                Some(mask) => x * mask,
+                None => x,
+            };
+            let logits = head.forward(x, draws.head_dropout);
+            let (loss, loss_value) = checked_loss(logits, targets, cell, epoch, step)?;
             let grads = loss.backward();
-            if let Some(bias) = head.bias_before_bn() {
-                let g = bias
-                    .val()
-                    .grad(&grads)
-                    .map_or(0.0, |g| g.abs().max().into_scalar::<f64>());
-                bias_grad_max = Some(bias_grad_max.map_or(g, |m| m.max(g)));
-            }
+            track_bias_grad(&head, &grads, &mut bias_grad_max);
             let grads = GradientsParams::from_grads(grads, &head);
             head = optim.step(settings.lr, head, grads);
             loss_sum += f64::from(loss_value);
@@ -281,6 +250,43 @@ fn grad_abs_max(head: &Head, grads: &GradientsParams) -> f64 {
     let mut visitor = AbsMax { grads, max: 0.0 };
     head.visit(&mut visitor);
     visitor.max
+}
+
+/// The key of one training step's random draws within a cell's seed.
+pub(crate) fn step_key(cell: &Cell, epoch: usize, step: usize) -> String {
+    format!("n{}/epoch{epoch}/step{step}", cell.train_per_class)
+}
+
+/// Mean cross-entropy of a training batch and its value; a loss that is not finite ends the cell.
+pub(crate) fn checked_loss(
+    logits: Tensor<2>,
+    targets: Tensor<2>,
+    cell: &Cell,
+    epoch: usize,
+    step: usize,
+) -> Result<(Tensor<1>, f32), TrainError> {
+    let loss = (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg();
+    let value = loss.clone().into_scalar::<f32>();
+    if !value.is_finite() {
+        return Err(TrainError::Diverged {
+            cell: cell.id(),
+            epoch: epoch + 1,
+            step,
+            loss: value,
+        });
+    }
+    Ok((loss, value))
+}
+
+/// Folds the largest |gradient| of the head's pre-BN bias (claim A's measurement) into `max`.
+pub(crate) fn track_bias_grad(head: &Head, grads: &Gradients, max: &mut Option<f64>) {
+    if let Some(bias) = head.bias_before_bn() {
+        let g = bias
+            .val()
+            .grad(grads)
+            .map_or(0.0, |g| g.abs().max().into_scalar::<f64>());
+        *max = Some(max.map_or(g, |m| m.max(g)));
+    }
 }
 
 /// One-hot targets `[rows, classes]` of the given rows of `labels`.
