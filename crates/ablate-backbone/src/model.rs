@@ -109,6 +109,46 @@ impl EfficientNet {
         self
     }
 
+    /// Replaces the running statistics of every BatchNorm that trains with the average of its batch
+    /// statistics over `batches` (the training images, in train-mode batches, no drop-connect):
+    /// "precise BN" (Wu & Johnson 2021; PyTorch's `swa_utils.update_bn`). Fine-tuning moves the
+    /// backbone's activations far faster than momentum 0.01 follows them when a run has hundreds of
+    /// steps, not ImageNet's hundreds of thousands, so eval mode would normalize with statistics of
+    /// earlier weights. Frozen BatchNorms keep theirs. Needs an autodiff device (batch statistics);
+    /// training itself never reads running statistics, so this changes evaluations only.
+    pub fn recompute_batch_norm_stats(
+        mut self,
+        batches: impl IntoIterator<Item = Tensor<4>>,
+    ) -> Self {
+        let momentum = self.bn0.momentum;
+        let mut seen = 0usize;
+        for batch in batches {
+            let n = batch.dims()[0];
+            seen += n;
+            // Batch k weighs its share of the images so far: the running value ends as the
+            // image-weighted mean of the batches' statistics (the first batch replaces the old one).
+            let share = n as f64 / seen as f64;
+            for bn in self.batch_norms_mut() {
+                bn.momentum = share;
+            }
+            let _ = self.forward_features(batch);
+        }
+        for bn in self.batch_norms_mut() {
+            bn.momentum = momentum;
+        }
+        self
+    }
+
+    fn batch_norms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm> {
+        std::iter::once(&mut self.bn0)
+            .chain(
+                self.blocks
+                    .iter_mut()
+                    .flat_map(|b| b.bn0.as_mut().into_iter().chain([&mut b.bn1, &mut b.bn2])),
+            )
+            .chain(std::iter::once(&mut self.bn1))
+    }
+
     /// ImageNet logits from pooled features (dropout is inactive in eval), if there is a classifier.
     pub fn forward_head(&self, features: Tensor<2>) -> Option<Tensor<2>> {
         self.fc.as_ref().map(|fc| fc.forward(features))
@@ -162,5 +202,67 @@ mod tests {
         assert!(model.bn1.training.is_enabled());
         // Stages 0 and 1 of lite0 hold blocks 0-2.
         assert_eq!(model.blocks.iter().filter(|b| b.stage < 2).count(), 3);
+    }
+
+    fn images(n: usize, offset: f32, device: &Device) -> Tensor<4> {
+        let values: Vec<f32> = (0..n * 3 * 32 * 32)
+            .map(|i| ((i as f32 * 0.37).sin() + offset) * 0.5)
+            .collect();
+        Tensor::from_data(
+            burn::tensor::TensorData::new(values, [n, 3, 32, 32]),
+            device,
+        )
+    }
+
+    /// Precise BN: the running statistics become the image-weighted mean of the batches' own
+    /// statistics (checked on the stem's BN, whose input does not depend on any normalization),
+    /// momentum comes back, and frozen BatchNorms keep theirs.
+    #[test]
+    fn recomputed_batch_norm_statistics_are_the_image_weighted_batch_means() {
+        let device = Device::flex().autodiff();
+        let (a, b) = (images(2, 0.0, &device), images(3, 1.0, &device));
+        // `value_sync`: a RunningState's plain `value` may not show its latest update yet.
+        let running_mean = |bn: &BatchNorm| {
+            bn.running_mean
+                .value_sync()
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+
+        let model = lite0();
+        let stem_mean = |x: Tensor<4>| {
+            let y = model.conv_stem.forward(x);
+            let [_, c, _, _] = y.dims();
+            y.mean_dim(0)
+                .mean_dim(2)
+                .mean_dim(3)
+                .reshape([c])
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        let (mean_a, mean_b) = (stem_mean(a.clone()), stem_mean(b.clone()));
+        let model = model.recompute_batch_norm_stats([a.clone(), b.clone()]);
+        let running = running_mean(&model.bn0);
+        for (c, m) in running.iter().enumerate() {
+            let expected = (2.0 * mean_a[c] + 3.0 * mean_b[c]) / 5.0;
+            assert!(
+                (m - expected).abs() <= 1e-5 * (1.0 + expected.abs()),
+                "channel {c}: {m} vs {expected}"
+            );
+        }
+        assert!(
+            running.iter().any(|m| m.abs() > 1e-3),
+            "the stem's outputs are not centred"
+        );
+        assert!(model.blocks.iter().all(|b| b.bn1.momentum == 0.01) && model.bn1.momentum == 0.01);
+
+        // Frozen with stage 0: the stem's BN and block 0's keep their (fresh: zero) means; a
+        // later stage's BN is recomputed.
+        let model = lite0().freeze_stages(1).recompute_batch_norm_stats([a, b]);
+        assert!(running_mean(&model.bn0).iter().all(|m| *m == 0.0));
+        assert!(running_mean(&model.blocks[0].bn1).iter().all(|m| *m == 0.0));
+        assert!(running_mean(&model.bn1).iter().any(|m| *m != 0.0));
     }
 }

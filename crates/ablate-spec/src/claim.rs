@@ -46,6 +46,13 @@ pub struct Claim {
     /// `identical` only: largest gradient (absolute value) of the `a` side's pre-BN bias still counted as zero.
     #[serde(default = "default_grad_tolerance")]
     pub grad_tolerance: f64,
+    /// `identical` only: compare the training losses over the first this many epochs (default: all;
+    /// 0: the losses are shown but not judged). Where the twins' float rounding differs and training
+    /// amplifies it (a fine-tuned backbone), losses part after a few steps although both sides
+    /// compute one function; the bias gradient, checked over every epoch, is then the claim's
+    /// measurable form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_epochs: Option<usize>,
     /// How to read this claim's evidence (Markdown), shown under its heading in the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -319,6 +326,7 @@ impl Claim {
             rope: default_rope(),
             loss_tolerance: default_loss_tolerance(),
             grad_tolerance: default_grad_tolerance(),
+            loss_epochs: None,
             notes: None,
         }
     }

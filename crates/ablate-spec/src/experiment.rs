@@ -139,6 +139,22 @@ pub struct FinetuneSpec {
     pub drop_connect: f64,
     /// The stem and this many of the 7 stages stay as loaded (no gradient, running statistics).
     pub freeze_stages: usize,
+    /// Which BatchNorm statistics the fine-tuned backbone is evaluated with (val every epoch, and
+    /// the final train/val/test measurements).
+    pub eval_bn_stats: EvalBnStats,
+}
+
+/// The statistics a fine-tuned backbone's BatchNorms normalize with in eval mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvalBnStats {
+    /// Recomputed on the training images after each epoch ("precise BN", PyTorch's
+    /// `swa_utils.update_bn`): the running averages (momentum 0.01) cannot follow the backbone in
+    /// a run of a few hundred steps, and lag behind the weights being evaluated.
+    #[default]
+    Recomputed,
+    /// The running averages as training left them (what `model.eval()` uses in lukemelas' code).
+    Running,
 }
 
 impl Default for FinetuneSpec {
@@ -147,6 +163,7 @@ impl Default for FinetuneSpec {
             backbone_lr: 1e-4,
             drop_connect: 0.2,
             freeze_stages: 0,
+            eval_bn_stats: EvalBnStats::default(),
         }
     }
 }
@@ -388,6 +405,11 @@ impl Experiment {
             {
                 return Err(bad(
                     "`loss_tolerance` and `grad_tolerance` must be > 0".into()
+                ));
+            }
+            if claim.loss_epochs.is_some() && claim.expect != Expect::Identical {
+                return Err(bad(
+                    "`loss_epochs` only applies to `expect = \"identical\"`".into(),
                 ));
             }
         }
@@ -991,6 +1013,13 @@ train_per_class = [25]
         assert_eq!(e.claims[1].compare, crate::Compare::Best);
         assert_eq!(e.claims[0].metric, crate::Metric::ValAcc);
         assert_eq!(e.config_hash(), plain.config_hash());
+        assert_eq!(e.claims[0].loss_epochs, None, "every epoch by default");
+        let first = parse(&format!("{BASE}{CLAIMS}").replace(
+            "expect = \"identical\"",
+            "expect = \"identical\"\nloss_epochs = 1",
+        ))
+        .unwrap();
+        assert_eq!(first.claims[0].loss_epochs, Some(1));
 
         let cases: &[(&str, &str, &[&str])] = &[
             ("id = \"D\"", "id = \"A\"", &["claim `A`", "earlier"]),
@@ -1015,6 +1044,11 @@ train_per_class = [25]
                 "compare = \"best\"",
                 "compare = \"best\"\nsign = 1",
                 &["sign"],
+            ),
+            (
+                "compare = \"best\"",
+                "compare = \"best\"\nloss_epochs = 1",
+                &["claim `D`", "`loss_epochs`", "identical"],
             ),
         ];
         for (from, to, needles) in cases {

@@ -42,7 +42,7 @@ pub use cell::Cell;
 pub use claim::{Claim, Compare, Expect, Metric, Selector};
 pub use data::{BackboneSpec, DataSpec};
 pub use error::SpecError;
-pub use experiment::{Experiment, FinetuneSpec, OptimizerKind, TrainSpec};
+pub use experiment::{EvalBnStats, Experiment, FinetuneSpec, OptimizerKind, TrainSpec};
 pub use grid::{GridBlock, GridSpec};
 pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word};

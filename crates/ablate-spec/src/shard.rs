@@ -212,12 +212,25 @@ mod tests {
         let dearest_frozen = frozen.iter().map(|c| cell_cost(&ft, c)).fold(0.0, f64::max);
         assert!(cheapest_tuned > 10.0 * dearest_frozen);
         assert_eq!(ft.claims.len(), 9);
+
+        // Its full-size version for GPUs: b5 at 456 px, the same axes at the asker's scale.
+        let b5 = shipped("forum-finetune-b5.toml");
+        let (tuned, frozen): (Vec<Cell>, Vec<Cell>) =
+            b5.cells().into_iter().partition(|c| c.head.finetuned());
+        assert_eq!((tuned.len(), frozen.len()), (50, 50));
+        assert_eq!(b5.backbone.as_ref().unwrap().image_size, Some(456));
+        let a = b5.claims.iter().find(|c| c.id == "A-finetune").unwrap();
+        assert_eq!(
+            a.loss_epochs,
+            Some(0),
+            "rounding is amplified: the gradient judges"
+        );
     }
 
     /// The committed results were made by the shipped experiment files: same canonical form, same hash.
     #[test]
     fn shipped_experiments_hash_as_their_committed_results() {
-        for name in ["forum", "forum-sweep"] {
+        for name in ["forum", "forum-sweep", "forum-finetune"] {
             let manifest = manifest_dir().join(format!("../../results/{name}/manifest.json"));
             let manifest: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();

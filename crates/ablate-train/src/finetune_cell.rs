@@ -35,6 +35,9 @@ pub struct FinetuneSettings {
     pub freeze_stages: usize,
     /// Images per forward pass when evaluating.
     pub eval_batch: usize,
+    /// Evaluate with BatchNorm statistics recomputed on the training images (see
+    /// [`EfficientNet::recompute_batch_norm_stats`]) instead of the running averages.
+    pub recompute_bn: bool,
 }
 
 impl Default for FinetuneSettings {
@@ -44,6 +47,7 @@ impl Default for FinetuneSettings {
             drop_connect: 0.2,
             freeze_stages: 0,
             eval_batch: 64,
+            recompute_bn: true,
         }
     }
 }
@@ -66,11 +70,41 @@ impl PretrainedBackbone {
     }
 }
 
+/// Called with (the epochs done so far, epochs in all).
+pub type OnEpoch<'a> = dyn Fn(&[EpochMetrics], usize) + Sync + 'a;
+
+/// Who watches a fine-tuning cell while it trains (it takes minutes to hours, so it keeps a
+/// checkpoint and says how far it got).
+#[derive(Clone, Copy, Default)]
+pub struct Watch<'a> {
+    /// Where the state after every epoch is saved, and resumed from.
+    pub checkpoint: Option<&'a Checkpoint>,
+    /// Called with (the epochs done so far, epochs in all) once the cell starts (after resuming)
+    /// and after every epoch, e.g. to show progress, val accuracy and an ETA.
+    pub on_epoch: Option<&'a OnEpoch<'a>>,
+}
+
+impl<'a> Watch<'a> {
+    /// Only a checkpoint.
+    pub fn checkpoint(checkpoint: &'a Checkpoint) -> Self {
+        Watch {
+            checkpoint: Some(checkpoint),
+            on_epoch: None,
+        }
+    }
+
+    fn epoch(&self, done: &[EpochMetrics], all: usize) {
+        if let Some(on_epoch) = self.on_epoch {
+            on_epoch(done, all);
+        }
+    }
+}
+
 /// Fine-tunes the pretrained `backbone` with the cell's head on `images`, and measures the cell as
-/// the frozen regime does. With a `checkpoint`, the state after every epoch is saved there and a
-/// cell interrupted earlier resumes after its last saved epoch, with the numbers an uninterrupted
-/// run gives (every draw is keyed by epoch and step); removing it is the caller's job, once the
-/// cell's record is safe.
+/// the frozen regime does. With a checkpoint in `watch`, the state after every epoch is saved there
+/// and a cell interrupted earlier resumes after its last saved epoch, with the numbers an
+/// uninterrupted run gives (every draw is keyed by epoch and step); removing it is the caller's
+/// job, once the cell's record is safe.
 pub fn train_finetune_cell(
     cell: &Cell,
     train: &TrainSpec,
@@ -78,7 +112,7 @@ pub fn train_finetune_cell(
     backbone: &PretrainedBackbone,
     images: &ImageBatches,
     device: &Device,
-    checkpoint: Option<&Checkpoint>,
+    watch: Watch<'_>,
 ) -> Result<CellOutcome, TrainError> {
     let started = Instant::now();
     let train_device = device.clone().autodiff();
@@ -103,7 +137,7 @@ pub fn train_finetune_cell(
     let mut epochs = Vec::with_capacity(settings.epochs);
     let mut steps = 0;
     let mut dropped_single_sample_batch = false;
-    if let Some(checkpoint) = checkpoint {
+    if let Some(checkpoint) = watch.checkpoint {
         let (resumed, progress) = checkpoint.resume(&mut net, optim)?;
         optim = resumed;
         if let Some(progress) = progress {
@@ -112,6 +146,7 @@ pub fn train_finetune_cell(
             dropped_single_sample_batch = progress.dropped_single_sample_batch;
         }
     }
+    watch.epoch(&epochs, settings.epochs);
     for epoch in epochs.len()..settings.epochs {
         let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
         let mut loss_sum = 0.0f64;
@@ -151,6 +186,9 @@ pub fn train_finetune_cell(
             epoch_steps += 1;
         }
         steps += epoch_steps;
+        if finetune.recompute_bn {
+            net.backbone = recompute_bn(net.backbone, images, settings.batch_size, &train_device);
+        }
         // Val in eval mode: the backbone's features, then the head, as `finish` measures the cell.
         let eval = net.valid();
         let val = BackboneFeatures::of(&eval.backbone, images, &[Split::Val], finetune, device);
@@ -162,7 +200,7 @@ pub fn train_finetune_cell(
             val_acc: val.acc,
             bias_grad_max,
         });
-        if let Some(checkpoint) = checkpoint {
+        if let Some(checkpoint) = watch.checkpoint {
             checkpoint.save(
                 &net,
                 &optim,
@@ -175,6 +213,7 @@ pub fn train_finetune_cell(
                 },
             )?;
         }
+        watch.epoch(&epochs, settings.epochs);
     }
     let eval = net.valid();
     let features = BackboneFeatures::of(
@@ -192,6 +231,23 @@ pub fn train_finetune_cell(
         fit: None,
     };
     Ok(finish(trained, &features, device, started))
+}
+
+/// The backbone with BatchNorm statistics over the cell's training images, in batches of the
+/// training batch size, in a fixed order (so a resumed cell recomputes the same numbers).
+fn recompute_bn(
+    backbone: EfficientNet,
+    images: &ImageBatches,
+    batch_size: usize,
+    device: &Device,
+) -> EfficientNet {
+    let rows: Vec<usize> = (0..images.len(Split::Train)).collect();
+    backbone.recompute_batch_norm_stats(
+        rows.chunks(batch_size)
+            // A batch of one has no variance (as in training, it is left out).
+            .filter(|chunk| chunk.len() > 1)
+            .map(|chunk| images.rows(Split::Train, chunk, device)),
+    )
 }
 
 /// The eval-mode features of a (fine-tuned) backbone over a cell's splits: the frozen regime's

@@ -29,7 +29,7 @@ pub use checkpoint::{Checkpoint, Progress};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
-pub use finetune_cell::{FinetuneSettings, PretrainedBackbone, train_finetune_cell};
+pub use finetune_cell::{FinetuneSettings, PretrainedBackbone, Watch, train_finetune_cell};
 pub use images::{ImageBatches, ImageSet, ImageSplit};
 pub use optimizer::build as build_optimizer;
 pub use source::{BatchSource, FeatureSource, Split};

@@ -11,7 +11,8 @@ use ablate_backbone::Arch;
 use ablate_images::{ImageDataset, Preprocess};
 use ablate_spec::{Cell, DataSpec, HeadVariant, Switch, TrainSpec};
 use ablate_train::{
-    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, train_finetune_cell,
+    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, Watch,
+    train_finetune_cell,
 };
 use burn::tensor::Device;
 
@@ -82,7 +83,16 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
     };
     let run = || {
         let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
-        train_finetune_cell(&cell, &train, &finetune, &backbone, &images, &device, None).unwrap()
+        train_finetune_cell(
+            &cell,
+            &train,
+            &finetune,
+            &backbone,
+            &images,
+            &device,
+            Watch::default(),
+        )
+        .unwrap()
     };
     let a = run();
     let b = run();
@@ -152,7 +162,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        None,
+        Watch::default(),
     )
     .unwrap();
 
@@ -165,11 +175,15 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        Some(&checkpoint),
+        Watch::checkpoint(&checkpoint),
     )
     .unwrap();
     assert_eq!(first.epochs[..], whole.epochs[..2]);
-    // ...then run again: only epoch 3 trains.
+    // ...then run again: only epoch 3 trains, and the progress it reports says so.
+    let reported = std::sync::Mutex::new(Vec::new());
+    let on_epoch = |done: &[ablate_results::EpochMetrics], all| {
+        reported.lock().unwrap().push((done.len(), all))
+    };
     let resumed = train_finetune_cell(
         &cell,
         &train(3),
@@ -177,9 +191,13 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        Some(&checkpoint),
+        Watch {
+            checkpoint: Some(&checkpoint),
+            on_epoch: Some(&on_epoch),
+        },
     )
     .unwrap();
+    assert_eq!(reported.into_inner().unwrap(), [(2, 3), (3, 3)]);
     assert_eq!(resumed.epochs, whole.epochs);
     assert_eq!(resumed.steps, whole.steps);
     assert_eq!(
@@ -207,9 +225,59 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        Some(&Checkpoint::new(&dir.path().join("ckpt"), &other.id())),
+        Watch::checkpoint(&Checkpoint::new(&dir.path().join("ckpt"), &other.id())),
     )
     .unwrap_err()
     .to_string();
     assert!(err.contains("ckpt") && err.contains(&cell.id()), "{err}");
+}
+
+/// Recomputing the backbone's BatchNorm statistics before each evaluation changes what is
+/// measured, never how the cell trains: the epochs' training losses are equal to the bit, the
+/// evaluations are not.
+#[test]
+fn recomputed_batch_norm_statistics_change_evaluations_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = ImageDataset::open(&image_folder(dir.path())).unwrap();
+    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let device = Device::flex();
+    let backbone = lite0();
+    let train = TrainSpec {
+        epochs: 2,
+        batch_size: 4,
+        hidden: 32,
+        ..TrainSpec::default()
+    };
+    let cell = Cell {
+        head: HeadVariant::mlp(),
+        train_per_class: 5,
+        seed: 0,
+    };
+    let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
+    let run = |recompute_bn| {
+        let finetune = FinetuneSettings {
+            eval_batch: 8,
+            recompute_bn,
+            ..FinetuneSettings::default()
+        };
+        train_finetune_cell(
+            &cell,
+            &train,
+            &finetune,
+            &backbone,
+            &images,
+            &device,
+            Watch::default(),
+        )
+        .unwrap()
+    };
+    let (recomputed, running) = (run(true), run(false));
+    let losses = |o: &ablate_results::CellOutcome| -> Vec<f64> {
+        o.epochs.iter().map(|e| e.train_loss).collect()
+    };
+    assert_eq!(losses(&recomputed), losses(&running));
+    assert_eq!(recomputed.steps, running.steps);
+    for (a, b) in recomputed.epochs.iter().zip(&running.epochs) {
+        assert_ne!(a.val_loss, b.val_loss, "epoch {}", a.epoch);
+    }
 }

@@ -128,9 +128,16 @@ pub struct SlurmArgs {
     /// Time limit per task, in Slurm's format (e.g. `2:00:00`).
     #[arg(long)]
     pub time: Option<String>,
-    /// CPUs per task; the task trains that many cells at once.
+    /// CPUs per task; on `flex` the task trains that many cells at once.
     #[arg(long, default_value_t = 2)]
     pub cpus_per_task: usize,
+    /// The backend the jobs run on; `cuda` asks Slurm for GPUs (`--gpus-per-task`) and trains one
+    /// cell at a time per task on its GPU.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub backend: Backend,
+    /// GPUs per task with `--backend cuda` (`#SBATCH --gres=gpu:N`); ablate uses the first.
+    #[arg(long, default_value_t = 1)]
+    pub gpus_per_task: usize,
     /// Submit with sbatch and return at once, printing the job ids.
     #[arg(long)]
     pub submit: bool,

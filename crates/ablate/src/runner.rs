@@ -1,17 +1,19 @@
 //! Runs the missing cells of a grid in parallel and persists each one the moment it ends.
 
-use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ablate_data::FeatureSet;
 use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
 use ablate_spec::{Cell, Experiment};
-use ablate_train::{Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone};
+use ablate_train::{
+    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, Watch,
+};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+
+use crate::progress::GridProgress;
 
 /// What a run did.
 pub struct RunSummary {
@@ -49,6 +51,7 @@ impl FinetuneInputs {
                 drop_connect: spec.drop_connect,
                 freeze_stages: spec.freeze_stages,
                 eval_batch: plan.backbone.batch_size,
+                recompute_bn: spec.eval_bn_stats == ablate_spec::EvalBnStats::Recomputed,
             },
         })
     }
@@ -129,7 +132,7 @@ impl Runner<'_> {
         let cost = |c: &Cell| ablate_spec::shard::cell_cost(self.experiment, c);
         missing.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
 
-        let progress = progress_bar(missing.len() as u64);
+        let progress = GridProgress::new(&missing.iter().map(cost).collect::<Vec<_>>());
         let failed = Mutex::new(Vec::new());
         let fatal: Mutex<Option<ResultsError>> = Mutex::new(None);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -141,7 +144,7 @@ impl Runner<'_> {
                 if fatal.lock().expect("no worker panics holding it").is_some() {
                     return;
                 }
-                let saved = match self.train(cell) {
+                let saved = match self.train(cell, &progress) {
                     Ok(record) => {
                         let line = format!(
                             "{}  train_acc {:.4}  val_acc {:.4}  {:.1}s",
@@ -173,14 +176,7 @@ impl Runner<'_> {
                     }
                 };
                 match saved {
-                    Ok(line) => {
-                        if progress.is_hidden() {
-                            eprintln!("{line}");
-                        } else {
-                            progress.println(line);
-                        }
-                        progress.inc(1);
-                    }
+                    Ok(line) => progress.cell_done(&line, cost(cell)),
                     Err(e) => {
                         fatal
                             .lock()
@@ -190,7 +186,7 @@ impl Runner<'_> {
                 }
             });
         });
-        progress.finish_and_clear();
+        progress.finish();
         if let Some(e) = fatal.into_inner().expect("workers are done") {
             return Err(e).context("saving a finished cell");
         }
@@ -232,12 +228,15 @@ impl Runner<'_> {
         Checkpoint::new(&self.store.folder().join("checkpoints").join(&id), &id)
     }
 
-    fn train(&self, cell: &Cell) -> Result<CellRecord> {
+    fn train(&self, cell: &Cell, progress: &GridProgress) -> Result<CellRecord> {
         let outcome = if cell.head.finetuned() {
             let inputs = self
                 .finetune
                 .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
             let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.seed)?;
+            let cell_progress = progress.cell(&cell.id());
+            let on_epoch =
+                |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
             ablate_train::train_finetune_cell(
                 cell,
                 &self.experiment.train,
@@ -245,7 +244,10 @@ impl Runner<'_> {
                 &inputs.backbone,
                 &images,
                 &self.device,
-                Some(&self.checkpoint(cell)),
+                Watch {
+                    checkpoint: Some(&self.checkpoint(cell)),
+                    on_epoch: Some(&on_epoch),
+                },
             )?
         } else {
             let source =
@@ -259,18 +261,4 @@ impl Runner<'_> {
             outcome,
         })
     }
-}
-
-/// Relative cost of a cell: rows seen per epoch, times the head's width. Only orders the work.
-fn progress_bar(len: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} cells  ETA {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }

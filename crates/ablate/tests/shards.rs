@@ -123,3 +123,45 @@ fn slurm_dry_run_prints_balanced_shards_and_the_scripts() {
     assert!(err.contains("largest shard"), "{err}");
     assert!(!s.path("results").exists(), "a dry run writes nothing");
 }
+
+/// The GPU version of the array: GPUs asked for, the backend passed to every job, one cell at a time
+/// per task; a build without the cuda feature writes the scripts for a dry run but refuses to submit.
+#[test]
+fn slurm_on_gpus_asks_for_them_and_passes_the_backend() {
+    let s = Scratch::new();
+    let o = s.ablate(&[
+        "slurm",
+        "small.toml",
+        "--tasks",
+        "2",
+        "--backend",
+        "cuda",
+        "--gpus-per-task",
+        "1",
+        "--cpus-per-task",
+        "8",
+        "--dry-run",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scripts = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --cpus-per-task=8",
+        "--shard auto --jobs 1 --backend cuda",
+    ] {
+        assert!(scripts.contains(needle), "{needle}: {scripts}");
+    }
+    assert!(
+        scripts
+            .lines()
+            .any(|l| l.contains(" prepare ") && l.ends_with("--backend cuda")),
+        "{scripts}"
+    );
+    if !cfg!(feature = "cuda") {
+        let o = s.ablate(&["slurm", "small.toml", "--tasks", "2", "--backend", "cuda"]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("--features cuda"), "{err}");
+        assert!(!s.path("results").exists(), "nothing written");
+    }
+}

@@ -19,6 +19,15 @@ pub fn device(backend: Backend) -> Result<Device> {
     }
 }
 
+/// Refuses a backend this build cannot run, with the message `device` would give.
+pub fn check(backend: Backend) -> Result<()> {
+    match backend {
+        Backend::Flex => Ok(()),
+        Backend::Cuda if cfg!(feature = "cuda") => Ok(()),
+        Backend::Cuda => cuda::device().map(drop),
+    }
+}
+
 /// The name recorded in every result row.
 pub fn name(backend: Backend) -> &'static str {
     match backend {

@@ -13,7 +13,8 @@ use ablate_spec::shard;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::SlurmArgs;
+use crate::backend;
+use crate::cli::{Backend, SlurmArgs};
 
 /// The last array written for a results folder (`slurm/plan.json`); `ablate status` groups by it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +65,9 @@ fn header(args: &SlurmArgs, name: &str, chdir: &Path, log: &Path, cpus: usize) -
     if let Some(t) = &args.time {
         let _ = writeln!(h, "#SBATCH --time={t}");
     }
+    if args.backend == Backend::Cuda {
+        let _ = writeln!(h, "#SBATCH --gres=gpu:{}", args.gpus_per_task);
+    }
     h
 }
 
@@ -73,6 +77,13 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     }
     if args.cpus_per_task == 0 {
         bail!("--cpus-per-task must be at least 1");
+    }
+    if args.backend == Backend::Cuda && args.gpus_per_task == 0 {
+        bail!("--gpus-per-task must be at least 1 with --backend cuda");
+    }
+    if !args.dry_run {
+        // The jobs run this very binary: one that cannot use the backend would fail in the queue.
+        backend::check(args.backend)?;
     }
     let experiment = Experiment::load(&args.experiment)?;
     let exe = std::env::current_exe().context("finding the ablate binary")?;
@@ -144,6 +155,15 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
         max / mean
     );
 
+    let backend_arg = match args.backend {
+        Backend::Flex => String::new(),
+        Backend::Cuda => " --backend cuda".to_string(),
+    };
+    // On a GPU, cells at once would share one device and its memory: one at a time.
+    let jobs = match args.backend {
+        Backend::Flex => args.cpus_per_task,
+        Backend::Cuda => 1,
+    };
     let name = format!("ablate-{}", experiment.name);
     let ablate = quote(&exe);
     let exp = quote(&experiment_path);
@@ -158,7 +178,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
         );
         let _ = writeln!(
             text,
-            "set -euo pipefail\n# Features and the results folder, once, before any shard starts.\nexec {ablate} prepare {exp} --out {}",
+            "set -euo pipefail\n# Features and the results folder, once, before any shard starts.\nexec {ablate} prepare {exp} --out {}{backend_arg}",
             quote(&root)
         );
         scripts.push(Script {
@@ -182,9 +202,8 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     let _ = writeln!(
         text,
         "set -euo pipefail\n# Shard SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT; done cells are skipped on a requeue.\n\
-         exec {ablate} run {exp} --out {} --shard auto --jobs {}{cells_arg}",
+         exec {ablate} run {exp} --out {} --shard auto --jobs {jobs}{backend_arg}{cells_arg}",
         quote(&root),
-        args.cpus_per_task
     );
     let array_file = if args.missing {
         "array-missing.sbatch"
