@@ -1,7 +1,7 @@
 //! What the report derives from the numbers beyond the declared claims: the tuned head per family
 //! and size (chosen on val), what to use per size, and the dropout contrasts shown for context.
 
-use ablate_spec::{Claim, Expect, HeadKind, Metric, Selector, Switch};
+use ablate_spec::{Claim, Expect, HeadKind, HeadVariant, Metric, Selector, Switch};
 
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
@@ -204,10 +204,25 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             head,
             row: row.clone(),
             runner_up,
-            chosen: Selector::exactly(variant).describe(),
+            chosen: swept_settings(results, variant),
         });
     }
     Ok(tuned)
+}
+
+/// The variant's values of the switches the grid sweeps (what the choice chose): `bias_before_bn=true,
+/// relu=false, backbone=finetune`; the settings every variant shares are in the setup.
+fn swept_settings(results: &Results, variant: &HeadVariant) -> String {
+    let grid = &results.experiment.grid;
+    let parts: Vec<String> = Switch::all()
+        .filter(|s| grid.sweeps(*s))
+        .filter_map(|s| variant.get(s).map(|v| format!("{}={v}", s.key())))
+        .collect();
+    if parts.is_empty() {
+        "none swept for this head".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 #[cfg(test)]

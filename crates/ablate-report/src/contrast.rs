@@ -306,7 +306,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         .map_err(ReportError::table("summarising the claim per size"))?;
 
     let exactness = if claim.expect == Expect::Identical {
-        Some(exactness(results, &paired)?)
+        Some(exactness(results, &paired, claim.loss_epochs)?)
     } else {
         None
     };
@@ -375,9 +375,12 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             .map(|(_, d)| *d)
             .collect();
         let verdict = match (claim.expect, exact) {
-            (Expect::Identical, Some((loss, grad))) => {
-                stats::judge_identical(loss, claim.loss_tolerance, grad, claim.grad_tolerance)
-            }
+            (Expect::Identical, Some((loss, grad))) => stats::judge_identical(
+                (claim.loss_epochs != Some(0)).then_some(loss),
+                claim.loss_tolerance,
+                grad,
+                claim.grad_tolerance,
+            ),
             _ if stats::within_margin(&adjusted, claim.rope) => Verdict::Equivalent,
             (expect, _) => stats::judge_direction(&adjusted, expect),
         };
@@ -479,12 +482,17 @@ fn image_diffs(
     (!diffs.is_empty()).then_some(diffs)
 }
 
-/// Per size: the largest per-epoch |train-loss difference| between paired cells and the largest
-/// pre-BN bias gradient of the `a` cells, read from the epochs table.
 /// Per training size: (max |train-loss difference|, max |bias gradient|).
 type Exactness = Vec<(u64, (f64, f64))>;
 
-fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportError> {
+/// Per size: the largest per-epoch |train-loss difference| between paired cells (over the claim's
+/// `loss_epochs`, else every epoch) and the largest pre-BN bias gradient of the `a` cells over every
+/// epoch, read from the epochs table.
+fn exactness(
+    results: &Results,
+    paired: &DataFrame,
+    loss_epochs: Option<usize>,
+) -> Result<Exactness, ReportError> {
     let epochs = results.epochs.clone().lazy();
     let side = |prefix: &str| {
         epochs.clone().select([
@@ -519,7 +527,13 @@ fn exactness(results: &Results, paired: &DataFrame) -> Result<Exactness, ReportE
         )
         .group_by([col(rc::TRAIN_PER_CLASS)])
         .agg([
-            col("loss_gap").max().alias("max_loss_gap"),
+            match loss_epochs {
+                Some(n) if n > 0 => col("loss_gap").filter(col(ec::EPOCH).lt_eq(lit(n as u64))),
+                // Every epoch: judged, or (0) only shown.
+                _ => col("loss_gap"),
+            }
+            .max()
+            .alias("max_loss_gap"),
             col("grad_a").max().alias("max_bias_grad"),
         ])
         .sort([rc::TRAIN_PER_CLASS], SortMultipleOptions::default())

@@ -137,12 +137,13 @@ pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFi
     Ok(LineFigure {
         title: title.into(),
         x_label: "epoch".into(),
-        y_label: "validation accuracy".into(),
+        y_label: "validation accuracy (%)".into(),
         panels,
         log_x: false,
         log_y: false,
         band: true,
         integer_x: true,
+        percent_y: true,
     })
 }
 
@@ -152,15 +153,33 @@ pub fn bias_grad_by_epoch(
     main: &[HeadVariant],
 ) -> Result<LineFigure, ReportError> {
     let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn) && main.contains(v);
+    let mut panels = epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?;
+    // Both regimes in one grid: the fine-tuned variants dashed, in their frozen twin's colour.
+    let finetuned: Vec<String> = main
+        .iter()
+        .filter(|v| v.finetuned())
+        .map(HeadVariant::name)
+        .collect();
+    for curve in panels.iter_mut().flat_map(|p| p.curves.iter_mut()) {
+        curve.look.dashed = finetuned.contains(&curve.label);
+    }
     Ok(LineFigure {
-        title: "Largest gradient of the bias right before BN, per epoch (log scale; green: no ReLU, blue: ReLU)".into(),
+        title: format!(
+            "Largest gradient of the bias right before BN, per epoch (log scale; green: no ReLU, blue: ReLU{})",
+            if finetuned.is_empty() {
+                ""
+            } else {
+                "; dashed: fine-tuned"
+            }
+        ),
         x_label: "epoch".into(),
         y_label: "max |d loss / d bias| (mean over seeds)".into(),
-        panels: epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?,
+        panels,
         log_x: false,
         log_y: true,
         band: false,
         integer_x: true,
+        percent_y: false,
     })
 }
 
@@ -229,7 +248,7 @@ pub fn accuracy_by_size(
             "Which head, at which data size? {split} accuracy (mean over seeds, 95% CI)"
         ),
         x_label: "training images per class (log scale)".into(),
-        y_label: format!("{split} accuracy"),
+        y_label: format!("{split} accuracy (%)"),
         panels: vec![Panel {
             title: "tuned heads (chosen on val at each size) and highlighted variants".into(),
             curves,
@@ -238,6 +257,7 @@ pub fn accuracy_by_size(
         log_y: false,
         band: true,
         integer_x: true,
+        percent_y: true,
     }
 }
 
@@ -312,12 +332,13 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
     LineFigure {
         title: "Variants per head family: mean validation accuracy vs training-set size".into(),
         x_label: "training images per class (log scale)".into(),
-        y_label: "validation accuracy (mean over seeds)".into(),
+        y_label: "validation accuracy, % (mean over seeds)".into(),
         panels,
         log_x: true,
         log_y: false,
         band: false,
         integer_x: true,
+        percent_y: true,
     }
 }
 

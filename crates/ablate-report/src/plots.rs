@@ -91,7 +91,8 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
     if variant.kind() == HeadKind::Linear {
         return Look {
             color: RGBColor(0, 0, 0),
-            dashed: !last_bias,
+            // Fine-tuned or without last-layer bias: dashed (a grid rarely sweeps both).
+            dashed: !last_bias || variant.finetuned(),
             width: 3,
         };
     }
@@ -119,7 +120,7 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
     let (r, g, b) = ramps[family][rank];
     Look {
         color: RGBColor(r, g, b),
-        dashed: !last_bias,
+        dashed: !last_bias || variant.finetuned(),
         // Dropout before BN: a thinner line of the same colour.
         width: if variant.dropout_position() == DropoutPosition::AfterBn {
             2
@@ -154,6 +155,8 @@ pub struct LineFigure {
     pub band: bool,
     /// Format of the x tick labels (sizes are integers; epochs too).
     pub integer_x: bool,
+    /// y values are fractions shown as percentages (accuracies).
+    pub percent_y: bool,
 }
 
 // Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-wd0.0001-lr0.0003-ep20`).
@@ -275,6 +278,7 @@ fn draw_panel<DB: DrawingBackend>(
             let mut chart = $chart;
             let integer_x = figure.integer_x;
             let log_y = figure.log_y;
+            let percent_y = figure.percent_y;
             chart
                 .configure_mesh()
                 .x_desc(figure.x_label.as_str())
@@ -289,6 +293,8 @@ fn draw_panel<DB: DrawingBackend>(
                 .y_label_formatter(&|y| {
                     if log_y {
                         format!("{y:.0e}")
+                    } else if percent_y {
+                        format!("{:.0}", y * 100.0)
                     } else {
                         format!("{y:.2}")
                     }
@@ -331,6 +337,18 @@ fn draw_panel<DB: DrawingBackend>(
             Ok::<(), String>(())
         }};
     }
+    // A log x axis is ticked at the curves' own x values (the training sizes): plotters' own log
+    // ticks are powers of ten and would leave 25 unlabelled.
+    let x_ticks = || {
+        let mut xs: Vec<f64> = figure
+            .panels
+            .iter()
+            .flat_map(|p| p.curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)))
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        xs
+    };
     match (figure.log_x, figure.log_y) {
         (false, false) => body!(
             builder
@@ -340,7 +358,7 @@ fn draw_panel<DB: DrawingBackend>(
         (true, false) => {
             body!(
                 builder
-                    .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                    .build_cartesian_2d((x0..x1).log_scale().with_key_points(x_ticks()), y0..y1)
                     .map_err(text_err)?
             )
         }
@@ -353,7 +371,10 @@ fn draw_panel<DB: DrawingBackend>(
         }
         (true, true) => body!(
             builder
-                .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                .build_cartesian_2d(
+                    (x0..x1).log_scale().with_key_points(x_ticks()),
+                    (y0..y1).log_scale()
+                )
                 .map_err(text_err)?
         ),
     }

@@ -227,14 +227,15 @@ pub fn seeds_to_settle_with_floor(
     (2..=10_000).find(|&n| half_width_at(n, interval.sd, level).hypot(floor) < target)
 }
 
-/// The exactness rule of `identical` claims: both measured gaps within their tolerances.
+/// The exactness rule of `identical` claims: both measured gaps within their tolerances (the loss
+/// gap only where it is judged).
 pub fn judge_identical(
-    max_loss_gap: f64,
+    max_loss_gap: Option<f64>,
     loss_tolerance: f64,
     max_bias_grad: f64,
     grad_tolerance: f64,
 ) -> Verdict {
-    if max_loss_gap <= loss_tolerance && max_bias_grad <= grad_tolerance {
+    if max_loss_gap.is_none_or(|gap| gap <= loss_tolerance) && max_bias_grad <= grad_tolerance {
         Verdict::Supported
     } else {
         Verdict::Contradicted
@@ -359,14 +360,20 @@ mod tests {
 
     #[test]
     fn identical_needs_both_gaps_within_tolerance() {
-        assert_eq!(judge_identical(4e-7, 1e-5, 2e-8, 1e-6), Verdict::Supported);
-        assert_eq!(
-            judge_identical(3e-3, 1e-5, 2e-8, 1e-6),
-            Verdict::Contradicted
-        );
-        assert_eq!(
-            judge_identical(4e-7, 1e-5, 1e-3, 1e-6),
-            Verdict::Contradicted
-        );
+        let table = [
+            (Some(4e-7), 2e-8, Verdict::Supported),
+            (Some(3e-3), 2e-8, Verdict::Contradicted),
+            (Some(4e-7), 1e-3, Verdict::Contradicted),
+            // Losses not judged (`loss_epochs = 0`): the gradient alone decides.
+            (None, 2e-8, Verdict::Supported),
+            (None, 1e-3, Verdict::Contradicted),
+        ];
+        for (loss, grad, verdict) in table {
+            assert_eq!(
+                judge_identical(loss, 1e-5, grad, 1e-6),
+                verdict,
+                "{loss:?} {grad}"
+            );
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use ablate_spec::{Claim, Compare, DataSpec, Expect, HeadKind, Metric, Switch};
 
-use super::format::{diff_text, margin_text, pct};
+use super::format::{Regimes, diff_text, margin_text, pct};
 use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
 use crate::results::Results;
@@ -71,14 +71,32 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             }
         }
         None => {
+            // With both regimes in the grid, the regime is one more setting chosen on val: say
+            // which one each tuned head ended with.
+            let both = Regimes::of(&results.experiment) == Regimes::Both;
             for t in &analysis.tuned {
+                let regime = match results.variant(&t.row.variant) {
+                    Some(v) if both && v.finetuned() => " (backbone fine-tuned)",
+                    Some(_) if both => " (backbone frozen)",
+                    _ => "",
+                };
+                let acc = t.row.test.as_ref().unwrap_or(&t.row.val);
                 let _ = writeln!(
                     w,
-                    "- **{} per class**, {} tuned on val: `{}`, {} on {on}",
+                    "- **{} per class**, {} tuned on val: `{}`{regime}, {} on {on} (95% CI {} to {})",
                     t.row.train_per_class,
                     t.head,
                     t.row.variant,
-                    pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
+                    pct(acc.mean),
+                    pct(acc.lo()),
+                    pct(acc.hi())
+                );
+            }
+            if both {
+                let _ = writeln!(
+                    w,
+                    "- Each tuned head chose its backbone regime on val like any other setting; the \
+                     heads *within* one regime are compared by the claims that pin `backbone` (below)."
                 );
             }
         }
@@ -167,7 +185,8 @@ fn context(results: &Results, on: &str) -> String {
         .map(usize::to_string)
         .collect();
     format!(
-        "Measured on {source}{classes} with frozen {backbone} features: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
+        "Measured on {source}{classes} with {}: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
+        Regimes::of(e).trained_on(&backbone),
         e.grid.seeds.len(),
         sizes.join(", ")
     )
@@ -204,17 +223,22 @@ fn claim_line(c: &ClaimResult) -> String {
             .iter()
             .filter_map(|r| r.exactness)
             .fold((0.0f64, 0.0f64), |(l, g), (a, b)| (l.max(a), g.max(b)));
-        format!("largest train-loss gap {loss:.1e}, largest bias gradient {grad:.1e}")
+        if claim.loss_epochs == Some(0) {
+            format!(
+                "the bias gets no gradient: at most {grad:.1e}; the twins' losses are not judged: \
+                 once the backbone trains they part, by up to {loss:.1e}, as runs whose float \
+                 rounding differs do"
+            )
+        } else {
+            format!("largest train-loss gap {loss:.1e}, largest bias gradient {grad:.1e}")
+        }
     } else {
         let largest = c
             .rows
             .iter()
             .map(|r| r.adjusted.mean)
             .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-        format!(
-            "largest |mean effect| {}",
-            diff_text(claim.metric, largest.abs()).trim_start_matches('+')
-        )
+        format!("largest mean effect {}", diff_text(claim.metric, largest))
     };
     let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
         format!(

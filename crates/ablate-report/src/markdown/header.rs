@@ -6,6 +6,7 @@ use ablate_results::columns::runs as rc;
 use ablate_spec::HeadKind;
 use polars::prelude::DataFrame;
 
+use super::format::Regimes;
 use crate::analysis::Analysis;
 use crate::error::ReportError;
 use crate::frame::strings;
@@ -78,12 +79,27 @@ pub fn question(w: &mut String, results: &Results) {
         };
         let _ = writeln!(w, "- {}", text.unwrap_or(default_head_text(head)));
     }
-    let _ = writeln!(
-        w,
-        "\nEvery head variant is trained on the same frozen backbone features with several seeds; a \
-         seed fixes the training subset, the initialisation and the batch order, so two variants with \
-         the same seed differ only in the head (a *paired* design).\n"
-    );
+    let text = match Regimes::of(experiment) {
+        Regimes::Frozen => {
+            "Every head variant is trained on the same frozen backbone features with several \
+             seeds; a seed fixes the training subset, the initialisation and the batch order, so two \
+             variants with the same seed differ only in the head (a *paired* design)."
+        }
+        Regimes::Both => {
+            "Every head variant is trained either on the frozen backbone's features or \
+             together with the backbone, fine-tuned from the same pretrained weights (the `backbone` \
+             switch; claims are judged per regime), with several seeds; a seed fixes the training \
+             subset, the initialisation, the batch order and every dropout and drop-connect draw, so \
+             two variants with the same seed differ only in what their names say (a *paired* design)."
+        }
+        Regimes::Finetuned => {
+            "Every head variant is trained together with the backbone, fine-tuned \
+             from the same pretrained weights, with several seeds; a seed fixes the training subset, \
+             the initialisation, the batch order and every dropout and drop-connect draw, so two \
+             variants with the same seed differ only in the head (a *paired* design)."
+        }
+    };
+    let _ = writeln!(w, "\n{text}\n");
 }
 
 /// The distinct values of a text column, sorted (provenance: normally one each).

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use ablate_results::DataSummary;
 use ablate_results::columns::runs as rc;
-use ablate_spec::{DataSpec, Experiment, GridBlock, Switch, Value};
+use ablate_spec::{DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, Value};
 
 use super::Context;
+use super::format::Regimes;
 use crate::error::ReportError;
 use crate::frame::f64s;
 use crate::results::Results;
@@ -24,13 +25,14 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
     );
     let backbone = match &e.backbone {
         Some(b) => format!(
-            "{} (`{}`), {}, frozen; features = global-average-pooled last stage",
+            "{} (`{}`), {}, {}",
             b.arch,
             b.weights.display(),
             b.image_size.map_or(
                 "the architecture's own resolution".to_string(),
                 |s| format!("{s} px")
-            )
+            ),
+            regime_text(e)
         ),
         None => "none here: the features file was made elsewhere".into(),
     };
@@ -68,6 +70,38 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
         let _ = writeln!(w, "{}\n", notes.trim_end());
     }
     Ok(())
+}
+
+/// How the backbone is used: frozen (features), fine-tuned (its `[finetune]` settings), or both.
+fn regime_text(e: &Experiment) -> String {
+    const FROZEN: &str = "features = global-average-pooled last stage";
+    let finetune = |f: &FinetuneSpec| {
+        format!(
+            "the whole network trained with the head: backbone lr {}, drop-connect {}, {}, \
+             BatchNorms on batch statistics while training and, for every evaluation, {}",
+            f.backbone_lr,
+            f.drop_connect,
+            match f.freeze_stages {
+                0 => "no stage frozen".to_string(),
+                n => format!("stem and first {n} stages frozen"),
+            },
+            match f.eval_bn_stats {
+                EvalBnStats::Recomputed => {
+                    "statistics recomputed on the cell's training images after each epoch"
+                }
+                EvalBnStats::Running => "the running averages (momentum 0.01)",
+            }
+        )
+    };
+    let f = e.finetune.clone().unwrap_or_default();
+    match Regimes::of(e) {
+        Regimes::Frozen => format!("frozen; {FROZEN}"),
+        Regimes::Finetuned => format!("fine-tuned: {}", finetune(&f)),
+        Regimes::Both => format!(
+            "two regimes (the `backbone` switch): frozen ({FROZEN}), and fine-tuned ({})",
+            finetune(&f)
+        ),
+    }
 }
 
 fn list<T: std::fmt::Display>(values: &[T]) -> String {

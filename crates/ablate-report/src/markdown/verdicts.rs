@@ -25,7 +25,10 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          other side; *inconclusive* otherwise, with the seeds that would settle it under the same rule \
          if the observed mean and spread held. Claims of identity (`identical`) are judged by exactness \
          instead: supported when the largest per-epoch |train-loss difference| and the largest |gradient| \
-         of the bias before BN are below the stated tolerances. `best of (...)` compares with the variant \
+         of the bias before BN are below the stated tolerances (a claim can limit the losses to its \
+         first `loss_epochs` epochs, or with 0 show them without judging them: where training amplifies \
+         float rounding, as fine-tuning a backbone does, two runs of one exact function part after a few \
+         steps, and the gradient, checked over every epoch, is the claim's measurable form). `best of (...)` compares with the variant \
          of best mean validation accuracy at that size: that choice favours `b`, so a verdict for `a` \
          against it is conservative. `tuned (...)` is the selection protocol: each side is reduced to its \
          variant of best mean *validation* accuracy (its tuned hyperparameters) and the two are compared \
@@ -76,12 +79,23 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                 let (mean, ci, p) = match r.exactness {
                     Some((loss, grad)) => (
                         format!(
-                            "max \\|Δ train loss\\| {loss:.1e}; max \\|bias grad\\| {grad:.1e}"
+                            "max \\|Δ train loss\\|{} {loss:.1e}; max \\|bias grad\\| {grad:.1e}",
+                            match c.claim.loss_epochs {
+                                Some(0) => " (not judged)".to_string(),
+                                Some(1) => " (epoch 1)".to_string(),
+                                Some(n) => format!(" (epochs 1-{n})"),
+                                None => String::new(),
+                            }
                         ),
-                        format!(
-                            "tolerances {:.0e} / {:.0e}",
-                            c.claim.loss_tolerance, c.claim.grad_tolerance
-                        ),
+                        match c.claim.loss_epochs {
+                            Some(0) => {
+                                format!("tolerance {:.0e} (gradient)", c.claim.grad_tolerance)
+                            }
+                            _ => format!(
+                                "tolerances {:.0e} / {:.0e}",
+                                c.claim.loss_tolerance, c.claim.grad_tolerance
+                            ),
+                        },
                         "—".to_string(),
                     ),
                     None => (
