@@ -3,8 +3,11 @@
 
 use ablate_spec::{Claim, Expect, HeadKind, HeadVariant, Metric, Selector, Switch};
 
+use ablate_results::columns::runs as rc;
+
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
+use crate::frame::{f64s, strings, u64s};
 use crate::results::Results;
 use crate::summary::VariantRow;
 
@@ -166,9 +169,9 @@ pub fn recommendations(
 pub struct Tuned {
     pub head: String,
     pub row: VariantRow,
-    /// The next best variant of the same head and size, and how far behind it is on val: a gap
-    /// below the standard error of the chosen mean means the choice is not settled.
-    pub runner_up: Option<(String, f64)>,
+    /// The next best variant of the same head and size, how far behind it is on val, and the
+    /// standard error of that lead over the paired seeds: a lead below it is not settled.
+    pub runner_up: Option<(String, f64, f64)>,
     /// The chosen values, as `key=value` (every switch the head has).
     pub chosen: String,
 }
@@ -199,7 +202,10 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             best_on_val(rows.iter().filter(|r| {
                 r.train_per_class == size && r.head == head && r.variant != row.variant
             }))
-            .map(|r| (r.variant.clone(), row.val.mean - r.val.mean));
+            .map(|r| {
+                let se = paired_val_se(results, size, &row.variant, &r.variant);
+                (r.variant.clone(), row.val.mean - r.val.mean, se)
+            });
         tuned.push(Tuned {
             head,
             row: row.clone(),
@@ -208,6 +214,39 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
         });
     }
     Ok(tuned)
+}
+
+/// The standard error of `a`'s val-accuracy lead over `b` at `size`, from their per-seed
+/// differences (the seeds pair them); NaN when fewer than two seeds pair.
+fn paired_val_se(results: &Results, size: u64, a: &str, b: &str) -> f64 {
+    let runs = &results.runs;
+    let (Ok(variants), Ok(sizes), Ok(seeds), Ok(val)) = (
+        strings(runs, rc::VARIANT),
+        u64s(runs, rc::TRAIN_PER_CLASS),
+        u64s(runs, rc::SEED),
+        f64s(runs, Metric::ValAcc.column()),
+    ) else {
+        return f64::NAN;
+    };
+    let of = |name: &str| -> Vec<(u64, f64)> {
+        (0..runs.height())
+            .filter(|&i| sizes[i] == size && variants[i] == name)
+            .map(|i| (seeds[i], val[i]))
+            .collect()
+    };
+    let a = of(a);
+    let b = of(b);
+    let diffs: Vec<f64> = a
+        .iter()
+        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
+        .collect();
+    let n = diffs.len() as f64;
+    if diffs.len() < 2 {
+        return f64::NAN;
+    }
+    let mean = diffs.iter().sum::<f64>() / n;
+    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (var / n).sqrt()
 }
 
 /// The variant's values of the switches the grid sweeps (what the choice chose): `bias_before_bn=true,

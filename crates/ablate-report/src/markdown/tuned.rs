@@ -27,8 +27,8 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         w,
         "Per head family and training size, the variant with the best mean validation accuracy over \
          the grid's settings ({swept}), with its accuracy on the test split, which took no part in the choice. Beside it, how far \
-         ahead of the runner-up it was on val, and the standard error of its own val mean: a lead \
-         smaller than that is a choice the seeds have not settled, so read its settings as one good \
+         ahead of the runner-up it was on val, and the standard error of that lead over the paired \
+         seeds: a lead smaller than that is a choice the seeds have not settled, so read its settings as one good \
          option, not as advice. Also in `tuned.csv`.\n"
     );
     let _ = writeln!(
@@ -41,13 +41,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             Some(i) => (pct(i.mean), format!("[{}, {}]", pct(i.lo()), pct(i.hi()))),
             None => ("no test split".into(), "—".into()),
         };
-        let se = t.row.val.sd / (t.row.val.n as f64).sqrt();
         let lead = match &t.runner_up {
-            Some((name, gap)) => format!(
-                "{:.2} pp over `{name}` (SE {:.2} pp{})",
+            Some((name, gap, se)) => format!(
+                "{:.2} pp over `{name}` (paired SE {:.2} pp{})",
                 gap * 100.0,
                 se * 100.0,
-                if *gap < se { ": not settled" } else { "" }
+                // An exact tie (SE 0) or one seed (NaN: the comparison is false) is not settled.
+                if gap > se { "" } else { ": not settled" }
             ),
             None => "only variant".into(),
         };
