@@ -172,45 +172,92 @@ pub struct Tuned {
     /// The next best variant of the same head and size, how far behind it is on val, and the
     /// standard error of that lead over the paired seeds: a lead below it is not settled.
     pub runner_up: Option<(String, f64, f64)>,
-    /// The chosen values, as `key=value` (every switch the head has).
+    /// The chosen values, as `key=value` (the switches the grid sweeps).
     pub chosen: String,
+    /// Where the grid has both regimes, each is tuned on its own (`Some(true)`: fine-tuned), since
+    /// the asker's question is which head to put on the backbone *in* a regime; `None` otherwise.
+    pub finetuned: Option<bool>,
 }
 
-/// Per size, per head family (in grid order): the tuned row, chosen by [`best_on_val`].
-pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, ReportError> {
-    let mut keys: Vec<(u64, String)> = Vec::new();
-    for row in rows {
-        let key = (row.train_per_class, row.head.clone());
-        if !keys.contains(&key) {
-            keys.push(key);
+impl Tuned {
+    /// "mlp", or "mlp, fine-tuned" / "mlp, frozen" where the grid has both regimes.
+    pub fn label(&self) -> String {
+        match self.finetuned {
+            None => self.head.clone(),
+            Some(true) => format!("{}, fine-tuned", self.head),
+            Some(false) => format!("{}, frozen", self.head),
         }
     }
+}
+
+/// Per size, per head family (in grid order) and, where the grid has both, per backbone regime:
+/// the tuned row, chosen by [`best_on_val`].
+pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, ReportError> {
+    let regime_of = |row: &VariantRow| -> Result<bool, ReportError> {
+        results
+            .variant(&row.variant)
+            .map(|v| v.finetuned())
+            .ok_or_else(|| ReportError::Input {
+                path: "runs".into(),
+                message: format!("unknown variant {}", row.variant),
+            })
+    };
+    let mut regimes = Vec::new();
+    for row in rows {
+        let regime = regime_of(row)?;
+        if !regimes.contains(&regime) {
+            regimes.push(regime);
+        }
+    }
+    let per_regime = regimes.len() > 1;
+    let key_of = |row: &VariantRow| -> Result<(u64, String, Option<bool>), ReportError> {
+        Ok((
+            row.train_per_class,
+            row.head.clone(),
+            if per_regime {
+                Some(regime_of(row)?)
+            } else {
+                None
+            },
+        ))
+    };
+    let mut keys: Vec<(u64, String, Option<bool>)> = Vec::new();
+    let mut row_keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = key_of(row)?;
+        if !keys.contains(&key) {
+            keys.push(key.clone());
+        }
+        row_keys.push(key);
+    }
+    // Size, then regime (frozen first), heads in grid order within.
+    keys.sort_by_key(|(size, _, regime)| (*size, *regime));
     let mut tuned = Vec::new();
-    for (size, head) in keys {
-        let row = best_on_val(
+    for key in keys {
+        let (size, head, finetuned) = key.clone();
+        let in_key = || {
             rows.iter()
-                .filter(|r| r.train_per_class == size && r.head == head),
-        )
-        .expect("every key has a row");
+                .zip(&row_keys)
+                .filter(|(_, k)| **k == key)
+                .map(|(r, _)| r)
+        };
+        let row = best_on_val(in_key()).expect("every key has a row");
         let variant = results
             .variant(&row.variant)
             .ok_or_else(|| ReportError::Input {
                 path: "runs".into(),
                 message: format!("unknown variant {}", row.variant),
             })?;
-        let runner_up =
-            best_on_val(rows.iter().filter(|r| {
-                r.train_per_class == size && r.head == head && r.variant != row.variant
-            }))
-            .map(|r| {
-                let se = paired_val_se(results, size, &row.variant, &r.variant);
-                (r.variant.clone(), row.val.mean - r.val.mean, se)
-            });
+        let runner_up = best_on_val(in_key().filter(|r| r.variant != row.variant)).map(|r| {
+            let se = paired_val_se(results, size, &row.variant, &r.variant);
+            (r.variant.clone(), row.val.mean - r.val.mean, se)
+        });
         tuned.push(Tuned {
             head,
             row: row.clone(),
             runner_up,
             chosen: swept_settings(results, variant),
+            finetuned,
         });
     }
     Ok(tuned)
@@ -322,5 +369,64 @@ seeds = [0, 1, 2, 3, 4]
         // than half, so the best stays the recommendation.
         assert!(tied.contains(&"mlp-bias1-relu1-drop0-last0"), "{tied:?}");
         assert_eq!(pick.recommended.variant, pick.best.variant);
+    }
+}
+
+#[cfg(test)]
+mod regime_tests {
+    use crate::testing::{self, Cell};
+
+    /// With both backbone regimes in the grid, each head is tuned within each regime (the asker's
+    /// question is asked in one regime), and the tuned table says which.
+    #[test]
+    fn both_regimes_are_tuned_apart() {
+        let experiment = testing::experiment(
+            r#"
+name = "regimes"
+[data]
+kind = "image-folder"
+root = "data/flowers"
+val_fraction = 0.2
+test_fraction = 0.2
+[backbone]
+arch = "efficientnet-lite0"
+weights = "lite0.pth"
+image_size = 64
+[grid]
+head = ["mlp", "linear"]
+backbone = ["frozen", "finetune"]
+bias_before_bn = [true, false]
+train_per_class = [25]
+seeds = [0, 1, 2]
+"#,
+        );
+        // Fine-tuning wins overall, so a regime-blind choice would pick it for both heads.
+        let results = testing::results(experiment, None, |v, _, seed| {
+            let ft = if v.finetuned() { 0.1 } else { 0.0 };
+            let bias = if v.is_on(ablate_spec::Switch::BiasBeforeBn) {
+                0.01
+            } else {
+                0.0
+            };
+            let acc = 0.6 + ft + bias + 0.001 * seed as f64;
+            Cell::acc(0.9, acc, acc)
+        });
+        let tuned = crate::analysis::analyse(&results).unwrap().tuned;
+        let chosen: Vec<(String, &str)> = tuned
+            .iter()
+            .map(|t| (t.label(), t.row.variant.as_str()))
+            .collect();
+        assert_eq!(
+            chosen,
+            [
+                ("mlp, frozen".to_string(), "mlp-bias1-relu1-drop0-last1"),
+                ("linear, frozen".to_string(), "linear-last1"),
+                (
+                    "mlp, fine-tuned".to_string(),
+                    "mlp-bias1-relu1-drop0-last1-ft"
+                ),
+                ("linear, fine-tuned".to_string(), "linear-last1-ft"),
+            ]
+        );
     }
 }

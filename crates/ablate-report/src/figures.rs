@@ -205,21 +205,31 @@ pub fn accuracy_by_size(
         RGBColor(191, 129, 45),
     ];
     let mut curves = Vec::new();
-    for (head, label, color) in [
+    // Per head, and per regime where the grid has both (fine-tuned dashed).
+    let heads = [
         ("mlp", "model1 (mlp), tuned on val", RGBColor(33, 102, 172)),
         ("linear", "model2 (linear), tuned on val", RGBColor(0, 0, 0)),
-    ] {
+    ];
+    let regimes = [
+        (None, ""),
+        (Some(false), ", frozen backbone"),
+        (Some(true), ", fine-tuned"),
+    ];
+    for ((head, label, color), (regime, regime_label)) in heads
+        .iter()
+        .flat_map(|h| regimes.iter().map(move |r| (*h, *r)))
+    {
         let points: Vec<(f64, f64, f64)> = tuned
             .iter()
-            .filter(|t| t.head == head)
+            .filter(|t| t.head == head && t.finetuned == regime)
             .map(|t| accuracy_point(&t.row))
             .collect();
         if !points.is_empty() {
             curves.push(Curve {
-                label: label.into(),
+                label: format!("{label}{regime_label}"),
                 look: Look {
                     color,
-                    dashed: false,
+                    dashed: regime == Some(true),
                     width: 3,
                 },
                 points,
@@ -250,7 +260,11 @@ pub fn accuracy_by_size(
         x_label: "training images per class (log scale)".into(),
         y_label: format!("{split} accuracy (%)"),
         panels: vec![Panel {
-            title: "tuned heads (chosen on val at each size) and highlighted variants".into(),
+            title: if highlights.is_empty() {
+                "tuned heads (chosen on val at each size)".into()
+            } else {
+                "tuned heads (chosen on val at each size) and highlighted variants".into()
+            },
             curves,
         }],
         log_x: true,

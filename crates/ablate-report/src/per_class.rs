@@ -82,7 +82,7 @@ pub fn confusions(results: &Results, tuned: &[Tuned]) -> Result<Vec<Confusion>, 
         if seeds > 0 {
             out.push(Confusion {
                 train_per_class: t.row.train_per_class,
-                head: t.head.clone(),
+                head: t.label(),
                 variant: t.row.variant.clone(),
                 seeds,
                 counts,

@@ -71,19 +71,19 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             }
         }
         None => {
-            // With both regimes in the grid, the regime is one more setting chosen on val: say
-            // which one each tuned head ended with.
+            // With both regimes in the grid, each is tuned on its own: the asker's question is
+            // which head to use in the regime they train in.
             let both = Regimes::of(&results.experiment) == Regimes::Both;
             for t in &analysis.tuned {
-                let regime = match results.variant(&t.row.variant) {
-                    Some(v) if both && v.finetuned() => " (backbone fine-tuned)",
-                    Some(_) if both => " (backbone frozen)",
-                    _ => "",
+                let regime = match t.finetuned {
+                    Some(true) => ", backbone fine-tuned",
+                    Some(false) => ", backbone frozen",
+                    None => "",
                 };
                 let acc = t.row.test.as_ref().unwrap_or(&t.row.val);
                 let _ = writeln!(
                     w,
-                    "- **{} per class**, {} tuned on val: `{}`{regime}, {} on {on} (95% CI {} to {})",
+                    "- **{} per class{regime}**, {} tuned on val: `{}`, {} on {on} (95% CI {} to {})",
                     t.row.train_per_class,
                     t.head,
                     t.row.variant,
@@ -95,8 +95,8 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             if both {
                 let _ = writeln!(
                     w,
-                    "- Each tuned head chose its backbone regime on val like any other setting; the \
-                     heads *within* one regime are compared by the claims that pin `backbone` (below)."
+                    "- Each head is tuned on val within each regime; whether the two heads differ \
+                     significantly in a regime is what the claims that pin `backbone` judge (below)."
                 );
             }
         }

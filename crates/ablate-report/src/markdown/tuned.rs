@@ -55,7 +55,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             w,
             "| {} | {} | `{}` | {} | {} | {lead} | {test} | {ci} | {} |",
             t.row.train_per_class,
-            t.head,
+            t.label(),
             t.row.variant,
             t.chosen,
             pct(t.row.val.mean),
