@@ -82,7 +82,7 @@ pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
             ),
             None => match row.test_limited {
                 Some(floor) => format!(
-                    "inconclusive (more seeds will not settle it: the test split's own noise is ±{}; a larger test split would)",
+                    "inconclusive (at this mean, more seeds alone will not settle it: the test split's own noise, ±{}, is larger than the effect or the room left in the margin; a larger test split would)",
                     diff_text(metric, floor).trim_start_matches('+')
                 ),
                 None => "inconclusive".into(),
