@@ -56,8 +56,8 @@ impl GridProgress {
         match &self.bars {
             Some((multi, grid)) => {
                 let _ = multi.println(line);
-                grid.set_message(format!("{cells}/{} cells", self.cells));
                 grid.set_position((fraction * UNITS as f64).round() as u64);
+                grid.set_message(format!("{cells}/{} cells", self.cells));
             }
             None => {
                 let eta = remaining(self.started.elapsed(), fraction);
