@@ -8,7 +8,9 @@ use ablate_results::columns::runs as rc;
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
+use crate::regimes::Regimes;
 use crate::results::Results;
+use crate::stats;
 use crate::summary::VariantRow;
 
 /// Dropout p - 0 for every p > 0 of the grid, on test when there is a test split (not a claim of the
@@ -193,38 +195,17 @@ impl Tuned {
 /// Per size, per head family (in grid order) and, where the grid has both, per backbone regime:
 /// the tuned row, chosen by [`best_on_val`].
 pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, ReportError> {
-    let regime_of = |row: &VariantRow| -> Result<bool, ReportError> {
-        results
-            .variant(&row.variant)
-            .map(|v| v.finetuned())
-            .ok_or_else(|| ReportError::Input {
-                path: "runs".into(),
-                message: format!("unknown variant {}", row.variant),
-            })
-    };
-    let mut regimes = Vec::new();
-    for row in rows {
-        let regime = regime_of(row)?;
-        if !regimes.contains(&regime) {
-            regimes.push(regime);
-        }
-    }
-    let per_regime = regimes.len() > 1;
-    let key_of = |row: &VariantRow| -> Result<(u64, String, Option<bool>), ReportError> {
-        Ok((
-            row.train_per_class,
-            row.head.clone(),
-            if per_regime {
-                Some(regime_of(row)?)
-            } else {
-                None
-            },
-        ))
+    let per_regime = Regimes::of(&results.experiment) == Regimes::Both;
+    // Every row's variant is the grid's (`Results::new` refuses others).
+    let key_of = |row: &VariantRow| {
+        let regime =
+            per_regime.then(|| results.variant(&row.variant).is_some_and(|v| v.finetuned()));
+        (row.train_per_class, row.head.clone(), regime)
     };
     let mut keys: Vec<(u64, String, Option<bool>)> = Vec::new();
     let mut row_keys = Vec::with_capacity(rows.len());
     for row in rows {
-        let key = key_of(row)?;
+        let key = key_of(row);
         if !keys.contains(&key) {
             keys.push(key.clone());
         }
@@ -287,13 +268,9 @@ fn paired_val_se(results: &Results, size: u64, a: &str, b: &str) -> f64 {
         .iter()
         .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
         .collect();
-    let n = diffs.len() as f64;
-    if diffs.len() < 2 {
-        return f64::NAN;
-    }
-    let mean = diffs.iter().sum::<f64>() / n;
-    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (var / n).sqrt()
+    // NaN below two seeds (no spread).
+    let diff = stats::t_interval(&diffs);
+    diff.sd / (diff.n as f64).sqrt()
 }
 
 /// The variant's values of the switches the grid sweeps (what the choice chose): `bias_before_bn=true,

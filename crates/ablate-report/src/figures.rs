@@ -126,9 +126,10 @@ pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFi
         for panel in &mut panels {
             for curve in &mut panel.curves {
                 let k = featured.iter().position(|n| *n == curve.label).unwrap_or(0);
+                let finetuned = results.variant(&curve.label).is_some_and(|v| v.finetuned());
                 curve.look = Look {
                     color: PALETTE[k % PALETTE.len()],
-                    dashed: curve.label.starts_with("linear"),
+                    dashed: curve.label.starts_with("linear") || finetuned,
                     width: 2,
                 };
             }
@@ -321,14 +322,14 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
         let curves = looks(&family)
             .into_iter()
             .enumerate()
-            .map(|(k, (_, name, l))| Curve {
+            .map(|(k, (variant, name, l))| Curve {
                 label: name.clone(),
                 // The linear head's variants are all black in the other figures: here they
-                // need telling apart.
+                // need telling apart (fine-tuned ones dashed, as everywhere).
                 look: if head == HeadKind::Linear {
                     Look {
                         color: PALETTE[k % PALETTE.len()],
-                        dashed: (k / PALETTE.len()) % 2 == 1,
+                        dashed: (k / PALETTE.len()) % 2 == 1 || variant.finetuned(),
                         width: 2,
                     }
                 } else {

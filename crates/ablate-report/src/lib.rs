@@ -25,6 +25,7 @@ mod interactions;
 mod markdown;
 mod per_class;
 mod plots;
+mod regimes;
 mod results;
 mod stats;
 mod summary;

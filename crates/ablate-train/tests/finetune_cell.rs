@@ -53,11 +53,16 @@ fn image_folder(root: &Path) -> DataSpec {
     }
 }
 
+/// [`image_folder`] under `root`, preprocessed at 32 px.
+fn images_at_32px(root: &Path) -> ImageSet {
+    let dataset = ImageDataset::open(&image_folder(root)).unwrap();
+    ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap()
+}
+
 #[test]
 fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = ImageDataset::open(&image_folder(dir.path())).unwrap();
-    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
     let train = TrainSpec {
@@ -134,8 +139,7 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
 #[test]
 fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = ImageDataset::open(&image_folder(&dir.path().join("images"))).unwrap();
-    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
     let finetune = FinetuneSettings {
@@ -238,8 +242,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
 #[test]
 fn recomputed_batch_norm_statistics_change_evaluations_only() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = ImageDataset::open(&image_folder(dir.path())).unwrap();
-    let set = ImageSet::preprocess(&dataset, &Preprocess::imagenet(32)).unwrap();
+    let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
     let train = TrainSpec {

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use ablate_spec::{Claim, Compare, DataSpec, Expect, HeadKind, Metric, Switch};
 
-use super::format::{Regimes, diff_text, margin_text, pct};
+use super::format::{diff_text, margin_text, pct};
 use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
+use crate::regimes::Regimes;
 use crate::results::Results;
 use crate::stats::Verdict;
 

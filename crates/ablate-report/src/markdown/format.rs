@@ -1,6 +1,6 @@
 //! How numbers, intervals, p-values and verdicts read in the Markdown.
 
-use ablate_spec::{Claim, Compare, Expect, Experiment, Metric};
+use ablate_spec::{Claim, Compare, Expect, Metric};
 
 use crate::contrast::ClaimRow;
 use crate::stats::Verdict;
@@ -115,38 +115,4 @@ pub(crate) fn contrast_text(claim: &Claim) -> String {
         Compare::Tuned => (format!("tuned ({a})"), format!("tuned ({b})")),
     };
     format!("{} of {a} − {b}", claim.metric.column())
-}
-
-/// Which backbone regimes the grid trains: frozen features, the backbone fine-tuned with the head,
-/// or both (the `backbone` axis).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Regimes {
-    Frozen,
-    Finetuned,
-    Both,
-}
-
-impl Regimes {
-    pub(crate) fn of(e: &Experiment) -> Self {
-        let variants = e.head_variants();
-        match (
-            variants.iter().any(|v| !v.finetuned()),
-            variants.iter().any(|v| v.finetuned()),
-        ) {
-            (_, false) => Regimes::Frozen,
-            (false, true) => Regimes::Finetuned,
-            (true, true) => Regimes::Both,
-        }
-    }
-
-    /// "frozen {backbone} features" and the like, for a sentence.
-    pub(crate) fn trained_on(self, backbone: &str) -> String {
-        match self {
-            Regimes::Frozen => format!("frozen {backbone} features"),
-            Regimes::Finetuned => format!("{backbone} fine-tuned with each head"),
-            Regimes::Both => format!(
-                "{backbone} both frozen (heads on its features) and fine-tuned with each head"
-            ),
-        }
-    }
 }

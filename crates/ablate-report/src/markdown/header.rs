@@ -6,10 +6,10 @@ use ablate_results::columns::runs as rc;
 use ablate_spec::HeadKind;
 use polars::prelude::DataFrame;
 
-use super::format::Regimes;
 use crate::analysis::Analysis;
 use crate::error::ReportError;
 use crate::frame::strings;
+use crate::regimes::Regimes;
 use crate::results::Results;
 
 /// How each head reads when the experiment does not say.

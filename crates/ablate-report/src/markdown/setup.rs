@@ -8,9 +8,9 @@ use ablate_results::columns::runs as rc;
 use ablate_spec::{DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, Value};
 
 use super::Context;
-use super::format::Regimes;
 use crate::error::ReportError;
 use crate::frame::f64s;
+use crate::regimes::Regimes;
 use crate::results::Results;
 
 pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(), ReportError> {

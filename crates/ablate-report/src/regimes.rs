@@ -1,0 +1,38 @@
+//! Which backbone regimes a grid trains: the tuned heads are chosen per regime where it has both,
+//! and the report's prose names them.
+
+use ablate_spec::Experiment;
+
+/// Which backbone regimes the grid trains: frozen features, the backbone fine-tuned with the head,
+/// or both (the `backbone` axis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Regimes {
+    Frozen,
+    Finetuned,
+    Both,
+}
+
+impl Regimes {
+    pub(crate) fn of(e: &Experiment) -> Self {
+        let variants = e.head_variants();
+        match (
+            variants.iter().any(|v| !v.finetuned()),
+            variants.iter().any(|v| v.finetuned()),
+        ) {
+            (_, false) => Regimes::Frozen,
+            (false, true) => Regimes::Finetuned,
+            (true, true) => Regimes::Both,
+        }
+    }
+
+    /// "frozen {backbone} features" and the like, for a sentence.
+    pub(crate) fn trained_on(self, backbone: &str) -> String {
+        match self {
+            Regimes::Frozen => format!("frozen {backbone} features"),
+            Regimes::Finetuned => format!("{backbone} fine-tuned with each head"),
+            Regimes::Both => format!(
+                "{backbone} both frozen (heads on its features) and fine-tuned with each head"
+            ),
+        }
+    }
+}
