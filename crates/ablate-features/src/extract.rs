@@ -34,7 +34,7 @@ pub fn extract(
             let flat: Vec<f32> = inputs.into_iter().flatten().collect();
             let images =
                 Tensor::<4>::from_data(TensorData::new(flat, [batch.len(), 3, size, size]), device);
-            let features = model.forward_features(images).into_data();
+            let features = model.forward_features_per_image(images).into_data();
             x.extend(features.iter::<f32>());
             done += batch.len();
             progress(done);

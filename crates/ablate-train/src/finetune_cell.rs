@@ -283,7 +283,12 @@ impl<'a> BackboneFeatures<'a> {
             for start in (0..len).step_by(finetune.eval_batch.max(1)) {
                 let end = (start + finetune.eval_batch.max(1)).min(len);
                 let batch = images.span(split, start..end, device);
-                out.extend(backbone.forward_features(batch).into_data().iter::<f32>());
+                out.extend(
+                    backbone
+                        .forward_features_per_image(batch)
+                        .into_data()
+                        .iter::<f32>(),
+                );
             }
             x[slot(split)] = out;
         }

@@ -1,9 +1,13 @@
 //! The experiment's optimizer, built with PyTorch's semantics.
 
+use std::collections::HashMap;
+
 use ablate_spec::{OptimizerKind, TrainSpec};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, ModuleOptimizer, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Tensor, TensorData};
 
 /// Adam or SGD. Weight decay is an L2 term added to the gradient (PyTorch's `weight_decay`); SGD's
 /// momentum has no dampening, as in PyTorch (burn's own default dampening is 0.1).
@@ -25,5 +29,255 @@ pub fn build(train: &TrainSpec) -> ModuleOptimizer {
                 nesterov: false,
             }))
             .init(),
+    }
+}
+
+/// The optimizer of a head's training steps: Adam fused into one pass over each parameter, SGD
+/// from burn.
+///
+/// burn's Adam makes about a dozen passes over every parameter, each writing a new buffer (decay,
+/// two moments, bias corrections, step); on a 1.3M-parameter head that was a third of a training
+/// step. The fused pass does the same f32 operations in the same order per element, so its results
+/// are bit-identical to burn's (tested below), only without the intermediate buffers.
+pub enum HeadOptimizer {
+    Adam(FusedAdam),
+    Burn(ModuleOptimizer),
+}
+
+impl HeadOptimizer {
+    pub fn new(train: &TrainSpec) -> Self {
+        match train.optimizer {
+            OptimizerKind::Adam => Self::Adam(FusedAdam::new(train)),
+            OptimizerKind::Sgd => Self::Burn(build(train)),
+        }
+    }
+
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        match self {
+            Self::Adam(adam) => adam.step(lr, module, grads),
+            Self::Burn(optim) => optim.step(lr, module, grads),
+        }
+    }
+}
+
+/// Adam (with L2 weight decay) as burn computes it, one pass per parameter.
+pub struct FusedAdam {
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    weight_decay: Option<f32>,
+    moments: HashMap<ParamId, Moments>,
+}
+
+/// Adam's state of one parameter.
+struct Moments {
+    time: i32,
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+impl FusedAdam {
+    pub fn new(train: &TrainSpec) -> Self {
+        Self {
+            beta_1: train.betas[0] as f32,
+            beta_2: train.betas[1] as f32,
+            epsilon: train.eps as f32,
+            weight_decay: (train.weight_decay > 0.0).then_some(train.weight_decay as f32),
+            moments: HashMap::new(),
+        }
+    }
+
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
+        module.map(&mut AdamMapper {
+            adam: self,
+            grads: &mut grads,
+            lr: lr as f32,
+        })
+    }
+
+    /// One step of one parameter, in place. Each operation is one of burn's tensor operations
+    /// (`burn_optim::Adam`, `AdaptiveMomentum::transform`), in its order and in f32: no fused
+    /// multiply-add, so the rounding is the same.
+    fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], lr: f32) {
+        let moments = self.moments.entry(id).or_insert_with(|| Moments {
+            time: 0,
+            first: vec![0.0; values.len()],
+            second: vec![0.0; values.len()],
+        });
+        moments.time += 1;
+        let (b1, b2) = (self.beta_1, self.beta_2);
+        let bias_correction2_sqrt = (1.0 - b2.powi(moments.time)).sqrt();
+        let c = Coefficients {
+            b1,
+            b2,
+            f1: 1.0 - b1,
+            f2: 1.0 - b2,
+            combined: bias_correction2_sqrt / (1.0 - b1.powi(moments.time)),
+            eps: self.epsilon * bias_correction2_sqrt,
+            lr,
+        };
+        let (first, second) = (&mut moments.first[..], &mut moments.second[..]);
+        let first_step = moments.time == 1;
+        // One loop per case, no branch inside, each compiled for the widest SIMD the CPU has
+        // (pulp picks it at run time): sqrt and division made the scalar loop compute-bound. Every
+        // lane rounds as the scalar operation does, so the width changes no bit.
+        pulp::Arch::new().dispatch(|| match (self.weight_decay, first_step) {
+            (None, true) => adam_pass(values, grad, first, second, &c, |_, g| g, true),
+            (None, false) => adam_pass(values, grad, first, second, &c, |_, g| g, false),
+            (Some(wd), true) => adam_pass(values, grad, first, second, &c, |p, g| p * wd + g, true),
+            (Some(wd), false) => {
+                adam_pass(values, grad, first, second, &c, |p, g| p * wd + g, false)
+            }
+        });
+    }
+}
+
+/// The scalars of one Adam step.
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    /// `1 - b1`, `1 - b2`.
+    f1: f32,
+    f2: f32,
+    /// `sqrt(1 - b2^t) / (1 - b1^t)`.
+    combined: f32,
+    /// `epsilon * sqrt(1 - b2^t)`.
+    eps: f32,
+    lr: f32,
+}
+
+/// The element-wise pass; `decayed(p, g)` is the gradient with weight decay. On the first step the
+/// moments are `(1 - b) * g` (burn's state starts there, not from zeros times b).
+#[inline(always)]
+fn adam_pass(
+    values: &mut [f32],
+    grad: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+    c: &Coefficients,
+    decayed: impl Fn(f32, f32) -> f32,
+    first_step: bool,
+) {
+    let iter = values
+        .iter_mut()
+        .zip(grad)
+        .zip(first.iter_mut().zip(second.iter_mut()));
+    for ((p, &g), (m, v)) in iter {
+        let g = decayed(*p, g);
+        if first_step {
+            *m = g * c.f1;
+            *v = g * g * c.f2;
+        } else {
+            *m = *m * c.b1 + g * c.f1;
+            *v = *v * c.b2 + g * g * c.f2;
+        }
+        let step = *m * c.combined / (v.sqrt() + c.eps);
+        *p -= step * c.lr;
+    }
+}
+
+struct AdamMapper<'a> {
+    adam: &'a mut FusedAdam,
+    grads: &'a mut GradientsParams,
+    lr: f32,
+}
+
+impl ModuleMapper for AdamMapper<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let require_grad = tensor.is_require_grad();
+        let inner = tensor.inner();
+        let device = inner.device();
+        // In place in the parameter's own buffer (burn-flex hands it over without a copy when it
+        // is not shared, as after backward), reading the gradient where it lies.
+        let mut values = inner.into_data();
+        let grad = grad.into_data();
+        self.adam
+            .update(id, floats_mut(&mut values, id), floats(&grad, id), self.lr);
+        let updated = Tensor::<D>::from_inner(Tensor::from_data(values, &device));
+        let updated = if require_grad {
+            updated.require_grad()
+        } else {
+            updated
+        };
+        Param::from_mapped_value(id, updated, mapper)
+    }
+}
+
+// The head's parameters and gradients are f32 by construction; anything else is a bug here.
+fn floats(data: &TensorData, id: ParamId) -> &[f32] {
+    data.as_slice::<f32>()
+        .unwrap_or_else(|e| panic!("parameter {id}: Adam needs f32 gradients: {e:?}"))
+}
+
+fn floats_mut(data: &mut TensorData, id: ParamId) -> &mut [f32] {
+    data.as_mut_slice::<f32>()
+        .unwrap_or_else(|e| panic!("parameter {id}: Adam needs f32 values: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ablate_heads::{HeadConfig, MlpHeadConfig};
+    use burn::module::ModuleVisitor;
+    use burn::tensor::Device;
+
+    /// Every float parameter's values, in the module's order.
+    fn all_floats(head: &ablate_heads::Head) -> Vec<Vec<f32>> {
+        struct Collect(Vec<Vec<f32>>);
+        impl ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0
+                    .push(param.val().into_data().try_into_vec::<f32>().unwrap());
+            }
+        }
+        let mut collect = Collect(Vec::new());
+        head.visit(&mut collect);
+        assert_eq!(
+            collect.0.len(),
+            8,
+            "fc1 w+b, bn gamma+beta+running mean+var, fc2 w+b"
+        );
+        collect.0
+    }
+
+    /// The fused Adam and burn's give bit-identical parameters over several steps, with and
+    /// without weight decay (on a head with every kind of parameter: weights, biases, BN's affine).
+    #[test]
+    fn fused_adam_is_bit_identical_to_burns() {
+        for weight_decay in [0.0, 1e-3] {
+            let train = TrainSpec {
+                weight_decay,
+                ..TrainSpec::default()
+            };
+            let device = Device::flex().autodiff();
+            let config = HeadConfig::Mlp(MlpHeadConfig::new(12, 16, 3));
+            let mut fused_head = config.init(7, &device);
+            let mut burn_head = config.init(7, &device);
+            let mut fused = FusedAdam::new(&train);
+            let mut burns = build(&train);
+            for step in 0..5 {
+                let x = Tensor::<2>::random(
+                    [8, 12],
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &device,
+                )
+                .mul_scalar(1.0 + step as f32);
+                let loss =
+                    |head: &ablate_heads::Head| head.forward(x.clone(), None).square().mean();
+                let grads = GradientsParams::from_grads(loss(&fused_head).backward(), &fused_head);
+                fused_head = fused.step(1e-2, fused_head, grads);
+                let grads = GradientsParams::from_grads(loss(&burn_head).backward(), &burn_head);
+                burn_head = burns.step(1e-2, burn_head, grads);
+            }
+            assert_eq!(
+                all_floats(&fused_head),
+                all_floats(&burn_head),
+                "weight decay {weight_decay}"
+            );
+        }
     }
 }

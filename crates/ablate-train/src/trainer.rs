@@ -88,7 +88,7 @@ fn train_steps(
     let train_rows = source.len(Split::Train);
     let dropout_width = head.dropout_width();
     let input_dropout = cell.head.input_dropout();
-    let mut optim = optimizer::build(settings);
+    let mut optim = optimizer::HeadOptimizer::new(settings);
 
     let mut epochs = Vec::with_capacity(settings.epochs);
     let mut steps = 0;

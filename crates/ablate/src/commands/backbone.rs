@@ -175,10 +175,10 @@ fn bench(
         device,
     );
     // One warm-up batch, then the timed ones.
-    let _ = model.forward_features(x.clone()).into_data();
+    let _ = model.forward_features_per_image(x.clone()).into_data();
     let started = Instant::now();
     for _ in 0..batches {
-        let _ = model.forward_features(x.clone()).into_data();
+        let _ = model.forward_features_per_image(x.clone()).into_data();
     }
     let seconds = started.elapsed().as_secs_f64();
     writeln!(
