@@ -5,6 +5,9 @@ use burn::tensor::Device;
 
 use crate::cli::Backend;
 
+mod fingerprint;
+pub use fingerprint::matmul_fingerprint;
+
 #[cfg(feature = "cuda")]
 #[path = "cuda_enabled.rs"]
 mod cuda;

@@ -34,6 +34,12 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let names: Vec<String> = (0..CLASSES).map(|c| format!("synthetic {c}")).collect();
     write_features(&features_path, &splits, &names, &Default::default())?;
     let features = FeatureSet::load(&features_path)?;
+    // Figures compare only on one machine; the fingerprint says whether two machines also round alike.
+    writeln!(
+        out,
+        "matmul fingerprint of this machine and build: {}",
+        backend::matmul_fingerprint(&device)
+    )?;
 
     // Part 1: one mlp cell alone on one worker thread.
     let experiment = bench_experiment(&features_path, args.cell_epochs, "[0.5]", "[1000]", "[0]")?;

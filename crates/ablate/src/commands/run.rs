@@ -105,6 +105,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             &summary,
             runner.jobs,
             runner.backend,
+            &backend::matmul_fingerprint(&runner.device),
         )?;
     }
     if partial {
@@ -154,6 +155,7 @@ fn record_run(
     summary: &crate::runner::RunSummary,
     jobs: usize,
     backend: &str,
+    matmul_fingerprint: &str,
 ) -> Result<()> {
     let finished = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -174,6 +176,8 @@ fn record_run(
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "jobs": jobs,
         "backend": backend,
+        // Same fingerprint, same bits: see `backend::matmul_fingerprint`.
+        "matmul_fingerprint": matmul_fingerprint,
         "cells_trained": summary.trained,
         "wall_seconds": summary.wall.as_secs_f64(),
         "ablate_version": env!("CARGO_PKG_VERSION"),
