@@ -31,6 +31,6 @@ pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
 pub use finetune_cell::{FinetuneSettings, PretrainedBackbone, Watch, train_finetune_cell};
 pub use images::{ImageBatches, ImageSet, ImageSplit};
-pub use optimizer::build as build_optimizer;
+pub use optimizer::{adam_pass_seconds, build as build_optimizer};
 pub use source::{BatchSource, FeatureSource, Split};
 pub use trainer::{head_config, train_cell};

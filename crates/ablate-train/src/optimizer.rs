@@ -130,6 +130,23 @@ impl FusedAdam {
     }
 }
 
+/// Seconds per pass of the fused Adam over `len` parameters, moments already started (the mean of
+/// `reps` passes): the Adam part of `ablate bench`'s ceiling of a training step. The gradients are
+/// of a fresh cell's size (~1e-3), not the subnormal ones of a fitted cell.
+pub fn adam_pass_seconds(train: &TrainSpec, len: usize, reps: usize) -> f64 {
+    let mut adam = FusedAdam::new(train);
+    let id = ParamId::new();
+    let mut values = vec![0.01f32; len];
+    let grad: Vec<f32> = (0..len).map(|i| (i % 97) as f32 * 2e-5 - 1e-3).collect();
+    adam.update(id, &mut values, &grad, 1e-3);
+    let started = std::time::Instant::now();
+    for _ in 0..reps {
+        adam.update(id, &mut values, &grad, 1e-3);
+    }
+    std::hint::black_box(&values);
+    started.elapsed().as_secs_f64() / reps.max(1) as f64
+}
+
 /// One parameter's pass, compiled for the widest SIMD the CPU has (pulp picks it at run time; sqrt
 /// and division made the SSE loop compute-bound). Every lane rounds as the scalar operation does, so
 /// the width changes no bit. One loop per case, no branch inside.

@@ -73,6 +73,16 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         "  projected 20-epoch cell: {:.1} s",
         outcome.seconds / args.cell_epochs as f64 * 20.0
     )?;
+    let steps_per_epoch = outcome.steps / args.cell_epochs.max(1);
+    let ceiling = single.install(|| {
+        StepCeiling::measure(
+            &experiment.train,
+            features.val.len(),
+            steps_per_epoch,
+            &device,
+        )
+    });
+    writeln!(out, "{}", ceiling.describe(steps_per_s))?;
 
     if args.no_grid {
         return Ok(ExitCode::SUCCESS);
@@ -123,6 +133,82 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one mlp training step cannot go below on this machine: its parts timed alone on one
+/// thread, each the same work as in the step (the products through burn, output buffer included).
+/// Validation runs once per epoch and is spread over the epoch's steps. Everything else a step does
+/// (BatchNorm, ReLU, dropout, the loss, the second layer, autodiff's bookkeeping) is left out, so
+/// a cell reaching the ceiling would spend no time there at all.
+struct StepCeiling {
+    forward: f64,
+    weight_gradient: f64,
+    adam: f64,
+    validation_per_step: f64,
+}
+
+impl StepCeiling {
+    fn measure(
+        train: &ablate_spec::TrainSpec,
+        val_rows: usize,
+        steps_per_epoch: usize,
+        device: &burn::tensor::Device,
+    ) -> Self {
+        use burn::tensor::{Distribution, Tensor};
+        let random =
+            |dims: [usize; 2]| Tensor::<2>::random(dims, Distribution::Uniform(-1.0, 1.0), device);
+        let (x, w, dy) = (
+            random([BATCH, DIM]),
+            random([DIM, HIDDEN]),
+            random([BATCH, HIDDEN]),
+        );
+        let val = random([val_rows.max(1), DIM]);
+        let forward = seconds_per_call(40, || x.clone().matmul(w.clone()));
+        let weight_gradient = seconds_per_call(40, || x.clone().transpose().matmul(dy.clone()));
+        let validation = seconds_per_call(3, || val.clone().matmul(w.clone()));
+        let parameters = DIM * HIDDEN + HIDDEN * CLASSES;
+        Self {
+            forward,
+            weight_gradient,
+            adam: ablate_train::adam_pass_seconds(train, parameters, 20),
+            validation_per_step: validation / steps_per_epoch.max(1) as f64,
+        }
+    }
+
+    fn steps_per_s(&self) -> f64 {
+        1.0 / (self.forward + self.weight_gradient + self.adam + self.validation_per_step)
+    }
+
+    fn describe(&self, achieved_steps_per_s: f64) -> String {
+        let product_flops = 2.0 * (BATCH * DIM * HIDDEN) as f64;
+        format!(
+            "  ceiling, the step's parts timed alone: forward product {:.2} ms ({:.0} GFLOP/s), \
+             weight gradient {:.2} ms ({:.0} GFLOP/s), Adam over {:.2}M parameters {:.2} ms, \
+             validation {:.2} ms per step: at most {:.0} steps/s; this cell ran at {:.0}% of it",
+            self.forward * 1e3,
+            product_flops / self.forward / 1e9,
+            self.weight_gradient * 1e3,
+            product_flops / self.weight_gradient / 1e9,
+            (DIM * HIDDEN + HIDDEN * CLASSES) as f64 / 1e6,
+            self.adam * 1e3,
+            self.validation_per_step * 1e3,
+            self.steps_per_s(),
+            100.0 * achieved_steps_per_s / self.steps_per_s()
+        )
+    }
+}
+
+/// Mean seconds of `f` over `reps` calls after one warm-up call; the last result is read back, so
+/// a device that queues work (cuda) has finished it inside the measured time.
+fn seconds_per_call(reps: usize, mut f: impl FnMut() -> burn::tensor::Tensor<2>) -> f64 {
+    drop(f().into_data());
+    let started = Instant::now();
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        last = Some(f());
+    }
+    drop(last.map(|t| t.into_data()));
+    started.elapsed().as_secs_f64() / reps.max(1) as f64
 }
 
 fn bench_experiment(
