@@ -5,14 +5,15 @@
 //! at run time; each cut changes the rounding. So one build gives other bits on a machine with
 //! another L1 geometry: a 1280-long inner product is 2 blocks of 640 with the AVX2 kernel on a
 //! 48 KiB 12-way L1d, 3 blocks of 427 on a 32 KiB 8-way one (or with the AVX-512 kernel), and
-//! training amplifies those last bits into different accuracies. Results reproduce bit for bit
-//! between runs with the same fingerprint; `run-info/` records it next to the CPU.
+//! training amplifies those last bits into different accuracies. Runs of one build with the same
+//! fingerprint are expected to reproduce each other bit for bit; `run-info/` records it next to the
+//! CPU.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use sha2::{Digest, Sha256};
 
 /// Inner lengths the heads and backbones multiply over (features 1280-2048, hidden 1024,
-/// expanded channels 1152 and 3072), and two that no split divides evenly.
+/// expanded channels 1152 and 3072), a short one (600) and a prime one (4099).
 const INNER: [usize; 8] = [600, 1024, 1152, 1280, 1536, 2048, 3072, 4099];
 /// A head's batch of rows, and columns enough for gemm's blocked kernels (up to 64 columns it
 /// takes another path, whose rounding does not depend on the cache).
