@@ -24,16 +24,21 @@ const COLS: usize = 128;
 pub fn matmul_fingerprint(device: &Device) -> String {
     let mut hasher = Sha256::new();
     for k in INNER {
-        for value in product(k, None, device) {
+        for value in product(k, device) {
             hasher.update(value.to_bits().to_le_bytes());
         }
     }
     hex::encode(&hasher.finalize()[..8])
 }
 
-/// `a (ROWS x k) @ b (k x COLS)` of fixed pseudo-random values; with `blocks`, summed from
-/// products of consecutive inner blocks of that length (as gemm sums its own blocks).
-fn product(k: usize, blocks: Option<usize>, device: &Device) -> Vec<f32> {
+/// `a (ROWS x k) @ b (k x COLS)` of the fixed [`operands`], read back.
+fn product(k: usize, device: &Device) -> Vec<f32> {
+    let (a, b) = operands(k, device);
+    floats(a.matmul(b))
+}
+
+/// Fixed pseudo-random matrices `a (ROWS x k)` and `b (k x COLS)`, values in [-1, 1).
+fn operands(k: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
     let matrix = |rows: usize, cols: usize, seed: u64| {
         // A 64-bit LCG (Knuth's MMIX constants): fixed values without a dependency on rand's streams.
         let mut state = seed;
@@ -47,21 +52,11 @@ fn product(k: usize, blocks: Option<usize>, device: &Device) -> Vec<f32> {
             .collect();
         Tensor::<2>::from_data(TensorData::new(values, [rows, cols]), device)
     };
-    let a = matrix(ROWS, k, 1);
-    let b = matrix(k, COLS, 2);
-    let c = match blocks {
-        None => a.matmul(b),
-        Some(len) => (0..k.div_ceil(len))
-            .map(|i| {
-                let range = i * len..((i + 1) * len).min(k);
-                a.clone()
-                    .slice([0..ROWS, range.clone()])
-                    .matmul(b.clone().slice([range, 0..COLS]))
-            })
-            .reduce(|sum, part| sum + part)
-            .expect("k > 0"),
-    };
-    c.into_data()
+    (matrix(ROWS, k, 1), matrix(k, COLS, 2))
+}
+
+fn floats(t: Tensor<2>) -> Vec<f32> {
+    t.into_data()
         .try_to_vec::<f32>()
         .expect("a float product reads back as f32")
 }
@@ -85,13 +80,23 @@ mod tests {
     #[test]
     fn fixed_products_show_gemms_blocking() {
         let device = Device::flex();
-        let whole = product(1280, None, &device);
+        let whole = product(1280, &device);
+        let (a, b) = operands(1280, &device);
+        // The sum of the products of consecutive inner blocks of `len`, as gemm sums its own.
         let same_bits = |len: usize| {
-            let blocked = product(1280, Some(len), &device);
+            let blocked = (0..1280usize.div_ceil(len))
+                .map(|i| {
+                    let range = i * len..((i + 1) * len).min(1280);
+                    a.clone()
+                        .slice([0..ROWS, range.clone()])
+                        .matmul(b.clone().slice([range, 0..COLS]))
+                })
+                .reduce(|sum, part| sum + part)
+                .expect("1280 > 0");
             whole
                 .iter()
-                .zip(&blocked)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
+                .zip(&floats(blocked))
+                .all(|(x, y)| x.to_bits() == y.to_bits())
         };
         let (halves, thirds) = (same_bits(640), same_bits(427));
         assert!(
