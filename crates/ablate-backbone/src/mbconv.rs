@@ -101,7 +101,9 @@ impl MbConv {
     pub fn forward_with(&self, input: Tensor<4>, drop_connect: Option<Tensor<4>>) -> Tensor<4> {
         let mut x = input.clone();
         if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            x = self.act.forward(batch_norm(bn, conv.forward(x)));
+            x = self
+                .act
+                .forward(batch_norm(bn, ablate_matmul::conv1x1(conv, x)));
         }
         x = self
             .act
@@ -109,10 +111,13 @@ impl MbConv {
         if let (Some(reduce), Some(expand)) = (&self.se_reduce, &self.se_expand) {
             // Squeeze-excitation always uses swish inside, in both lukemelas and TF.
             let squeezed = x.clone().mean_dim(3).mean_dim(2);
-            let excited = expand.forward(Act::Swish.forward(reduce.forward(squeezed)));
+            let excited = ablate_matmul::conv1x1(
+                expand,
+                Act::Swish.forward(ablate_matmul::conv1x1(reduce, squeezed)),
+            );
             x = x * sigmoid(excited);
         }
-        x = batch_norm(&self.bn2, self.project_conv.forward(x));
+        x = batch_norm(&self.bn2, ablate_matmul::conv1x1(&self.project_conv, x));
         if !self.skip {
             return x;
         }

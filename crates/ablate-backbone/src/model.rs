@@ -101,9 +101,10 @@ impl EfficientNet {
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward_with(x, drop_connect.get(i).cloned().flatten());
         }
-        let x = self
-            .act
-            .forward(batch_norm(&self.bn1, self.conv_head.forward(x)));
+        let x = self.act.forward(batch_norm(
+            &self.bn1,
+            ablate_matmul::conv1x1(&self.conv_head, x),
+        ));
         x.mean_dim(3).mean_dim(2).flatten(1, 3)
     }
 
@@ -178,7 +179,9 @@ impl EfficientNet {
 
     /// ImageNet logits from pooled features (dropout is inactive in eval), if there is a classifier.
     pub fn forward_head(&self, features: Tensor<2>) -> Option<Tensor<2>> {
-        self.fc.as_ref().map(|fc| fc.forward(features))
+        self.fc
+            .as_ref()
+            .map(|fc| ablate_matmul::linear(fc, features))
     }
 }
 

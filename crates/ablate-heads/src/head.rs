@@ -52,8 +52,11 @@ impl Head {
     /// burn's `num_params` also counts BatchNorm's running mean and variance, which PyTorch keeps as
     /// buffers, not parameters.
     pub fn trainable_params(&self) -> usize {
-        let linear = |l: &burn::nn::Linear| {
-            l.weight.shape().num_elements()
+        let linear = |l: &ablate_matmul::BlockedLinear| {
+            l.weight_blocks
+                .iter()
+                .map(|w| w.shape().num_elements())
+                .sum::<usize>()
                 + l.bias.as_ref().map_or(0, |b| b.shape().num_elements())
         };
         match self {
@@ -77,8 +80,8 @@ impl Head {
 
     /// The sum of squares of the trainable parameters (what an L2 penalty `wd/2 * |θ|²` weighs).
     pub fn squared_norm(&self) -> Tensor<1> {
-        let linear = |l: &burn::nn::Linear| {
-            let w = l.weight.val().powi_scalar(2).sum();
+        let linear = |l: &ablate_matmul::BlockedLinear| {
+            let w = l.weight().powi_scalar(2).sum();
             match &l.bias {
                 Some(b) => w + b.val().powi_scalar(2).sum(),
                 None => w,

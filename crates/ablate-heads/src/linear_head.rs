@@ -1,8 +1,8 @@
 //! The thread's model2.
 
+use ablate_matmul::BlockedLinear;
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 use crate::init::keyed_linear;
@@ -21,13 +21,20 @@ pub struct LinearHeadConfig {
 /// - input: `[batch, d_input]`, output: `[batch, classes]`
 #[derive(Module, Debug)]
 pub struct LinearHead {
-    pub fc: Linear,
+    pub fc: BlockedLinear,
 }
 
 impl LinearHeadConfig {
     pub fn init(&self, seed: u64, device: &Device) -> LinearHead {
         LinearHead {
-            fc: keyed_linear("fc", self.d_input, self.classes, self.bias, seed, device),
+            fc: BlockedLinear::from_linear(keyed_linear(
+                "fc",
+                self.d_input,
+                self.classes,
+                self.bias,
+                seed,
+                device,
+            )),
         }
     }
 }

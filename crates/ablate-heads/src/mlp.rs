@@ -1,8 +1,8 @@
 //! The thread's model1.
 
+use ablate_matmul::BlockedLinear;
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -41,10 +41,10 @@ pub struct MlpHeadConfig {
 /// - input: `[batch, d_input]`, dropout draws: `[batch, hidden]`, output: `[batch, classes]`
 #[derive(Module, Debug)]
 pub struct MlpHead {
-    pub fc1: Linear,
+    pub fc1: BlockedLinear,
     pub bn: BatchNorm1d,
     pub dropout: PairedDropout,
-    pub fc2: Linear,
+    pub fc2: BlockedLinear,
     pub relu: bool,
     pub dropout_before_bn: bool,
 }
@@ -52,24 +52,24 @@ pub struct MlpHead {
 impl MlpHeadConfig {
     pub fn init(&self, seed: u64, device: &Device) -> MlpHead {
         MlpHead {
-            fc1: keyed_linear(
+            fc1: BlockedLinear::from_linear(keyed_linear(
                 "fc1",
                 self.d_input,
                 self.hidden,
                 self.bias_before_bn,
                 seed,
                 device,
-            ),
+            )),
             bn: BatchNorm1dConfig::new(self.hidden).init(device),
             dropout: PairedDropoutConfig::new(self.dropout).init(),
-            fc2: keyed_linear(
+            fc2: BlockedLinear::from_linear(keyed_linear(
                 "fc2",
                 self.hidden,
                 self.classes,
                 self.last_bias,
                 seed,
                 device,
-            ),
+            )),
             relu: self.relu,
             dropout_before_bn: self.dropout_before_bn,
         }

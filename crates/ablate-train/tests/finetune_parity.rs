@@ -162,8 +162,8 @@ fn head_from(fixture: &Fixture, device: &Device) -> Head {
         weight: Param::from_tensor(transposed(fixture.tensor::<2>(w, device))),
         bias: Some(Param::from_tensor(fixture.tensor::<1>(b, device))),
     };
-    mlp.fc1 = linear("head.0.weight", "head.0.bias");
-    mlp.fc2 = linear("head.4.weight", "head.4.bias");
+    mlp.fc1 = ablate_matmul::BlockedLinear::from_linear(linear("head.0.weight", "head.0.bias"));
+    mlp.fc2 = ablate_matmul::BlockedLinear::from_linear(linear("head.4.weight", "head.4.bias"));
     mlp.bn.gamma = Param::from_tensor(fixture.tensor::<1>("head.2.weight", device));
     mlp.bn.beta = Param::from_tensor(fixture.tensor::<1>("head.2.bias", device));
     Head::Mlp(mlp)
@@ -209,11 +209,11 @@ fn watched(net: &FineTuneNet) -> Vec<(&'static str, Vec<f32>)> {
             values(b.blocks[15].depthwise_conv.weight.val()),
         ),
         ("_bn1.weight", values(b.bn1.gamma.val())),
-        ("_fc.0.weight", values(transposed(h.fc1.weight.val()))),
+        ("_fc.0.weight", values(transposed(h.fc1.weight()))),
         ("_fc.0.bias", values(h.fc1.bias.as_ref().unwrap().val())),
         ("_fc.2.weight", values(h.bn.gamma.val())),
         ("_fc.2.bias", values(h.bn.beta.val())),
-        ("_fc.4.weight", values(transposed(h.fc2.weight.val()))),
+        ("_fc.4.weight", values(transposed(h.fc2.weight()))),
         ("_fc.4.bias", values(h.fc2.bias.as_ref().unwrap().val())),
     ]
 }
@@ -284,11 +284,11 @@ fn one_finetuning_step_matches_pytorch() {
                 values(b.blocks[15].depthwise_conv.weight.grad(&grads).unwrap())
             }
             "_bn1.weight" => values(b.bn1.gamma.grad(&grads).unwrap()),
-            "_fc.0.weight" => values(transposed(h.fc1.weight.grad(&grads).unwrap())),
+            "_fc.0.weight" => values(transposed(h.fc1.weight_grad(&grads).unwrap())),
             "_fc.0.bias" => values(h.fc1.bias.as_ref().unwrap().grad(&grads).unwrap()),
             "_fc.2.weight" => values(h.bn.gamma.grad(&grads).unwrap()),
             "_fc.2.bias" => values(h.bn.beta.grad(&grads).unwrap()),
-            "_fc.4.weight" => values(transposed(h.fc2.weight.grad(&grads).unwrap())),
+            "_fc.4.weight" => values(transposed(h.fc2.weight_grad(&grads).unwrap())),
             "_fc.4.bias" => values(h.fc2.bias.as_ref().unwrap().grad(&grads).unwrap()),
             other => panic!("no gradient mapping for {other}"),
         }

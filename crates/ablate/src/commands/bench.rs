@@ -165,9 +165,9 @@ impl StepCeiling {
             random([BATCH, HIDDEN]),
         );
         let val = random([val_rows.max(1), DIM]);
-        let forward = seconds_per_call(40, || x.clone().matmul(w.clone()));
+        let forward = seconds_per_call(40, || ablate_matmul::matmul(x.clone(), w.clone()));
         let weight_gradient = seconds_per_call(40, || x.clone().transpose().matmul(dy.clone()));
-        let validation = seconds_per_call(3, || val.clone().matmul(w.clone()));
+        let validation = seconds_per_call(3, || ablate_matmul::matmul(val.clone(), w.clone()));
         Self {
             forward,
             weight_gradient,

@@ -1,0 +1,253 @@
+//! Matrix products whose rounding does not depend on the machine.
+//!
+//! burn-flex multiplies with `gemm`, which cuts an inner dimension longer than its block length into
+//! blocks, and derives that length from the L1 data cache and the SIMD kernel it picks at run time (at
+//! least 512): the same product rounds differently on different machines (README, Across machines).
+//! A product whose inner dimension is at most 512 is never cut, and with every kernel is, bit for
+//! bit, a fused multiply-add chain along the inner dimension from +0 (the test below checks it on the
+//! machine it runs on). So [`matmul`] cuts longer inner dimensions itself, into blocks of 512, and
+//! adds the blocks' products left to right: the rounding is then a property of the shapes alone.
+
+use std::ops::Range;
+
+use burn::module::{Module, Param};
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::tensor::module::conv2d;
+use burn::tensor::{Gradients, Tensor};
+
+/// The longest inner dimension multiplied in one piece: gemm's shortest block length.
+pub const MAX_BLOCK: usize = 512;
+
+/// Blocks of 512 from the start, the last one shorter. Not gemm's own even split (`1280` would be
+/// 427 + 427 + 426 on a machine whose block length is 512): with blocks gemm never makes, a test
+/// against the scalar definition fails on every machine if the cutting here is lost.
+pub fn blocks(len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..len.div_ceil(MAX_BLOCK).max(1)).map(move |i| i * MAX_BLOCK..((i + 1) * MAX_BLOCK).min(len))
+}
+
+/// `lhs [m, k] @ rhs [k, n]` with the inner dimension cut into [`blocks`].
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    let [m, k] = lhs.dims();
+    let [_, n] = rhs.dims();
+    if k <= MAX_BLOCK {
+        return lhs.matmul(rhs);
+    }
+    blocks(k)
+        .map(|block| {
+            lhs.clone()
+                .slice([0..m, block.clone()])
+                .matmul(rhs.clone().slice([block, 0..n]))
+        })
+        .reduce(|sum, part| sum + part)
+        .expect("an inner dimension above 512 has blocks")
+}
+
+/// burn-nn's `Linear::forward` on a batch of rows, through [`matmul`].
+///
+/// While training, the weight's gradient is `x^T dy`, a product over the rows: with more than 512
+/// rows (a full-batch fit, a large batch) they go through the layer in [`blocks`], so that product
+/// too is made of pieces gemm never cuts. The forward values are the same either way.
+pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let [rows, dim] = x.dims();
+    if rows > MAX_BLOCK && x.device().is_autodiff() {
+        let parts = blocks(rows)
+            .map(|block| linear_rows(layer, x.clone().slice([block, 0..dim])))
+            .collect();
+        return Tensor::cat(parts, 0);
+    }
+    linear_rows(layer, x)
+}
+
+fn linear_rows(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let y = matmul(x, layer.weight.val());
+    match &layer.bias {
+        Some(bias) => y + bias.val().unsqueeze(),
+        None => y,
+    }
+}
+
+/// burn-nn's `Linear` with its weight `[d_input, d_output]` kept in the row blocks of [`blocks`]:
+/// the forward pass multiplies block by block, as [`matmul`] does, without slicing a parameter
+/// (burn's backward of a slice materializes a full-size zero gradient per block, which cost more
+/// than the faster kernels gained). The blocks are updated as separate parameters; an element-wise
+/// optimizer gives the same values as on the whole weight.
+#[derive(Module, Debug)]
+pub struct BlockedLinear {
+    pub weight_blocks: Vec<Param<Tensor<2>>>,
+    pub bias: Option<Param<Tensor<1>>>,
+}
+
+impl BlockedLinear {
+    /// The same layer, its weight cut into blocks (the values unchanged).
+    pub fn from_linear(linear: Linear) -> Self {
+        let weight = linear.weight.val();
+        let [rows, cols] = weight.dims();
+        let weight_blocks = blocks(rows)
+            .map(|block| Param::from_tensor(weight.clone().slice([block, 0..cols]).detach()))
+            .collect();
+        Self {
+            weight_blocks,
+            bias: linear.bias,
+        }
+    }
+
+    /// The whole weight, `[d_input, d_output]`.
+    pub fn weight(&self) -> Tensor<2> {
+        Tensor::cat(self.weight_blocks.iter().map(Param::val).collect(), 0)
+    }
+
+    /// The whole weight's gradient, when every block has one.
+    pub fn weight_grad(&self, grads: &Gradients) -> Option<Tensor<2>> {
+        let parts: Option<Vec<_>> = self.weight_blocks.iter().map(|w| w.grad(grads)).collect();
+        parts.map(|parts| Tensor::cat(parts, 0))
+    }
+
+    /// `x [rows, d_input] -> [rows, d_output]`. While training, more than 512 rows go through in
+    /// row blocks, so the weight's gradient, a product over the rows, is made of pieces of at most
+    /// 512 too; the forward values are the same either way.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let [rows, dim] = x.dims();
+        if rows > MAX_BLOCK && x.device().is_autodiff() {
+            let parts = blocks(rows)
+                .map(|block| self.forward_rows(x.clone().slice([block, 0..dim])))
+                .collect();
+            return Tensor::cat(parts, 0);
+        }
+        self.forward_rows(x)
+    }
+
+    fn forward_rows(&self, x: Tensor<2>) -> Tensor<2> {
+        let [rows, dim] = x.dims();
+        let y = if self.weight_blocks.len() == 1 {
+            x.matmul(self.weight_blocks[0].val())
+        } else {
+            blocks(dim)
+                .zip(&self.weight_blocks)
+                .map(|(block, weight)| x.clone().slice([0..rows, block]).matmul(weight.val()))
+                .reduce(|sum, part| sum + part)
+                .expect("a weight has at least one block")
+        };
+        match &self.bias {
+            Some(bias) => y + bias.val().unsqueeze(),
+            None => y,
+        }
+    }
+}
+
+/// A 1x1 convolution (the backbones' expand, project, squeeze-excitation and head convolutions) with
+/// its input channels, its inner dimension, cut into [`blocks`] and the blocks' outputs added left to
+/// right, then the bias. Any other convolution (a larger kernel, a stride, groups), or one with at
+/// most 512 input channels, is the layer's own forward.
+pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let unpadded = matches!(
+        layer.padding,
+        PaddingConfig2d::Same | PaddingConfig2d::Valid
+    );
+    let pointwise = unpadded
+        && layer.kernel_size == [1, 1]
+        && layer.stride == [1, 1]
+        && layer.dilation == [1, 1]
+        && layer.groups == 1;
+    if channels <= MAX_BLOCK || !pointwise {
+        return layer.forward(x);
+    }
+    let weight = layer.weight.val();
+    let [out_channels, ..] = weight.dims();
+    let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    let y = blocks(channels)
+        .map(|block| {
+            conv2d(
+                x.clone()
+                    .slice([0..batch, block.clone(), 0..height, 0..width]),
+                weight.clone().slice([0..out_channels, block, 0..1, 0..1]),
+                None,
+                options.clone(),
+            )
+        })
+        .reduce(|sum, part| sum + part)
+        .expect("more than 512 channels make blocks");
+    match &layer.bias {
+        Some(bias) => y + bias.val().reshape([1, out_channels, 1, 1]),
+        None => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    #[test]
+    fn blocks_are_512_from_the_start() {
+        let lengths = |k: usize| blocks(k).map(|b| b.len()).collect::<Vec<_>>();
+        for (k, expected) in [
+            (1, vec![1]),
+            (512, vec![512]),
+            (513, vec![512, 1]),
+            (1024, vec![512, 512]),
+            (1152, vec![512, 512, 128]),
+            (1280, vec![512, 512, 256]),
+            (2048, vec![512, 512, 512, 512]),
+        ] {
+            assert_eq!(lengths(k), expected, "k = {k}");
+        }
+    }
+
+    /// The products equal, bit for bit, a scalar definition: per block a fused multiply-add chain
+    /// from +0 along the inner dimension, the blocks added left to right. Thin and wide shapes, inner
+    /// dimensions below, at and above a block: gemm's small-matrix and blocked paths.
+    #[test]
+    fn products_equal_the_scalar_definition() {
+        let device = Device::flex();
+        for (m, k, n) in [
+            (64, 1280, 1024),
+            (3, 1025, 4),
+            (7, 512, 130),
+            (200, 2048, 16),
+            (1, 3072, 128),
+            (64, 64, 1024),
+        ] {
+            let values = |len: usize, seed: u64| {
+                let mut state = seed;
+                (0..len)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+                    })
+                    .collect::<Vec<f32>>()
+            };
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
+            let product = matmul(
+                Tensor::from_data(TensorData::new(a.clone(), [m, k]), &device),
+                Tensor::from_data(TensorData::new(b.clone(), [k, n]), &device),
+            )
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+            let mut differing = 0;
+            for i in 0..m {
+                for j in 0..n {
+                    let mut total: Option<f32> = None;
+                    for block in blocks(k) {
+                        let chain =
+                            block.fold(0.0f32, |acc, t| a[i * k + t].mul_add(b[t * n + j], acc));
+                        total = Some(total.map_or(chain, |sum| sum + chain));
+                    }
+                    if total.unwrap().to_bits() != product[i * n + j].to_bits() {
+                        differing += 1;
+                    }
+                }
+            }
+            assert_eq!(
+                differing,
+                0,
+                "{m}x{k} @ {k}x{n}: {differing} of {} outputs differ",
+                m * n
+            );
+        }
+    }
+}
