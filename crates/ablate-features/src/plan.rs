@@ -20,8 +20,9 @@ pub struct Plan {
     pub key: String,
 }
 
-/// Bump when extraction changes in a way the other parts of the key cannot see.
-const EXTRACTION_VERSION: &str = "features/v1";
+/// Bump when extraction changes in a way the other parts of the key cannot see (v2: the 1x1
+/// convolutions over more than 512 channels are cut into blocks, `ablate-matmul`).
+const EXTRACTION_VERSION: &str = "features/v2";
 
 impl Plan {
     pub fn new(experiment: &Experiment) -> Result<Self, FeaturesError> {

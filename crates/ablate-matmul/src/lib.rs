@@ -195,8 +195,48 @@ mod tests {
         }
     }
 
-    /// The products equal, bit for bit, a scalar definition: per block a fused multiply-add chain
-    /// from +0 along the inner dimension, the blocks added left to right. Thin and wide shapes, inner
+    /// Reproducible values in [-1, 1): a linear congruential generator, so the expected values below
+    /// need no tensor code.
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The scalar definition of one output of a blocked product: per block of the inner dimension
+    /// a fused multiply-add chain from +0, the blocks added left to right.
+    fn blocked_dot(k: usize, term: impl Fn(usize) -> (f32, f32)) -> f32 {
+        blocks(k)
+            .map(|block| {
+                block.fold(0.0f32, |acc, t| {
+                    let (a, b) = term(t);
+                    a.mul_add(b, acc)
+                })
+            })
+            .reduce(|sum, chain| sum + chain)
+            .expect("at least one block")
+    }
+
+    fn vec_of<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn count_differing(actual: &[f32], expected: &[f32]) -> usize {
+        assert_eq!(actual.len(), expected.len());
+        actual
+            .iter()
+            .zip(expected)
+            .filter(|(a, e)| a.to_bits() != e.to_bits())
+            .count()
+    }
+
+    /// The products equal, bit for bit, the scalar definition. Thin and wide shapes, inner
     /// dimensions below, at and above a block: gemm's small-matrix and blocked paths.
     #[test]
     fn products_equal_the_scalar_definition() {
@@ -209,45 +249,160 @@ mod tests {
             (1, 3072, 128),
             (64, 64, 1024),
         ] {
-            let values = |len: usize, seed: u64| {
-                let mut state = seed;
-                (0..len)
-                    .map(|_| {
-                        state = state
-                            .wrapping_mul(6_364_136_223_846_793_005)
-                            .wrapping_add(1_442_695_040_888_963_407);
-                        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-                    })
-                    .collect::<Vec<f32>>()
-            };
             let (a, b) = (values(m * k, 1), values(k * n, 2));
-            let product = matmul(
+            let product = vec_of(matmul(
                 Tensor::from_data(TensorData::new(a.clone(), [m, k]), &device),
                 Tensor::from_data(TensorData::new(b.clone(), [k, n]), &device),
-            )
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-            let mut differing = 0;
-            for i in 0..m {
-                for j in 0..n {
-                    let mut total: Option<f32> = None;
-                    for block in blocks(k) {
-                        let chain =
-                            block.fold(0.0f32, |acc, t| a[i * k + t].mul_add(b[t * n + j], acc));
-                        total = Some(total.map_or(chain, |sum| sum + chain));
-                    }
-                    if total.unwrap().to_bits() != product[i * n + j].to_bits() {
-                        differing += 1;
-                    }
-                }
-            }
+            ));
+            let expected: Vec<f32> = (0..m * n)
+                .map(|o| blocked_dot(k, |t| (a[(o / n) * k + t], b[t * n + o % n])))
+                .collect();
+            let differing = count_differing(&product, &expected);
             assert_eq!(
                 differing,
                 0,
                 "{m}x{k} @ {k}x{n}: {differing} of {} outputs differ",
                 m * n
             );
+        }
+    }
+
+    fn linear_layer(d_input: usize, d_output: usize, device: &Device) -> Linear {
+        Linear {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(values(d_input * d_output, 3), [d_input, d_output]),
+                device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(values(d_output, 4), [d_output]),
+                device,
+            ))),
+        }
+    }
+
+    /// `BlockedLinear` keeps the layer's values and computes the blocked product plus the bias, in
+    /// inference and while training, with few rows and with more than a block of them (the path
+    /// that cuts the rows).
+    #[test]
+    fn blocked_linear_is_the_blocked_product_plus_bias() {
+        let (d_input, d_output) = (1100, 6);
+        for device in [Device::flex(), Device::flex().autodiff()] {
+            let linear = linear_layer(d_input, d_output, &device);
+            let (weight, bias) = (
+                vec_of(linear.weight.val()),
+                vec_of(linear.bias.as_ref().unwrap().val()),
+            );
+            let blocked = BlockedLinear::from_linear(linear);
+            assert_eq!(blocked.weight_blocks.len(), 3);
+            assert_eq!(count_differing(&vec_of(blocked.weight()), &weight), 0);
+            for rows in [5, 1030] {
+                let x = values(rows * d_input, 5);
+                let y = vec_of(blocked.forward(Tensor::from_data(
+                    TensorData::new(x.clone(), [rows, d_input]),
+                    &device,
+                )));
+                let expected: Vec<f32> = (0..rows * d_output)
+                    .map(|o| {
+                        let (r, j) = (o / d_output, o % d_output);
+                        blocked_dot(d_input, |t| (x[r * d_input + t], weight[t * d_output + j]))
+                            + bias[j]
+                    })
+                    .collect();
+                let differing = count_differing(&y, &expected);
+                assert_eq!(
+                    differing, 0,
+                    "{rows} rows on {device:?}: {differing} differ"
+                );
+            }
+        }
+    }
+
+    /// While training, the weight's gradient `x^T dy` is a sum over the rows: with more than a block
+    /// of rows it is the blocks' chains, which burn's autodiff accumulates from the last block to
+    /// the first (the order is fixed by the graph, not by the machine).
+    #[test]
+    fn weight_gradient_sums_row_blocks() {
+        let device = Device::flex().autodiff();
+        let (rows, d_input, d_output) = (1030, 40, 3);
+        let blocked = BlockedLinear::from_linear(linear_layer(d_input, d_output, &device));
+        let (x, dy) = (values(rows * d_input, 6), values(rows * d_output, 7));
+        let y = blocked.forward(Tensor::from_data(
+            TensorData::new(x.clone(), [rows, d_input]),
+            &device,
+        ));
+        // The loss sum(y * dy) has the gradient dy with respect to y.
+        let loss =
+            (y * Tensor::from_data(TensorData::new(dy.clone(), [rows, d_output]), &device)).sum();
+        let grads = loss.backward();
+        let gradient = vec_of(blocked.weight_grad(&grads).unwrap());
+        let expected: Vec<f32> = (0..d_input * d_output)
+            .map(|o| {
+                let (i, j) = (o / d_output, o % d_output);
+                let chains: Vec<f32> = blocks(rows)
+                    .map(|block| {
+                        block.fold(0.0f32, |acc, r| {
+                            x[r * d_input + i].mul_add(dy[r * d_output + j], acc)
+                        })
+                    })
+                    .collect();
+                chains
+                    .into_iter()
+                    .rev()
+                    .reduce(|sum, chain| sum + chain)
+                    .unwrap()
+            })
+            .collect();
+        let differing = count_differing(&gradient, &expected);
+        assert_eq!(differing, 0, "{differing} of {} differ", d_input * d_output);
+    }
+
+    /// A pointwise convolution over more than a block of channels is the blocked product over the
+    /// channels at every position, plus the bias; with fewer channels, burn's own convolution gives
+    /// the same chain. Enough output channels and positions for gemm's blocked kernels, which would
+    /// cut 1280 channels into 640 + 640 or 427 + 427 + 426 (a few outputs take a path that does not).
+    #[test]
+    fn conv1x1_is_the_blocked_product_over_channels() {
+        let device = Device::flex();
+        let (batch, height, width, out_channels) = (2, 8, 16, 64);
+        for channels in [300, 1280] {
+            let mut layer =
+                burn::nn::conv::Conv2dConfig::new([channels, out_channels], [1, 1]).init(&device);
+            let weight = values(out_channels * channels, 8);
+            let bias = values(out_channels, 9);
+            layer.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(weight.clone(), [out_channels, channels, 1, 1]),
+                &device,
+            ));
+            layer.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(bias.clone(), [out_channels]),
+                &device,
+            )));
+            let x = values(batch * channels * height * width, 10);
+            let y = vec_of(conv1x1(
+                &layer,
+                Tensor::from_data(
+                    TensorData::new(x.clone(), [batch, channels, height, width]),
+                    &device,
+                ),
+            ));
+            let positions = height * width;
+            let expected: Vec<f32> = (0..batch * out_channels * positions)
+                .map(|o| {
+                    let (b, c_out, p) = (
+                        o / (out_channels * positions),
+                        (o / positions) % out_channels,
+                        o % positions,
+                    );
+                    blocked_dot(channels, |c| {
+                        (
+                            x[(b * channels + c) * positions + p],
+                            weight[c_out * channels + c],
+                        )
+                    }) + bias[c_out]
+                })
+                .collect();
+            let differing = count_differing(&y, &expected);
+            assert_eq!(differing, 0, "{channels} channels: {differing} differ");
         }
     }
 }

@@ -1,13 +1,13 @@
-//! A fingerprint of how this machine and build round a matrix product.
+//! A fingerprint of how this machine and build round a matrix product that is not cut by hand.
 //!
 //! burn-flex multiplies with `gemm`, which cuts a product's inner dimension into blocks whose
 //! length it derives from the L1 data cache (read from sysfs) and from the SIMD kernel it picks
-//! at run time; each cut changes the rounding. So one build gives other bits on a machine with
-//! another L1 geometry: a 1280-long inner product is 2 blocks of 640 with the AVX2 kernel on a
-//! 48 KiB 12-way L1d, 3 blocks of 427 on a 32 KiB 8-way one (or with the AVX-512 kernel), and
-//! training amplifies those last bits into different accuracies. Runs of one build with the same
-//! fingerprint are expected to reproduce each other bit for bit; `run-info/` records it next to the
-//! CPU.
+//! at run time; each cut changes the rounding: a 1280-long inner product is 2 blocks of 640 with the
+//! AVX2 kernel on a 48 KiB 12-way L1d, 3 blocks of 427 on a 32 KiB 8-way one or with the AVX-512
+//! kernel. The frozen path no longer depends on that (`ablate-matmul` cuts its products into blocks
+//! gemm never cuts again). Fine-tuning still does: burn's backward of a convolution sums over
+//! batch x positions in one product. So runs that fine-tune are expected to reproduce each other bit
+//! for bit only with the same fingerprint; `run-info/` records it next to the CPU.
 
 use burn::tensor::{Device, Tensor, TensorData};
 use sha2::{Digest, Sha256};

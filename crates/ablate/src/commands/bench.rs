@@ -36,7 +36,8 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let names: Vec<String> = (0..CLASSES).map(|c| format!("synthetic {c}")).collect();
     write_features(&features_path, &splits, &names, &Default::default())?;
     let features = FeatureSet::load(&features_path)?;
-    // Figures compare only on one machine; the fingerprint says whether two machines also round alike.
+    // Figures compare only on one machine; the fingerprint says whether two machines also round
+    // fine-tuning alike (the frozen path rounds alike on every x86-64 machine with FMA).
     writeln!(
         out,
         "matmul fingerprint of this machine and build: {}",

@@ -176,7 +176,7 @@ fn record_run(
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "jobs": jobs,
         "backend": backend,
-        // Same fingerprint, same bits: see `backend::matmul_fingerprint`.
+        // Fine-tuning: same fingerprint, same bits (see `backend::matmul_fingerprint`).
         "matmul_fingerprint": matmul_fingerprint,
         "cells_trained": summary.trained,
         "wall_seconds": summary.wall.as_secs_f64(),
