@@ -155,19 +155,39 @@ pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
     let weight = layer.weight.val();
     let [out_channels, ..] = weight.dims();
-    let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-    let y = blocks(channels)
-        .map(|block| {
-            conv2d(
-                x.clone()
-                    .slice([0..batch, block.clone(), 0..height, 0..width]),
-                weight.clone().slice([0..out_channels, block, 0..1, 0..1]),
-                None,
-                options.clone(),
-            )
-        })
-        .reduce(|sum, part| sum + part)
-        .expect("more than 512 channels make blocks");
+    let y = if x.device().is_autodiff() {
+        // Training: burn's convolution, whose backward is the one burn's tests cover.
+        let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        blocks(channels)
+            .map(|block| {
+                conv2d(
+                    x.clone()
+                        .slice([0..batch, block.clone(), 0..height, 0..width]),
+                    weight.clone().slice([0..out_channels, block, 0..1, 0..1]),
+                    None,
+                    options.clone(),
+                )
+            })
+            .reduce(|sum, part| sum + part)
+            .expect("more than 512 channels make blocks")
+    } else {
+        // Inference: the same products as `[out, channels] @ [channels, positions]` matrices.
+        // burn-flex's convolution copies a strided weight block to contiguous memory on every call,
+        // and inference runs image by image; its matmul reads the strided blocks in place.
+        let positions = height * width;
+        let weight = weight.reshape([1, out_channels, channels]);
+        let x = x.reshape([batch, channels, positions]);
+        blocks(channels)
+            .map(|block| {
+                weight
+                    .clone()
+                    .slice([0..1, 0..out_channels, block.clone()])
+                    .matmul(x.clone().slice([0..batch, block, 0..positions]))
+            })
+            .reduce(|sum, part| sum + part)
+            .expect("more than 512 channels make blocks")
+            .reshape([batch, out_channels, height, width])
+    };
     match &layer.bias {
         Some(bias) => y + bias.val().reshape([1, out_channels, 1, 1]),
         None => y,
@@ -362,9 +382,12 @@ mod tests {
     /// cut 1280 channels into 640 + 640 or 427 + 427 + 426 (a few outputs take a path that does not).
     #[test]
     fn conv1x1_is_the_blocked_product_over_channels() {
-        let device = Device::flex();
         let (batch, height, width, out_channels) = (2, 8, 16, 64);
-        for channels in [300, 1280] {
+        for (device, channels) in [
+            (Device::flex(), 300),
+            (Device::flex(), 1280),
+            (Device::flex().autodiff(), 1280),
+        ] {
             let mut layer =
                 burn::nn::conv::Conv2dConfig::new([channels, out_channels], [1, 1]).init(&device);
             let weight = values(out_channels * channels, 8);
@@ -402,7 +425,10 @@ mod tests {
                 })
                 .collect();
             let differing = count_differing(&y, &expected);
-            assert_eq!(differing, 0, "{channels} channels: {differing} differ");
+            assert_eq!(
+                differing, 0,
+                "{channels} channels on {device:?}: {differing} differ"
+            );
         }
     }
 }
