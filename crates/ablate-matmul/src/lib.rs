@@ -43,23 +43,9 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
         .expect("an inner dimension above 512 has blocks")
 }
 
-/// burn-nn's `Linear::forward` on a batch of rows, through [`matmul`].
-///
-/// While training, the weight's gradient is `x^T dy`, a product over the rows: with more than 512
-/// rows (a full-batch fit, a large batch) they go through the layer in [`blocks`], so that product
-/// too is made of pieces gemm never cuts. The forward values are the same either way.
+/// burn-nn's `Linear::forward` through [`matmul`], for inference (a backbone's own classifier).
+/// Trained layers are [`BlockedLinear`], which also cuts a weight gradient's rows.
 pub fn linear(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let [rows, dim] = x.dims();
-    if rows > MAX_BLOCK && x.device().is_autodiff() {
-        let parts = blocks(rows)
-            .map(|block| linear_rows(layer, x.clone().slice([block, 0..dim])))
-            .collect();
-        return Tensor::cat(parts, 0);
-    }
-    linear_rows(layer, x)
-}
-
-fn linear_rows(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
     let y = matmul(x, layer.weight.val());
     match &layer.bias {
         Some(bias) => y + bias.val().unsqueeze(),
