@@ -33,14 +33,18 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     if k <= MAX_BLOCK {
         return lhs.matmul(rhs);
     }
-    blocks(k)
-        .map(|block| {
-            lhs.clone()
-                .slice([0..m, block.clone()])
-                .matmul(rhs.clone().slice([block, 0..n]))
-        })
+    sum_in_order(blocks(k).map(|block| {
+        lhs.clone()
+            .slice([0..m, block.clone()])
+            .matmul(rhs.clone().slice([block, 0..n]))
+    }))
+}
+
+/// The blocks' products added left to right: the order that defines the rounding.
+fn sum_in_order<const D: usize>(parts: impl Iterator<Item = Tensor<D>>) -> Tensor<D> {
+    parts
         .reduce(|sum, part| sum + part)
-        .expect("an inner dimension above 512 has blocks")
+        .expect("a cut dimension has at least one block")
 }
 
 /// burn-nn's `Linear::forward` through [`matmul`], for inference (a backbone's own classifier).
@@ -108,11 +112,11 @@ impl BlockedLinear {
         let y = if self.weight_blocks.len() == 1 {
             x.matmul(self.weight_blocks[0].val())
         } else {
-            blocks(dim)
-                .zip(&self.weight_blocks)
-                .map(|(block, weight)| x.clone().slice([0..rows, block]).matmul(weight.val()))
-                .reduce(|sum, part| sum + part)
-                .expect("a weight has at least one block")
+            sum_in_order(
+                blocks(dim)
+                    .zip(&self.weight_blocks)
+                    .map(|(block, weight)| x.clone().slice([0..rows, block]).matmul(weight.val())),
+            )
         };
         match &self.bias {
             Some(bias) => y + bias.val().unsqueeze(),
@@ -144,18 +148,15 @@ pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let y = if x.device().is_autodiff() {
         // Training: burn's convolution, whose backward is the one burn's tests cover.
         let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-        blocks(channels)
-            .map(|block| {
-                conv2d(
-                    x.clone()
-                        .slice([0..batch, block.clone(), 0..height, 0..width]),
-                    weight.clone().slice([0..out_channels, block, 0..1, 0..1]),
-                    None,
-                    options.clone(),
-                )
-            })
-            .reduce(|sum, part| sum + part)
-            .expect("more than 512 channels make blocks")
+        sum_in_order(blocks(channels).map(|block| {
+            conv2d(
+                x.clone()
+                    .slice([0..batch, block.clone(), 0..height, 0..width]),
+                weight.clone().slice([0..out_channels, block, 0..1, 0..1]),
+                None,
+                options.clone(),
+            )
+        }))
     } else {
         // Inference: the same products as `[out, channels] @ [channels, positions]` matrices.
         // burn-flex's convolution copies a strided weight block to contiguous memory on every call,
@@ -163,16 +164,13 @@ pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         let positions = height * width;
         let weight = weight.reshape([1, out_channels, channels]);
         let x = x.reshape([batch, channels, positions]);
-        blocks(channels)
-            .map(|block| {
-                weight
-                    .clone()
-                    .slice([0..1, 0..out_channels, block.clone()])
-                    .matmul(x.clone().slice([0..batch, block, 0..positions]))
-            })
-            .reduce(|sum, part| sum + part)
-            .expect("more than 512 channels make blocks")
-            .reshape([batch, out_channels, height, width])
+        sum_in_order(blocks(channels).map(|block| {
+            weight
+                .clone()
+                .slice([0..1, 0..out_channels, block.clone()])
+                .matmul(x.clone().slice([0..batch, block, 0..positions]))
+        }))
+        .reshape([batch, out_channels, height, width])
     };
     match &layer.bias {
         Some(bias) => y + bias.val().reshape([1, out_channels, 1, 1]),

@@ -37,7 +37,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     write_features(&features_path, &splits, &names, &Default::default())?;
     let features = FeatureSet::load(&features_path)?;
     // Figures compare only on one machine; the fingerprint says whether two machines also round
-    // fine-tuning alike (the frozen path rounds alike on every x86-64 machine with FMA).
+    // fine-tuning alike (the frozen path no longer depends on it: `ablate-matmul`).
     writeln!(
         out,
         "matmul fingerprint of this machine and build: {}",
