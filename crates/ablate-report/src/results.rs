@@ -5,9 +5,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ablate_results::PREDICTIONS_FILE;
 use ablate_results::columns::{epochs as ec, predictions as pc, runs as rc};
-use ablate_results::{Manifest, ResultsStore};
+use ablate_results::{Layout, Manifest, ResultsStore};
 use ablate_spec::{Experiment, HeadVariant, Metric};
 use polars::prelude::*;
 
@@ -36,7 +35,7 @@ pub struct TestPredictions {
 impl TestPredictions {
     /// Reads `folder/predictions.parquet`; `None` when the folder has none or no test labels.
     pub fn load(folder: &Path, labels: &[u32]) -> Result<Option<Self>, ReportError> {
-        let path = folder.join(PREDICTIONS_FILE);
+        let path = Layout::new(folder).predictions();
         if labels.is_empty() || !path.exists() {
             return Ok(None);
         }
@@ -194,8 +193,9 @@ impl Results {
 }
 
 fn read_table(folder: &Path, name: &str) -> Result<DataFrame, ReportError> {
-    let parquet = folder.join(format!("{name}.parquet"));
-    let csv = folder.join(format!("{name}.csv"));
+    let layout = Layout::new(folder);
+    let parquet = layout.table_parquet(name);
+    let csv = layout.table_csv(name);
     let (path, frame) = if parquet.exists() {
         let file = std::fs::File::open(&parquet).map_err(ReportError::io(&parquet))?;
         (parquet.clone(), ParquetReader::new(file).finish())

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ablate_results::write_atomic;
+use ablate_results::{Layout, RunInfo, write_atomic};
 use polars::prelude::*;
 
 use crate::analysis::{Analysis, analyse};
@@ -125,7 +125,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     remove_stale(out, &contrasts, variance.is_some())?;
 
     let context = markdown::Context {
-        machines: run_info(results_dir),
+        machines: run_info(results_dir)?,
         variance_figure: variance.is_some(),
     };
     let text = markdown::render(&results, &analysis, &context)?;
@@ -194,8 +194,8 @@ fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
         "share_a_above_b" => rows.iter().map(|(_, r)| r.p_improvement).collect::<Vec<_>>(),
         "rope" => rows.iter().map(|(c, _)| c.claim.rope).collect::<Vec<_>>(),
         "seeds_needed" => rows.iter().map(|(_, r)| r.seeds_needed.map(|n| n as u64)).collect::<Vec<_>>(),
-        "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.0)).collect::<Vec<_>>(),
-        "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.1)).collect::<Vec<_>>(),
+        "max_train_loss_gap" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.loss_gap)).collect::<Vec<_>>(),
+        "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.bias_grad)).collect::<Vec<_>>(),
         "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
         "chosen" => rows.iter().map(|(_, r)| r.chosen.clone()).collect::<Vec<_>>(),
         "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
@@ -226,51 +226,24 @@ fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
     .map_err(ReportError::table("building the tuned table"))
 }
 
-/// The runs recorded in `run-info/` by `ablate run`: one line on the machines and wall time.
-fn run_info(results_dir: &Path) -> Option<String> {
-    let dir = results_dir.join("run-info");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    let runs: Vec<serde_json::Value> = files
-        .iter()
-        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
-        .collect();
+/// The runs recorded in `run-info/` by `ablate run`: one line on the machines and wall time. A
+/// run-info file that cannot be read is an error naming it, not a silently shorter line.
+fn run_info(results_dir: &Path) -> Result<Option<String>, ReportError> {
+    let runs = RunInfo::load_all(&Layout::new(results_dir))?;
     if runs.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut machines: Vec<String> = runs
         .iter()
-        .map(|r| {
-            format!(
-                "{} ({} cores, {} cells at once)",
-                json_text(r, "/cpu"),
-                json_text(r, "/cores"),
-                json_text(r, "/jobs"),
-            )
-        })
+        .map(|r| format!("{} ({} cores, {} cells at once)", r.cpu, r.cores, r.jobs))
         .collect();
     machines.sort();
     machines.dedup();
-    let wall: f64 = runs
-        .iter()
-        .filter_map(|r| r.pointer("/wall_seconds")?.as_f64())
-        .sum();
-    Some(format!(
+    let wall: f64 = runs.iter().map(|r| r.wall_seconds).sum();
+    Ok(Some(format!(
         "{} in {} run(s) of `ablate run`, {:.1} min wall in total",
         machines.join("; "),
         runs.len(),
         wall / 60.0
-    ))
-}
-
-fn json_text(value: &serde_json::Value, pointer: &str) -> String {
-    match value.pointer(pointer) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Null) | None => "—".into(),
-        Some(v) => v.to_string(),
-    }
+    )))
 }

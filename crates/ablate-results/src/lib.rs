@@ -1,6 +1,6 @@
 //! Where results live and how they are written.
 //!
-//! A results folder `DIR/<experiment name>/` holds:
+//! A results folder `DIR/<experiment name>/` holds (every path named once, in [`Layout`]):
 //! - `manifest.json`: the experiment and its config hash. A folder made by another config is refused,
 //!   so results of two configs never mix.
 //! - `cells/<cell id>.json`: one file per finished cell (metrics, per-epoch rows, provenance), written
@@ -8,6 +8,9 @@
 //! - `cells/<cell id>.failed.json`: the error of a cell that failed; it is retried on the next run.
 //! - `runs.csv|parquet` and `epochs.csv|parquet`: tables rebuilt from the cell files, in grid order, so
 //!   a resumed run writes the same tables as an uninterrupted one.
+//! - `checkpoints/<cell id>/`: a fine-tuning cell's state after its last finished epoch, tagged with
+//!   the config hash it was trained under.
+//! - `run-info/`: one [`RunInfo`] per run (machine, wall time).
 //!
 //! ```no_run
 //! # fn demo(experiment: &ablate_spec::Experiment) -> Result<(), ablate_results::ResultsError> {
@@ -20,12 +23,16 @@
 mod atomic;
 pub mod columns;
 mod error;
+pub mod layout;
 mod record;
+mod run_info;
 mod store;
 mod tables;
 
 pub use atomic::write_atomic;
 pub use error::ResultsError;
+pub use layout::Layout;
 pub use record::{CellOutcome, CellRecord, EpochMetrics, FailedCell, FitReport, Provenance};
+pub use run_info::RunInfo;
 pub use store::{DataSummary, Manifest, ResultsStore};
-pub use tables::{PREDICTIONS_FILE, Tables, build_tables};
+pub use tables::{Tables, build_tables};

@@ -1,13 +1,14 @@
 //! The results folder of one experiment.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ablate_spec::{Cell, Claim, Experiment, ReportSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
 use crate::error::ResultsError;
+use crate::layout::{CellFileKind, Layout};
 use crate::record::{CellRecord, FailedCell};
 
 /// Written once when a results folder is made; checked on every later run.
@@ -61,14 +62,14 @@ pub struct DataSummary {
 }
 
 pub struct ResultsStore {
-    folder: PathBuf,
+    layout: Layout,
     config_hash: String,
 }
 
 impl Manifest {
     /// Reads `folder/manifest.json`.
     pub fn load(folder: &Path) -> Result<Self, ResultsError> {
-        let path = folder.join("manifest.json");
+        let path = Layout::new(folder).manifest();
         let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
         serde_json::from_slice(&bytes).map_err(|e| ResultsError::Corrupt {
             path,
@@ -96,7 +97,8 @@ impl ResultsStore {
     /// An existing results folder, with its manifest and the experiment recorded in it.
     pub fn at(folder: &Path) -> Result<(Self, Manifest, Experiment), ResultsError> {
         let manifest = Manifest::load(folder)?;
-        let manifest_path = folder.join("manifest.json");
+        let layout = Layout::new(folder);
+        let manifest_path = layout.manifest();
         let mut experiment =
             Experiment::from_json(&manifest.experiment, &manifest_path).map_err(|e| {
                 ResultsError::Corrupt {
@@ -122,7 +124,7 @@ impl ResultsStore {
             });
         }
         let store = Self {
-            folder: folder.to_owned(),
+            layout,
             config_hash: manifest.config_hash.clone(),
         };
         Ok((store, manifest, experiment))
@@ -134,32 +136,12 @@ impl ResultsStore {
         restart: bool,
         update_claims: bool,
     ) -> Result<Self, ResultsError> {
-        let folder = root.join(&experiment.name);
+        let layout = Layout::under(root, &experiment.name);
+        let folder = layout.folder().to_owned();
         let config_hash = experiment.config_hash();
-        let manifest_path = folder.join("manifest.json");
+        let manifest_path = layout.manifest();
         if restart && folder.exists() {
-            for name in [
-                "cells",
-                "run-info",
-                "runs.csv",
-                "runs.parquet",
-                "epochs.csv",
-                "epochs.parquet",
-                "manifest.json",
-            ] {
-                let path = folder.join(name);
-                let removed = if path.is_dir() {
-                    std::fs::remove_dir_all(&path)
-                } else {
-                    std::fs::remove_file(&path)
-                };
-                match removed {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(ResultsError::Io { path, source: e });
-                    }
-                    _ => {}
-                }
-            }
+            layout.remove_config_owned()?;
         }
         match std::fs::read(&manifest_path) {
             Ok(bytes) => {
@@ -190,7 +172,8 @@ impl ResultsStore {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(folder.join("cells")).map_err(ResultsError::io(&folder))?;
+                let cells = layout.cells_dir();
+                std::fs::create_dir_all(&cells).map_err(ResultsError::io(&cells))?;
                 let manifest = Manifest {
                     name: experiment.name.clone(),
                     config_hash: config_hash.clone(),
@@ -212,16 +195,17 @@ impl ResultsStore {
                 });
             }
         }
-        std::fs::create_dir_all(folder.join("cells")).map_err(ResultsError::io(&folder))?;
+        let cells = layout.cells_dir();
+        std::fs::create_dir_all(&cells).map_err(ResultsError::io(&cells))?;
         Ok(Self {
-            folder,
+            layout,
             config_hash,
         })
     }
 
     /// Records what the grid trains on in the manifest (rewritten atomically, only when it changes).
     pub fn record_data(&self, data: &DataSummary) -> Result<(), ResultsError> {
-        let manifest = Manifest::load(&self.folder)?;
+        let manifest = Manifest::load(self.folder())?;
         if manifest.data.as_ref() == Some(data) {
             return Ok(());
         }
@@ -230,25 +214,20 @@ impl ResultsStore {
             ..manifest
         };
         let json = serde_json::to_vec_pretty(&updated).expect("a Manifest serializes");
-        write_atomic(&self.folder.join("manifest.json"), &json)
+        write_atomic(&self.layout.manifest(), &json)
     }
 
     pub fn folder(&self) -> &Path {
-        &self.folder
+        self.layout.folder()
+    }
+
+    /// The paths of the folder.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     pub fn config_hash(&self) -> &str {
         &self.config_hash
-    }
-
-    fn cell_path(&self, cell_id: &str) -> PathBuf {
-        self.folder.join("cells").join(format!("{cell_id}.json"))
-    }
-
-    fn failed_path(&self, cell_id: &str) -> PathBuf {
-        self.folder
-            .join("cells")
-            .join(format!("{cell_id}.failed.json"))
     }
 
     /// The cells of `cells` that have no finished record yet, in the given order.
@@ -264,10 +243,10 @@ impl ResultsStore {
     /// Persists a finished cell atomically and clears an earlier failure of it.
     pub fn save(&self, record: &CellRecord) -> Result<(), ResultsError> {
         let json = serde_json::to_vec_pretty(record).expect("a CellRecord serializes");
-        write_atomic(&self.cell_path(&record.cell_id), &json)?;
-        match std::fs::remove_file(self.failed_path(&record.cell_id)) {
+        write_atomic(&self.layout.cell(&record.cell_id), &json)?;
+        match std::fs::remove_file(self.layout.failure(&record.cell_id)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ResultsError::Io {
-                path: self.failed_path(&record.cell_id),
+                path: self.layout.failure(&record.cell_id),
                 source: e,
             }),
             _ => Ok(()),
@@ -276,20 +255,14 @@ impl ResultsStore {
 
     pub fn save_failure(&self, failure: &FailedCell) -> Result<(), ResultsError> {
         let json = serde_json::to_vec_pretty(failure).expect("a FailedCell serializes");
-        write_atomic(&self.failed_path(&failure.cell_id), &json)
+        write_atomic(&self.layout.failure(&failure.cell_id), &json)
     }
 
     /// Every finished cell record, by cell id. A record from another config is refused, naming it.
     pub fn records(&self) -> Result<BTreeMap<String, CellRecord>, ResultsError> {
-        let dir = self.folder.join("cells");
         let mut records = BTreeMap::new();
-        let entries = std::fs::read_dir(&dir).map_err(ResultsError::io(&dir))?;
-        for entry in entries {
-            let path = entry.map_err(ResultsError::io(&dir))?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !name.ends_with(".json") || name.ends_with(".failed.json") || name.starts_with('.') {
+        for (path, kind) in self.layout.cell_files()? {
+            if kind != CellFileKind::Record {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
@@ -312,14 +285,13 @@ impl ResultsStore {
 
     /// Failures recorded by the last runs and not yet retried successfully.
     pub fn failures(&self) -> Result<Vec<FailedCell>, ResultsError> {
-        let dir = self.folder.join("cells");
         let mut failures = Vec::new();
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(ResultsError::io(&dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.to_string_lossy().ends_with(".failed.json"))
-            .collect();
-        paths.sort();
+        let paths = self
+            .layout
+            .cell_files()?
+            .into_iter()
+            .filter(|(_, kind)| *kind == CellFileKind::Failure)
+            .map(|(path, _)| path);
         for path in paths {
             let bytes = std::fs::read(&path).map_err(ResultsError::io(&path))?;
             failures.push(

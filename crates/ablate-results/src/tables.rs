@@ -9,6 +9,7 @@ use polars::prelude::*;
 use crate::atomic::write_atomic;
 use crate::columns::{epochs as ep, predictions as pc, runs as rc};
 use crate::error::ResultsError;
+use crate::layout::{Layout, TABLE_STEMS};
 use crate::record::{CellRecord, EpochMetrics};
 
 /// One row per cell (`runs`), one row per cell and epoch (`epochs`), and one row per cell with its
@@ -157,15 +158,16 @@ fn predictions_table(rows: &[&CellRecord]) -> PolarsResult<Option<DataFrame>> {
 
 impl Tables {
     /// Writes `runs.csv`, `runs.parquet`, `epochs.csv`, `epochs.parquet` and `predictions.parquet`
-    /// (Parquet only: a list per cell has no CSV form) into `folder`, each atomically.
-    pub fn write(&mut self, folder: &Path) -> Result<(), ResultsError> {
+    /// (Parquet only: a list per cell has no CSV form) into the folder, each atomically.
+    pub fn write(&mut self, layout: &Layout) -> Result<(), ResultsError> {
         if let Some(df) = &mut self.predictions {
             // ~2000 small integers per cell: zstd makes the committed file ~20x smaller.
             let compression = ParquetCompression::Zstd(None);
-            write_parquet(&folder.join(PREDICTIONS_FILE), df, compression)?;
+            write_parquet(&layout.predictions(), df, compression)?;
         }
-        for (stem, df) in [("runs", &mut self.runs), ("epochs", &mut self.epochs)] {
-            let csv_path = folder.join(format!("{stem}.csv"));
+        let [runs, epochs] = TABLE_STEMS;
+        for (stem, df) in [(runs, &mut self.runs), (epochs, &mut self.epochs)] {
+            let csv_path = layout.table_csv(stem);
             let mut csv = Vec::new();
             CsvWriter::new(&mut csv)
                 .finish(df)
@@ -174,14 +176,11 @@ impl Tables {
 
             // Small tables: no codec needed.
             let compression = ParquetCompression::Uncompressed;
-            write_parquet(&folder.join(format!("{stem}.parquet")), df, compression)?;
+            write_parquet(&layout.table_parquet(stem), df, compression)?;
         }
         Ok(())
     }
 }
-
-/// The file of the `predictions` table in a results folder.
-pub const PREDICTIONS_FILE: &str = "predictions.parquet";
 
 fn write_parquet(
     path: &Path,

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use ablate_results::DataSummary;
 use ablate_results::columns::runs as rc;
-use ablate_spec::{DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, Value};
+use ablate_spec::{
+    CsvLabels, DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, Value,
+};
 
 use super::Context;
 use crate::error::ReportError;
@@ -63,7 +65,7 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
         w,
         "| hardware | {} |\n",
         context.machines.as_deref().unwrap_or(
-            "not recorded: these results predate the run log (`results/<name>/run-info/`, written by `ablate run`); see the README, Performance"
+            "not recorded (the results folder has no `run-info/`; `ablate run` writes one file per run there)"
         )
     );
     if let Some(notes) = &e.report.notes {
@@ -142,25 +144,18 @@ fn data_text(e: &Experiment, found: Option<&DataSummary>) -> String {
                 Some(v) => held_out(*v, *test_fraction),
             }
         ),
-        DataSpec::Csv {
-            csv,
-            images,
-            id_column,
-            label_column,
-            one_hot_columns,
-            extension,
-            val_fraction,
-            test_fraction,
-        } => format!(
-            "CSV `{}` (images `{}/<{id_column}>.{extension}`; labels from {}), {}",
-            csv.display(),
-            images.display(),
-            match (label_column, one_hot_columns) {
-                (Some(c), _) => format!("column `{c}`"),
-                (None, Some(cols)) => format!("one-hot columns {}", cols.join(", ")),
-                (None, None) => "—".into(),
+        DataSpec::Csv(data) => format!(
+            "CSV `{}` (images `{}/<{}>.{}`; labels from {}), {}",
+            data.csv.display(),
+            data.images.display(),
+            data.id_column,
+            data.extension,
+            match data.labels() {
+                Some(CsvLabels::Column(c)) => format!("column `{c}`"),
+                Some(CsvLabels::OneHot(cols)) => format!("one-hot columns {}", cols.join(", ")),
+                None => "—".into(),
             },
-            held_out(*val_fraction, *test_fraction)
+            held_out(data.val_fraction, data.test_fraction)
         ),
         DataSpec::Features { path } => format!("features file `{}`", path.display()),
     };

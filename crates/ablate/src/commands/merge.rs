@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use ablate_results::{Manifest, ResultsStore, build_tables, write_atomic};
+use ablate_results::layout::CellFileKind;
+use ablate_results::{Layout, Manifest, ResultsStore, build_tables, write_atomic};
 use anyhow::{Context, Result, bail};
 
 use crate::cli::MergeArgs;
@@ -24,13 +25,13 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode> {
         }
     }
     for from in &args.from {
-        copy_cells(from, store.folder())?;
+        copy_cells(from, store.layout())?;
     }
     // `records` refuses (naming the file) any cell written under another config.
     let records = store.records()?;
     let cells = experiment.cells();
     let mut tables = build_tables(&cells, &records).context("building the results tables")?;
-    tables.write(store.folder())?;
+    tables.write(store.layout())?;
     let missing: Vec<String> = cells
         .iter()
         .map(|c| c.id())
@@ -79,19 +80,16 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode> {
 }
 
 /// Copies the finished cell files of `from` that `to` lacks.
-fn copy_cells(from: &Path, to: &Path) -> Result<()> {
-    let dir = from.join("cells");
-    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+fn copy_cells(from: &Path, to: &Layout) -> Result<()> {
     let mut copied = 0;
-    for entry in entries {
-        let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if !name.ends_with(".json") || name.ends_with(".failed.json") || name.starts_with('.') {
+    for (path, kind) in Layout::new(from).cell_files()? {
+        if kind != CellFileKind::Record {
             continue;
         }
-        let target = to.join("cells").join(name);
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let target = to.cells_dir().join(name);
         if target.exists() {
             continue;
         }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ablate_data::FeatureSet;
-use ablate_results::{ResultsStore, build_tables};
+use ablate_results::{Layout, ResultsStore, RunInfo, build_tables};
 use ablate_spec::shard::{self, Shard};
 use ablate_spec::{Cell, Experiment};
 use anyhow::{Context, Result, bail};
@@ -100,7 +100,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             None => "local".into(),
         };
         record_run(
-            store.folder(),
+            store.layout(),
             &label,
             &summary,
             runner.jobs,
@@ -112,14 +112,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         // Shards never write a file in common; the tables and the report are the merge's job.
         eprintln!(
             "cells in {}; combine them with `ablate merge {}`",
-            store.folder().join("cells").display(),
+            store.layout().cells_dir().display(),
             store.folder().display()
         );
     } else {
         let records = store.records()?;
         let mut tables =
             build_tables(&experiment.cells(), &records).context("building the results tables")?;
-        tables.write(store.folder())?;
+        tables.write(store.layout())?;
         eprintln!("tables in {}", store.folder().display());
         if !args.no_report {
             let out = args
@@ -147,17 +147,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
 }
 
-/// Appends this run's machine and wall time to `run-info/` (one file per run and shard, so shards
+/// Records this run's machine and wall time in `run-info/` (one file per run and shard, so shards
 /// never share a file); the report's setup reads them. Timings are not part of the results.
 fn record_run(
-    folder: &Path,
+    layout: &Layout,
     label: &str,
     summary: &crate::runner::RunSummary,
     jobs: usize,
     backend: &str,
     matmul_fingerprint: &str,
 ) -> Result<()> {
-    let finished = std::time::SystemTime::now()
+    let finished_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -169,25 +169,20 @@ fn record_run(
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let info = serde_json::json!({
-        "label": label,
-        "finished_unix": finished,
-        "cpu": cpu,
-        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "jobs": jobs,
-        "backend": backend,
+    RunInfo {
+        label: label.to_string(),
+        finished_unix,
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        jobs,
+        backend: backend.to_string(),
         // Fine-tuning: same fingerprint, same bits (see `backend::matmul_fingerprint`).
-        "matmul_fingerprint": matmul_fingerprint,
-        "cells_trained": summary.trained,
-        "wall_seconds": summary.wall.as_secs_f64(),
-        "ablate_version": env!("CARGO_PKG_VERSION"),
-    });
-    let dir = folder.join("run-info");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    ablate_results::write_atomic(
-        &dir.join(format!("{label}-{finished}.json")),
-        &serde_json::to_vec_pretty(&info).expect("json serializes"),
-    )?;
+        matmul_fingerprint: Some(matmul_fingerprint.to_string()),
+        cells_trained: summary.trained,
+        wall_seconds: summary.wall.as_secs_f64(),
+        ablate_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+    .save(layout)?;
     Ok(())
 }
 

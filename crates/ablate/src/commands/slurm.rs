@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use ablate_results::{ResultsStore, write_atomic};
+use ablate_results::{Layout, ResultsStore, write_atomic};
 use ablate_spec::Experiment;
 use ablate_spec::shard;
 use anyhow::{Context, Result, bail};
@@ -27,7 +27,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn load(folder: &Path) -> Option<Self> {
-        let bytes = std::fs::read(folder.join("slurm").join("plan.json")).ok()?;
+        let bytes = std::fs::read(Layout::new(folder).slurm_dir().join("plan.json")).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -90,8 +90,9 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let experiment_path = std::path::absolute(&args.experiment)?;
     let root = std::path::absolute(&args.out)?;
-    let folder = root.join(&experiment.name);
-    let slurm_dir = folder.join("slurm");
+    let layout = Layout::under(&root, &experiment.name);
+    let folder = layout.folder().to_owned();
+    let slurm_dir = layout.slurm_dir();
     let logs = slurm_dir.join("logs");
 
     let mut cells = experiment.cells();
