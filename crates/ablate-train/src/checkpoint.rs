@@ -2,17 +2,22 @@
 //! resumes at its last finished epoch instead of starting over: the network (weights, BatchNorm
 //! running statistics, parameter ids), the optimizer's state, and what the epochs recorded.
 //!
+//! A checkpoint records the config hash it was trained under: one from another config (a changed
+//! `[finetune] backbone_lr`, say) is removed and the cell starts from the pretrained weights, never
+//! resumed under a record that names the new config.
+//!
 //! Crash-safe by ordering: the network and optimizer files of epoch k are written first, then a
 //! small progress file naming k replaces the previous one atomically, then epoch k-1's files are
 //! removed. Whatever is interrupted, the progress file names a complete epoch.
 
 use std::path::{Path, PathBuf};
 
-use ablate_results::{EpochMetrics, write_atomic};
+use ablate_results::write_atomic;
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::{Deserialize, Serialize};
 
+use crate::epochs::EpochLog;
 use crate::error::TrainError;
 use crate::finetune::FineTuneNet;
 
@@ -21,26 +26,32 @@ use crate::finetune::FineTuneNet;
 pub struct Checkpoint {
     dir: PathBuf,
     cell_id: String,
+    config_hash: String,
 }
 
 /// How far a cell got.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub cell_id: String,
+    /// The config the state was trained under. Empty in checkpoints written before it was
+    /// recorded: those are from an unknown config and never resumed.
+    #[serde(default)]
+    pub config_hash: String,
     /// Epochs finished (the files hold the state after the last of them).
     pub epochs_done: usize,
-    pub epochs: Vec<EpochMetrics>,
-    pub steps: usize,
-    pub dropped_single_sample_batch: bool,
+    #[serde(flatten)]
+    pub log: EpochLog,
 }
 
 const PROGRESS: &str = "progress.json";
 
 impl Checkpoint {
-    pub fn new(dir: &Path, cell_id: &str) -> Self {
+    /// The checkpoint of cell `cell_id` trained under config `config_hash`, in `dir`.
+    pub fn new(dir: &Path, cell_id: &str, config_hash: &str) -> Self {
         Checkpoint {
             dir: dir.to_owned(),
             cell_id: cell_id.to_string(),
+            config_hash: config_hash.to_string(),
         }
     }
 
@@ -59,15 +70,21 @@ impl Checkpoint {
         }
     }
 
-    /// Saves the state after `progress.epochs_done` epochs.
+    /// Saves the state after the epochs of `log`.
     pub fn save(
         &self,
         net: &FineTuneNet,
         optim: &ModuleOptimizer,
-        progress: &Progress,
+        log: &EpochLog,
     ) -> Result<(), TrainError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e))?;
-        let epoch = progress.epochs_done;
+        let epoch = log.epochs.len();
+        let progress = Progress {
+            cell_id: self.cell_id.clone(),
+            config_hash: self.config_hash.clone(),
+            epochs_done: epoch,
+            log: log.clone(),
+        };
         let model = self.model(epoch);
         net.save_into(&mut BurnpackStore::from_file(&model).overwrite(true))
             .map_err(|e| self.error(&model, e))?;
@@ -78,7 +95,7 @@ impl Checkpoint {
         let progress_path = self.dir.join(PROGRESS);
         write_atomic(
             &progress_path,
-            &serde_json::to_vec_pretty(progress).expect("progress serializes"),
+            &serde_json::to_vec_pretty(&progress).expect("progress serializes"),
         )
         .map_err(|e| self.error(&progress_path, e))?;
         if epoch > 0 {
@@ -90,7 +107,8 @@ impl Checkpoint {
     }
 
     /// The saved state, loaded into `net` (built as for a fresh start) and `optim`; `None` when
-    /// there is no checkpoint. A checkpoint of another cell is refused, naming it.
+    /// there is no checkpoint, or when it was trained under another config (it is removed: the cell
+    /// starts from the pretrained weights). A checkpoint of another cell is refused, naming it.
     pub fn resume(
         &self,
         net: &mut FineTuneNet,
@@ -108,6 +126,20 @@ impl Checkpoint {
                 format!(
                     "belongs to cell {}, not {}; remove the folder",
                     progress.cell_id, self.cell_id
+                ),
+            ));
+        }
+        if progress.config_hash != self.config_hash {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e))?;
+            return Ok((optim, None));
+        }
+        if progress.epochs_done != progress.log.epochs.len() {
+            return Err(self.error(
+                &progress_path,
+                format!(
+                    "names epoch {} but records {} epochs; remove the folder",
+                    progress.epochs_done,
+                    progress.log.epochs.len()
                 ),
             ));
         }

@@ -7,50 +7,23 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ablate_backbone::{Arch, EfficientNet};
-use ablate_data::epoch_order;
+use ablate_heads::Head;
 use ablate_results::{CellOutcome, EpochMetrics};
-use ablate_spec::{Cell, TrainSpec};
+use ablate_spec::{Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
-use crate::checkpoint::{Checkpoint, Progress};
+use crate::checkpoint::Checkpoint;
+use crate::draws::StepDraws;
+use crate::epochs::{EpochLog, Schedule, TrainStep, run_epochs};
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
-use crate::finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
+use crate::evaluate::{Evaluation, evaluate};
+use crate::finetune::{FineTuneNet, PartLr, optimizer_step};
 use crate::images::ImageBatches;
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
-use crate::trainer::{
-    Trained, checked_loss, finish, head_config, one_hot, step_key, track_bias_grad,
-};
-
-/// How the backbone trains (the head follows the cell's `[train]` settings).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FinetuneSettings {
-    /// The backbone's learning rate (the head's is the cell's `lr`).
-    pub backbone_lr: f64,
-    /// lukemelas' `drop_connect_rate` (0.2 in their b0-b7 and lite models); scaled per block.
-    pub drop_connect: f64,
-    /// The stem and this many of the 7 stages stay as loaded (no gradient, running statistics).
-    pub freeze_stages: usize,
-    /// Images per forward pass when evaluating.
-    pub eval_batch: usize,
-    /// Evaluate with BatchNorm statistics recomputed on the training images (see
-    /// [`EfficientNet::recompute_batch_norm_stats`]) instead of the running averages.
-    pub recompute_bn: bool,
-}
-
-impl Default for FinetuneSettings {
-    fn default() -> Self {
-        FinetuneSettings {
-            backbone_lr: 1e-4,
-            drop_connect: 0.2,
-            freeze_stages: 0,
-            eval_batch: 64,
-            recompute_bn: true,
-        }
-    }
-}
+use crate::trainer::{Trained, finish, head_config};
 
 /// The pretrained backbone a fine-tuning cell starts from: loaded afresh for every cell, because a
 /// clone of a burn module shares its BatchNorm running statistics with the original (training one
@@ -59,6 +32,8 @@ impl Default for FinetuneSettings {
 pub struct PretrainedBackbone {
     pub arch: Arch,
     pub weights: PathBuf,
+    /// Images per forward pass when evaluating (`[backbone] batch_size`).
+    pub eval_batch: usize,
 }
 
 impl PretrainedBackbone {
@@ -100,6 +75,58 @@ impl<'a> Watch<'a> {
     }
 }
 
+/// The fine-tuning regime's step: backbone and head in one network, one optimizer state, each part
+/// with its own learning rate.
+struct FinetuneStep<'a> {
+    net: FineTuneNet,
+    optim: ModuleOptimizer,
+    lr: PartLr,
+    images: &'a ImageBatches<'a>,
+    finetune: &'a FinetuneSpec,
+    eval_batch: usize,
+    batch_size: usize,
+    /// BatchNorm statistics are recomputed where the network lives.
+    train_device: Device,
+}
+
+impl TrainStep for FinetuneStep<'_> {
+    fn forward(&self, batch: &[usize], draws: &StepDraws, device: &Device) -> Tensor<2> {
+        let x = self.images.rows(Split::Train, batch, device);
+        self.net.forward_train(x, draws)
+    }
+
+    fn head(&self) -> &Head {
+        &self.net.head
+    }
+
+    fn step(mut self, grads: Gradients) -> Self {
+        self.net = optimizer_step(&mut self.optim, self.net, grads, self.lr);
+        self
+    }
+
+    fn validate(mut self, device: &Device) -> (Self, Evaluation) {
+        if self.finetune.eval_bn_stats == EvalBnStats::Recomputed {
+            self.net.backbone = recompute_bn(
+                self.net.backbone,
+                self.images,
+                self.batch_size,
+                &self.train_device,
+            );
+        }
+        // Val in eval mode: the backbone's features, then the head, as `finish` measures the cell.
+        let eval = self.net.valid();
+        let features = BackboneFeatures::of(
+            &eval.backbone,
+            self.images,
+            &[Split::Val],
+            self.eval_batch,
+            device,
+        );
+        let val = evaluate(&eval.head, &features, Split::Val, device);
+        (self, val)
+    }
+}
+
 /// Fine-tunes the pretrained `backbone` with the cell's head on `images`, and measures the cell as
 /// the frozen regime does. With a checkpoint in `watch`, the state after every epoch is saved there
 /// and a cell interrupted earlier resumes after its last saved epoch, with the numbers an
@@ -108,7 +135,7 @@ impl<'a> Watch<'a> {
 pub fn train_finetune_cell(
     cell: &Cell,
     train: &TrainSpec,
-    finetune: &FinetuneSettings,
+    finetune: &FinetuneSpec,
     backbone: &PretrainedBackbone,
     images: &ImageBatches,
     device: &Device,
@@ -117,6 +144,7 @@ pub fn train_finetune_cell(
     let started = Instant::now();
     let train_device = device.clone().autodiff();
     let settings = train.for_variant(&cell.head);
+    let eval_batch = backbone.eval_batch.max(1);
     let backbone = backbone
         .load(&train_device)?
         .freeze_stages(finetune.freeze_stages);
@@ -125,109 +153,58 @@ pub fn train_finetune_cell(
         head_config(&cell.head, train, features, images.classes()).init(cell.seed, &train_device);
     let mut net = FineTuneNet { backbone, head };
     let mut optim = optimizer::build(&settings);
-    let lr = PartLr {
-        backbone: finetune.backbone_lr,
-        head: settings.lr,
-    };
-    let rates = net.backbone.drop_connect_rates(finetune.drop_connect);
-    let dropout_width = net.head.dropout_width();
-    let input_dropout = cell.head.input_dropout();
-    let train_rows = images.len(Split::Train);
-
-    let mut epochs = Vec::with_capacity(settings.epochs);
-    let mut steps = 0;
-    let mut dropped_single_sample_batch = false;
+    let mut log = EpochLog::default();
     if let Some(checkpoint) = watch.checkpoint {
         let (resumed, progress) = checkpoint.resume(&mut net, optim)?;
         optim = resumed;
         if let Some(progress) = progress {
-            epochs = progress.epochs;
-            steps = progress.steps;
-            dropped_single_sample_batch = progress.dropped_single_sample_batch;
+            log = progress.log;
         }
     }
-    watch.epoch(&epochs, settings.epochs);
-    for epoch in epochs.len()..settings.epochs {
-        let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
-        let mut loss_sum = 0.0f64;
-        let mut epoch_steps = 0usize;
-        let mut bias_grad_max: Option<f64> = None;
-        for (step, batch) in order.chunks(settings.batch_size).enumerate() {
-            if batch.len() < 2 {
-                dropped_single_sample_batch = true;
-                continue;
-            }
-            let key = step_key(cell, epoch, step);
-            let draws = StepDraws::draw(
-                &DrawSpec {
-                    seed: cell.seed,
-                    step_key: &key,
-                    batch: batch.len(),
-                    drop_connect_rates: &rates,
-                    input_dropout,
-                    features,
-                    head_dropout_width: dropout_width,
-                },
-                &train_device,
-            );
-            let x = images.rows(Split::Train, batch, &train_device);
-            let targets = one_hot(
-                images.labels(Split::Train),
-                batch,
-                images.classes(),
-                &train_device,
-            );
-            let logits = net.forward_train(x, &draws);
-            let (loss, loss_value) = checked_loss(logits, targets, cell, epoch, step)?;
-            let grads = loss.backward();
-            track_bias_grad(&net.head, &grads, &mut bias_grad_max);
-            net = optimizer_step(&mut optim, net, grads, lr);
-            loss_sum += f64::from(loss_value);
-            epoch_steps += 1;
-        }
-        steps += epoch_steps;
-        if finetune.recompute_bn {
-            net.backbone = recompute_bn(net.backbone, images, settings.batch_size, &train_device);
-        }
-        // Val in eval mode: the backbone's features, then the head, as `finish` measures the cell.
-        let eval = net.valid();
-        let val = BackboneFeatures::of(&eval.backbone, images, &[Split::Val], finetune, device);
-        let val = evaluate(&eval.head, &val, Split::Val, device);
-        epochs.push(EpochMetrics {
-            epoch: epoch + 1,
-            train_loss: loss_sum / epoch_steps.max(1) as f64,
-            val_loss: val.loss,
-            val_acc: val.acc,
-            bias_grad_max,
-        });
+    watch.epoch(&log.epochs, settings.epochs);
+    let rates = net.backbone.drop_connect_rates(finetune.drop_connect);
+    let schedule = Schedule {
+        cell,
+        epochs: settings.epochs,
+        batch_size: settings.batch_size,
+        labels: images.labels(Split::Train),
+        classes: images.classes(),
+        drop_connect_rates: &rates,
+        input_dropout: cell.head.input_dropout(),
+        features,
+        head_dropout_width: net.head.dropout_width(),
+    };
+    let step = FinetuneStep {
+        net,
+        optim,
+        lr: PartLr {
+            backbone: finetune.backbone_lr,
+            head: settings.lr,
+        },
+        images,
+        finetune,
+        eval_batch,
+        batch_size: settings.batch_size,
+        train_device: train_device.clone(),
+    };
+    let (step, log) = run_epochs(step, &schedule, log, &train_device, |step, log| {
         if let Some(checkpoint) = watch.checkpoint {
-            checkpoint.save(
-                &net,
-                &optim,
-                &Progress {
-                    cell_id: cell.id(),
-                    epochs_done: epoch + 1,
-                    epochs: epochs.clone(),
-                    steps,
-                    dropped_single_sample_batch,
-                },
-            )?;
+            checkpoint.save(&step.net, &step.optim, log)?;
         }
-        watch.epoch(&epochs, settings.epochs);
-    }
-    let eval = net.valid();
+        watch.epoch(&log.epochs, settings.epochs);
+        Ok(())
+    })?;
+    let eval = step.net.valid();
     let features = BackboneFeatures::of(
         &eval.backbone,
         images,
         &[Split::Train, Split::Val, Split::Test],
-        finetune,
+        eval_batch,
         device,
     );
     let trained = Trained {
-        head: net.head,
-        epochs,
-        steps,
-        dropped_single_sample_batch,
+        head: step.net.head,
+        log,
         fit: None,
     };
     Ok(finish(trained, &features, device, started))
@@ -272,7 +249,7 @@ impl<'a> BackboneFeatures<'a> {
         backbone: &EfficientNet,
         images: &'a ImageBatches<'a>,
         splits: &[Split],
-        finetune: &FinetuneSettings,
+        eval_batch: usize,
         device: &Device,
     ) -> Self {
         let dim = backbone.conv_head.weight.dims()[0];
@@ -280,8 +257,8 @@ impl<'a> BackboneFeatures<'a> {
         for &split in splits {
             let len = images.len(split);
             let mut out = Vec::with_capacity(len * dim);
-            for start in (0..len).step_by(finetune.eval_batch.max(1)) {
-                let end = (start + finetune.eval_batch.max(1)).min(len);
+            for start in (0..len).step_by(eval_batch) {
+                let end = (start + eval_batch).min(len);
                 let batch = images.span(split, start..end, device);
                 out.extend(
                     backbone

@@ -16,6 +16,8 @@
 //! ```
 
 mod checkpoint;
+mod draws;
+mod epochs;
 mod error;
 mod evaluate;
 mod finetune;
@@ -26,10 +28,12 @@ mod source;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, Progress};
+pub use draws::{DrawSpec, StepDraws, step_key};
+pub use epochs::EpochLog;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
-pub use finetune::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
-pub use finetune_cell::{FinetuneSettings, PretrainedBackbone, Watch, train_finetune_cell};
+pub use finetune::{FineTuneNet, PartLr, optimizer_step};
+pub use finetune_cell::{PretrainedBackbone, Watch, train_finetune_cell};
 pub use images::{ImageBatches, ImageSet, ImageSplit};
 pub use optimizer::{adam_pass_seconds, build as build_optimizer};
 pub use source::{BatchSource, FeatureSource, Split};

@@ -3,18 +3,18 @@
 
 use std::time::Instant;
 
-use ablate_data::epoch_order;
 use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
 use ablate_results::{CellOutcome, EpochMetrics, FitReport};
 use ablate_spec::{Cell, DropoutPosition, HeadKind, HeadVariant, Switch, TrainSpec};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::{Device, Gradients, Tensor};
 
+use crate::draws::StepDraws;
+use crate::epochs::{EpochLog, Schedule, TrainStep, one_hot, run_epochs};
 use crate::error::TrainError;
-use crate::evaluate::evaluate;
-use crate::finetune::{DrawSpec, StepDraws};
+use crate::evaluate::{Evaluation, evaluate};
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
@@ -68,87 +68,80 @@ pub fn train_cell(
 /// A trained head and what training recorded on the way.
 pub(crate) struct Trained {
     pub head: Head,
-    pub epochs: Vec<EpochMetrics>,
-    pub steps: usize,
-    pub dropped_single_sample_batch: bool,
+    pub log: EpochLog,
     pub fit: Option<FitReport>,
+}
+
+/// The frozen regime's step: the head alone, on the features of `source`, with the fused Adam.
+struct FrozenStep<'a, S: BatchSource> {
+    head: Head,
+    optim: optimizer::HeadOptimizer,
+    lr: f64,
+    source: &'a S,
+}
+
+impl<S: BatchSource> TrainStep for FrozenStep<'_, S> {
+    fn forward(&self, batch: &[usize], draws: &StepDraws, device: &Device) -> Tensor<2> {
+        let x = self.source.rows(Split::Train, batch, device);
+        let x = match &draws.input_mask {
+            // The backbone's own dropout on the pooled features.
+            Some(mask) => x * mask.clone(),
+            None => x,
+        };
+        self.head.forward(x, draws.head_dropout.clone())
+    }
+
+    fn head(&self) -> &Head {
+        &self.head
+    }
+
+    fn step(mut self, grads: Gradients) -> Self {
+        let grads = GradientsParams::from_grads(grads, &self.head);
+        self.head = self.optim.step(self.lr, self.head, grads);
+        self
+    }
+
+    fn validate(self, device: &Device) -> (Self, Evaluation) {
+        let val = evaluate(&self.head.valid(), self.source, Split::Val, device);
+        (self, val)
+    }
 }
 
 /// `[train]`'s optimizer over shuffled mini-batches for the cell's epochs, val evaluated after each.
 fn train_steps(
     cell: &Cell,
     settings: &TrainSpec,
-    mut head: Head,
+    head: Head,
     source: &impl BatchSource,
     train_device: &Device,
 ) -> Result<Trained, TrainError> {
-    let device = &train_device.clone().inner();
-    let dim = source.input_dim();
-    let classes = source.classes();
-    let train_rows = source.len(Split::Train);
-    let dropout_width = head.dropout_width();
-    let input_dropout = cell.head.input_dropout();
-    let mut optim = optimizer::HeadOptimizer::new(settings);
-
-    let mut epochs = Vec::with_capacity(settings.epochs);
-    let mut steps = 0;
-    let mut dropped_single_sample_batch = false;
-    for epoch in 0..settings.epochs {
-        let order = epoch_order(train_rows, cell.train_per_class, cell.seed, epoch);
-        let mut loss_sum = 0.0f64;
-        let mut epoch_steps = 0usize;
-        let mut bias_grad_max: Option<f64> = None;
-        for (step, batch) in order.chunks(settings.batch_size).enumerate() {
-            if batch.len() < 2 {
-                dropped_single_sample_batch = true;
-                continue;
-            }
-            let x = source.rows(Split::Train, batch, train_device);
-            let targets = one_hot(source.labels(Split::Train), batch, classes, train_device);
-            // One draw per (seed, size, epoch, step), shared by every variant and rate (a feature
-            // dropped at p = 0.2 is dropped at p = 0.4 too); the fine-tuning regime draws the same.
-            let key = step_key(cell, epoch, step);
-            let draws = StepDraws::draw(
-                &DrawSpec {
-                    seed: cell.seed,
-                    step_key: &key,
-                    batch: batch.len(),
-                    drop_connect_rates: &[],
-                    input_dropout,
-                    features: dim,
-                    head_dropout_width: dropout_width,
-                },
-                train_device,
-            );
-            let x = match draws.input_mask {
-                // The backbone's own dropout on the pooled features.
-                Some(mask) => x * mask,
-                None => x,
-            };
-            let logits = head.forward(x, draws.head_dropout);
-            let (loss, loss_value) = checked_loss(logits, targets, cell, epoch, step)?;
-            let grads = loss.backward();
-            track_bias_grad(&head, &grads, &mut bias_grad_max);
-            let grads = GradientsParams::from_grads(grads, &head);
-            head = optim.step(settings.lr, head, grads);
-            loss_sum += f64::from(loss_value);
-            epoch_steps += 1;
-        }
-        steps += epoch_steps;
-        let val = evaluate(&head.valid(), source, Split::Val, device);
-        epochs.push(EpochMetrics {
-            epoch: epoch + 1,
-            train_loss: loss_sum / epoch_steps.max(1) as f64,
-            val_loss: val.loss,
-            val_acc: val.acc,
-            bias_grad_max,
-        });
-    }
-    Ok(Trained {
+    let schedule = Schedule {
+        cell,
+        epochs: settings.epochs,
+        batch_size: settings.batch_size,
+        labels: source.labels(Split::Train),
+        classes: source.classes(),
+        drop_connect_rates: &[],
+        input_dropout: cell.head.input_dropout(),
+        features: source.input_dim(),
+        head_dropout_width: head.dropout_width(),
+    };
+    let step = FrozenStep {
         head,
-        epochs,
-        steps,
-        dropped_single_sample_batch,
+        optim: optimizer::HeadOptimizer::new(settings),
+        lr: settings.lr,
+        source,
+    };
+    let (step, log) = run_epochs(
+        step,
+        &schedule,
+        EpochLog::default(),
+        train_device,
+        |_, _| Ok(()),
+    )?;
+    Ok(Trained {
+        head: step.head,
+        log,
         fit: None,
     })
 }
@@ -216,16 +209,18 @@ fn fit_converged(
     let val = evaluate(&head.valid(), source, Split::Val, device);
     Ok(Trained {
         head,
-        // One "epoch": the whole fit.
-        epochs: vec![EpochMetrics {
-            epoch: 1,
-            train_loss: value,
-            val_loss: val.loss,
-            val_acc: val.acc,
-            bias_grad_max: None,
-        }],
-        steps: evaluations,
-        dropped_single_sample_batch: false,
+        log: EpochLog {
+            // One "epoch": the whole fit.
+            epochs: vec![EpochMetrics {
+                epoch: 1,
+                train_loss: value,
+                val_loss: val.loss,
+                val_acc: val.acc,
+                bias_grad_max: None,
+            }],
+            steps: evaluations,
+            dropped_single_sample_batch: false,
+        },
         fit: Some(FitReport {
             evaluations,
             grad_max,
@@ -252,57 +247,6 @@ fn grad_abs_max(head: &Head, grads: &GradientsParams) -> f64 {
     visitor.max
 }
 
-/// The key of one training step's random draws within a cell's seed.
-pub(crate) fn step_key(cell: &Cell, epoch: usize, step: usize) -> String {
-    format!("n{}/epoch{epoch}/step{step}", cell.train_per_class)
-}
-
-/// Mean cross-entropy of a training batch and its value; a loss that is not finite ends the cell.
-pub(crate) fn checked_loss(
-    logits: Tensor<2>,
-    targets: Tensor<2>,
-    cell: &Cell,
-    epoch: usize,
-    step: usize,
-) -> Result<(Tensor<1>, f32), TrainError> {
-    let loss = (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg();
-    let value = loss.clone().into_scalar::<f32>();
-    if !value.is_finite() {
-        return Err(TrainError::Diverged {
-            cell: cell.id(),
-            epoch: epoch + 1,
-            step,
-            loss: value,
-        });
-    }
-    Ok((loss, value))
-}
-
-/// Folds the largest |gradient| of the head's pre-BN bias (claim A's measurement) into `max`.
-pub(crate) fn track_bias_grad(head: &Head, grads: &Gradients, max: &mut Option<f64>) {
-    if let Some(bias) = head.bias_before_bn() {
-        let g = bias
-            .val()
-            .grad(grads)
-            .map_or(0.0, |g| g.abs().max().into_scalar::<f64>());
-        *max = Some(max.map_or(g, |m| m.max(g)));
-    }
-}
-
-/// One-hot targets `[rows, classes]` of the given rows of `labels`.
-pub(crate) fn one_hot(
-    labels: &[u32],
-    rows: &[usize],
-    classes: usize,
-    device: &Device,
-) -> Tensor<2> {
-    let mut onehot = vec![0.0f32; rows.len() * classes];
-    for (row, &i) in rows.iter().enumerate() {
-        onehot[row * classes + labels[i] as usize] = 1.0;
-    }
-    Tensor::<2>::from_data(TensorData::new(onehot, [rows.len(), classes]), device)
-}
-
 /// The eval-mode measurements every cell ends with.
 pub(crate) fn finish(
     trained: Trained,
@@ -315,7 +259,7 @@ pub(crate) fn finish(
     let train_rows = source.len(Split::Train);
     let fit = evaluate(&eval_head, source, Split::Train, device);
     // The last epoch ended with this very evaluation (same head, same rows): reuse it.
-    let (val_loss, val_acc) = match trained.epochs.last() {
+    let (val_loss, val_acc) = match trained.log.epochs.last() {
         Some(last) => (last.val_loss, last.val_acc),
         None => {
             let val = evaluate(&eval_head, source, Split::Val, device);
@@ -327,14 +271,14 @@ pub(crate) fn finish(
     // Every step updated BN's running statistics once.
     let bn_var_ratio = eval_head.bn_var_ratio(
         source.span(Split::Train, 0..train_rows, device),
-        trained.steps,
+        trained.log.steps,
     );
     // Evaluated once, at the end: nothing during training looks at it.
     let test = source
         .has(Split::Test)
         .then(|| evaluate(&eval_head, source, Split::Test, device));
     CellOutcome {
-        epochs: trained.epochs,
+        epochs: trained.log.epochs,
         train_acc: fit.acc,
         train_loss: fit.loss,
         val_acc,
@@ -343,8 +287,8 @@ pub(crate) fn finish(
         test_loss: test.as_ref().map(|t| t.loss),
         params,
         seconds: started.elapsed().as_secs_f64(),
-        steps: trained.steps,
-        dropped_single_sample_batch: trained.dropped_single_sample_batch,
+        steps: trained.log.steps,
+        dropped_single_sample_batch: trained.log.dropped_single_sample_batch,
         bn_var_ratio,
         test_predictions: test.map(|t| t.predicted),
         fit: trained.fit,

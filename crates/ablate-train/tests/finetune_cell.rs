@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 
 use ablate_backbone::Arch;
 use ablate_images::{ImageDataset, Preprocess};
-use ablate_spec::{Cell, DataSpec, HeadVariant, Switch, TrainSpec};
+use ablate_spec::{Cell, DataSpec, EvalBnStats, FinetuneSpec, HeadVariant, Switch, TrainSpec};
 use ablate_train::{
-    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, Watch,
-    train_finetune_cell,
+    Checkpoint, ImageBatches, ImageSet, PretrainedBackbone, Watch, train_finetune_cell,
 };
+
+/// The config hash the checkpoints below are written under.
+const CONFIG: &str = "0123456789abcdef";
 use burn::tensor::Device;
 
 fn lite0() -> PretrainedBackbone {
@@ -29,6 +31,7 @@ fn lite0() -> PretrainedBackbone {
     PretrainedBackbone {
         arch: Arch::from_name("efficientnet-lite0").unwrap(),
         weights: path,
+        eval_batch: 8,
     }
 }
 
@@ -71,10 +74,9 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
         hidden: 32,
         ..TrainSpec::default()
     };
-    let finetune = FinetuneSettings {
+    let finetune = FinetuneSpec {
         freeze_stages: 1,
-        eval_batch: 8,
-        ..FinetuneSettings::default()
+        ..FinetuneSpec::default()
     };
     // Claim A's model1 (bias before BN, no ReLU), with the backbone's dropout on the features.
     let head = HeadVariant::mlp()
@@ -142,10 +144,9 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
     let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
-    let finetune = FinetuneSettings {
+    let finetune = FinetuneSpec {
         freeze_stages: 3,
-        eval_batch: 8,
-        ..FinetuneSettings::default()
+        ..FinetuneSpec::default()
     };
     let cell = Cell {
         head: HeadVariant::mlp().number(Switch::Dropout, 0.5),
@@ -171,7 +172,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
     .unwrap();
 
     // The same cell stopped after two epochs (as a kill after epoch 2's checkpoint leaves it)...
-    let checkpoint = Checkpoint::new(&dir.path().join("ckpt"), &cell.id());
+    let checkpoint = Checkpoint::new(&dir.path().join("ckpt"), &cell.id(), CONFIG);
     let first = train_finetune_cell(
         &cell,
         &train(2),
@@ -229,7 +230,11 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        Watch::checkpoint(&Checkpoint::new(&dir.path().join("ckpt"), &other.id())),
+        Watch::checkpoint(&Checkpoint::new(
+            &dir.path().join("ckpt"),
+            &other.id(),
+            CONFIG,
+        )),
     )
     .unwrap_err()
     .to_string();
@@ -257,11 +262,10 @@ fn recomputed_batch_norm_statistics_change_evaluations_only() {
         seed: 0,
     };
     let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
-    let run = |recompute_bn| {
-        let finetune = FinetuneSettings {
-            eval_batch: 8,
-            recompute_bn,
-            ..FinetuneSettings::default()
+    let run = |eval_bn_stats| {
+        let finetune = FinetuneSpec {
+            eval_bn_stats,
+            ..FinetuneSpec::default()
         };
         train_finetune_cell(
             &cell,
@@ -274,7 +278,7 @@ fn recomputed_batch_norm_statistics_change_evaluations_only() {
         )
         .unwrap()
     };
-    let (recomputed, running) = (run(true), run(false));
+    let (recomputed, running) = (run(EvalBnStats::Recomputed), run(EvalBnStats::Running));
     let losses = |o: &ablate_results::CellOutcome| -> Vec<f64> {
         o.epochs.iter().map(|e| e.train_loss).collect()
     };
@@ -283,4 +287,72 @@ fn recomputed_batch_norm_statistics_change_evaluations_only() {
     for (a, b) in recomputed.epochs.iter().zip(&running.epochs) {
         assert_ne!(a.val_loss, b.val_loss, "epoch {}", a.epoch);
     }
+}
+
+/// A checkpoint trained under another config (here a changed `[finetune] backbone_lr`) is never
+/// resumed: it is removed, and the cell trains from the pretrained weights, ending with exactly the
+/// numbers of an uninterrupted run under the new config.
+#[test]
+fn a_checkpoint_of_another_config_is_removed_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = images_at_32px(&dir.path().join("images"));
+    let device = Device::flex();
+    let backbone = lite0();
+    let cell = Cell {
+        head: HeadVariant::mlp(),
+        train_per_class: 5,
+        seed: 4,
+    };
+    let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
+    let train = |epochs| TrainSpec {
+        epochs,
+        batch_size: 4,
+        hidden: 32,
+        ..TrainSpec::default()
+    };
+    let old = FinetuneSpec {
+        freeze_stages: 3,
+        backbone_lr: 1e-2,
+        ..FinetuneSpec::default()
+    };
+    let new = FinetuneSpec {
+        backbone_lr: 1e-5,
+        ..old
+    };
+    let ckpt = dir.path().join("ckpt");
+    // Interrupted after one epoch under the old config...
+    let stale = Checkpoint::new(&ckpt, &cell.id(), "old-config");
+    let run = |spec: &FinetuneSpec, epochs, watch| {
+        train_finetune_cell(
+            &cell,
+            &train(epochs),
+            spec,
+            &backbone,
+            &images,
+            &device,
+            watch,
+        )
+        .unwrap()
+    };
+    let interrupted = run(&old, 1, Watch::checkpoint(&stale));
+    assert!(ckpt.join("progress.json").is_file());
+    // ...then run under the new one, as `--restart` or a shard of the new config would.
+    let fresh = run(&new, 2, Watch::default());
+    let resumed = run(
+        &new,
+        2,
+        Watch::checkpoint(&Checkpoint::new(&ckpt, &cell.id(), "new-config")),
+    );
+    assert_eq!(
+        resumed.epochs, fresh.epochs,
+        "trained from the pretrained weights"
+    );
+    assert_eq!(resumed.test_predictions, fresh.test_predictions);
+    assert_ne!(
+        resumed.epochs[0], interrupted.epochs[0],
+        "the two configs train differently, so a resumed stale epoch would show"
+    );
+    // The new config's checkpoint replaced the stale one.
+    let progress = std::fs::read_to_string(ckpt.join("progress.json")).unwrap();
+    assert!(progress.contains("new-config"), "{progress}");
 }

@@ -5,10 +5,8 @@ use std::time::{Duration, Instant};
 
 use ablate_data::FeatureSet;
 use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
-use ablate_spec::{Cell, Experiment};
-use ablate_train::{
-    Checkpoint, FinetuneSettings, ImageBatches, ImageSet, PretrainedBackbone, Watch,
-};
+use ablate_spec::{Cell, Experiment, FinetuneSpec};
+use ablate_train::{Checkpoint, ImageBatches, ImageSet, PretrainedBackbone, Watch};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use rayon::prelude::*;
@@ -29,7 +27,7 @@ pub struct RunSummary {
 pub struct FinetuneInputs {
     pub images: ImageSet,
     pub backbone: PretrainedBackbone,
-    pub settings: FinetuneSettings,
+    pub spec: FinetuneSpec,
 }
 
 impl FinetuneInputs {
@@ -39,20 +37,14 @@ impl FinetuneInputs {
         let plan = ablate_features::Plan::new(experiment)?;
         let images = ImageSet::preprocess(&plan.dataset, &plan.preprocess)
             .context("preprocessing the images for fine-tuning")?;
-        let spec = experiment.finetune.clone().unwrap_or_default();
         Ok(FinetuneInputs {
             images,
             backbone: PretrainedBackbone {
                 arch: plan.arch,
                 weights: plan.backbone.weights.clone(),
-            },
-            settings: FinetuneSettings {
-                backbone_lr: spec.backbone_lr,
-                drop_connect: spec.drop_connect,
-                freeze_stages: spec.freeze_stages,
                 eval_batch: plan.backbone.batch_size,
-                recompute_bn: spec.eval_bn_stats == ablate_spec::EvalBnStats::Recomputed,
             },
+            spec: experiment.finetune.clone().unwrap_or_default(),
         })
     }
 }
@@ -225,7 +217,11 @@ impl Runner<'_> {
     /// Where a fine-tuning cell saves its state after each epoch (removed once its record is saved).
     fn checkpoint(&self, cell: &Cell) -> Checkpoint {
         let id = cell.id();
-        Checkpoint::new(&self.store.folder().join("checkpoints").join(&id), &id)
+        Checkpoint::new(
+            &self.store.layout().checkpoint(&id),
+            &id,
+            self.store.config_hash(),
+        )
     }
 
     fn train(&self, cell: &Cell, progress: &GridProgress) -> Result<CellRecord> {
@@ -240,7 +236,7 @@ impl Runner<'_> {
             ablate_train::train_finetune_cell(
                 cell,
                 &self.experiment.train,
-                &inputs.settings,
+                &inputs.spec,
                 &inputs.backbone,
                 &images,
                 &self.device,

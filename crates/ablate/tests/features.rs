@@ -271,3 +271,72 @@ fn finetuning_cells_run_beside_frozen_ones() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("12 done before, 0 trained now"), "{err}");
 }
+
+/// `--restart` after a config change never resumes a fine-tuning checkpoint of the old config: a
+/// cell killed mid-training under `backbone_lr = 1e-2`, rerun with `--restart` under `1e-3`, ends
+/// with exactly the numbers of an uninterrupted run under `1e-3` (it trained from the pretrained
+/// weights, not from the stale epochs).
+#[test]
+fn restart_after_a_config_change_trains_finetuning_cells_afresh() {
+    let s = idx_scratch();
+    let with_lr = |lr: &str| {
+        experiment(&fixture_weights())
+            .replace("epochs = 2", "epochs = 40")
+            .replace("head = [\"mlp\", \"linear\"]", "head = [\"linear\"]")
+            .replace("relu = [true]", "backbone = [\"finetune\"]\nseeds = [0]")
+            .replace("train_per_class = [4, 8]", "train_per_class = [8]")
+            .replace(
+                "[grid]",
+                &format!("[finetune]\nbackbone_lr = {lr}\nfreeze_stages = 2\n[grid]"),
+            )
+    };
+    s.write("old.toml", &with_lr("1e-2"));
+    let checkpoints = s.path("results/images/checkpoints");
+    let has_progress = || {
+        std::fs::read_dir(&checkpoints).is_ok_and(|cells| {
+            cells
+                .filter_map(Result::ok)
+                .any(|cell| cell.path().join("progress.json").is_file())
+        })
+    };
+    let mut child = s
+        .command(&["run", "old.toml", "--no-report", "--jobs", "1"])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !has_progress() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "no epoch checkpointed in time"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL, after at least one epoch's checkpoint
+    child.wait().unwrap();
+    assert!(
+        !s.path("results/images/runs.csv").exists(),
+        "the kill landed after the grid finished"
+    );
+
+    s.write("new.toml", &with_lr("1e-3"));
+    let o = s.ablate(&["run", "new.toml", "--no-report", "--restart"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = s.ablate(&["run", "new.toml", "--no-report", "--out", "clean"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        csv_without(&s.path("results/images/runs.csv"), &["seconds"]),
+        csv_without(&s.path("clean/images/runs.csv"), &["seconds"])
+    );
+    assert_eq!(
+        s.read("results/images/epochs.csv"),
+        s.read("clean/images/epochs.csv")
+    );
+    assert!(
+        !checkpoints.exists() || std::fs::read_dir(&checkpoints).unwrap().next().is_none(),
+        "the finished cell's checkpoint is removed"
+    );
+}
