@@ -48,7 +48,7 @@ impl Plan {
             dataset.content_sha256.clone(),
             serde_json::to_string(&experiment.data).expect("serializes"),
             arch.name.to_string(),
-            format!("{:?}", preprocess),
+            preprocess.cache_key_text(),
         ] {
             hasher.update(part.as_bytes());
             hasher.update([0]);

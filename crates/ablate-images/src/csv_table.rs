@@ -1,26 +1,13 @@
 //! Kaggle-style CSV datasets: `image_id,label` or `image_id,<one-hot columns...>` plus an image folder.
 
-use std::path::Path;
-
+use ablate_spec::{CsvData, CsvLabels};
 use sha2::{Digest, Sha256};
 
 use crate::dataset::{ImageDataset, ImageSource, split_by_fraction};
 use crate::error::{ImagesError, invalid, read_error};
 
-pub struct CsvSpec<'a> {
-    pub csv: &'a Path,
-    pub images: &'a Path,
-    pub id_column: &'a str,
-    pub label_column: Option<&'a str>,
-    pub one_hot_columns: Option<&'a [String]>,
-    pub extension: &'a str,
-    pub val_fraction: f64,
-    /// 0: no test split.
-    pub test_fraction: f64,
-}
-
-pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
-    let path = spec.csv;
+pub fn open(spec: &CsvData) -> Result<ImageDataset, ImagesError> {
+    let path = spec.csv.as_path();
     let text = std::fs::read(path).map_err(read_error(path))?;
     let mut reader = csv::Reader::from_reader(text.as_slice());
     let headers = reader
@@ -38,10 +25,10 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             )
         })
     };
-    let id_at = column(spec.id_column)?;
+    let id_at = column(&spec.id_column)?;
     let mut rows: Vec<(String, String)> = Vec::new(); // (image id, class name)
-    let class_names: Vec<String> = match (spec.label_column, spec.one_hot_columns) {
-        (Some(label), _) => {
+    let class_names: Vec<String> = match spec.labels() {
+        Some(CsvLabels::Column(label)) => {
             let label_at = column(label)?;
             for (i, record) in reader.records().enumerate() {
                 let record = record.map_err(|e| invalid(path, e.to_string()))?;
@@ -58,7 +45,7 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             names.dedup();
             names
         }
-        (None, Some(one_hot)) => {
+        Some(CsvLabels::OneHot(one_hot)) => {
             let at: Vec<usize> = one_hot
                 .iter()
                 .map(|c| column(c))
@@ -83,7 +70,12 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             }
             one_hot.to_vec()
         }
-        (None, None) => return Err(invalid(path, "needs `label_column` or `one_hot_columns`")),
+        None => {
+            return Err(invalid(
+                path,
+                "needs exactly one of `label_column` and `one_hot_columns`",
+            ));
+        }
     };
     if rows.is_empty() {
         return Err(invalid(path, "has no rows"));
@@ -110,7 +102,11 @@ pub fn open(spec: &CsvSpec) -> Result<ImageDataset, ImagesError> {
             format!("class `{}` has no rows", class_names[empty]),
         ));
     }
-    let splits = split_by_fraction(per_class, spec.val_fraction, spec.test_fraction);
+    let splits = split_by_fraction(
+        per_class,
+        spec.val_fraction,
+        spec.test_fraction.unwrap_or(0.0),
+    );
     Ok(ImageDataset {
         class_names,
         train: splits.train,

@@ -15,6 +15,19 @@ pub struct Preprocess {
 }
 
 impl Preprocess {
+    /// The text the features cache key hashes for this preprocessing, written out field by field
+    /// (not `Debug`, whose format may change between Rust releases and would silently move every
+    /// key). It is the text the keys of cache version `features/v2` were made from.
+    pub fn cache_key_text(&self) -> String {
+        let list = |v: &[f32; 3]| format!("[{}, {}, {}]", v[0], v[1], v[2]);
+        format!(
+            "Preprocess {{ size: {}, mean: {}, std: {} }}",
+            self.size,
+            list(&self.mean),
+            list(&self.std)
+        )
+    }
+
     /// The ImageNet statistics lukemelas' and timm's EfficientNet weights were trained with.
     pub fn imagenet(size: usize) -> Self {
         Self {
@@ -78,6 +91,20 @@ impl Preprocess {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// The cache key text is pinned: the committed results name features files by keys made from
+    /// exactly this text.
+    #[test]
+    fn cache_key_text_is_the_v2_text() {
+        assert_eq!(
+            Preprocess::imagenet(224).cache_key_text(),
+            "Preprocess { size: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }"
+        );
+        assert_eq!(
+            Preprocess::imagenet(64).cache_key_text(),
+            "Preprocess { size: 64, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }"
+        );
+    }
 
     #[test]
     fn gray_becomes_three_normalized_channels_of_the_right_size() {

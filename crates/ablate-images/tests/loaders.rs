@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use ablate_images::{ImageDataset, ImageSource};
-use ablate_spec::DataSpec;
+use ablate_spec::{CsvData, DataSpec};
 
 fn png(path: &Path, shade: u8) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -119,7 +119,7 @@ fn image_folder_with_train_and_val_subtrees() {
 }
 
 fn csv_spec(dir: &Path, label: Option<&str>, one_hot: Option<Vec<String>>) -> DataSpec {
-    DataSpec::Csv {
+    DataSpec::Csv(CsvData {
         csv: dir.join("train.csv"),
         images: dir.join("images"),
         id_column: "image_id".into(),
@@ -128,7 +128,7 @@ fn csv_spec(dir: &Path, label: Option<&str>, one_hot: Option<Vec<String>>) -> Da
         extension: "png".into(),
         val_fraction: 0.5,
         test_fraction: None,
-    }
+    })
 }
 
 #[test]
@@ -157,13 +157,8 @@ fn csv_with_one_hot_columns_or_a_label_column() {
     assert_eq!(labelled.class_names, one_hot.class_names);
     assert_eq!(labelled.content_sha256, one_hot.content_sha256);
     let mut spec = csv_spec(dir.path(), Some("label"), None);
-    if let DataSpec::Csv {
-        val_fraction,
-        test_fraction,
-        ..
-    } = &mut spec
-    {
-        (*val_fraction, *test_fraction) = (0.3, Some(0.3));
+    if let DataSpec::Csv(data) = &mut spec {
+        (data.val_fraction, data.test_fraction) = (0.3, Some(0.3));
     }
     let with_test = ImageDataset::open(&spec).unwrap();
     // 3 per class: one each for val, test and train.

@@ -39,23 +39,50 @@ pub enum DataSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         test_fraction: Option<f64>,
     },
-    /// Kaggle style: a CSV with an image-id column and either a label column or one-hot columns
-    /// (`image_id,healthy,multiple_diseases,rust,scab`), images in a folder as `<id>.<extension>`.
-    Csv {
-        csv: PathBuf,
-        images: PathBuf,
-        #[serde(default = "default_id_column")]
-        id_column: String,
-        #[serde(default)]
-        label_column: Option<String>,
-        #[serde(default)]
-        one_hot_columns: Option<Vec<String>>,
-        #[serde(default = "default_extension")]
-        extension: String,
-        val_fraction: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        test_fraction: Option<f64>,
-    },
+    /// Kaggle style: a CSV and a folder of images ([`CsvData`]).
+    Csv(CsvData),
+}
+
+/// Kaggle style: a CSV with an image-id column and either a label column or one-hot columns
+/// (`image_id,healthy,multiple_diseases,rust,scab`), images in a folder as `<id>.<extension>`.
+/// The loader (`ablate-images`) reads this very type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvData {
+    pub csv: PathBuf,
+    pub images: PathBuf,
+    #[serde(default = "default_id_column")]
+    pub id_column: String,
+    #[serde(default)]
+    pub label_column: Option<String>,
+    #[serde(default)]
+    pub one_hot_columns: Option<Vec<String>>,
+    #[serde(default = "default_extension")]
+    pub extension: String,
+    pub val_fraction: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
+}
+
+/// Where a CSV's labels are: exactly one of `label_column` and `one_hot_columns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvLabels<'a> {
+    /// One column holding each row's class name.
+    Column(&'a str),
+    /// One 0/1 column per class, exactly one set per row.
+    OneHot(&'a [String]),
+}
+
+impl CsvData {
+    /// The labels' source; `None` unless exactly one of the two keys is given (an experiment file
+    /// with neither or both is refused when it is read).
+    pub fn labels(&self) -> Option<CsvLabels<'_>> {
+        match (&self.label_column, &self.one_hot_columns) {
+            (Some(column), None) => Some(CsvLabels::Column(column)),
+            (None, Some(columns)) => Some(CsvLabels::OneHot(columns)),
+            _ => None,
+        }
+    }
 }
 
 fn default_id_column() -> String {

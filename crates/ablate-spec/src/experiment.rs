@@ -527,7 +527,7 @@ impl Experiment {
                     "grid.backbone",
                     format!(
                         "\"finetune\" ({}) trains the backbone on images, but `data.kind` = \"features\" \
-                         holds features only: use kind \"idx\", \"image_folder\" or \"csv\"",
+                         holds features only: use kind \"idx\", \"image-folder\" or \"csv\"",
                         v.name()
                     ),
                 ));
@@ -628,20 +628,14 @@ impl Experiment {
                 test_fraction,
                 ..
             } => check_fractions(*val_fraction, *test_fraction, invalid)?,
-            DataSpec::Csv {
-                label_column,
-                one_hot_columns,
-                val_fraction,
-                test_fraction,
-                ..
-            } => {
-                if label_column.is_some() == one_hot_columns.is_some() {
+            DataSpec::Csv(csv) => {
+                if csv.labels().is_none() {
                     return Err(invalid(
                         "data.label_column",
                         "give exactly one of `label_column` and `one_hot_columns`".into(),
                     ));
                 }
-                check_fractions(Some(*val_fraction), *test_fraction, invalid)?;
+                check_fractions(Some(csv.val_fraction), csv.test_fraction, invalid)?;
             }
             DataSpec::Features { .. } => {}
         }

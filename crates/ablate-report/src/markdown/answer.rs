@@ -159,7 +159,7 @@ fn context(results: &Results, on: &str) -> String {
     let source = match &e.data {
         DataSpec::Idx { path, .. } => format!("`{}`", named(path)),
         DataSpec::ImageFolder { root, .. } => format!("the image folder `{}`", named(root)),
-        DataSpec::Csv { csv, .. } => format!("`{}`", named(csv)),
+        DataSpec::Csv(data) => format!("`{}`", named(&data.csv)),
         DataSpec::Features { path } => format!("the features file `{}`", named(path)),
     };
     let classes = match (&results.manifest.data, &e.data) {
@@ -223,7 +223,9 @@ fn claim_line(c: &ClaimResult) -> String {
             .rows
             .iter()
             .filter_map(|r| r.exactness)
-            .fold((0.0f64, 0.0f64), |(l, g), (a, b)| (l.max(a), g.max(b)));
+            .fold((0.0f64, 0.0f64), |(l, g), e| {
+                (l.max(e.loss_gap), g.max(e.bias_grad))
+            });
         if claim.loss_epochs == Some(0) {
             format!(
                 "the bias gets no gradient: at most {grad:.1e}; the twins' losses are not judged: \

@@ -56,12 +56,27 @@ pub fn provenance(w: &mut String, results: &Results) -> Result<(), ReportError> 
     );
     let _ = writeln!(
         w,
-        "> features sha256 `{}`, backbone weights sha256 `{}`, dataset sha256 `{}`.\n",
-        distinct_values(runs, rc::FEATURES_SHA256)?.join(", "),
-        distinct_values(runs, rc::BACKBONE_SHA256)?.join(", "),
-        distinct_values(runs, rc::DATASET_SHA256)?.join(", ")
+        "> features sha256 {}, backbone weights sha256 {}, dataset sha256 {}.\n",
+        hashes(runs, rc::FEATURES_SHA256)?,
+        hashes(runs, rc::BACKBONE_SHA256)?,
+        hashes(runs, rc::DATASET_SHA256)?
     );
     Ok(())
+}
+
+/// The distinct hashes of a column, each in backticks; features made outside ablate (a synthetic
+/// or user-made file) record none, which is said in words rather than as empty backticks.
+fn hashes(runs: &DataFrame, column: &str) -> Result<String, ReportError> {
+    let recorded: Vec<String> = distinct_values(runs, column)?
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("`{h}`"))
+        .collect();
+    Ok(if recorded.is_empty() {
+        "not recorded (the features file does not say)".into()
+    } else {
+        recorded.join(", ")
+    })
 }
 
 /// The question the experiment answers and the heads it compares.
