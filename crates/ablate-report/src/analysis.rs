@@ -2,10 +2,10 @@
 //! claims' verdicts, the tuned heads, what to use, and the dropout contrasts. Writing (CSV, figures,
 //! Markdown) only formats this.
 
-use ablate_spec::Claim;
+use ablate_spec::{Claim, Metric, context_claims};
 use polars::prelude::DataFrame;
 
-use crate::choose::{Pick, Tuned, dropout_contrasts, recommendations, tuned_rows};
+use crate::choose::{Pick, Tuned, recommendations, tuned_rows};
 use crate::contrast::{ClaimResult, judge_claim};
 use crate::error::ReportError;
 use crate::interactions::{Strata, strata};
@@ -56,9 +56,19 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         .map(|c| strata(results, &c.claim))
         .collect::<Result<_, _>>()?;
     let tuned = tuned_rows(results, &rows)?;
+    // Shown for context, not claims of the thread; on test when there is a test split.
+    let context_metric = if has_test {
+        Metric::TestAcc
+    } else {
+        Metric::ValAcc
+    };
+    let dropout = context_claims(&results.variants, context_metric)
+        .iter()
+        .map(|c| judge_claim(results, c))
+        .collect::<Result<_, _>>()?;
     Ok(Analysis {
         strata,
-        dropout: dropout_contrasts(results, has_test)?,
+        dropout,
         picks: recommendations(results, &rows, &sizes)?,
         confusions: confusions(results, &tuned)?,
         tuned,

@@ -1,56 +1,14 @@
 //! What the report derives from the numbers beyond the declared claims: the tuned head per family
-//! and size (chosen on val), what to use per size, and the dropout contrasts shown for context.
+//! and size (chosen on val) and what to use per size.
 
-use ablate_spec::{Claim, Expect, HeadKind, HeadVariant, Metric, Selector, Switch};
+use ablate_spec::{HeadVariant, Metric, Selector, Switch};
 
-use ablate_results::columns::runs as rc;
-
-use crate::contrast::{ClaimResult, judge_claim};
+use crate::contrast::{Contrast, pair};
 use crate::error::ReportError;
-use crate::frame::{f64s, strings, u64s};
 use crate::regimes::Regimes;
 use crate::results::Results;
 use crate::stats;
 use crate::summary::VariantRow;
-
-/// Dropout p - 0 for every p > 0 of the grid, on test when there is a test split (not a claim of the
-/// thread; shown for context).
-pub fn dropout_contrasts(
-    results: &Results,
-    has_test: bool,
-) -> Result<Vec<ClaimResult>, ReportError> {
-    let mut rates: Vec<f64> = results
-        .variants
-        .iter()
-        .filter(|v| v.kind() == HeadKind::Mlp)
-        .map(|v| v.dropout())
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
-    if !rates.contains(&0.0) {
-        return Ok(Vec::new());
-    }
-    rates
-        .iter()
-        .filter(|p| **p > 0.0)
-        .map(|p| {
-            let mlp_with = |rate| Selector::head(HeadKind::Mlp).number(Switch::Dropout, rate);
-            let claim = Claim::contrast(
-                format!("dropout{p}"),
-                format!("dropout {p} instead of none (not a claim of the thread)"),
-                if has_test {
-                    Metric::TestAcc
-                } else {
-                    Metric::ValAcc
-                },
-                mlp_with(*p),
-                mlp_with(0.0),
-                Expect::Higher,
-            );
-            judge_claim(results, &claim)
-        })
-        .collect()
-}
 
 /// What to use at one training size, derived from the numbers.
 #[derive(Debug, Clone)]
@@ -107,30 +65,14 @@ pub fn recommendations(
             let Some(variant) = results.variant(&row.variant) else {
                 continue;
             };
-            let claim = Claim {
-                train_per_class: Some(vec![size as usize]),
-                ..Claim::contrast(
-                    "tie",
-                    "",
-                    Metric::ValAcc,
-                    Selector::exactly(variant),
-                    Selector::exactly(best_variant),
-                    Expect::Lower,
-                )
-            };
-            let judged = judge_claim(results, &claim)?;
-            let contains_zero =
-                |i: &crate::stats::Interval| !(i.lo() > 0.0 || i.hi() < 0.0) || !i.half.is_finite();
-            if judged.rows.iter().all(|r| contains_zero(&r.diff)) {
+            let lead = val_lead(results, variant, best_variant, size)?;
+            let contains_zero = !(lead.lo() > 0.0 || lead.hi() < 0.0) || !lead.half.is_finite();
+            if contains_zero {
                 tied.push((*row).clone());
             }
             // Not significantly worse is not "as good": to replace the best, a smaller variant's
             // whole interval must lie within the margin.
-            if judged
-                .rows
-                .iter()
-                .all(|r| r.diff.lo() > -EQUIVALENCE && r.diff.hi() < EQUIVALENCE)
-            {
+            if lead.lo() > -EQUIVALENCE && lead.hi() < EQUIVALENCE {
                 equivalent.push(row.variant.clone());
             }
         }
@@ -165,15 +107,25 @@ pub fn recommendations(
     Ok(picks)
 }
 
+/// The variant next to a tuned choice on val.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerUp {
+    pub variant: String,
+    /// How far behind the chosen variant it is, in mean val accuracy.
+    pub behind: f64,
+    /// The standard error of that lead over the paired seeds (NaN below two seeds).
+    pub se: f64,
+}
+
 /// The selection protocol's result for one head family at one size: the variant of best mean
 /// validation accuracy (its hyperparameters, chosen on val), reported with its test accuracy.
 #[derive(Debug, Clone)]
 pub struct Tuned {
     pub head: String,
     pub row: VariantRow,
-    /// The next best variant of the same head and size, how far behind it is on val, and the
-    /// standard error of that lead over the paired seeds: a lead below it is not settled.
-    pub runner_up: Option<(String, f64, f64)>,
+    /// The next best variant of the same head and size: a lead below its standard error is not
+    /// settled.
+    pub runner_up: Option<RunnerUp>,
     /// The chosen values, as `key=value` (the switches the grid sweeps).
     pub chosen: String,
     /// Where the grid has both regimes, each is tuned on its own (`Some(true)`: fine-tuned), since
@@ -229,10 +181,21 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
                 path: "runs".into(),
                 message: format!("unknown variant {}", row.variant),
             })?;
-        let runner_up = best_on_val(in_key().filter(|r| r.variant != row.variant)).map(|r| {
-            let se = paired_val_se(results, size, &row.variant, &r.variant);
-            (r.variant.clone(), row.val.mean - r.val.mean, se)
-        });
+        let runner_up = match best_on_val(in_key().filter(|r| r.variant != row.variant)) {
+            Some(r) => {
+                let second = results
+                    .variant(&r.variant)
+                    .ok_or_else(|| unknown_variant(&r.variant))?;
+                let lead = val_lead(results, variant, second, size)?;
+                Some(RunnerUp {
+                    variant: r.variant.clone(),
+                    behind: row.val.mean - r.val.mean,
+                    // NaN below two seeds (no spread).
+                    se: lead.sd / (lead.n as f64).sqrt(),
+                })
+            }
+            None => None,
+        };
         tuned.push(Tuned {
             head,
             row: row.clone(),
@@ -244,33 +207,44 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
     Ok(tuned)
 }
 
-/// The standard error of `a`'s val-accuracy lead over `b` at `size`, from their per-seed
-/// differences (the seeds pair them); NaN when fewer than two seeds pair.
-fn paired_val_se(results: &Results, size: u64, a: &str, b: &str) -> f64 {
-    let runs = &results.runs;
-    let (Ok(variants), Ok(sizes), Ok(seeds), Ok(val)) = (
-        strings(runs, rc::VARIANT),
-        u64s(runs, rc::TRAIN_PER_CLASS),
-        u64s(runs, rc::SEED),
-        f64s(runs, Metric::ValAcc.column()),
-    ) else {
-        return f64::NAN;
-    };
-    let of = |name: &str| -> Vec<(u64, f64)> {
-        (0..runs.height())
-            .filter(|&i| sizes[i] == size && variants[i] == name)
-            .map(|i| (seeds[i], val[i]))
-            .collect()
-    };
-    let a = of(a);
-    let b = of(b);
-    let diffs: Vec<f64> = a
-        .iter()
-        .filter_map(|(seed, x)| b.iter().find(|(s, _)| s == seed).map(|(_, y)| x - y))
-        .collect();
-    // NaN below two seeds (no spread).
-    let diff = stats::t_interval(&diffs);
-    diff.sd / (diff.n as f64).sqrt()
+/// `a`'s val-accuracy lead over `b` at `size`: the paired differences over seeds, with their 95%
+/// t interval (val only chooses, so no test images are resampled).
+fn val_lead(
+    results: &Results,
+    a: &HeadVariant,
+    b: &HeadVariant,
+    size: u64,
+) -> Result<stats::Interval, ReportError> {
+    let contrast = Contrast::new(
+        format!("{} vs {}", a.name(), b.name()),
+        Selector::exactly(a),
+        Selector::exactly(b),
+        Metric::ValAcc,
+    )
+    .at(size);
+    let paired = pair(results, &contrast)?;
+    let diffs = paired.sizes.first().ok_or_else(|| ReportError::Input {
+        path: "runs".into(),
+        message: format!(
+            "no paired seeds of {} and {} at {size}/class",
+            a.name(),
+            b.name()
+        ),
+    })?;
+    let n = diffs.diffs.len();
+    Ok(stats::Interval {
+        n,
+        mean: diffs.mean,
+        sd: diffs.sd,
+        half: stats::half_width(n, diffs.sd),
+    })
+}
+
+fn unknown_variant(name: &str) -> ReportError {
+    ReportError::Input {
+        path: "runs".into(),
+        message: format!("unknown variant {name}"),
+    }
 }
 
 /// The variant's values of the switches the grid sweeps (what the choice chose): `bias_before_bn=true,

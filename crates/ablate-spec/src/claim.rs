@@ -331,46 +331,57 @@ impl Claim {
         }
     }
 
-    /// The `(a, b)` variant pairs this claim compares, from the grid's variants: `a` and `b` must
-    /// agree on every switch that both have and that neither selector sets, so a pair differs only in
-    /// what the claim is about (bias on vs off at the same ReLU, dropout and last-layer bias).
-    /// `compare = "tuned"` pairs every `a` with every `b`: each side is tuned on its own.
+    /// The `(a, b)` variant pairs this claim compares ([`variant_pairs`]).
     pub fn pairs(&self, variants: &[HeadVariant]) -> Vec<(HeadVariant, HeadVariant)> {
-        if self.compare == Compare::Tuned {
-            let mut pairs = Vec::new();
-            for a in variants.iter().filter(|v| self.a.matches(v)) {
-                for b in variants.iter().filter(|v| self.b.matches(v) && *v != a) {
-                    pairs.push((*a, *b));
-                }
-            }
-            return pairs;
-        }
-        let mut pairs = Vec::new();
-        for a in variants.iter().filter(|v| self.a.matches(v)) {
-            for b in variants.iter().filter(|v| self.b.matches(v)) {
-                let same_head =
-                    self.a.head.is_some() || self.b.head.is_some() || a.kind() == b.kind();
-                // A switch left to `[train]` (unset) is a value of its own within one head (an
-                // unset `lr` is not `lr = 0.003` of another block); across heads it only says the
-                // other head's grid did not sweep it.
-                let cross_head = a.kind() != b.kind();
-                let agree = Switch::all().all(|s| {
-                    let (va, vb) = (a.get(s), b.get(s));
-                    let unset = |v: Option<Value>| v == Some(Value::Unset);
-                    self.a.names(s)
-                        || self.b.names(s)
-                        || va.is_none()
-                        || vb.is_none()
-                        || va == vb
-                        || (cross_head && (unset(va) || unset(vb)))
-                });
-                if same_head && agree && a != b {
-                    pairs.push((*a, *b));
-                }
-            }
-        }
-        pairs
+        variant_pairs(&self.a, &self.b, self.compare, variants)
     }
+}
+
+/// The `(a, b)` variant pairs a contrast of `a` against `b` compares, from the grid's variants: `a`
+/// and `b` must agree on every switch that both have and that neither selector sets, so a pair
+/// differs only in what the contrast is about (bias on vs off at the same ReLU, dropout and
+/// last-layer bias). `compare = "tuned"` pairs every `a` with every `b`: each side is tuned on its
+/// own.
+pub fn variant_pairs(
+    a: &Selector,
+    b: &Selector,
+    compare: Compare,
+    variants: &[HeadVariant],
+) -> Vec<(HeadVariant, HeadVariant)> {
+    let (sel_a, sel_b) = (a, b);
+    if compare == Compare::Tuned {
+        let mut pairs = Vec::new();
+        for a in variants.iter().filter(|v| sel_a.matches(v)) {
+            for b in variants.iter().filter(|v| sel_b.matches(v) && *v != a) {
+                pairs.push((*a, *b));
+            }
+        }
+        return pairs;
+    }
+    let mut pairs = Vec::new();
+    for a in variants.iter().filter(|v| sel_a.matches(v)) {
+        for b in variants.iter().filter(|v| sel_b.matches(v)) {
+            let same_head = sel_a.head.is_some() || sel_b.head.is_some() || a.kind() == b.kind();
+            // A switch left to `[train]` (unset) is a value of its own within one head (an unset
+            // `lr` is not `lr = 0.003` of another block); across heads it only says the other
+            // head's grid did not sweep it.
+            let cross_head = a.kind() != b.kind();
+            let agree = Switch::all().all(|s| {
+                let (va, vb) = (a.get(s), b.get(s));
+                let unset = |v: Option<Value>| v == Some(Value::Unset);
+                sel_a.names(s)
+                    || sel_b.names(s)
+                    || va.is_none()
+                    || vb.is_none()
+                    || va == vb
+                    || (cross_head && (unset(va) || unset(vb)))
+            });
+            if same_head && agree && a != b {
+                pairs.push((*a, *b));
+            }
+        }
+    }
+    pairs
 }
 
 #[cfg(test)]

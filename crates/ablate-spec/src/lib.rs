@@ -39,12 +39,12 @@ mod variant;
 
 pub use axis::{HeadAxis, PerHead};
 pub use cell::Cell;
-pub use claim::{Claim, Compare, Expect, Metric, Selector};
-pub use data::{BackboneSpec, DataSpec};
+pub use claim::{Claim, Compare, Expect, Metric, Selector, variant_pairs};
+pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec};
 pub use error::SpecError;
 pub use experiment::{EvalBnStats, Experiment, FinetuneSpec, OptimizerKind, TrainSpec};
 pub use grid::{GridBlock, GridSpec};
 pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word};
-pub use thread::{Unmeasured, measurable, thread_claims};
+pub use thread::{Unmeasured, context_claims, measurable, thread_claims};
 pub use variant::{DropoutPosition, HeadVariant, VariantNameError};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::claim::{Claim, Compare, Expect, Metric, Selector};
 use crate::grid::GridSpec;
 use crate::switch::{HeadKind, Switch, Value};
+use crate::variant::HeadVariant;
 
 /// A default claim the grid lacks the variants for, and what to add.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +73,37 @@ pub fn thread_claims() -> Vec<Claim> {
             Expect::Lower,
         ),
     ]
+}
+
+/// Contrasts the report shows for context beside the claims (not claims of the thread): every
+/// dropout rate p > 0 of the mlp variants against no dropout, on `metric` (test accuracy, or val
+/// without a test split). None when the grid has no dropout-free mlp.
+pub fn context_claims(variants: &[HeadVariant], metric: Metric) -> Vec<Claim> {
+    let mut rates: Vec<f64> = variants
+        .iter()
+        .filter(|v| v.kind() == HeadKind::Mlp)
+        .map(|v| v.dropout())
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    if !rates.contains(&0.0) {
+        return Vec::new();
+    }
+    let mlp_with = |rate| Selector::head(HeadKind::Mlp).number(Switch::Dropout, rate);
+    rates
+        .iter()
+        .filter(|p| **p > 0.0)
+        .map(|p| {
+            Claim::contrast(
+                format!("dropout{p}"),
+                format!("dropout {p} instead of none (not a claim of the thread)"),
+                metric,
+                mlp_with(*p),
+                mlp_with(0.0),
+                Expect::Higher,
+            )
+        })
+        .collect()
 }
 
 /// Splits `claims` into those the grid can measure and those it cannot, with what to add.

@@ -1,18 +1,23 @@
-//! Paired contrasts `a - b` over seeds, and the claims judged on them.
-//!
-//! Pairing: a cell of variant `a` is matched with the cell of variant `b` at the same training size
-//! and seed, i.e. the same training subset, initialisation stream and batch order. Which variants
-//! pair is decided by [`Claim::pairs`]; the numbers are joined and aggregated here with polars.
+//! Paired contrasts `a - b` over seeds, and the claims judged on them: what is compared and how
+//! cells pair ([`pairing`]: a [`Contrast`], its typed pairs and per-size differences), and the rule
+//! that turns one size's differences into a verdict ([`judge`], pure). Claims, their strata, the
+//! ties of "what to use" and the tuned heads' runner-up all measure through these two.
+
+mod judge;
+mod pairing;
 
 use ablate_results::columns::{epochs as ec, runs as rc};
-use ablate_spec::{Claim, Compare, Expect, HeadVariant, Metric};
+use ablate_spec::{Claim, Expect, Metric};
 use polars::prelude::*;
 
 use crate::bootstrap::TwoWay;
 use crate::error::ReportError;
-use crate::frame::{f64s, strings, u64s};
+use crate::frame::{f64s, u64s};
 use crate::results::Results;
 use crate::stats::{self, Interval, Verdict};
+
+pub use judge::{Evidence, Exactness, Rule, judge};
+pub use pairing::{Contrast, PairedCell, pair};
 
 /// The verdict of one claim at one training size.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +38,7 @@ pub struct ClaimRow {
     pub chosen: Option<String>,
     /// `identical` claims: the largest per-epoch |train-loss difference| and the largest |gradient|
     /// of the `a` side's pre-BN bias, over every pair and seed at this size.
-    pub exactness: Option<(f64, f64)>,
+    pub exactness: Option<Exactness>,
     /// Two-sided paired t test (the test the interval inverts); NaN for `identical` claims.
     pub p_t: f64,
     /// Exact sign-flip permutation test over the seeds' differences; NaN for `identical` claims.
@@ -88,185 +93,64 @@ impl ClaimResult {
     }
 }
 
-fn metric_expr(metric: Metric) -> Expr {
-    match metric {
-        Metric::Gap => col(Metric::TrainAcc.column()) - col(Metric::ValAcc.column()),
-        other => col(other.column()).cast(DataType::Float64),
-    }
-}
-
-/// Keeps, per training size, the `side` ("a" or "b") variant of best mean validation accuracy: the
-/// selection split, whatever the claim measures. Ties go to the grid's first variant.
-fn keep_best_on_val(paired: LazyFrame, side: &str) -> LazyFrame {
-    let (variant, rank, sel) = (
-        format!("{side}_variant"),
-        format!("{side}_rank"),
-        format!("sel_{side}"),
-    );
-    // Rows in grid order before averaging: two variants with the same values (exact twins, such as
-    // bias on and off without a ReLU) then get bit-identical means, and the tie goes to grid order,
-    // not to the summation order a join happened to leave.
-    let best = paired
-        .clone()
-        .sort(
-            [rc::TRAIN_PER_CLASS, rc::SEED, "a_rank", "b_rank"],
-            SortMultipleOptions::default(),
-        )
-        .group_by_stable([col(rc::TRAIN_PER_CLASS), col(&variant)])
-        .agg([col(&sel).mean().alias("sel_mean"), col(&rank).first()])
-        .sort(
-            [rc::TRAIN_PER_CLASS, "sel_mean", rank.as_str()],
-            SortMultipleOptions::default()
-                .with_order_descending_multi([false, true, false])
-                .with_maintain_order(true),
-        )
-        .group_by_stable([col(rc::TRAIN_PER_CLASS)])
-        .agg([col(&variant).first()]);
-    paired.join(
-        best,
-        [col(rc::TRAIN_PER_CLASS), col(&variant)],
-        [col(rc::TRAIN_PER_CLASS), col(&variant)],
-        JoinArgs::new(JoinType::Inner),
-    )
-}
-
-fn sign(expect: Expect) -> f64 {
-    match expect {
-        Expect::Lower => -1.0,
-        _ => 1.0,
-    }
-}
-
 /// Measures and judges `claim` on `results`.
 pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, ReportError> {
-    let variants = &results.variants;
-    let pairs = claim.pairs(variants);
-    if pairs.is_empty() {
-        return Err(ReportError::Input {
-            path: "runs".into(),
-            message: format!(
-                "claim `{}`: the results have no variant pair for it (a: {}, b: {})",
-                claim.id,
-                claim.a.describe(),
-                claim.b.describe()
-            ),
-        });
-    }
-    // Grid ranks of both sides: joins do not keep row order, so every order (and every tie
-    // between equal means) is decided by these, which keeps the report bit-for-bit reproducible.
-    let rank = |v: &HeadVariant| variants.iter().position(|x| x == v).unwrap_or(usize::MAX) as u64;
-    let pair_frame = df!(
-        "a_variant" => pairs.iter().map(|(a, _)| a.name()).collect::<Vec<_>>(),
-        "b_variant" => pairs.iter().map(|(_, b)| b.name()).collect::<Vec<_>>(),
-        "a_rank" => pairs.iter().map(|(a, _)| rank(a)).collect::<Vec<_>>(),
-        "b_rank" => pairs.iter().map(|(_, b)| rank(b)).collect::<Vec<_>>(),
-    )
-    .map_err(ReportError::table("listing the variant pairs"))?;
-
-    let mut sizes = results.sizes()?;
-    if let Some(wanted) = &claim.train_per_class {
-        sizes.retain(|s| wanted.contains(&(*s as usize)));
-    }
-    let size_frame = df!(rc::TRAIN_PER_CLASS => sizes.clone())
-        .map_err(ReportError::table("listing the sizes"))?;
-
-    let runs = results
-        .runs
-        .clone()
-        .lazy()
-        .join(
-            size_frame.lazy(),
-            [col(rc::TRAIN_PER_CLASS)],
-            [col(rc::TRAIN_PER_CLASS)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([
-            col(rc::VARIANT),
-            col(rc::TRAIN_PER_CLASS),
-            col(rc::SEED),
-            col(rc::CELL_ID),
-            metric_expr(claim.metric).alias("m"),
-            col(Metric::ValAcc.column()).alias("sel"),
-        ]);
-    let side = |prefix: &str| {
-        runs.clone().select([
-            col(rc::VARIANT).alias(format!("{prefix}_variant")),
-            col(rc::TRAIN_PER_CLASS),
-            col(rc::SEED),
-            col(rc::CELL_ID).alias(format!("{prefix}_cell")),
-            col("m").alias(format!("m_{prefix}")),
-            col("sel").alias(format!("sel_{prefix}")),
-        ])
-    };
-    let in_grid_order = |frame: LazyFrame| {
-        frame.sort(
-            [rc::TRAIN_PER_CLASS, rc::SEED, "a_rank", "b_rank"],
-            SortMultipleOptions::default(),
-        )
-    };
-    // In grid order from the start: the choices below average over these rows, and a fixed order
-    // keeps those sums, and so the ties they break, the same on every run.
-    let mut paired = in_grid_order(
-        pair_frame
-            .lazy()
-            .join(
-                side("a"),
-                [col("a_variant")],
-                [col("a_variant")],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .join(
-                side("b"),
-                [col("b_variant"), col(rc::TRAIN_PER_CLASS), col(rc::SEED)],
-                [col("b_variant"), col(rc::TRAIN_PER_CLASS), col(rc::SEED)],
-                JoinArgs::new(JoinType::Inner),
-            )
-            .with_column((col("m_a") - col("m_b")).alias("diff")),
-    );
-    // The per-pair table of `best` shows `a` against every `b` variant (e.g. linear against each
-    // mlp), so it is taken before the choice; `tuned` shows only the chosen pair (its full cross
-    // product would say nothing), `all` every pair anyway.
-    let before_choice = if claim.compare == Compare::Best {
-        Some(
-            paired
-                .clone()
-                .collect()
-                .map_err(ReportError::table("pairing the cells"))?,
-        )
+    let paired = pair(results, &Contrast::of(claim))?;
+    let rule = Rule::of(claim);
+    let pairs = pair_table(&paired.listed, rule.sign())?;
+    let exactness = if claim.expect == Expect::Identical {
+        Some(exactness(results, &paired.compared, claim.loss_epochs)?)
     } else {
         None
     };
-    // `best` keeps the strongest opponent, `tuned` the chosen variant of each side; both choose on val.
-    match claim.compare {
-        Compare::All => {}
-        Compare::Best => paired = keep_best_on_val(paired, "b"),
-        Compare::Tuned => paired = keep_best_on_val(keep_best_on_val(paired, "a"), "b"),
+    // One family per claim: its sizes. The intervals that judge are simultaneous over them.
+    let family = paired.sizes.len();
+    let mut rows = Vec::with_capacity(family);
+    for size in &paired.sizes {
+        let at = size.train_per_class;
+        let two_way = image_diffs(results, claim.metric, &paired.compared, at)?
+            .map(|d| TwoWay::new(&d, &format!("{}/{}", claim.id, at)));
+        let evidence = Evidence {
+            train_per_class: at,
+            diffs: &size.diffs,
+            mean: size.mean,
+            sd: size.sd,
+            two_way: two_way.as_ref(),
+            exactness: exactness
+                .as_ref()
+                .and_then(|by_size| by_size.iter().find(|(s, _)| *s == at).map(|(_, e)| *e)),
+            family,
+        };
+        let mut row = judge(&rule, &evidence);
+        if let Some(choice) = &size.choice {
+            row.opponent = Some(choice.b.clone());
+            row.chosen = (claim.compare == ablate_spec::Compare::Tuned).then(|| choice.a.clone());
+        }
+        rows.push(row);
     }
-    let paired = in_grid_order(paired)
-        .collect()
-        .map_err(ReportError::table("pairing the cells"))?;
-    let all_pairs = before_choice.unwrap_or_else(|| paired.clone());
-    if paired.height() == 0 {
-        return Err(ReportError::Input {
-            path: "runs".into(),
-            message: format!("claim `{}`: no paired cells (same size and seed)", claim.id),
-        });
-    }
+    Ok(ClaimResult {
+        claim: claim.clone(),
+        rows,
+        pairs,
+    })
+}
 
-    let s = sign(claim.expect);
-    let agree_expr = when((col("diff") * lit(s)).gt(lit(0.0)))
+/// Per variant pair and size: `a_variant, b_variant, train_per_class, seeds, diff_mean, diff_sd,
+/// agree, diff_ci_lo, diff_ci_hi` (seeds agreeing with the claim's direction `sign`).
+fn pair_table(listed: &[PairedCell], sign: f64) -> Result<DataFrame, ReportError> {
+    let agree = when((col("diff") * lit(sign)).gt(lit(0.0)))
         .then(lit(1u32))
         .otherwise(lit(0u32))
         .sum()
         .alias("agree");
-    let per_pair = all_pairs
+    let per_pair = pairing::pairs_frame(listed)?
         .lazy()
         .group_by_stable([col("a_variant"), col("b_variant"), col(rc::TRAIN_PER_CLASS)])
         .agg([
             len().alias("seeds"),
             col("diff").mean().alias("diff_mean"),
             col("diff").std(1).alias("diff_sd"),
-            agree_expr.clone(),
+            agree,
         ])
         .sort(
             [rc::TRAIN_PER_CLASS],
@@ -274,201 +158,34 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
         )
         .collect()
         .map_err(ReportError::table("summarising the variant pairs"))?;
-    let per_pair = with_interval_ends(per_pair, "seeds", "diff_mean", "diff_sd")?;
-
-    // One difference per (size, seed): the mean over the variant pairs at that seed, so every
-    // seed counts once however many pairs the claim spans.
-    let per_seed = paired
-        .clone()
-        .lazy()
-        .group_by_stable([col(rc::TRAIN_PER_CLASS), col(rc::SEED)])
-        .agg([col("diff").mean()])
-        .sort(
-            [rc::TRAIN_PER_CLASS, rc::SEED],
-            SortMultipleOptions::default(),
-        );
-    let seed_frame = per_seed
-        .clone()
-        .collect()
-        .map_err(ReportError::table("pairing the seeds"))?;
-    let seed_sizes = u64s(&seed_frame, rc::TRAIN_PER_CLASS)?;
-    let seed_diffs = f64s(&seed_frame, "diff")?;
-    let per_size = per_seed
-        .group_by_stable([col(rc::TRAIN_PER_CLASS)])
-        .agg([
-            len().alias("seeds"),
-            col("diff").mean().alias("diff_mean"),
-            col("diff").std(1).alias("diff_sd"),
-            agree_expr,
-        ])
-        .sort([rc::TRAIN_PER_CLASS], SortMultipleOptions::default())
-        .collect()
-        .map_err(ReportError::table("summarising the claim per size"))?;
-
-    let exactness = if claim.expect == Expect::Identical {
-        Some(exactness(results, &paired, claim.loss_epochs)?)
-    } else {
-        None
-    };
-    let opponents = if claim.compare != Compare::All {
-        let frame = paired
-            .clone()
-            .lazy()
-            .group_by_stable([col(rc::TRAIN_PER_CLASS)])
-            .agg([col("a_variant").first(), col("b_variant").first()])
-            .collect()
-            .map_err(ReportError::table("naming the opponents"))?;
-        Some((
-            u64s(&frame, rc::TRAIN_PER_CLASS)?,
-            strings(&frame, "a_variant")?,
-            strings(&frame, "b_variant")?,
-        ))
-    } else {
-        None
-    };
-
-    let sizes = u64s(&per_size, rc::TRAIN_PER_CLASS)?;
-    let seeds = u64s(&per_size, "seeds")?;
-    let means = f64s(&per_size, "diff_mean")?;
-    let sds = f64s(&per_size, "diff_sd")?;
-    let agree = u64s(&per_size, "agree")?;
-    // One family per claim: its sizes. The intervals that judge are simultaneous over them.
-    let family = per_size.height();
-    let level = stats::family_level(family);
-    let mut rows = Vec::new();
-    for i in 0..per_size.height() {
-        let diff = Interval {
-            n: seeds[i] as usize,
-            mean: means[i],
-            sd: sds[i],
-            half: stats::half_width(seeds[i] as usize, sds[i]),
-        };
-        let mut adjusted = Interval {
-            half: stats::half_width_at(diff.n, diff.sd, level),
-            ..diff
-        };
-        // The seeds-only interval, for the seeds hint.
-        let seeds_only = adjusted;
-        let mut diff = diff;
-        let two_way = image_diffs(results, claim.metric, &paired, sizes[i])
-            .map(|d| TwoWay::new(&d, &format!("{}/{}", claim.id, sizes[i])));
-        if let Some(b) = &two_way {
-            // Percentile bounds, made symmetric about the observed mean by their wider side (the
-            // rules and the table read a mean +- a half-width; the wider side is the safe one).
-            // Never narrower than the t interval over seeds: with 5 seeds, resampling seeds alone
-            // underestimates their spread (the t quantile with 4 degrees of freedom corrects for
-            // that, a bootstrap does not), so adding the test split's noise must only widen.
-            let symmetric = |(lo, hi): (f64, f64)| (b.mean - lo).max(hi - b.mean);
-            diff.half = diff.half.max(symmetric(b.interval(stats::LEVEL)));
-            adjusted.half = adjusted.half.max(symmetric(b.interval(level)));
-        }
-        let exact = exactness.as_ref().and_then(|by_size| {
-            by_size
-                .iter()
-                .find(|(size, _)| *size == sizes[i])
-                .map(|(_, gaps)| *gaps)
-        });
-        let diffs: Vec<f64> = seed_sizes
-            .iter()
-            .zip(&seed_diffs)
-            .filter(|(size, _)| **size == sizes[i])
-            .map(|(_, d)| *d)
-            .collect();
-        let verdict = match (claim.expect, exact) {
-            (Expect::Identical, Some((loss, grad))) => stats::judge_identical(
-                (claim.loss_epochs != Some(0)).then_some(loss),
-                claim.loss_tolerance,
-                grad,
-                claim.grad_tolerance,
-            ),
-            _ if stats::within_margin(&adjusted, claim.rope) => Verdict::Equivalent,
-            (expect, _) => stats::judge_direction(&adjusted, expect),
-        };
-        let directional = claim.expect != Expect::Identical;
-        let chosen_at = opponents
-            .as_ref()
-            .and_then(|(s, a, b)| s.iter().position(|x| *x == sizes[i]).map(|at| (a, b, at)));
-        let opponent = chosen_at.map(|(_, b, at)| b[at].clone());
-        let chosen = chosen_at
-            .filter(|_| claim.compare == Compare::Tuned)
-            .map(|(a, _, at)| a[at].clone());
-        let p_t = if directional {
-            stats::t_test_p(&diff)
-        } else {
-            f64::NAN
-        };
-        rows.push(ClaimRow {
-            train_per_class: sizes[i],
-            diff,
-            adjusted,
-            agree: agree[i] as usize,
-            opponent,
-            chosen,
-            exactness: exact,
-            p_t,
-            p_flip: if directional {
-                stats::sign_flip_p(&diffs)
-            } else {
-                f64::NAN
-            },
-            // The larger of the two tests' p, as the interval is the wider of the two.
-            p_adjusted: (two_way.as_ref().map_or(p_t, |b| b.p_value().max(p_t)) * family as f64)
-                .min(1.0),
-            test_images: two_way.as_ref().map(|b| b.images),
-            p_improvement: stats::p_improvement(&diffs),
-            seeds_needed: match (verdict, &two_way) {
-                (Verdict::Inconclusive, None) => {
-                    stats::seeds_to_settle(&seeds_only, claim.rope, level)
-                }
-                (Verdict::Inconclusive, Some(b)) => stats::seeds_to_settle_with_floor(
-                    &seeds_only,
-                    claim.rope,
-                    level,
-                    b.image_half(level),
-                ),
-                _ => None,
-            },
-            test_limited: two_way
-                .as_ref()
-                .filter(|_| verdict == Verdict::Inconclusive)
-                .map(|b| b.image_half(level))
-                .filter(|&floor| {
-                    let mean = adjusted.mean.abs();
-                    floor >= mean.max(claim.rope - mean)
-                }),
-            verdict,
-        });
-    }
-    Ok(ClaimResult {
-        claim: claim.clone(),
-        rows,
-        pairs: per_pair,
-    })
+    with_interval_ends(per_pair, "seeds", "diff_mean", "diff_sd")
 }
 
 /// Per seed at `size`: the per-image differences `correct_a - correct_b` on the test split, averaged
-/// over the claim's variant pairs at that seed; `None` unless the metric is test accuracy and every
-/// paired cell recorded its predictions.
+/// over the claim's variant pairs at that seed. `None` (the interval is then over seeds alone, as
+/// the report says) when the metric is not test accuracy, when the folder recorded no predictions,
+/// or when a paired cell has none (a folder merged from runs before predictions were recorded). A
+/// pairs table that cannot be read is an error, never a silent fallback.
 fn image_diffs(
     results: &Results,
     metric: Metric,
-    paired: &DataFrame,
+    compared: &[PairedCell],
     size: u64,
-) -> Option<Vec<Vec<f64>>> {
-    let test = results.test.as_ref()?;
+) -> Result<Option<Vec<Vec<f64>>>, ReportError> {
+    let Some(test) = results.test.as_ref() else {
+        return Ok(None);
+    };
     if metric != Metric::TestAcc {
-        return None;
+        return Ok(None);
     }
-    let sizes = u64s(paired, rc::TRAIN_PER_CLASS).ok()?;
-    let seeds = u64s(paired, rc::SEED).ok()?;
-    let a = strings(paired, "a_cell").ok()?;
-    let b = strings(paired, "b_cell").ok()?;
     // Seeds in ascending order, pairs of one seed summed then averaged.
     let mut by_seed: std::collections::BTreeMap<u64, (Vec<f64>, usize)> = Default::default();
-    for i in (0..sizes.len()).filter(|&i| sizes[i] == size) {
-        let (ca, cb) = (test.correct(&a[i])?, test.correct(&b[i])?);
+    for pair in compared.iter().filter(|p| p.train_per_class == size) {
+        let (Some(ca), Some(cb)) = (test.correct(&pair.a_cell), test.correct(&pair.b_cell)) else {
+            return Ok(None);
+        };
         let entry = by_seed
-            .entry(seeds[i])
+            .entry(pair.seed)
             .or_insert_with(|| (vec![0.0; ca.len()], 0));
         for ((sum, x), y) in entry.0.iter_mut().zip(&ca).zip(&cb) {
             *sum += x - y;
@@ -479,20 +196,17 @@ fn image_diffs(
         .into_values()
         .map(|(sum, n)| sum.into_iter().map(|x| x / n as f64).collect())
         .collect();
-    (!diffs.is_empty()).then_some(diffs)
+    Ok((!diffs.is_empty()).then_some(diffs))
 }
-
-/// Per training size: (max |train-loss difference|, max |bias gradient|).
-type Exactness = Vec<(u64, (f64, f64))>;
 
 /// Per size: the largest per-epoch |train-loss difference| between paired cells (over the claim's
 /// `loss_epochs`, else every epoch) and the largest pre-BN bias gradient of the `a` cells over every
 /// epoch, read from the epochs table.
 fn exactness(
     results: &Results,
-    paired: &DataFrame,
+    compared: &[PairedCell],
     loss_epochs: Option<usize>,
-) -> Result<Exactness, ReportError> {
+) -> Result<Vec<(u64, Exactness)>, ReportError> {
     let epochs = results.epochs.clone().lazy();
     let side = |prefix: &str| {
         epochs.clone().select([
@@ -503,8 +217,7 @@ fn exactness(
         ])
     };
     let gap = col("loss_a") - col("loss_b");
-    let frame = paired
-        .clone()
+    let frame = pairing::pairs_frame(compared)?
         .lazy()
         .select([col(rc::TRAIN_PER_CLASS), col("a_cell"), col("b_cell")])
         .join(
@@ -543,7 +256,13 @@ fn exactness(
     let loss = f64s(&frame, "max_loss_gap")?;
     let grad = f64s(&frame, "max_bias_grad")?;
     Ok((0..frame.height())
-        .map(|i| (sizes[i], (loss[i], grad[i])))
+        .map(|i| {
+            let gaps = Exactness {
+                loss_gap: loss[i],
+                bias_grad: grad[i],
+            };
+            (sizes[i], gaps)
+        })
         .collect())
 }
 
@@ -577,7 +296,7 @@ pub(crate) fn with_interval_ends(
 pub(crate) mod tests {
     use super::*;
     use crate::testing::{self, Cell};
-    use ablate_spec::{HeadKind, Selector, Switch};
+    use ablate_spec::{Compare, HeadKind, HeadVariant, Selector, Switch};
 
     /// Runs of four variants at one size and three seeds, with val and test accuracies chosen so that
     /// the variant best on val is not the one best on test.

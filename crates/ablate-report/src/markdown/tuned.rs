@@ -42,12 +42,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             None => ("no test split".into(), "—".into()),
         };
         let lead = match &t.runner_up {
-            Some((name, gap, se)) => format!(
-                "{:.2} pp over `{name}` (paired SE {:.2} pp{})",
-                gap * 100.0,
-                se * 100.0,
+            Some(r) => format!(
+                "{:.2} pp over `{}` (paired SE {:.2} pp{})",
+                r.behind * 100.0,
+                r.variant,
+                r.se * 100.0,
                 // An exact tie (SE 0) or one seed (NaN: the comparison is false) is not settled.
-                if gap > se { "" } else { ": not settled" }
+                if r.behind > r.se { "" } else { ": not settled" }
             ),
             None => "only variant".into(),
         };

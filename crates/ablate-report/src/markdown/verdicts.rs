@@ -6,6 +6,7 @@ use ablate_spec::Expect;
 
 use super::format::{ci_text, contrast_text, diff_text, p_text, verdict_words};
 use crate::analysis::Analysis;
+use crate::contrast::Exactness;
 use crate::results::Results;
 
 pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
@@ -77,7 +78,10 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         for c in claims {
             for (k, r) in c.rows.iter().enumerate() {
                 let (mean, ci, p) = match r.exactness {
-                    Some((loss, grad)) => (
+                    Some(Exactness {
+                        loss_gap: loss,
+                        bias_grad: grad,
+                    }) => (
                         format!(
                             "max \\|Δ train loss\\|{} {loss:.1e}; max \\|bias grad\\| {grad:.1e}",
                             match c.claim.loss_epochs {
