@@ -26,7 +26,7 @@ const EXTRACTION_VERSION: &str = "features/v2";
 
 impl Plan {
     pub fn new(experiment: &Experiment) -> Result<Self, FeaturesError> {
-        let backbone = experiment.backbone.clone().ok_or_else(|| {
+        let backbone = experiment.config.backbone.clone().ok_or_else(|| {
             FeaturesError::Spec(format!(
                 "{}: `data.kind` holds features already; there is nothing to extract",
                 experiment.source.display()
@@ -38,7 +38,7 @@ impl Plan {
             source,
         })?;
         let weights_sha256 = hex::encode(Sha256::digest(&weights));
-        let dataset = ImageDataset::open(&experiment.data)?;
+        let dataset = ImageDataset::open(&experiment.config.data)?;
         let preprocess = Preprocess::imagenet(backbone.image_size.unwrap_or(arch.resolution));
 
         let mut hasher = Sha256::new();
@@ -46,7 +46,7 @@ impl Plan {
             EXTRACTION_VERSION.to_string(),
             weights_sha256.clone(),
             dataset.content_sha256.clone(),
-            serde_json::to_string(&experiment.data).expect("serializes"),
+            serde_json::to_string(&experiment.config.data).expect("serializes"),
             arch.name.to_string(),
             preprocess.cache_key_text(),
         ] {

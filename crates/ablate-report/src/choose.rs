@@ -250,7 +250,7 @@ fn unknown_variant(name: &str) -> ReportError {
 /// The variant's values of the switches the grid sweeps (what the choice chose): `bias_before_bn=true,
 /// relu=false, backbone=finetune`; the settings every variant shares are in the setup.
 fn swept_settings(results: &Results, variant: &HeadVariant) -> String {
-    let grid = &results.experiment.grid;
+    let grid = &results.experiment.config.grid;
     let parts: Vec<String> = Switch::all()
         .filter(|s| grid.sweeps(*s))
         .filter_map(|s| variant.get(s).map(|v| format!("{}={v}", s.key())))

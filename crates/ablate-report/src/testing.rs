@@ -97,12 +97,12 @@ pub fn results(
     )
     .expect("an epochs table");
     let manifest = Manifest {
-        name: experiment.name.clone(),
+        name: experiment.config.name.clone(),
         config_hash: experiment.config_hash(),
         ablate_version: "0.1.0".into(),
-        experiment: serde_json::to_value(&experiment).expect("serializes"),
-        claims: experiment.claims.clone(),
-        claims_declared: experiment.claims_declared,
+        experiment: experiment.config.clone(),
+        claims: experiment.claims.to_vec(),
+        claims_declared: experiment.claims.declared,
         report: experiment.report.clone(),
         data,
         source: None,

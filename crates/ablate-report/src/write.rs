@@ -85,7 +85,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     )?;
     // Figures that draw one mark per variant show the main grid's variants and the tuned ones: the
     // budget blocks add dozens of variants nobody can tell apart in a legend (all in variants.csv).
-    let main = results.experiment.grid.main().head_variants();
+    let main = results.experiment.config.grid.main().head_variants();
     let chosen: Vec<&str> = tuned.iter().map(|t| t.row.variant.as_str()).collect();
     let shown: Vec<ablate_spec::HeadVariant> = order
         .iter()

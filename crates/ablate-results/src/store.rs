@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_spec::{Cell, Claim, Experiment, ReportSpec};
+use ablate_spec::{Cell, Claim, Config, Experiment, ReportSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -17,7 +17,8 @@ pub struct Manifest {
     pub name: String,
     pub config_hash: String,
     pub ablate_version: String,
-    pub experiment: serde_json::Value,
+    /// What trained: the hashed part of the experiment, in its canonical form.
+    pub experiment: Config,
     /// The claims the report judges: not part of the config hash, so they follow the experiment
     /// file of the latest run.
     #[serde(default)]
@@ -99,20 +100,19 @@ impl ResultsStore {
         let manifest = Manifest::load(folder)?;
         let layout = Layout::new(folder);
         let manifest_path = layout.manifest();
-        let mut experiment =
-            Experiment::from_json(&manifest.experiment, &manifest_path).map_err(|e| {
-                ResultsError::Corrupt {
-                    path: manifest_path.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-        experiment.claims = manifest.claims.clone();
-        experiment.claims_declared = manifest.claims_declared;
-        experiment.report = manifest.report.clone();
-        if !experiment.claims_declared {
-            experiment.unmeasured =
-                ablate_spec::measurable(ablate_spec::thread_claims(), &experiment.grid).1;
-        }
+        // Validated as an experiment file is: a hand-edited or truncated manifest, or claims that
+        // no longer fit the grid, are refused here, naming the manifest.
+        let declared = manifest.claims_declared.then(|| manifest.claims.clone());
+        let experiment = Experiment::from_parts(
+            manifest.experiment.clone(),
+            declared,
+            manifest.report.clone(),
+            &manifest_path,
+        )
+        .map_err(|e| ResultsError::Corrupt {
+            path: manifest_path.clone(),
+            message: e.to_string(),
+        })?;
         if experiment.config_hash() != manifest.config_hash {
             return Err(ResultsError::Corrupt {
                 path: manifest_path,
@@ -136,7 +136,7 @@ impl ResultsStore {
         restart: bool,
         update_claims: bool,
     ) -> Result<Self, ResultsError> {
-        let layout = Layout::under(root, &experiment.name);
+        let layout = Layout::under(root, &experiment.config.name);
         let folder = layout.folder().to_owned();
         let config_hash = experiment.config_hash();
         let manifest_path = layout.manifest();
@@ -157,13 +157,13 @@ impl ResultsStore {
                         expected: config_hash,
                     });
                 }
-                let report_parts_changed = manifest.claims != experiment.claims
-                    || manifest.claims_declared != experiment.claims_declared
+                let report_parts_changed = manifest.claims[..] != experiment.claims[..]
+                    || manifest.claims_declared != experiment.claims.declared
                     || manifest.report != experiment.report;
                 if update_claims && report_parts_changed {
                     let updated = Manifest {
-                        claims: experiment.claims.clone(),
-                        claims_declared: experiment.claims_declared,
+                        claims: experiment.claims.to_vec(),
+                        claims_declared: experiment.claims.declared,
                         report: experiment.report.clone(),
                         ..manifest
                     };
@@ -175,12 +175,12 @@ impl ResultsStore {
                 let cells = layout.cells_dir();
                 std::fs::create_dir_all(&cells).map_err(ResultsError::io(&cells))?;
                 let manifest = Manifest {
-                    name: experiment.name.clone(),
+                    name: experiment.config.name.clone(),
                     config_hash: config_hash.clone(),
                     ablate_version: env!("CARGO_PKG_VERSION").to_string(),
-                    experiment: serde_json::to_value(experiment).expect("an Experiment serializes"),
-                    claims: experiment.claims.clone(),
-                    claims_declared: experiment.claims_declared,
+                    experiment: experiment.config.clone(),
+                    claims: experiment.claims.to_vec(),
+                    claims_declared: experiment.claims.declared,
                     report: experiment.report.clone(),
                     data: None,
                     source: Some(experiment.source.display().to_string()),
@@ -302,5 +302,59 @@ impl ResultsStore {
             );
         }
         Ok(failures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXPERIMENT: &str = r#"
+name = "small"
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["mlp"]
+relu = [true, false]
+train_per_class = [10]
+seeds = [0, 1]
+
+[[claims]]
+id = "R"
+says = "ReLU helps"
+a = { relu = true }
+b = { relu = false }
+expect = "higher"
+"#;
+
+    /// A manifest is read back as an experiment file is: its config and claims are validated, and
+    /// a claim that no longer fits the grid is refused, naming the manifest and the claim.
+    #[test]
+    fn a_manifest_is_validated_when_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let experiment = Experiment::from_toml_str(EXPERIMENT, Path::new("small.toml")).unwrap();
+        let store = ResultsStore::open(dir.path(), &experiment, false).unwrap();
+        let (_, manifest, read) = ResultsStore::at(store.folder()).unwrap();
+        assert_eq!(read.config, experiment.config);
+        assert_eq!(read.claims, experiment.claims);
+        assert_eq!(manifest.config_hash, experiment.config_hash());
+
+        let path = store.layout().manifest();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace("\"relu\": false", "\"relu\": \"maybe\""),
+        )
+        .unwrap();
+        let err = ResultsStore::at(store.folder()).err().unwrap().to_string();
+        assert!(err.contains("manifest.json"), "{err}");
+
+        std::fs::write(&path, text.replace("\"id\": \"R\"", "\"id\": \"R R\"")).unwrap();
+        let err = ResultsStore::at(store.folder()).err().unwrap().to_string();
+        assert!(
+            err.contains("manifest.json") && err.contains("R R"),
+            "{err}"
+        );
     }
 }

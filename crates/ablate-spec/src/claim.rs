@@ -2,12 +2,14 @@
 //! report measures and judges. Claims only read results, so they are not part of the config hash.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::LazyLock;
 
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::SpecError;
 use crate::switch::{HeadKind, Switch, Value};
 use crate::value_serde::ValueSeed;
 use crate::variant::HeadVariant;
@@ -382,6 +384,94 @@ pub fn variant_pairs(
         }
     }
     pairs
+}
+
+/// Claims as an experiment file or a results manifest declares them: ids that name files, each
+/// side matching variants of the grid, pairs to compare, sizes of the grid, rules in range.
+pub(crate) fn validate_claims(
+    claims: &[Claim],
+    variants: &[HeadVariant],
+    grid_sizes: &[usize],
+    source: &Path,
+) -> Result<(), SpecError> {
+    for (i, claim) in claims.iter().enumerate() {
+        let bad = |problem: String| SpecError::Claim {
+            path: source.to_owned(),
+            id: if claim.id.is_empty() {
+                format!("#{}", i + 1)
+            } else {
+                claim.id.clone()
+            },
+            problem,
+        };
+        if claim.id.is_empty()
+            || !claim
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(bad(
+                "`id` must be letters, digits, '-' or '_' (it names files)".into(),
+            ));
+        }
+        if claims[..i].iter().any(|c| c.id == claim.id) {
+            return Err(bad("`id` is used by an earlier claim".into()));
+        }
+        for (side, selector) in [("a", &claim.a), ("b", &claim.b)] {
+            if !variants.iter().any(|v| selector.matches(v)) {
+                return Err(bad(format!(
+                    "`{side}` ({}) matches no head variant of the grid",
+                    selector.describe()
+                )));
+            }
+        }
+        if let Some(v) = variants
+            .iter()
+            .find(|v| claim.a.matches(v) && claim.b.matches(v))
+        {
+            return Err(bad(format!(
+                "`a` and `b` both match {}; a contrast needs two disjoint sets",
+                v.name()
+            )));
+        }
+        if claim.pairs(variants).is_empty() {
+            return Err(bad(
+                "no `a` variant has a `b` variant that differs only in the switches the claim names"
+                    .into(),
+            ));
+        }
+        if let Some(sizes) = &claim.train_per_class {
+            if sizes.is_empty() {
+                return Err(bad("`train_per_class` must list at least one size".into()));
+            }
+            if let Some(n) = sizes.iter().find(|n| !grid_sizes.contains(n)) {
+                return Err(bad(format!(
+                    "`train_per_class` lists {n}, which is not in `grid.train_per_class`"
+                )));
+            }
+        }
+        if !(claim.rope.is_finite() && claim.rope > 0.0) {
+            return Err(bad(format!("`rope` must be > 0, got {}", claim.rope)));
+        }
+        if claim.expect == Expect::Identical && claim.compare != Compare::All {
+            return Err(bad(
+                "`identical` compares every pair; `compare` must be left at \"all\"".into(),
+            ));
+        }
+        if claim.expect == Expect::Identical
+            && !(claim.loss_tolerance > 0.0 && claim.grad_tolerance > 0.0)
+        {
+            return Err(bad(
+                "`loss_tolerance` and `grad_tolerance` must be > 0".into()
+            ));
+        }
+        if claim.loss_epochs.is_some() && claim.expect != Expect::Identical {
+            return Err(bad(
+                "`loss_epochs` only applies to `expect = \"identical\"`".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

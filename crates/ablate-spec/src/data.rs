@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::SpecError;
+use crate::validate::{Invalid, check_axis, check_fractions};
+
 /// The data an experiment trains on. Every kind but `features` holds images, which need a `[backbone]`
 /// to become features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,4 +120,103 @@ pub struct BackboneSpec {
 
 fn default_batch() -> usize {
     32
+}
+
+/// `[data]` and `[backbone]` together: images need a backbone, features must not have one; counts
+/// and fractions in range; the grid's sizes fit the IDX pool.
+pub(crate) fn validate(
+    data: &DataSpec,
+    backbone: Option<&BackboneSpec>,
+    grid_sizes: &[usize],
+    invalid: &Invalid,
+) -> Result<(), SpecError> {
+    match (data, backbone) {
+        (DataSpec::Features { .. }, Some(_)) => {
+            return Err(invalid(
+                "backbone",
+                "has no effect with data.kind = \"features\"; remove it".into(),
+            ));
+        }
+        (data, None) if data.needs_backbone() => {
+            return Err(invalid(
+                "backbone",
+                "is needed to turn images into features (arch, weights)".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(b) = backbone {
+        if b.batch_size == 0 {
+            return Err(invalid("backbone.batch_size", "must be at least 1".into()));
+        }
+        if b.image_size.is_some_and(|s| s < 32) {
+            return Err(invalid(
+                "backbone.image_size",
+                format!("must be at least 32, got {}", b.image_size.unwrap_or(0)),
+            ));
+        }
+    }
+    match data {
+        DataSpec::Idx {
+            classes,
+            class_names,
+            train_pool_per_class,
+            val_per_class,
+            test_per_class,
+            ..
+        } => {
+            check_axis(classes, "data.classes", invalid)?;
+            if let Some(names) = class_names
+                && names.len() != classes.len()
+            {
+                return Err(invalid(
+                    "data.class_names",
+                    format!(
+                        "names {} classes, `data.classes` lists {}",
+                        names.len(),
+                        classes.len()
+                    ),
+                ));
+            }
+            if *train_pool_per_class == 0 {
+                return Err(invalid(
+                    "data.train_pool_per_class",
+                    "must be at least 1".into(),
+                ));
+            }
+            if *val_per_class == 0 {
+                return Err(invalid("data.val_per_class", "must be at least 1".into()));
+            }
+            if *test_per_class == Some(0) {
+                return Err(invalid(
+                    "data.test_per_class",
+                    "must be at least 1 (leave it out for no test split)".into(),
+                ));
+            }
+            if let Some(&n) = grid_sizes.iter().find(|&&n| n > *train_pool_per_class) {
+                return Err(invalid(
+                    "grid.train_per_class",
+                    format!(
+                        "asks for {n} per class, more than `data.train_pool_per_class` = {train_pool_per_class}"
+                    ),
+                ));
+            }
+        }
+        DataSpec::ImageFolder {
+            val_fraction,
+            test_fraction,
+            ..
+        } => check_fractions(*val_fraction, *test_fraction, invalid)?,
+        DataSpec::Csv(csv) => {
+            if csv.labels().is_none() {
+                return Err(invalid(
+                    "data.label_column",
+                    "give exactly one of `label_column` and `one_hot_columns`".into(),
+                ));
+            }
+            check_fractions(Some(csv.val_fraction), csv.test_fraction, invalid)?;
+        }
+        DataSpec::Features { .. } => {}
+    }
+    Ok(())
 }

@@ -1,170 +1,54 @@
-//! The experiment file: raw TOML shapes (serde, unknown keys refused) and the validated [`Experiment`].
+//! The experiment file: raw TOML shapes (serde, unknown keys refused) and the validated
+//! [`Experiment`]: the hashed [`Config`] (one validator per section, beside its type), the claims
+//! the report judges, the report's prose, and the file it came from.
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Deserialize;
 
 use crate::cell::Cell;
-use crate::claim::{Claim, Expect};
+use crate::claim::{Claim, validate_claims};
+use crate::config::Config;
 use crate::data::{BackboneSpec, DataSpec};
 use crate::error::SpecError;
-use crate::grid::{GridBlock, GridSpec};
+use crate::finetune::FinetuneSpec;
+use crate::grid::GridSpec;
 use crate::report::ReportSpec;
-use crate::switch::{Switch, Value};
 use crate::thread::{Unmeasured, measurable, thread_claims};
+use crate::train::TrainSpec;
 use crate::variant::HeadVariant;
 
-/// A validated experiment: every value is in range, every grid axis is non-empty and duplicate-free.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A validated experiment: every value is in range, every grid axis is non-empty and duplicate-free,
+/// every claim has pairs to compare.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
-    pub name: String,
-    pub data: DataSpec,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backbone: Option<BackboneSpec>,
-    pub train: TrainSpec,
-    /// How `backbone = "finetune"` cells train the backbone; defaults when the grid fine-tunes
-    /// and the file has no `[finetune]` (left out of the hash when nothing fine-tunes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finetune: Option<FinetuneSpec>,
-    pub grid: GridSpec,
-    /// The claims the report judges: the file's `[[claims]]`, or (when it declares none) the
-    /// thread's claims that the grid can measure. They only read results, so they are left out of
-    /// the config hash: editing a claim never invalidates trained cells.
-    #[serde(skip)]
-    pub claims: Vec<Claim>,
-    /// False when `claims` are the thread's defaults (no `[[claims]]` in the file).
-    #[serde(skip)]
-    pub claims_declared: bool,
-    /// Default claims the grid cannot measure, with what to add to it.
-    #[serde(skip)]
-    pub unmeasured: Vec<Unmeasured>,
+    /// What trains, and what the config hash covers.
+    pub config: Config,
+    /// What the report judges. Claims only read results, so they are left out of the config hash:
+    /// editing a claim never invalidates trained cells.
+    pub claims: Claims,
     /// The report's prose for this experiment (left out of the config hash, like the claims).
-    #[serde(skip)]
     pub report: ReportSpec,
     /// The file it was read from; relative paths inside it are taken from the working directory.
-    #[serde(skip)]
     pub source: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    Adam,
-    Sgd,
+/// The claims of an experiment: the file's `[[claims]]`, or (when it declares none) the thread's
+/// claims that the grid can measure, with the ones it cannot and what to add for them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims {
+    list: Vec<Claim>,
+    /// False when the claims are the thread's defaults (no `[[claims]]` in the file).
+    pub declared: bool,
+    /// Default claims the grid cannot measure, with what to add to it.
+    pub unmeasured: Vec<Unmeasured>,
 }
 
-/// Training settings shared by every cell. Defaults are PyTorch's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrainSpec {
-    pub optimizer: OptimizerKind,
-    pub lr: f64,
-    pub epochs: usize,
-    pub batch_size: usize,
-    /// Width of the mlp head's hidden layer (the thread's 1024).
-    pub hidden: usize,
-    /// Adam's (beta1, beta2).
-    pub betas: [f64; 2],
-    /// Adam's epsilon (PyTorch default 1e-8; burn's own default differs, so it is always set).
-    pub eps: f64,
-    /// SGD momentum (no dampening, no Nesterov, as PyTorch's default).
-    pub momentum: f64,
-    /// L2 penalty added to the gradient (PyTorch's `weight_decay`, not AdamW's decoupled decay).
-    pub weight_decay: f64,
-}
-
-impl Default for TrainSpec {
-    fn default() -> Self {
-        Self {
-            optimizer: OptimizerKind::Adam,
-            lr: 1e-3,
-            epochs: 20,
-            batch_size: 64,
-            hidden: 1024,
-            betas: [0.9, 0.999],
-            eps: 1e-8,
-            momentum: 0.0,
-            weight_decay: 0.0,
-        }
-    }
-}
-
-impl TrainSpec {
-    /// Whether the `[train]` setting `key` (a switch's fallback) is away from its default.
-    pub fn is_set(&self, key: &str) -> bool {
-        let default = Self::default();
-        match key {
-            "weight_decay" => self.weight_decay != default.weight_decay,
-            // `[train]`'s budget is the baseline of every cell whose grid leaves `lr`/`epochs`
-            // unset (a block of the grid sweeps it around that baseline): no conflict.
-            _ => false,
-        }
-    }
-
-    /// The settings a cell of `variant` trains with: every switch that falls back to a `[train]`
-    /// setting and is set by the grid replaces it.
-    pub fn for_variant(&self, variant: &HeadVariant) -> TrainSpec {
-        let mut settings = self.clone();
-        for (spec, value) in variant.switches() {
-            if let (Some(key), Value::Number(x)) = (spec.fallback, value) {
-                settings.set(key, x);
-            }
-        }
-        settings
-    }
-
-    fn set(&mut self, key: &str, x: f64) {
-        match key {
-            "weight_decay" => self.weight_decay = x,
-            "lr" => self.lr = x,
-            // A whole number: the switch's range is checked when the grid is read.
-            "epochs" => self.epochs = x as usize,
-            other => unreachable!("`{other}` is no switch's fallback"),
-        }
-    }
-}
-
-/// How the backbone trains in `backbone = "finetune"` cells (issue 15); the head follows `[train]`
-/// (its `lr` is the head's learning rate), images are `[backbone]`'s at its `image_size`.
-/// Defaults are lukemelas' (drop-connect 0.2) and the usual fine-tuning practice of a backbone
-/// learning rate 10x below the head's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FinetuneSpec {
-    /// The backbone's learning rate (same optimizer as the head).
-    pub backbone_lr: f64,
-    /// lukemelas' `drop_connect_rate`: the probability of dropping the last block's residual
-    /// branch, scaled down linearly towards the first block.
-    pub drop_connect: f64,
-    /// The stem and this many of the 7 stages stay as loaded (no gradient, running statistics).
-    pub freeze_stages: usize,
-    /// Which BatchNorm statistics the fine-tuned backbone is evaluated with (val every epoch, and
-    /// the final train/val/test measurements).
-    pub eval_bn_stats: EvalBnStats,
-}
-
-/// The statistics a fine-tuned backbone's BatchNorms normalize with in eval mode.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EvalBnStats {
-    /// Recomputed on the training images after each epoch ("precise BN", PyTorch's
-    /// `swa_utils.update_bn`): the running averages (momentum 0.01) cannot follow the backbone in
-    /// a run of a few hundred steps, and lag behind the weights being evaluated.
-    #[default]
-    Recomputed,
-    /// The running averages as training left them (what `model.eval()` uses in lukemelas' code).
-    Running,
-}
-
-impl Default for FinetuneSpec {
-    fn default() -> Self {
-        FinetuneSpec {
-            backbone_lr: 1e-4,
-            drop_connect: 0.2,
-            freeze_stages: 0,
-            eval_bn_stats: EvalBnStats::default(),
-        }
+impl Deref for Claims {
+    type Target = [Claim];
+    fn deref(&self) -> &[Claim] {
+        &self.list
     }
 }
 
@@ -204,515 +88,80 @@ impl Experiment {
             // toml's message spans several lines (a caret under the key); one line reads better in logs.
             message: one_line(&err.to_string()),
         })?;
-        Self::from_raw(raw, path)
-    }
-
-    /// Rebuilds an experiment from its JSON form (the `experiment` of a results manifest), e.g. to
-    /// list a results folder's cells without the original file. Claims are not part of it.
-    pub fn from_json(value: &serde_json::Value, path: &Path) -> Result<Self, SpecError> {
-        let raw: RawExperiment =
-            serde_json::from_value(value.clone()).map_err(|err| SpecError::Parse {
-                path: path.to_owned(),
-                message: err.to_string(),
-            })?;
-        Self::from_raw(raw, path)
-    }
-
-    fn from_raw(raw: RawExperiment, path: &Path) -> Result<Self, SpecError> {
-        let claims_declared = raw.claims.is_some();
-        let mut experiment = Experiment {
+        let config = Config {
             name: raw.name,
             data: raw.data,
             backbone: raw.backbone,
             train: raw.train,
             finetune: raw.finetune,
             grid: raw.grid,
-            claims: raw.claims.unwrap_or_default(),
-            claims_declared,
-            unmeasured: Vec::new(),
-            report: raw.report,
-            source: path.to_owned(),
         };
-        experiment.validate()?;
-        // Fine-tuning cells record the settings they trained with (the hash covers them).
-        if experiment.finetune.is_none() && experiment.head_variants().iter().any(|v| v.finetuned())
-        {
-            experiment.finetune = Some(FinetuneSpec::default());
-        }
-        // The grid is valid now, so it can be expanded to see which default claims it measures.
-        if !claims_declared {
-            (experiment.claims, experiment.unmeasured) =
-                measurable(thread_claims(), &experiment.grid);
-        }
-        Ok(experiment)
+        Self::from_parts(config, raw.claims, raw.report, path)
     }
 
-    fn validate(&self) -> Result<(), SpecError> {
+    /// An experiment from its parts, validated as a file is: a results manifest's config, claims
+    /// (`None`: the thread's defaults that the grid measures) and prose. `path` names the source
+    /// in messages.
+    pub fn from_parts(
+        config: Config,
+        claims: Option<Vec<Claim>>,
+        report: ReportSpec,
+        path: &Path,
+    ) -> Result<Self, SpecError> {
+        let config = config.validated(path)?;
+        let variants = config.head_variants();
         let invalid = |key: &str, problem: String| SpecError::Invalid {
-            path: self.source.clone(),
+            path: path.to_owned(),
             key: key.to_string(),
             problem,
         };
-        let name_ok = !self.name.is_empty()
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && !self.name.starts_with('.');
-        if !name_ok {
-            return Err(invalid(
-                "name",
-                format!(
-                    "is {:?}; it names the results folder, so use letters, digits, '-', '_' or '.'",
-                    self.name
-                ),
-            ));
-        }
-
-        self.validate_data(&invalid)?;
-
-        let t = &self.train;
-        if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(invalid("train.lr", format!("must be > 0, got {}", t.lr)));
-        }
-        if t.epochs == 0 {
-            return Err(invalid("train.epochs", "must be at least 1".into()));
-        }
-        if t.batch_size < 2 {
-            return Err(invalid(
-                "train.batch_size",
-                format!(
-                    "must be at least 2 (BatchNorm needs two samples), got {}",
-                    t.batch_size
-                ),
-            ));
-        }
-        if t.hidden == 0 {
-            return Err(invalid("train.hidden", "must be at least 1".into()));
-        }
-        if t.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
-            return Err(invalid(
-                "train.betas",
-                format!("must be in [0, 1), got {:?}", t.betas),
-            ));
-        }
-        if !(t.eps.is_finite() && t.eps > 0.0) {
-            return Err(invalid("train.eps", format!("must be > 0, got {}", t.eps)));
-        }
-        if !(0.0..1.0).contains(&t.momentum) {
-            return Err(invalid(
-                "train.momentum",
-                format!("must be in [0, 1), got {}", t.momentum),
-            ));
-        }
-        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
-            return Err(invalid(
-                "train.weight_decay",
-                format!("must be >= 0, got {}", t.weight_decay),
-            ));
-        }
-
-        self.validate_grid(&invalid)?;
-        self.validate_finetune(&invalid)?;
-        let variants = self.head_variants();
-        for h in &self.report.highlight {
-            let matched = variants.iter().filter(|v| h.variant.matches(v)).count();
-            if matched != 1 {
-                return Err(invalid(
-                    "report.highlight",
-                    format!(
-                        "`{}` ({}) matches {matched} variants of the grid; it must name exactly one",
-                        h.label,
-                        h.variant.describe()
-                    ),
-                ));
+        report.validate(&variants, &invalid)?;
+        let claims = match claims {
+            Some(list) => {
+                validate_claims(&list, &variants, &config.grid.train_per_class, path)?;
+                Claims {
+                    list,
+                    declared: true,
+                    unmeasured: Vec::new(),
+                }
             }
-        }
-        self.validate_claims()
+            // The grid is valid now, so it can be expanded to see which default claims it measures.
+            None => {
+                let (list, unmeasured) = measurable(thread_claims(), &config.grid);
+                Claims {
+                    list,
+                    declared: false,
+                    unmeasured,
+                }
+            }
+        };
+        Ok(Experiment {
+            config,
+            claims,
+            report,
+            source: path.to_owned(),
+        })
     }
 
-    fn validate_claims(&self) -> Result<(), SpecError> {
-        let variants = self.head_variants();
-        for (i, claim) in self.claims.iter().enumerate() {
-            let bad = |problem: String| SpecError::Claim {
-                path: self.source.clone(),
-                id: if claim.id.is_empty() {
-                    format!("#{}", i + 1)
-                } else {
-                    claim.id.clone()
-                },
-                problem,
-            };
-            if claim.id.is_empty()
-                || !claim
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-            {
-                return Err(bad(
-                    "`id` must be letters, digits, '-' or '_' (it names files)".into(),
-                ));
-            }
-            if self.claims[..i].iter().any(|c| c.id == claim.id) {
-                return Err(bad("`id` is used by an earlier claim".into()));
-            }
-            for (side, selector) in [("a", &claim.a), ("b", &claim.b)] {
-                if !variants.iter().any(|v| selector.matches(v)) {
-                    return Err(bad(format!(
-                        "`{side}` ({}) matches no head variant of the grid",
-                        selector.describe()
-                    )));
-                }
-            }
-            if let Some(v) = variants
-                .iter()
-                .find(|v| claim.a.matches(v) && claim.b.matches(v))
-            {
-                return Err(bad(format!(
-                    "`a` and `b` both match {}; a contrast needs two disjoint sets",
-                    v.name()
-                )));
-            }
-            if claim.pairs(&variants).is_empty() {
-                return Err(bad(
-                    "no `a` variant has a `b` variant that differs only in the switches the claim names"
-                        .into(),
-                ));
-            }
-            if let Some(sizes) = &claim.train_per_class {
-                if sizes.is_empty() {
-                    return Err(bad("`train_per_class` must list at least one size".into()));
-                }
-                if let Some(n) = sizes
-                    .iter()
-                    .find(|n| !self.grid.train_per_class.contains(n))
-                {
-                    return Err(bad(format!(
-                        "`train_per_class` lists {n}, which is not in `grid.train_per_class`"
-                    )));
-                }
-            }
-            if !(claim.rope.is_finite() && claim.rope > 0.0) {
-                return Err(bad(format!("`rope` must be > 0, got {}", claim.rope)));
-            }
-            if claim.expect == Expect::Identical && claim.compare != crate::Compare::All {
-                return Err(bad(
-                    "`identical` compares every pair; `compare` must be left at \"all\"".into(),
-                ));
-            }
-            if claim.expect == Expect::Identical
-                && !(claim.loss_tolerance > 0.0 && claim.grad_tolerance > 0.0)
-            {
-                return Err(bad(
-                    "`loss_tolerance` and `grad_tolerance` must be > 0".into()
-                ));
-            }
-            if claim.loss_epochs.is_some() && claim.expect != Expect::Identical {
-                return Err(bad(
-                    "`loss_epochs` only applies to `expect = \"identical\"`".into(),
-                ));
-            }
-        }
-        Ok(())
+    /// The experiment's name (its results folder).
+    pub fn name(&self) -> &str {
+        &self.config.name
     }
 
-    fn validate_grid(&self, invalid: &impl Fn(&str, String) -> SpecError) -> Result<(), SpecError> {
-        let g = &self.grid;
-        for (i, block) in g.blocks().iter().enumerate() {
-            let prefix = if i == 0 {
-                "grid".to_string()
-            } else {
-                format!("grid.also[{}]", i - 1)
-            };
-            self.validate_block(block, &prefix, invalid)?;
-        }
-        check_axis(&g.train_per_class, "grid.train_per_class", invalid)?;
-        check_axis(&g.seeds, "grid.seeds", invalid)?;
-        if g.train_per_class.contains(&0) {
-            return Err(invalid(
-                "grid.train_per_class",
-                "values must be at least 1".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    fn validate_block(
-        &self,
-        block: &GridBlock,
-        prefix: &str,
-        invalid: &impl Fn(&str, String) -> SpecError,
-    ) -> Result<(), SpecError> {
-        check_axis(&block.head, &format!("{prefix}.head"), invalid)?;
-        for (&switch, axis) in &block.axes {
-            let spec = switch.spec();
-            let key = format!("{prefix}.{}", spec.key);
-            for values in axis.lists() {
-                check_axis(values, &key, invalid)?;
-                for &value in values {
-                    if value == Value::Unset {
-                        return Err(invalid(&key, "values must be set".into()));
-                    }
-                    spec.check(value).map_err(|e| invalid(&key, e.0))?;
-                }
-            }
-            if let Some(fallback) = spec.fallback
-                && self.train.is_set(fallback)
-            {
-                return Err(invalid(
-                    &key,
-                    format!("and `train.{fallback}` are both set; keep one"),
-                ));
-            }
-        }
-        // The converged fit is full-batch and deterministic: a step budget or a per-step dropout
-        // mask would be silently ignored.
-        for variant in block.head_variants().iter().filter(|v| v.converged()) {
-            for switch in [Switch::Lr, Switch::Epochs, Switch::InputDropout] {
-                if variant.is_active(switch) {
-                    return Err(invalid(
-                        &format!("{prefix}.{}", switch.key()),
-                        format!(
-                            "means nothing with `fit = \"lbfgs\"` (full-batch L-BFGS to \
-                             convergence): sweep it in another block ({})",
-                            variant.name()
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Fine-tuning trains the backbone on images: it needs images, a backbone, and a fit that
-    /// takes steps.
-    fn validate_finetune(
-        &self,
-        invalid: &impl Fn(&str, String) -> SpecError,
-    ) -> Result<(), SpecError> {
-        let finetuned: Vec<HeadVariant> = self
-            .head_variants()
-            .into_iter()
-            .filter(|v| v.finetuned())
-            .collect();
-        if let Some(f) = &self.finetune {
-            if !(f.backbone_lr.is_finite() && f.backbone_lr > 0.0) {
-                return Err(invalid(
-                    "finetune.backbone_lr",
-                    format!("must be > 0, got {}", f.backbone_lr),
-                ));
-            }
-            if !(0.0..1.0).contains(&f.drop_connect) {
-                return Err(invalid(
-                    "finetune.drop_connect",
-                    format!("must be in [0, 1), got {}", f.drop_connect),
-                ));
-            }
-            if f.freeze_stages > 7 {
-                return Err(invalid(
-                    "finetune.freeze_stages",
-                    format!("EfficientNet has 7 stages, got {}", f.freeze_stages),
-                ));
-            }
-            if finetuned.is_empty() {
-                return Err(invalid(
-                    "finetune",
-                    "has no effect: no cell of the grid has `backbone = \"finetune\"`".into(),
-                ));
-            }
-        }
-        if let Some(v) = finetuned.first() {
-            if !self.data.needs_backbone() {
-                return Err(invalid(
-                    "grid.backbone",
-                    format!(
-                        "\"finetune\" ({}) trains the backbone on images, but `data.kind` = \"features\" \
-                         holds features only: use kind \"idx\", \"image-folder\" or \"csv\"",
-                        v.name()
-                    ),
-                ));
-            }
-            if let Some(v) = finetuned.iter().find(|v| v.converged()) {
-                return Err(invalid(
-                    "grid.fit",
-                    format!(
-                        "\"lbfgs\" fits a linear probe on frozen features; it cannot fine-tune ({})",
-                        v.name()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_data(&self, invalid: &impl Fn(&str, String) -> SpecError) -> Result<(), SpecError> {
-        match (&self.data, &self.backbone) {
-            (DataSpec::Features { .. }, Some(_)) => {
-                return Err(invalid(
-                    "backbone",
-                    "has no effect with data.kind = \"features\"; remove it".into(),
-                ));
-            }
-            (data, None) if data.needs_backbone() => {
-                return Err(invalid(
-                    "backbone",
-                    "is needed to turn images into features (arch, weights)".into(),
-                ));
-            }
-            _ => {}
-        }
-        if let Some(b) = &self.backbone {
-            if b.batch_size == 0 {
-                return Err(invalid("backbone.batch_size", "must be at least 1".into()));
-            }
-            if b.image_size.is_some_and(|s| s < 32) {
-                return Err(invalid(
-                    "backbone.image_size",
-                    format!("must be at least 32, got {}", b.image_size.unwrap_or(0)),
-                ));
-            }
-        }
-        match &self.data {
-            DataSpec::Idx {
-                classes,
-                class_names,
-                train_pool_per_class,
-                val_per_class,
-                test_per_class,
-                ..
-            } => {
-                check_axis(classes, "data.classes", invalid)?;
-                if let Some(names) = class_names
-                    && names.len() != classes.len()
-                {
-                    return Err(invalid(
-                        "data.class_names",
-                        format!(
-                            "names {} classes, `data.classes` lists {}",
-                            names.len(),
-                            classes.len()
-                        ),
-                    ));
-                }
-                if *train_pool_per_class == 0 {
-                    return Err(invalid(
-                        "data.train_pool_per_class",
-                        "must be at least 1".into(),
-                    ));
-                }
-                if *val_per_class == 0 {
-                    return Err(invalid("data.val_per_class", "must be at least 1".into()));
-                }
-                if *test_per_class == Some(0) {
-                    return Err(invalid(
-                        "data.test_per_class",
-                        "must be at least 1 (leave it out for no test split)".into(),
-                    ));
-                }
-                if let Some(&n) = self
-                    .grid
-                    .train_per_class
-                    .iter()
-                    .find(|&&n| n > *train_pool_per_class)
-                {
-                    return Err(invalid(
-                        "grid.train_per_class",
-                        format!(
-                            "asks for {n} per class, more than `data.train_pool_per_class` = {train_pool_per_class}"
-                        ),
-                    ));
-                }
-            }
-            DataSpec::ImageFolder {
-                val_fraction,
-                test_fraction,
-                ..
-            } => check_fractions(*val_fraction, *test_fraction, invalid)?,
-            DataSpec::Csv(csv) => {
-                if csv.labels().is_none() {
-                    return Err(invalid(
-                        "data.label_column",
-                        "give exactly one of `label_column` and `one_hot_columns`".into(),
-                    ));
-                }
-                check_fractions(Some(csv.val_fraction), csv.test_fraction, invalid)?;
-            }
-            DataSpec::Features { .. } => {}
-        }
-        Ok(())
-    }
-
-    /// Every cell of the grid, in a fixed order: training size, then seed, then head variant.
-    /// Grouping by (size, seed) keeps the variants that are compared pairwise next to each other.
+    /// See [`Config::cells`].
     pub fn cells(&self) -> Vec<Cell> {
-        let variants = self.head_variants();
-        let mut cells = Vec::new();
-        for &train_per_class in &self.grid.train_per_class {
-            for &seed in &self.grid.seeds {
-                for &head in &variants {
-                    cells.push(Cell {
-                        head,
-                        train_per_class,
-                        seed,
-                    });
-                }
-            }
-        }
-        cells
+        self.config.cells()
     }
 
-    /// The distinct head variants, in grid order (see [`GridSpec::head_variants`]).
+    /// See [`Config::head_variants`].
     pub fn head_variants(&self) -> Vec<HeadVariant> {
-        self.grid.head_variants()
+        self.config.head_variants()
     }
 
-    /// A short hash of everything that determines the numbers: data source, training settings, grid.
-    /// Results from a different hash are never mixed into a results folder.
+    /// See [`Config::config_hash`].
     pub fn config_hash(&self) -> String {
-        let canonical = serde_json::to_vec(self).expect("an Experiment always serializes");
-        let digest = Sha256::digest(&canonical);
-        hex::encode(&digest[..8])
+        self.config.config_hash()
     }
-}
-
-/// The held-out fractions of a split made here: each in (0, 1), and together leaving a training set.
-fn check_fractions(
-    val: Option<f64>,
-    test: Option<f64>,
-    invalid: &impl Fn(&str, String) -> SpecError,
-) -> Result<(), SpecError> {
-    for (key, f) in [("data.val_fraction", val), ("data.test_fraction", test)] {
-        if let Some(f) = f
-            && !(f > 0.0 && f < 1.0)
-        {
-            return Err(invalid(key, format!("must be in (0, 1), got {f}")));
-        }
-    }
-    if let (Some(v), Some(t)) = (val, test)
-        && v + t >= 1.0
-    {
-        return Err(invalid(
-            "data.test_fraction",
-            format!("{t} with `data.val_fraction` = {v} leaves no training images"),
-        ));
-    }
-    Ok(())
-}
-
-fn check_axis<T: PartialEq + std::fmt::Display>(
-    values: &[T],
-    key: &str,
-    invalid: &impl Fn(&str, String) -> SpecError,
-) -> Result<(), SpecError> {
-    if values.is_empty() {
-        return Err(invalid(key, "must list at least one value".into()));
-    }
-    for (i, v) in values.iter().enumerate() {
-        if values[..i].contains(v) {
-            return Err(invalid(key, format!("lists {v} twice")));
-        }
-    }
-    Ok(())
 }
 
 fn one_line(message: &str) -> String {
@@ -747,6 +196,12 @@ seeds = [0, 1, 2, 3, 4]
 
     fn parse(text: &str) -> Result<Experiment, SpecError> {
         Experiment::from_toml_str(text, Path::new("exp.toml"))
+    }
+
+    /// An experiment from a manifest's stored config, with the thread's claims.
+    fn from_json(json: &serde_json::Value, path: &str) -> Result<Experiment, SpecError> {
+        let config: Config = serde_json::from_value(json.clone()).unwrap();
+        Experiment::from_parts(config, None, ReportSpec::default(), Path::new(path))
     }
 
     #[test]
@@ -787,11 +242,11 @@ head = ["linear"]
         assert_eq!(e.cells().len(), 17 * 15);
         assert_ne!(e.config_hash(), parse(BASE).unwrap().config_hash());
         // The canonical form without blocks has no `also` key.
-        let json = serde_json::to_value(&parse(BASE).unwrap().grid).unwrap();
+        let json = serde_json::to_value(&parse(BASE).unwrap().config.grid).unwrap();
         assert!(json.get("also").is_none(), "{json}");
         // Read back from its canonical JSON, the grid is the same.
-        let json = serde_json::to_value(&e).unwrap();
-        let round = Experiment::from_json(&json, Path::new("m.json")).unwrap();
+        let json = serde_json::to_value(&e.config).unwrap();
+        let round = from_json(&json, "m.json").unwrap();
         assert_eq!(round.head_variants(), e.head_variants());
         assert_eq!(round.config_hash(), e.config_hash());
     }
@@ -921,11 +376,11 @@ head = ["linear"]
         ))
         .unwrap();
         assert_eq!(
-            serde_json::to_value(&shared.grid.axes[&Switch::InputDropout]).unwrap(),
+            serde_json::to_value(&shared.config.grid.axes[&Switch::InputDropout]).unwrap(),
             serde_json::json!([0.2])
         );
         assert_eq!(
-            serde_json::to_value(&per_head.grid.axes[&Switch::WeightDecay]).unwrap(),
+            serde_json::to_value(&per_head.config.grid.axes[&Switch::WeightDecay]).unwrap(),
             serde_json::json!({ "linear": [0.0, 1e-4, 1e-2] })
         );
         let err = parse(&BASE.replace(
@@ -960,15 +415,15 @@ head = ["linear"]
     #[test]
     fn defaults_are_pytorch_adam() {
         let e = parse(BASE).unwrap();
-        assert_eq!(e.train, TrainSpec::default());
-        assert_eq!(e.train.eps, 1e-8);
+        assert_eq!(e.config.train, TrainSpec::default());
+        assert_eq!(e.config.train.eps, 1e-8);
     }
 
     #[test]
     fn json_form_round_trips() {
         let e = parse(BASE).unwrap();
-        let json = serde_json::to_value(&e).unwrap();
-        let back = Experiment::from_json(&json, Path::new("manifest.json")).unwrap();
+        let json = serde_json::to_value(&e.config).unwrap();
+        let back = from_json(&json, "manifest.json").unwrap();
         assert_eq!(back.config_hash(), e.config_hash());
         assert_eq!(back.cells(), e.cells());
     }
@@ -1092,7 +547,7 @@ seeds = [0]
             ]
         );
         assert_eq!(
-            e.finetune,
+            e.config.finetune,
             Some(FinetuneSpec::default()),
             "defaults recorded"
         );
@@ -1104,7 +559,7 @@ seeds = [0]
             "the backbone's lr is hashed"
         );
         let frozen = parse(&IMAGES.replace("backbone = [\"frozen\", \"finetune\"]\n", "")).unwrap();
-        assert_eq!(frozen.finetune, None);
+        assert_eq!(frozen.config.finetune, None);
 
         let cases: &[(&str, &str, &[&str])] = &[
             (
@@ -1170,16 +625,16 @@ seeds = [0]
     #[test]
     fn without_claims_the_thread_claims_are_judged() {
         let defaults = parse(BASE).unwrap();
-        assert!(!defaults.claims_declared);
+        assert!(!defaults.claims.declared);
         let ids: Vec<&str> = defaults.claims.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["A", "B", "C", "D", "E"]);
-        assert!(defaults.unmeasured.is_empty());
+        assert!(defaults.claims.unmeasured.is_empty());
         let none = parse(&BASE.replacen("[data]", "claims = []\n[data]", 1)).unwrap();
-        assert!(none.claims_declared && none.claims.is_empty());
+        assert!(none.claims.declared && none.claims.is_empty());
         let narrow = parse(&BASE.replace("relu = [true, false]", "relu = [true]")).unwrap();
-        assert_eq!(narrow.unmeasured.len(), 1);
-        assert_eq!(narrow.unmeasured[0].id, "A");
-        assert!(narrow.unmeasured[0].add.contains("`grid.relu`"));
+        assert_eq!(narrow.claims.unmeasured.len(), 1);
+        assert_eq!(narrow.claims.unmeasured[0].id, "A");
+        assert!(narrow.claims.unmeasured[0].add.contains("`grid.relu`"));
         let highlight = |variant: &str| {
             parse(&format!(
                 "{BASE}[report]\nhighlight = [{{ label = \"mine\", variant = {variant} }}]\n"
@@ -1218,8 +673,10 @@ train_per_class = [25, 1000]
     #[test]
     fn image_data_needs_a_backbone_and_consistent_counts() {
         let e = parse(IDX).unwrap();
-        assert!(matches!(&e.data, DataSpec::Idx { classes, .. } if classes == &[0, 2, 4, 6]));
-        assert_eq!(e.backbone.as_ref().unwrap().batch_size, 32);
+        assert!(
+            matches!(&e.config.data, DataSpec::Idx { classes, .. } if classes == &[0, 2, 4, 6])
+        );
+        assert_eq!(e.config.backbone.as_ref().unwrap().batch_size, 32);
         let cases: &[(&str, &str, &[&str])] = &[
             (
                 "[backbone]\narch = \"efficientnet-lite0\"\nweights = \"assets/efficientnet-lite0-57934424.pth\"\n",

@@ -10,7 +10,10 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::axis::HeadAxis;
+use crate::error::SpecError;
 use crate::switch::{HeadKind, SWITCHES, Switch, Value};
+use crate::train::TrainSpec;
+use crate::validate::{Invalid, check_axis};
 use crate::value_serde::AxisSeed;
 use crate::variant::HeadVariant;
 
@@ -316,5 +319,80 @@ impl<'de> Deserialize<'de> for GridBlock {
             }
         }
         deserializer.deserialize_map(BlockVisitor)
+    }
+}
+
+impl GridSpec {
+    /// Every block's axes (non-empty, no repeats, values in range, not also set in `[train]`) and
+    /// the sizes and seeds.
+    pub(crate) fn validate(&self, train: &TrainSpec, invalid: &Invalid) -> Result<(), SpecError> {
+        let g = self;
+        for (i, block) in g.blocks().iter().enumerate() {
+            let prefix = if i == 0 {
+                "grid".to_string()
+            } else {
+                format!("grid.also[{}]", i - 1)
+            };
+            block.validate(&prefix, train, invalid)?;
+        }
+        check_axis(&g.train_per_class, "grid.train_per_class", invalid)?;
+        check_axis(&g.seeds, "grid.seeds", invalid)?;
+        if g.train_per_class.contains(&0) {
+            return Err(invalid(
+                "grid.train_per_class",
+                "values must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl GridBlock {
+    fn validate(
+        &self,
+        prefix: &str,
+        train: &TrainSpec,
+        invalid: &Invalid,
+    ) -> Result<(), SpecError> {
+        let block = self;
+        check_axis(&block.head, &format!("{prefix}.head"), invalid)?;
+        for (&switch, axis) in &block.axes {
+            let spec = switch.spec();
+            let key = format!("{prefix}.{}", spec.key);
+            for values in axis.lists() {
+                check_axis(values, &key, invalid)?;
+                for &value in values {
+                    if value == Value::Unset {
+                        return Err(invalid(&key, "values must be set".into()));
+                    }
+                    spec.check(value).map_err(|e| invalid(&key, e.0))?;
+                }
+            }
+            if let Some(fallback) = spec.fallback
+                && train.is_set(fallback)
+            {
+                return Err(invalid(
+                    &key,
+                    format!("and `train.{fallback}` are both set; keep one"),
+                ));
+            }
+        }
+        // The converged fit is full-batch and deterministic: a step budget or a per-step dropout
+        // mask would be silently ignored.
+        for variant in block.head_variants().iter().filter(|v| v.converged()) {
+            for switch in [Switch::Lr, Switch::Epochs, Switch::InputDropout] {
+                if variant.is_active(switch) {
+                    return Err(invalid(
+                        &format!("{prefix}.{}", switch.key()),
+                        format!(
+                            "means nothing with `fit = \"lbfgs\"` (full-batch L-BFGS to \
+                             convergence): sweep it in another block ({})",
+                            variant.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

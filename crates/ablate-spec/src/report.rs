@@ -6,6 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::claim::Selector;
+use crate::error::SpecError;
+use crate::validate::Invalid;
+use crate::variant::HeadVariant;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +29,30 @@ pub struct ReportSpec {
     /// say); each selector must name exactly one variant of the grid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub highlight: Vec<Highlight>,
+}
+
+impl ReportSpec {
+    /// Every highlight names exactly one variant of the grid.
+    pub(crate) fn validate(
+        &self,
+        variants: &[HeadVariant],
+        invalid: &Invalid,
+    ) -> Result<(), SpecError> {
+        for h in &self.highlight {
+            let matched = variants.iter().filter(|v| h.variant.matches(v)).count();
+            if matched != 1 {
+                return Err(invalid(
+                    "report.highlight",
+                    format!(
+                        "`{}` ({}) matches {matched} variants of the grid; it must name exactly one",
+                        h.label,
+                        h.variant.describe()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A variant to draw by name in the report's main figure.

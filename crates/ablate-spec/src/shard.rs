@@ -20,12 +20,12 @@ const LINEAR_WIDTH: f64 = 16.0;
 /// split. On the forum grid this predicts 25 : 100 : 1000 per class as 1 : 1.5 : 7.5 for the mlp
 /// head; measured 4.95 s : 8.15 s : 39.7 s.
 pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
-    let val = match &experiment.data {
+    let val = match &experiment.config.data {
         DataSpec::Idx { val_per_class, .. } => *val_per_class,
         _ => ASSUMED_VAL_PER_CLASS,
     };
     let width = match cell.head.kind() {
-        HeadKind::Mlp => experiment.train.hidden as f64,
+        HeadKind::Mlp => experiment.config.train.hidden as f64,
         HeadKind::Linear => LINEAR_WIDTH,
     };
     let rows = cell.train_per_class as f64 + val as f64 / 4.0;
@@ -33,11 +33,12 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         // Full-batch L-BFGS: a few hundred cheap evaluations over the training rows.
         return LBFGS_EVALUATIONS * width * cell.train_per_class as f64;
     }
-    let epochs = experiment.train.for_variant(&cell.head).epochs;
+    let epochs = experiment.config.train.for_variant(&cell.head).epochs;
     if cell.head.finetuned() {
         // The backbone dominates: per training image ~3 forward passes of the network (forward,
         // backward), per val image one, each BACKBONE_WIDTH scaled by the image's area.
         let side = experiment
+            .config
             .backbone
             .as_ref()
             .and_then(|b| b.image_size)
@@ -194,8 +195,8 @@ mod tests {
         // (24) and converged fit (9), at 3 sizes and 5 seeds.
         assert_eq!(forum.cells().len(), 600 + (16 + 24 + 8 + 9) * 15);
         assert_eq!(sweep.cells().len(), 320);
-        assert_eq!(forum.data, sweep.data);
-        assert_eq!(forum.backbone, sweep.backbone);
+        assert_eq!(forum.config.data, sweep.config.data);
+        assert_eq!(forum.config.backbone, sweep.config.backbone);
         assert_eq!(forum.claims.len(), 11);
         assert!(!shipped("synthetic.toml").cells().is_empty());
         // The fine-tuning experiment: both regimes on the same cells; a fine-tuning cell costs
@@ -218,7 +219,7 @@ mod tests {
         let (tuned, frozen): (Vec<Cell>, Vec<Cell>) =
             b5.cells().into_iter().partition(|c| c.head.finetuned());
         assert_eq!((tuned.len(), frozen.len()), (50, 50));
-        assert_eq!(b5.backbone.as_ref().unwrap().image_size, Some(456));
+        assert_eq!(b5.config.backbone.as_ref().unwrap().image_size, Some(456));
         let a = b5.claims.iter().find(|c| c.id == "A-finetune").unwrap();
         assert_eq!(
             a.loss_epochs,

@@ -10,6 +10,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::train::TrainSetting;
+
 /// The thread's two heads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -155,7 +157,7 @@ pub struct SwitchSpec {
     /// elsewhere the switch stays at its default (dropout's position means nothing without dropout).
     pub only_with: Option<Switch>,
     /// `[train]` key the cell falls back to when the grid does not set the switch ([`Value::Unset`]).
-    pub fallback: Option<&'static str>,
+    pub fallback: Option<TrainSetting>,
 }
 
 const BOTH: &[HeadKind] = &[HeadKind::Mlp, HeadKind::Linear];
@@ -256,7 +258,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         prefix: "wd",
         omitted: Some(Value::Unset),
         only_with: None,
-        fallback: Some("weight_decay"),
+        fallback: Some(TrainSetting::WeightDecay),
     },
     // The training budget: a head tuned on val is tuned over these too (issue 14: model2 at the
     // asker's 20 epochs of Adam had not converged, so its L2 sweep could not matter).
@@ -270,7 +272,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         prefix: "lr",
         omitted: Some(Value::Unset),
         only_with: None,
-        fallback: Some("lr"),
+        fallback: Some(TrainSetting::Lr),
     },
     SwitchSpec {
         switch: Switch::Epochs,
@@ -282,7 +284,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         prefix: "ep",
         omitted: Some(Value::Unset),
         only_with: None,
-        fallback: Some("epochs"),
+        fallback: Some(TrainSetting::Epochs),
     },
     // How model2 is fitted: `[train]`'s optimizer for its epochs, or full-batch L-BFGS to
     // convergence (the linear probe of Kornblith, Shlens & Le 2019). `lr`, `epochs` and input dropout

@@ -177,6 +177,7 @@ mod tests {
         );
         Experiment::from_toml_str(&text, "t.toml".as_ref())
             .unwrap()
+            .config
             .grid
     }
 

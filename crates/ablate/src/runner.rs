@@ -44,7 +44,7 @@ impl FinetuneInputs {
                 weights: plan.backbone.weights.clone(),
                 eval_batch: plan.backbone.batch_size,
             },
-            spec: experiment.finetune.clone().unwrap_or_default(),
+            spec: experiment.config.finetune.clone().unwrap_or_default(),
         })
     }
 }
@@ -66,6 +66,7 @@ pub struct Runner<'a> {
 pub fn check_fits(experiment: &Experiment, features: &FeatureSet) -> Result<()> {
     let (class, available) = features.smallest_class();
     if let Some(&too_many) = experiment
+        .config
         .grid
         .train_per_class
         .iter()
@@ -100,8 +101,8 @@ pub fn data_summary(features: &FeatureSet) -> DataSummary {
 
 /// Says once, before training, which training sizes leave a last batch of one sample per epoch.
 pub fn note_single_sample_batches(experiment: &Experiment, features: &FeatureSet) {
-    let batch = experiment.train.batch_size;
-    for &n in &experiment.grid.train_per_class {
+    let batch = experiment.config.train.batch_size;
+    for &n in &experiment.config.grid.train_per_class {
         let rows = n * features.num_classes;
         if rows % batch == 1 {
             eprintln!(
@@ -235,7 +236,7 @@ impl Runner<'_> {
                 |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
             ablate_train::train_finetune_cell(
                 cell,
-                &self.experiment.train,
+                &self.experiment.config.train,
                 &inputs.spec,
                 &inputs.backbone,
                 &images,
@@ -248,7 +249,7 @@ impl Runner<'_> {
         } else {
             let source =
                 ablate_train::FeatureSource::new(self.features, cell.train_per_class, cell.seed)?;
-            ablate_train::train_cell(cell, &self.experiment.train, &source, &self.device)?
+            ablate_train::train_cell(cell, &self.experiment.config.train, &source, &self.device)?
         };
         Ok(CellRecord {
             cell_id: cell.id(),

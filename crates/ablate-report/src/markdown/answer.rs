@@ -156,13 +156,13 @@ fn context(results: &Results, on: &str) -> String {
             n.to_string_lossy().into_owned()
         })
     };
-    let source = match &e.data {
+    let source = match &e.config.data {
         DataSpec::Idx { path, .. } => format!("`{}`", named(path)),
         DataSpec::ImageFolder { root, .. } => format!("the image folder `{}`", named(root)),
         DataSpec::Csv(data) => format!("`{}`", named(&data.csv)),
         DataSpec::Features { path } => format!("the features file `{}`", named(path)),
     };
-    let classes = match (&results.manifest.data, &e.data) {
+    let classes = match (&results.manifest.data, &e.config.data) {
         (Some(d), _) => d.class_names.clone(),
         (
             None,
@@ -178,8 +178,13 @@ fn context(results: &Results, on: &str) -> String {
     } else {
         format!(" ({} classes: {})", classes.len(), classes.join(", "))
     };
-    let backbone = e.backbone.as_ref().map_or("its".into(), |b| b.arch.clone());
+    let backbone = e
+        .config
+        .backbone
+        .as_ref()
+        .map_or("its".into(), |b| b.arch.clone());
     let sizes: Vec<String> = e
+        .config
         .grid
         .train_per_class
         .iter()
@@ -188,7 +193,7 @@ fn context(results: &Results, on: &str) -> String {
     format!(
         "Measured on {source}{classes} with {}: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
         Regimes::of(e).trained_on(&backbone),
-        e.grid.seeds.len(),
+        e.config.grid.seeds.len(),
         sizes.join(", ")
     )
 }

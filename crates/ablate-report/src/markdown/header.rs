@@ -87,7 +87,7 @@ pub fn question(w: &mut String, results: &Results) {
         "Which classifier head should sit on a pretrained backbone's features for this data?".into()
     });
     let _ = writeln!(w, "{}\n", question.trim_end());
-    for head in experiment.grid.heads() {
+    for head in experiment.config.grid.heads() {
         let text = match head {
             HeadKind::Mlp => experiment.report.heads.mlp.as_deref(),
             HeadKind::Linear => experiment.report.heads.linear.as_deref(),

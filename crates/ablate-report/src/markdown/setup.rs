@@ -25,7 +25,7 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
         "| data | {} |",
         data_text(e, results.manifest.data.as_ref())
     );
-    let backbone = match &e.backbone {
+    let backbone = match &e.config.backbone {
         Some(b) => format!(
             "{} (`{}`), {}, {}",
             b.arch,
@@ -39,7 +39,7 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
         None => "none here: the features file was made elsewhere".into(),
     };
     let _ = writeln!(w, "| backbone | {backbone} |");
-    let t = &e.train;
+    let t = &e.config.train;
     let optimizer = serde_json::to_value(t.optimizer)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -95,7 +95,7 @@ fn regime_text(e: &Experiment) -> String {
             }
         )
     };
-    let f = e.finetune.clone().unwrap_or_default();
+    let f = e.config.finetune.clone().unwrap_or_default();
     match Regimes::of(e) {
         Regimes::Frozen => format!("frozen; {FROZEN}"),
         Regimes::Finetuned => format!("fine-tuned: {}", finetune(&f)),
@@ -113,7 +113,7 @@ fn list<T: std::fmt::Display>(values: &[T]) -> String {
 
 /// Where the data came from, and what the run found in it.
 fn data_text(e: &Experiment, found: Option<&DataSummary>) -> String {
-    let source = match &e.data {
+    let source = match &e.config.data {
         DataSpec::Idx {
             path,
             classes,
@@ -184,7 +184,7 @@ fn held_out(val: f64, test: Option<f64>) -> String {
 /// Every switch the grid's heads have, with the values each head is swept over; then each
 /// `[[grid.also]]` block with the axes it sets.
 fn grid_text(e: &Experiment) -> String {
-    let g = &e.grid;
+    let g = &e.config.grid;
     let mut parts = vec![format!("heads {}", list(&g.head))];
     parts.extend(block_axes(&g.main(), false));
     parts.push(format!(

@@ -11,7 +11,7 @@ use crate::results::Results;
 pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let tuned = &analysis.tuned;
     let swept: Vec<&str> = Switch::all()
-        .filter(|s| results.experiment.grid.sweeps(*s))
+        .filter(|s| results.experiment.config.grid.sweeps(*s))
         .map(|s| s.spec().label)
         .collect();
     let swept = if swept.is_empty() {

@@ -45,14 +45,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          seeds its smallest p is 2/2^n, 0.0625 at 5, so it can only corroborate), and the share of seeds \
          where a was above b.\n"
     );
-    if !experiment.claims_declared {
+    if !experiment.claims.declared {
         let _ = writeln!(
             w,
             "*These are the forum thread's claims, judged by default: the experiment declares no \
              `[[claims]]` (declare your own, or write `claims = []` for none).*\n"
         );
     }
-    for missing in &experiment.unmeasured {
+    for missing in &experiment.claims.unmeasured {
         let _ = writeln!(
             w,
             "- Not measured: **{}** ({}): {} to the experiment's grid.",
@@ -61,7 +61,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             missing.add
         );
     }
-    if !experiment.unmeasured.is_empty() {
+    if !experiment.claims.unmeasured.is_empty() {
         let _ = writeln!(w);
     }
     if claims.is_empty() {

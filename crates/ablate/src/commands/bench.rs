@@ -53,8 +53,8 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     };
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let source = ablate_train::FeatureSource::new(&features, cell.train_per_class, cell.seed)?;
-    let outcome =
-        single.install(|| ablate_train::train_cell(&cell, &experiment.train, &source, &device))?;
+    let outcome = single
+        .install(|| ablate_train::train_cell(&cell, &experiment.config.train, &source, &device))?;
     // The cell's time includes per-epoch validation; report both.
     let steps_per_s = outcome.steps as f64 / outcome.seconds;
     writeln!(
@@ -79,7 +79,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let steps_per_epoch = outcome.steps / args.cell_epochs.max(1);
     let ceiling = single.install(|| {
         StepCeiling::measure(
-            &experiment.train,
+            &experiment.config.train,
             features.val.len(),
             steps_per_epoch,
             &device,

@@ -57,7 +57,7 @@ enum Source {
 }
 
 fn source(experiment: &Experiment) -> Result<Source> {
-    if let DataSpec::Features { path } = &experiment.data {
+    if let DataSpec::Features { path } = &experiment.config.data {
         return Ok(Source::Ready(path.clone()));
     }
     Plan::new(experiment)

@@ -16,11 +16,11 @@ pub fn grid(path: &Path) -> Result<ExitCode> {
     }
     eprintln!(
         "{}: {} cells ({} head variants x {} training sizes x {} seeds), config {}",
-        experiment.name,
+        experiment.config.name,
         cells.len(),
         experiment.head_variants().len(),
-        experiment.grid.train_per_class.len(),
-        experiment.grid.seeds.len(),
+        experiment.config.grid.train_per_class.len(),
+        experiment.config.grid.seeds.len(),
         experiment.config_hash()
     );
     Ok(ExitCode::SUCCESS)

@@ -39,7 +39,7 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode> {
         .collect();
     eprintln!(
         "{}: {} of {} cells merged into {}",
-        experiment.name,
+        experiment.config.name,
         records.len(),
         cells.len(),
         store.folder().display()
@@ -48,7 +48,7 @@ pub fn merge(args: &MergeArgs) -> Result<ExitCode> {
         let out = args
             .report
             .clone()
-            .unwrap_or_else(|| super::report::default_out(&experiment.name));
+            .unwrap_or_else(|| super::report::default_out(&experiment.config.name));
         match super::report::write_and_summarise(store.folder(), &out) {
             Err(err) if !missing.is_empty() => {
                 // With cells missing a claim can lack its pairs; listing what is missing matters more.

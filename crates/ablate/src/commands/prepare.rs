@@ -22,7 +22,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
     store.record_data(&data_summary(&features))?;
     eprintln!(
         "{}: features {}, results folder {} ready for {} cells",
-        experiment.name,
+        experiment.config.name,
         path.display(),
         store.folder().display(),
         experiment.cells().len()

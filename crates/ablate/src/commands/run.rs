@@ -82,8 +82,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     };
     let summary = runner.run()?;
     let what = match shard {
-        Some(s) => format!("{} shard {}/{}", experiment.name, s.index, s.count),
-        None => experiment.name.clone(),
+        Some(s) => format!("{} shard {}/{}", experiment.config.name, s.index, s.count),
+        None => experiment.config.name.clone(),
     };
     eprintln!(
         "{what}: {} cells, {} done before, {} trained now, {} failed, {:.1}s",
@@ -125,7 +125,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             let out = args
                 .report
                 .clone()
-                .unwrap_or_else(|| super::report::default_out(&experiment.name));
+                .unwrap_or_else(|| super::report::default_out(&experiment.config.name));
             let written = super::report::write_and_summarise(store.folder(), &out);
             match written {
                 Err(err) if !summary.failed.is_empty() => {

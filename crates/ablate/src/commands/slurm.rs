@@ -90,7 +90,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let experiment_path = std::path::absolute(&args.experiment)?;
     let root = std::path::absolute(&args.out)?;
-    let layout = Layout::under(&root, &experiment.name);
+    let layout = Layout::under(&root, &experiment.config.name);
     let folder = layout.folder().to_owned();
     let slurm_dir = layout.slurm_dir();
     let logs = slurm_dir.join("logs");
@@ -118,7 +118,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
         if cells.is_empty() {
             eprintln!(
                 "{}: no cell is missing; run `ablate merge {}`",
-                experiment.name,
+                experiment.config.name,
                 folder.display()
             );
             return Ok(ExitCode::SUCCESS);
@@ -151,7 +151,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     }
     eprintln!(
         "{}: {} cells in {tasks} shards; largest shard {:.3} x the mean",
-        experiment.name,
+        experiment.config.name,
         cells.len(),
         max / mean
     );
@@ -165,7 +165,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
         Backend::Flex => args.cpus_per_task,
         Backend::Cuda => 1,
     };
-    let name = format!("ablate-{}", experiment.name);
+    let name = format!("ablate-{}", experiment.config.name);
     let ablate = quote(&exe);
     let exp = quote(&experiment_path);
     let mut scripts = Vec::new();

@@ -79,7 +79,7 @@ pub fn status(args: &StatusArgs) -> Result<ExitCode> {
         .count();
     eprintln!(
         "{}: {grid_done}/{} cells of the grid done, {} failed, {} missing",
-        experiment.name,
+        experiment.config.name,
         grid.len(),
         failures.len(),
         grid.len().saturating_sub(grid_done + failures.len())
