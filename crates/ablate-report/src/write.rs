@@ -10,10 +10,9 @@ use crate::analysis::{Analysis, analyse};
 use crate::choose::Tuned;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
-use crate::figures;
+use crate::figure_table::{Inputs, write_figures};
 use crate::markdown;
 use crate::per_class::confusion_frame;
-use crate::plots::render;
 use crate::results::Results;
 
 /// What `write_report` produced, for the caller's one-line summary.
@@ -25,16 +24,6 @@ pub struct Written {
     pub on_val: bool,
 }
 
-/// The figure files (stems), in the order the report shows them.
-pub const FIGURES: [&str; 6] = [
-    "accuracy_by_size",
-    "val_acc_by_epoch",
-    "final_accuracy",
-    "val_acc_by_size",
-    "bias_grad_by_epoch",
-    "variance_shift",
-];
-
 /// Reads a results folder and writes the full report into `out`.
 pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportError> {
     let results = Results::load(results_dir)?;
@@ -43,8 +32,6 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     let Analysis {
         claims,
         dropout,
-        rows,
-        sizes,
         has_test,
         tuned,
         ..
@@ -67,66 +54,12 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         write_csv(out, name, &mut c.pairs.clone())?;
     }
 
-    let order = &results.variants;
-    let highlights: Vec<(String, ablate_spec::HeadVariant)> = results
-        .experiment
-        .report
-        .highlight
-        .iter()
-        .filter_map(|h| {
-            let v = order.iter().find(|v| h.variant.matches(v))?;
-            Some((h.label.clone(), *v))
-        })
-        .collect();
-    render(
-        out,
-        FIGURES[0],
-        &figures::accuracy_by_size(rows, tuned, &highlights, *has_test),
-    )?;
-    // Figures that draw one mark per variant show the main grid's variants and the tuned ones: the
-    // budget blocks add dozens of variants nobody can tell apart in a legend (all in variants.csv).
-    let main = results.experiment.config.grid.main().head_variants();
-    let chosen: Vec<&str> = tuned.iter().map(|t| t.row.variant.as_str()).collect();
-    let shown: Vec<ablate_spec::HeadVariant> = order
-        .iter()
-        .copied()
-        .filter(|v| main.contains(v) || chosen.contains(&v.name().as_str()))
-        .collect();
-    let mut featured: Vec<String> = Vec::new();
-    for name in chosen
-        .iter()
-        .map(|n| n.to_string())
-        .chain(highlights.iter().map(|(_, v)| v.name()))
-    {
-        if !featured.contains(&name) {
-            featured.push(name);
-        }
-    }
-    render(
-        out,
-        FIGURES[1],
-        &figures::val_acc_by_epoch(&results, &featured)?,
-    )?;
-    render(
-        out,
-        FIGURES[2],
-        &figures::final_accuracy(rows, &shown, sizes),
-    )?;
-    render(out, FIGURES[3], &figures::val_acc_by_size(rows, order))?;
-    render(
-        out,
-        FIGURES[4],
-        &figures::bias_grad_by_epoch(&results, &main)?,
-    )?;
-    let variance = figures::variance_shift(rows, &shown, sizes, *has_test);
-    if let Some(figure) = &variance {
-        render(out, FIGURES[5], figure)?;
-    }
-    remove_stale(out, &contrasts, variance.is_some())?;
+    let figures = write_figures(out, &Inputs::of(&results, &analysis))?;
+    remove_stale(out, &contrasts)?;
 
     let context = markdown::Context {
         machines: run_info(results_dir)?,
-        variance_figure: variance.is_some(),
+        figures,
     };
     let text = markdown::render(&results, &analysis, &context)?;
     write_atomic(&out.join("REPORT.md"), text.as_bytes())?;
@@ -143,18 +76,16 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
     })
 }
 
-/// Removes what an earlier report into `out` wrote and this one does not (the table of a claim since
-/// renamed, a figure with nothing to show), so the folder never mixes two reports. Only files this
-/// writer makes are touched.
-fn remove_stale(out: &Path, contrasts: &[String], variance: bool) -> Result<(), ReportError> {
+/// Removes the tables an earlier report into `out` wrote and this one does not (a claim since
+/// renamed), so the folder never mixes two reports (figures with nothing to show are removed where
+/// they are drawn). Only files this writer makes are touched.
+fn remove_stale(out: &Path, contrasts: &[String]) -> Result<(), ReportError> {
     let entries = std::fs::read_dir(out).map_err(ReportError::io(out))?;
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let stale_contrast =
             name.starts_with("contrast-") && name.ends_with(".csv") && !contrasts.contains(&name);
-        let stale_figure = !variance
-            && (name == format!("{}.png", FIGURES[5]) || name == format!("{}.svg", FIGURES[5]));
-        if stale_contrast || stale_figure {
+        if stale_contrast {
             let path = entry.path();
             std::fs::remove_file(&path).map_err(ReportError::io(&path))?;
         }

@@ -67,7 +67,7 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("claim A: supported"), "{stderr}");
 
-    for stem in ablate_report::FIGURES {
+    for stem in ablate_report::FIGURES.iter().map(|f| f.stem) {
         let png = image::open(s.path(&format!("report/small/{stem}.png")))
             .unwrap_or_else(|e| panic!("{stem}.png: {e}"))
             .to_rgb8();

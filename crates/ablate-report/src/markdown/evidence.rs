@@ -9,38 +9,27 @@ use super::format::{ci_text, contrast_text, diff_text};
 use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
+use crate::figure_table::{
+    ACCURACY_BY_SIZE, BIAS_GRAD_BY_EPOCH, FINAL_ACCURACY, FigureSpec, VAL_ACC_BY_EPOCH,
+    VAL_ACC_BY_SIZE, VARIANCE_SHIFT,
+};
 use crate::frame::{f64s, strings};
 use crate::interactions::Strata;
 
 pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(), ReportError> {
     let (claims, dropout) = (&analysis.claims, &analysis.dropout);
-    let variance_figure = context.variance_figure;
+    let variance_figure = context.figures.contains(&VARIANCE_SHIFT.stem);
     let _ = writeln!(w, "## Evidence\n");
-    let figure = |w: &mut String, stem: &str, alt: &str| {
+    let figure = |w: &mut String, spec: &FigureSpec| {
+        let (stem, alt) = (spec.stem, spec.alt);
         let _ = writeln!(w, "![{alt}]({stem}.png)\n\n([SVG]({stem}.svg))\n");
     };
     let _ = writeln!(w, "### Which head, at which data size\n");
-    figure(
-        w,
-        "accuracy_by_size",
-        "accuracy vs training-set size of the two heads tuned on val, and the highlighted variants",
-    );
+    figure(w, &ACCURACY_BY_SIZE);
     let _ = writeln!(w, "### Accuracy per variant\n");
-    figure(
-        w,
-        "final_accuracy",
-        "final validation accuracy with 95% CI and training accuracy per variant",
-    );
-    figure(
-        w,
-        "val_acc_by_size",
-        "every variant's validation accuracy vs training-set size, one panel per head family",
-    );
-    figure(
-        w,
-        "val_acc_by_epoch",
-        "validation accuracy per epoch, mean and 95% band",
-    );
+    figure(w, &FINAL_ACCURACY);
+    figure(w, &VAL_ACC_BY_SIZE);
+    figure(w, &VAL_ACC_BY_EPOCH);
     for (c, strata) in claims.iter().zip(&analysis.strata) {
         let _ = writeln!(
             w,
@@ -64,11 +53,7 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
             c.summary()
         );
         if c.claim.expect == Expect::Identical {
-            figure(
-                w,
-                "bias_grad_by_epoch",
-                "gradient of the bias before BN per epoch",
-            );
+            figure(w, &BIAS_GRAD_BY_EPOCH);
         }
         pairs_table(w, c)?;
         interactions(w, c, strata);
@@ -88,11 +73,7 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
              after 40), which would lift the ratio where BN's input variance is small: it is \
              corrected as Adam corrects its moments, `(running − 0.9^k) / (1 − 0.9^k)`. Beside it, the accuracy of the same variants.\n"
         );
-        figure(
-            w,
-            "variance_shift",
-            "BN variance ratio and accuracy per mlp variant",
-        );
+        figure(w, &VARIANCE_SHIFT);
     }
     if !dropout.is_empty() {
         let _ = writeln!(w, "### Dropout (not a claim of the thread)\n");

@@ -21,8 +21,9 @@ use crate::results::Results;
 pub struct Context {
     /// One line on the machines and wall time of the runs (`run-info/`), if recorded.
     pub machines: Option<String>,
-    /// Whether the variance-shift figure was drawn (some cell has a BN ratio).
-    pub variance_figure: bool,
+    /// The stems of the figures drawn ([`crate::figure_table::FIGURES`]); a figure with nothing
+    /// to show (no BN ratio: no variance shift) is not.
+    pub figures: Vec<&'static str>,
 }
 
 /// The whole report, in section order.

@@ -95,7 +95,7 @@ seeds = [0, 1, 2, 3, 4]
     let analysis = analyse(&results).unwrap();
     let context = Context {
         machines: Some("Constructed CPU (2 cores, 2 cells at once) in 1 run(s) of `ablate run`, 0.5 min wall in total".into()),
-        variance_figure: false,
+        figures: Vec::new(),
     };
     let md = render(&results, &analysis, &context).unwrap();
     assert!(

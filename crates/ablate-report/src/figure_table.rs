@@ -1,0 +1,255 @@
+//! The report's figures as one table: each row names the file stem, the alt text the Markdown shows
+//! and how the figure is built from the analysis. The writer renders the rows in order, the
+//! Markdown reads its stems and alt texts from the same rows, and the tests walk the table: adding
+//! a figure is one builder in `figures.rs` plus one row here.
+
+use std::path::Path;
+
+use ablate_spec::HeadVariant;
+
+use crate::analysis::Analysis;
+use crate::error::ReportError;
+use crate::figures;
+use crate::plots::{DotFigure, LineFigure, render};
+use crate::results::Results;
+
+/// What every figure is built from: the analysis and the choices of what to show.
+pub struct Inputs<'a> {
+    pub results: &'a Results,
+    pub analysis: &'a Analysis,
+    /// `[report] highlight`: (label, variant) drawn beside the tuned heads.
+    pub highlights: Vec<(String, HeadVariant)>,
+    /// The main grid's variants and the tuned ones: figures that draw one mark per variant show
+    /// these (the budget blocks add dozens of variants nobody can tell apart in a legend; all are
+    /// in variants.csv).
+    pub shown: Vec<HeadVariant>,
+    /// The tuned variants and the highlights, by name: the per-epoch curves.
+    pub featured: Vec<String>,
+    /// The main grid's variants.
+    pub main: Vec<HeadVariant>,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn of(results: &'a Results, analysis: &'a Analysis) -> Self {
+        let order = &results.variants;
+        let highlights: Vec<(String, HeadVariant)> = results
+            .experiment
+            .report
+            .highlight
+            .iter()
+            .filter_map(|h| {
+                let v = order.iter().find(|v| h.variant.matches(v))?;
+                Some((h.label.clone(), *v))
+            })
+            .collect();
+        let main = results.experiment.config.grid.main().head_variants();
+        let chosen: Vec<&str> = analysis
+            .tuned
+            .iter()
+            .map(|t| t.row.variant.as_str())
+            .collect();
+        let shown: Vec<HeadVariant> = order
+            .iter()
+            .copied()
+            .filter(|v| main.contains(v) || chosen.contains(&v.name().as_str()))
+            .collect();
+        let mut featured: Vec<String> = Vec::new();
+        for name in chosen
+            .iter()
+            .map(|n| n.to_string())
+            .chain(highlights.iter().map(|(_, v)| v.name()))
+        {
+            if !featured.contains(&name) {
+                featured.push(name);
+            }
+        }
+        Inputs {
+            results,
+            analysis,
+            highlights,
+            shown,
+            featured,
+            main,
+        }
+    }
+}
+
+/// A built figure, ready to render.
+pub enum Drawing {
+    Lines(LineFigure),
+    Dots(DotFigure),
+}
+
+impl Drawing {
+    fn render(&self, dir: &Path, stem: &str) -> Result<(), ReportError> {
+        match self {
+            Drawing::Lines(f) => render(dir, stem, f),
+            Drawing::Dots(f) => render(dir, stem, f),
+        }
+    }
+}
+
+/// One row of the table.
+pub struct FigureSpec {
+    /// `<stem>.png` and `<stem>.svg`.
+    pub stem: &'static str,
+    /// What the figure shows, for the Markdown's alt text.
+    pub alt: &'static str,
+    /// `None` when the results have nothing for it (no BatchNorm ratio, say): no file is written.
+    pub build: fn(&Inputs) -> Result<Option<Drawing>, ReportError>,
+}
+
+pub const ACCURACY_BY_SIZE: FigureSpec = FigureSpec {
+    stem: "accuracy_by_size",
+    alt: "accuracy vs training-set size of the two heads tuned on val, and the highlighted variants",
+    build: |i| {
+        let a = i.analysis;
+        Ok(Some(Drawing::Lines(figures::accuracy_by_size(
+            &a.rows,
+            &a.tuned,
+            &i.highlights,
+            a.has_test,
+        ))))
+    },
+};
+
+pub const VAL_ACC_BY_EPOCH: FigureSpec = FigureSpec {
+    stem: "val_acc_by_epoch",
+    alt: "validation accuracy per epoch, mean and 95% band",
+    build: |i| figures::val_acc_by_epoch(i.results, &i.featured).map(|f| Some(Drawing::Lines(f))),
+};
+
+pub const FINAL_ACCURACY: FigureSpec = FigureSpec {
+    stem: "final_accuracy",
+    alt: "final validation accuracy with 95% CI and training accuracy per variant",
+    build: |i| {
+        let a = i.analysis;
+        Ok(Some(Drawing::Dots(figures::final_accuracy(
+            &a.rows, &i.shown, &a.sizes,
+        ))))
+    },
+};
+
+pub const VAL_ACC_BY_SIZE: FigureSpec = FigureSpec {
+    stem: "val_acc_by_size",
+    alt: "every variant's validation accuracy vs training-set size, one panel per head family",
+    build: |i| {
+        Ok(Some(Drawing::Lines(figures::val_acc_by_size(
+            &i.analysis.rows,
+            &i.results.variants,
+        ))))
+    },
+};
+
+pub const BIAS_GRAD_BY_EPOCH: FigureSpec = FigureSpec {
+    stem: "bias_grad_by_epoch",
+    alt: "gradient of the bias before BN per epoch",
+    build: |i| figures::bias_grad_by_epoch(i.results, &i.main).map(|f| Some(Drawing::Lines(f))),
+};
+
+pub const VARIANCE_SHIFT: FigureSpec = FigureSpec {
+    stem: "variance_shift",
+    alt: "BN variance ratio and accuracy per mlp variant",
+    build: |i| {
+        let a = i.analysis;
+        Ok(figures::variance_shift(&a.rows, &i.shown, &a.sizes, a.has_test).map(Drawing::Dots))
+    },
+};
+
+/// Every figure, in the order they are written.
+pub const FIGURES: [FigureSpec; 6] = [
+    ACCURACY_BY_SIZE,
+    VAL_ACC_BY_EPOCH,
+    FINAL_ACCURACY,
+    VAL_ACC_BY_SIZE,
+    BIAS_GRAD_BY_EPOCH,
+    VARIANCE_SHIFT,
+];
+
+/// Renders every figure that has something to show into `out`, removes the files of those that do
+/// not (left by an earlier report), and returns the stems drawn.
+pub fn write_figures(out: &Path, inputs: &Inputs) -> Result<Vec<&'static str>, ReportError> {
+    let mut drawn = Vec::new();
+    for spec in &FIGURES {
+        match (spec.build)(inputs)? {
+            Some(drawing) => {
+                drawing.render(out, spec.stem)?;
+                drawn.push(spec.stem);
+            }
+            None => {
+                for ext in ["png", "svg"] {
+                    let path = out.join(format!("{}.{ext}", spec.stem));
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(ReportError::Io { path, source: e });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(drawn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::analyse;
+    use crate::markdown::{Context, render as render_markdown};
+    use crate::testing::{self, Cell};
+
+    /// The table is what the writer draws and what the Markdown shows: every row is built from
+    /// constructed results, the files of the drawn rows exist (and of the rest do not), and the
+    /// Markdown shows exactly the drawn figures, with the table's alt text.
+    #[test]
+    fn the_writer_and_the_markdown_follow_the_table() {
+        let stems: Vec<&str> = FIGURES.iter().map(|f| f.stem).collect();
+        let mut unique = stems.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), stems.len(), "stems name files: unique");
+
+        let experiment = testing::experiment(
+            r#"
+name = "figures"
+[data]
+kind = "features"
+path = "f.safetensors"
+[train]
+epochs = 3
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true, false]
+train_per_class = [10, 20]
+seeds = [0, 1, 2]
+"#,
+        );
+        let results = testing::results(experiment, None, |v, size, seed| {
+            let acc = 0.6 + 0.01 * seed as f64 + 0.001 * size as f64;
+            let mut cell = Cell::acc(0.9, acc, acc);
+            cell.bias_grad = v.is_on(ablate_spec::Switch::BiasBeforeBn).then_some(1e-9);
+            cell
+        });
+        let analysis = analyse(&results).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // A stale figure of an earlier report: removed when its row has nothing to show.
+        std::fs::write(dir.path().join("variance_shift.png"), "old").unwrap();
+        let drawn = write_figures(dir.path(), &Inputs::of(&results, &analysis)).unwrap();
+        assert!(!drawn.is_empty());
+        for spec in &FIGURES {
+            let on_disk = dir.path().join(format!("{}.png", spec.stem)).is_file();
+            assert_eq!(on_disk, drawn.contains(&spec.stem), "{}", spec.stem);
+        }
+        let context = Context {
+            machines: None,
+            figures: drawn.clone(),
+        };
+        let md = render_markdown(&results, &analysis, &context).unwrap();
+        for spec in &FIGURES {
+            let shown = md.contains(&format!("![{}]({}.png)", spec.alt, spec.stem));
+            assert_eq!(shown, drawn.contains(&spec.stem), "{}", spec.stem);
+        }
+    }
+}
