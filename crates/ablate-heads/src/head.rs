@@ -29,81 +29,95 @@ impl HeadConfig {
     }
 }
 
-impl Head {
-    /// Logits. `dropout_draws` (uniform `[batch, hidden]`) are used by the mlp's dropout while
-    /// training; pass `None` to evaluate.
-    pub fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
-        match self {
-            Head::Mlp(m) => m.forward(x, dropout_draws),
-            Head::Linear(l) => l.forward(x),
-        }
-    }
+/// What the trainer and the cell's measurements ask of a head. Each head module implements it
+/// (the defaults fit a head without BatchNorm or dropout); [`Head`] dispatches to it in one place,
+/// [`Head::model`]. A new head kind is its module, an impl of this trait, a variant of [`Head`]
+/// and of [`HeadConfig`].
+pub trait HeadModel {
+    /// Logits. `dropout_draws` (uniform `[batch, width]`, see [`HeadModel::dropout_width`]) are
+    /// used by a dropout layer while training; `None` to evaluate.
+    fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2>;
 
     /// The bias of the Linear right before BatchNorm, whose gradient claim A says is zero.
-    pub fn bias_before_bn(&self) -> Option<&Param<Tensor<1>>> {
-        match self {
-            Head::Mlp(m) => m.fc1.bias.as_ref(),
-            Head::Linear(_) => None,
-        }
+    fn bias_before_bn(&self) -> Option<&Param<Tensor<1>>> {
+        None
     }
 
-    /// Trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())` counts them.
-    ///
-    /// burn's `num_params` also counts BatchNorm's running mean and variance, which PyTorch keeps as
-    /// buffers, not parameters.
-    pub fn trainable_params(&self) -> usize {
-        let linear = |l: &ablate_matmul::BlockedLinear| {
-            l.weight_blocks
-                .iter()
-                .map(|w| w.shape().num_elements())
-                .sum::<usize>()
-                + l.bias.as_ref().map_or(0, |b| b.shape().num_elements())
-        };
-        match self {
-            Head::Mlp(m) => {
-                linear(&m.fc1)
-                    + m.bn.gamma.shape().num_elements()
-                    + m.bn.beta.shape().num_elements()
-                    + linear(&m.fc2)
-            }
-            Head::Linear(l) => linear(&l.fc),
-        }
-    }
-
-    /// [`MlpHead::bn_var_ratio`] of an mlp head; `None` for the linear head (it has no BN).
-    pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
-        match self {
-            Head::Mlp(m) => m.bn_var_ratio(x, updates),
-            Head::Linear(_) => None,
-        }
-    }
+    /// Trainable parameters, as PyTorch's `sum(p.numel() for p in model.parameters())` counts them
+    /// (burn's `num_params` also counts BatchNorm's running statistics, which PyTorch keeps as
+    /// buffers).
+    fn trainable_params(&self) -> usize;
 
     /// The sum of squares of the trainable parameters (what an L2 penalty `wd/2 * |θ|²` weighs).
-    pub fn squared_norm(&self) -> Tensor<1> {
-        let linear = |l: &ablate_matmul::BlockedLinear| {
-            let w = l.weight().powi_scalar(2).sum();
-            match &l.bias {
-                Some(b) => w + b.val().powi_scalar(2).sum(),
-                None => w,
-            }
-        };
-        match self {
-            Head::Mlp(m) => {
-                linear(&m.fc1)
-                    + m.bn.gamma.val().powi_scalar(2).sum()
-                    + m.bn.beta.val().powi_scalar(2).sum()
-                    + linear(&m.fc2)
-            }
-            Head::Linear(l) => linear(&l.fc),
-        }
+    fn squared_norm(&self) -> Tensor<1>;
+
+    /// BatchNorm's variance shift ([`MlpHead::bn_var_ratio`]); `None` for a head without BN.
+    fn bn_var_ratio(&self, _x: Tensor<2>, _updates: usize) -> Option<f64> {
+        None
     }
 
     /// Width of the dropout draws the head consumes per sample (0 when it has no dropout).
-    pub fn dropout_width(&self) -> usize {
+    fn dropout_width(&self) -> usize {
+        0
+    }
+}
+
+impl Head {
+    /// The head behind the enum: the one match every method goes through.
+    pub fn model(&self) -> &dyn HeadModel {
         match self {
-            Head::Mlp(m) if m.dropout.p > 0.0 => m.bn.gamma.dims()[0],
-            _ => 0,
+            Head::Mlp(m) => m,
+            Head::Linear(l) => l,
         }
+    }
+
+    /// See [`HeadModel::forward`].
+    pub fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
+        self.model().forward(x, dropout_draws)
+    }
+
+    /// See [`HeadModel::bias_before_bn`].
+    pub fn bias_before_bn(&self) -> Option<&Param<Tensor<1>>> {
+        self.model().bias_before_bn()
+    }
+
+    /// See [`HeadModel::trainable_params`].
+    pub fn trainable_params(&self) -> usize {
+        self.model().trainable_params()
+    }
+
+    /// See [`HeadModel::bn_var_ratio`].
+    pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
+        self.model().bn_var_ratio(x, updates)
+    }
+
+    /// See [`HeadModel::squared_norm`].
+    pub fn squared_norm(&self) -> Tensor<1> {
+        self.model().squared_norm()
+    }
+
+    /// See [`HeadModel::dropout_width`].
+    pub fn dropout_width(&self) -> usize {
+        self.model().dropout_width()
+    }
+}
+
+/// Elements of a blocked Linear's weight and bias (the count every head's
+/// [`HeadModel::trainable_params`] adds up).
+pub(crate) fn linear_params(l: &ablate_matmul::BlockedLinear) -> usize {
+    l.weight_blocks
+        .iter()
+        .map(|w| w.shape().num_elements())
+        .sum::<usize>()
+        + l.bias.as_ref().map_or(0, |b| b.shape().num_elements())
+}
+
+/// The sum of squares of a blocked Linear's weight and bias.
+pub(crate) fn linear_squared_norm(l: &ablate_matmul::BlockedLinear) -> Tensor<1> {
+    let w = l.weight().powi_scalar(2).sum();
+    match &l.bias {
+        Some(b) => w + b.val().powi_scalar(2).sum(),
+        None => w,
     }
 }
 

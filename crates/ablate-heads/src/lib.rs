@@ -30,7 +30,7 @@ mod mlp;
 
 pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig};
 pub use dropout::PairedDropout;
-pub use head::{Head, HeadConfig};
+pub use head::{Head, HeadConfig, HeadModel};
 pub use init::keyed_linear;
 pub use linear_head::{LinearHead, LinearHeadConfig};
 pub use mlp::{MlpHead, MlpHeadConfig};

@@ -5,6 +5,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use crate::head::{HeadModel, linear_params, linear_squared_norm};
 use crate::init::keyed_linear;
 
 #[derive(Config, Debug)]
@@ -39,8 +40,16 @@ impl LinearHeadConfig {
     }
 }
 
-impl LinearHead {
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+impl HeadModel for LinearHead {
+    fn forward(&self, x: Tensor<2>, _dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
         self.fc.forward(x)
+    }
+
+    fn trainable_params(&self) -> usize {
+        linear_params(&self.fc)
+    }
+
+    fn squared_norm(&self) -> Tensor<1> {
+        linear_squared_norm(&self.fc)
     }
 }

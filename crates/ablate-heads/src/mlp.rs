@@ -2,12 +2,13 @@
 
 use ablate_matmul::BlockedLinear;
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use crate::batch_norm::{BatchNorm1d, BatchNorm1dConfig};
 use crate::dropout::{PairedDropout, PairedDropoutConfig};
+use crate::head::{HeadModel, linear_params, linear_squared_norm};
 use crate::init::keyed_linear;
 
 #[derive(Config, Debug)]
@@ -76,8 +77,8 @@ impl MlpHeadConfig {
     }
 }
 
-impl MlpHead {
-    pub fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
+impl HeadModel for MlpHead {
+    fn forward(&self, x: Tensor<2>, dropout_draws: Option<Tensor<2>>) -> Tensor<2> {
         let h = self.fc1.forward(x);
         let h = if self.relu { relu(h) } else { h };
         let h = if self.dropout_before_bn {
@@ -90,6 +91,38 @@ impl MlpHead {
         self.fc2.forward(h)
     }
 
+    fn bias_before_bn(&self) -> Option<&Param<Tensor<1>>> {
+        self.fc1.bias.as_ref()
+    }
+
+    fn trainable_params(&self) -> usize {
+        linear_params(&self.fc1)
+            + self.bn.gamma.shape().num_elements()
+            + self.bn.beta.shape().num_elements()
+            + linear_params(&self.fc2)
+    }
+
+    fn squared_norm(&self) -> Tensor<1> {
+        linear_squared_norm(&self.fc1)
+            + self.bn.gamma.val().powi_scalar(2).sum()
+            + self.bn.beta.val().powi_scalar(2).sum()
+            + linear_squared_norm(&self.fc2)
+    }
+
+    fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
+        MlpHead::bn_var_ratio(self, x, updates)
+    }
+
+    fn dropout_width(&self) -> usize {
+        if self.dropout.p > 0.0 {
+            self.bn.gamma.dims()[0]
+        } else {
+            0
+        }
+    }
+}
+
+impl MlpHead {
     /// Li et al.'s variance shift, measured: per BN feature, its running variance (learned in
     /// training, with dropout upstream when there is some) divided by the variance of BN's input over
     /// `x` in eval mode (no dropout); the median over features. Given the training rows, about

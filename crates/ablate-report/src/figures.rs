@@ -1,7 +1,7 @@
 //! The data behind each figure of the report, aggregated with polars, turned into plot values.
 
 use ablate_results::columns::{epochs as ec, runs as rc};
-use ablate_spec::{HeadKind, HeadVariant, Switch};
+use ablate_spec::{Drawn, HeadKind, HeadVariant, Switch};
 use plotters::style::RGBColor;
 use polars::prelude::*;
 
@@ -296,7 +296,7 @@ const MAX_CURVES: usize = 10;
 pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
     let mut panels = Vec::new();
     let largest = rows.iter().map(|r| r.train_per_class).max().unwrap_or(0);
-    for head in [HeadKind::Mlp, HeadKind::Linear] {
+    for head in HeadKind::ALL {
         let mut family: Vec<HeadVariant> =
             order.iter().copied().filter(|v| v.kind() == head).collect();
         if family.is_empty() {
@@ -326,7 +326,7 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
                 label: name.clone(),
                 // The linear head's variants are all black in the other figures: here they
                 // need telling apart (fine-tuned ones dashed, as everywhere).
-                look: if head == HeadKind::Linear {
+                look: if head.info().drawn == Drawn::Black {
                     Look {
                         color: PALETTE[k % PALETTE.len()],
                         dashed: (k / PALETTE.len()) % 2 == 1 || variant.finetuned(),

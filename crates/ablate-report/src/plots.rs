@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use ablate_results::write_atomic;
-use ablate_spec::{DropoutPosition, HeadKind, HeadVariant, Switch};
+use ablate_spec::{Drawn, DropoutPosition, HeadVariant, Switch};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -88,7 +88,7 @@ pub struct Look {
 
 pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
     let last_bias = variant.is_on(Switch::LastBias);
-    if variant.kind() == HeadKind::Linear {
+    if variant.kind().info().drawn == Drawn::Black {
         return Look {
             color: RGBColor(0, 0, 0),
             // Fine-tuned or without last-layer bias: dashed (a grid rarely sweeps both).

@@ -2,6 +2,8 @@
 //! sweep can be wide where it is cheap (the linear head trains in a fraction of a second) and narrow
 //! where it is not.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::switch::{HeadKind, Value};
@@ -15,33 +17,18 @@ pub enum HeadAxis {
     PerHead(PerHead),
 }
 
-/// Values per head; a head left out gets the switch's default.
+/// Values per head; a head left out gets the switch's default. Serialized as a map in head order
+/// (`{"mlp": [..], "linear": [..]}`), the canonical form the config hash is taken of.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PerHead {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mlp: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub linear: Option<Vec<Value>>,
-}
-
-impl PerHead {
-    pub(crate) fn slot(&mut self, head: HeadKind) -> &mut Option<Vec<Value>> {
-        match head {
-            HeadKind::Mlp => &mut self.mlp,
-            HeadKind::Linear => &mut self.linear,
-        }
-    }
-}
+#[serde(transparent)]
+pub struct PerHead(pub BTreeMap<HeadKind, Vec<Value>>);
 
 impl HeadAxis {
     /// The values `head` is swept over; `None` when the axis leaves that head out.
     pub fn for_head(&self, head: HeadKind) -> Option<&[Value]> {
         match self {
             HeadAxis::Shared(values) => Some(values),
-            HeadAxis::PerHead(per_head) => match head {
-                HeadKind::Mlp => per_head.mlp.as_deref(),
-                HeadKind::Linear => per_head.linear.as_deref(),
-            },
+            HeadAxis::PerHead(per_head) => per_head.0.get(&head).map(Vec::as_slice),
         }
     }
 
@@ -49,11 +36,7 @@ impl HeadAxis {
     pub fn lists(&self) -> Vec<&[Value]> {
         match self {
             HeadAxis::Shared(values) => vec![values],
-            HeadAxis::PerHead(per_head) => [&per_head.mlp, &per_head.linear]
-                .into_iter()
-                .flatten()
-                .map(Vec::as_slice)
-                .collect(),
+            HeadAxis::PerHead(per_head) => per_head.0.values().map(Vec::as_slice).collect(),
         }
     }
 }

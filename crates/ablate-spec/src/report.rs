@@ -3,10 +3,13 @@
 //! defaults, so another dataset does not get the forum's words. Like claims, it only shapes the
 //! report: it is left out of the config hash.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::claim::Selector;
 use crate::error::SpecError;
+use crate::switch::HeadKind;
 use crate::validate::Invalid;
 use crate::variant::HeadVariant;
 
@@ -63,17 +66,18 @@ pub struct Highlight {
     pub variant: Selector,
 }
 
+/// `[report.heads]`: a line per head kind (`mlp = "..."`); an unknown head is refused by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HeadTexts {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mlp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linear: Option<String>,
-}
+#[serde(transparent)]
+pub struct HeadTexts(pub BTreeMap<HeadKind, String>);
 
 impl HeadTexts {
     pub fn is_empty(&self) -> bool {
-        self.mlp.is_none() && self.linear.is_none()
+        self.0.is_empty()
+    }
+
+    /// The experiment's line for `head`, if it gives one.
+    pub fn get(&self, head: HeadKind) -> Option<&str> {
+        self.0.get(&head).map(String::as_str)
     }
 }

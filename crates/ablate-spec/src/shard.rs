@@ -4,14 +4,9 @@
 use crate::cell::Cell;
 use crate::data::DataSpec;
 use crate::experiment::Experiment;
-use crate::switch::HeadKind;
 
 /// Validation rows per class assumed when the config does not say (a ready features file).
 const ASSUMED_VAL_PER_CLASS: usize = 100;
-/// Relative per-sample cost of the linear head, in units where the mlp head costs `hidden`.
-/// Measured on the forum grid (flex, 2 cores): a linear cell takes 1/40 to 1/80 of an mlp cell of the
-/// same size, because fixed per-step work dominates a 5k-parameter head.
-const LINEAR_WIDTH: f64 = 16.0;
 
 /// Expected cost of training `cell`, in arbitrary units proportional to its run time.
 ///
@@ -24,10 +19,7 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         DataSpec::Idx { val_per_class, .. } => *val_per_class,
         _ => ASSUMED_VAL_PER_CLASS,
     };
-    let width = match cell.head.kind() {
-        HeadKind::Mlp => experiment.config.train.hidden as f64,
-        HeadKind::Linear => LINEAR_WIDTH,
-    };
+    let width = (cell.head.kind().info().cost_width)(&experiment.config.train);
     let rows = cell.train_per_class as f64 + val as f64 / 4.0;
     if cell.head.converged() {
         // Full-batch L-BFGS: a few hundred cheap evaluations over the training rows.

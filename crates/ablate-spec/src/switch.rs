@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::train::TrainSetting;
 
-/// The thread's two heads.
+/// The thread's two heads; what else is known of each is its row of [`crate::HEADS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadKind {
@@ -25,11 +25,9 @@ pub enum HeadKind {
 impl HeadKind {
     pub const ALL: [HeadKind; 2] = [HeadKind::Mlp, HeadKind::Linear];
 
+    /// Its word ([`crate::HeadInfo::word`]).
     pub fn as_str(self) -> &'static str {
-        match self {
-            HeadKind::Mlp => "mlp",
-            HeadKind::Linear => "linear",
-        }
+        self.info().word
     }
 
     pub fn from_word(word: &str) -> Option<Self> {

@@ -7,6 +7,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 
 use crate::axis::{HeadAxis, PerHead};
+use crate::heads::HEADS;
 use crate::switch::{HeadKind, Kind, Switch, Value};
 
 /// A value as its plain TOML/JSON scalar: a bool, a number, a string (`Unset` as null).
@@ -170,7 +171,12 @@ impl<'de> Visitor<'de> for AxisSeed {
         while let Some(head) = map.next_key::<String>()? {
             let kind = HeadKind::from_word(&head).ok_or_else(|| {
                 de::Error::custom(format!(
-                    "unknown head `{head}` (a per-head axis takes `mlp` and `linear`)"
+                    "unknown head `{head}` (a per-head axis takes {})",
+                    HEADS
+                        .iter()
+                        .map(|h| format!("`{}`", h.word))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             if !spec.has(kind) {
@@ -179,11 +185,11 @@ impl<'de> Visitor<'de> for AxisSeed {
                     spec.key
                 )));
             }
-            let slot = per_head.slot(kind);
-            if slot.is_some() {
+            if per_head.0.contains_key(&kind) {
                 return Err(de::Error::custom(format!("head `{head}` given twice")));
             }
-            *slot = Some(map.next_value_seed(ListSeed(self.0))?);
+            let values = map.next_value_seed(ListSeed(self.0))?;
+            per_head.0.insert(kind, values);
         }
         Ok(HeadAxis::PerHead(per_head))
     }

@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use ablate_results::columns::runs as rc;
-use ablate_spec::HeadKind;
 use polars::prelude::DataFrame;
 
 use crate::analysis::Analysis;
@@ -11,16 +10,6 @@ use crate::error::ReportError;
 use crate::frame::strings;
 use crate::regimes::Regimes;
 use crate::results::Results;
-
-/// How each head reads when the experiment does not say.
-fn default_head_text(head: HeadKind) -> &'static str {
-    match head {
-        HeadKind::Mlp => {
-            "**model1** (`mlp`): `Linear(F→H, bias on/off) → ReLU (on/off) → BatchNorm1d → Dropout(p) → Linear(H→C)`"
-        }
-        HeadKind::Linear => "**model2** (`linear`): `Linear(F→C)`",
-    }
-}
 
 /// The title and, without a test split, the warning that every number is on val.
 pub fn title(w: &mut String, results: &Results, analysis: &Analysis) {
@@ -88,11 +77,9 @@ pub fn question(w: &mut String, results: &Results) {
     });
     let _ = writeln!(w, "{}\n", question.trim_end());
     for head in experiment.config.grid.heads() {
-        let text = match head {
-            HeadKind::Mlp => experiment.report.heads.mlp.as_deref(),
-            HeadKind::Linear => experiment.report.heads.linear.as_deref(),
-        };
-        let _ = writeln!(w, "- {}", text.unwrap_or(default_head_text(head)));
+        // How each head reads when the experiment does not say: its row of the head table.
+        let text = experiment.report.heads.get(head);
+        let _ = writeln!(w, "- {}", text.unwrap_or(head.info().describe));
     }
     let text = match Regimes::of(experiment) {
         Regimes::Frozen => {
