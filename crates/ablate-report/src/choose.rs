@@ -1,7 +1,7 @@
 //! What the report derives from the numbers beyond the declared claims: the tuned head per family
 //! and size (chosen on val) and what to use per size.
 
-use ablate_spec::{HeadVariant, Metric, Selector, Switch};
+use ablate_spec::{HeadKind, HeadVariant, Metric, Selector, Switch};
 
 use crate::contrast::{Contrast, pair};
 use crate::error::ReportError;
@@ -121,7 +121,7 @@ pub struct RunnerUp {
 /// validation accuracy (its hyperparameters, chosen on val), reported with its test accuracy.
 #[derive(Debug, Clone)]
 pub struct Tuned {
-    pub head: String,
+    pub head: HeadKind,
     pub row: VariantRow,
     /// The next best variant of the same head and size: a lead below its standard error is not
     /// settled.
@@ -137,7 +137,7 @@ impl Tuned {
     /// "mlp", or "mlp, fine-tuned" / "mlp, frozen" where the grid has both regimes.
     pub fn label(&self) -> String {
         match self.finetuned {
-            None => self.head.clone(),
+            None => self.head.to_string(),
             Some(true) => format!("{}, fine-tuned", self.head),
             Some(false) => format!("{}, frozen", self.head),
         }
@@ -167,7 +167,7 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
     keys.sort_by_key(|(size, _, regime)| (*size, *regime));
     let mut tuned = Vec::new();
     for key in keys {
-        let (size, head, finetuned) = key.clone();
+        let (size, _, finetuned) = key.clone();
         let in_key = || {
             rows.iter()
                 .zip(&row_keys)
@@ -197,7 +197,7 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             None => None,
         };
         tuned.push(Tuned {
-            head,
+            head: variant.kind(),
             row: row.clone(),
             runner_up,
             chosen: swept_settings(results, variant),

@@ -207,10 +207,15 @@ pub fn accuracy_by_size(
     ];
     let mut curves = Vec::new();
     // Per head, and per regime where the grid has both (fine-tuned dashed).
-    let heads = [
-        ("mlp", "model1 (mlp), tuned on val", RGBColor(33, 102, 172)),
-        ("linear", "model2 (linear), tuned on val", RGBColor(0, 0, 0)),
-    ];
+    let heads = HeadKind::ALL.map(|head| {
+        let info = head.info();
+        let color = match info.drawn {
+            Drawn::BySwitches => RGBColor(33, 102, 172),
+            Drawn::Black => RGBColor(0, 0, 0),
+        };
+        let label = format!("{} ({}), tuned on val", info.thread_name, info.word);
+        (head, label, color)
+    });
     let regimes = [
         (None, ""),
         (Some(false), ", frozen backbone"),
@@ -218,18 +223,18 @@ pub fn accuracy_by_size(
     ];
     for ((head, label, color), (regime, regime_label)) in heads
         .iter()
-        .flat_map(|h| regimes.iter().map(move |r| (*h, *r)))
+        .flat_map(|h| regimes.iter().map(move |r| (h, *r)))
     {
         let points: Vec<(f64, f64, f64)> = tuned
             .iter()
-            .filter(|t| t.head == head && t.finetuned == regime)
+            .filter(|t| t.head == *head && t.finetuned == regime)
             .map(|t| accuracy_point(&t.row))
             .collect();
         if !points.is_empty() {
             curves.push(Curve {
                 label: format!("{label}{regime_label}"),
                 look: Look {
-                    color,
+                    color: *color,
                     dashed: regime == Some(true),
                     width: 3,
                 },

@@ -142,7 +142,7 @@ fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
             .collect::<Vec<Option<f64>>>()
     };
     df!(
-        "head" => tuned.iter().map(|t| t.head.clone()).collect::<Vec<_>>(),
+        "head" => tuned.iter().map(|t| t.head.as_str()).collect::<Vec<_>>(),
         "train_per_class" => tuned.iter().map(|t| t.row.train_per_class).collect::<Vec<_>>(),
         "variant" => tuned.iter().map(|t| t.row.variant.clone()).collect::<Vec<_>>(),
         "chosen" => tuned.iter().map(|t| t.chosen.clone()).collect::<Vec<_>>(),

@@ -29,13 +29,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         Some(c) => {
             for row in &c.rows {
                 let size = row.train_per_class;
-                let tuned = |head: &str| {
+                let tuned = |head: HeadKind| {
                     analysis
                         .tuned
                         .iter()
                         .find(|t| t.head == head && t.row.train_per_class == size)
                 };
-                let (Some(mlp), Some(linear)) = (tuned("mlp"), tuned("linear")) else {
+                let (Some(mlp), Some(linear)) = (tuned(HeadKind::Mlp), tuned(HeadKind::Linear))
+                else {
                     continue;
                 };
                 let acc = |t: &crate::choose::Tuned| {
