@@ -26,24 +26,71 @@ pub struct Context {
     pub figures: Vec<&'static str>,
 }
 
+/// Writes one section of REPORT.md.
+type Section = fn(&mut String, &Results, &Analysis, &Context) -> Result<(), ReportError>;
+
+/// The report's sections, in order: a name (for tests and snapshots) and the writer. A new section
+/// is one module plus one row.
+const SECTIONS: [(&str, Section); 10] = [
+    ("title", |w, r, a, _| {
+        header::title(w, r, a);
+        Ok(())
+    }),
+    ("answer", |w, r, a, _| {
+        answer::write(w, r, a);
+        Ok(())
+    }),
+    ("question", |w, r, _, _| {
+        header::question(w, r);
+        Ok(())
+    }),
+    ("setup", |w, r, _, c| setup::write(w, r, c)),
+    ("provenance", |w, r, _, _| header::provenance(w, r)),
+    ("verdicts", |w, r, a, _| {
+        verdicts::write(w, r, a);
+        Ok(())
+    }),
+    ("tuned", |w, r, a, _| {
+        tuned::write(w, r, a);
+        Ok(())
+    }),
+    ("advice", |w, _, a, _| {
+        advice::write(w, a);
+        Ok(())
+    }),
+    ("evidence", |w, _, a, c| evidence::write(w, a, c)),
+    ("variants", |w, _, a, _| {
+        variants::write(w, a);
+        Ok(())
+    }),
+];
+
+/// Each section's Markdown, by name, in order.
+pub(crate) fn render_sections(
+    results: &Results,
+    analysis: &Analysis,
+    context: &Context,
+) -> Result<Vec<(&'static str, String)>, ReportError> {
+    SECTIONS
+        .iter()
+        .map(|(name, section)| {
+            let mut md = String::new();
+            section(&mut md, results, analysis, context)?;
+            Ok((*name, md))
+        })
+        .collect()
+}
+
 /// The whole report, in section order.
 pub fn render(
     results: &Results,
     analysis: &Analysis,
     context: &Context,
 ) -> Result<String, ReportError> {
-    let mut md = String::new();
-    header::title(&mut md, results, analysis);
-    answer::write(&mut md, results, analysis);
-    header::question(&mut md, results);
-    setup::write(&mut md, results, context)?;
-    header::provenance(&mut md, results)?;
-    verdicts::write(&mut md, results, analysis);
-    tuned::write(&mut md, results, analysis);
-    advice::write(&mut md, analysis);
-    evidence::write(&mut md, analysis, context)?;
-    variants::write(&mut md, analysis);
-    Ok(md)
+    Ok(render_sections(results, analysis, context)?
+        .into_iter()
+        .map(|(_, md)| md)
+        .collect())
 }
 
 #[cfg(test)]

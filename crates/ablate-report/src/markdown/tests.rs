@@ -5,8 +5,10 @@
 use ablate_results::DataSummary;
 use ablate_spec::{HeadKind, HeadVariant, Switch};
 
-use super::{Context, render};
+use super::{Context, render, render_sections};
+use crate::analysis::Analysis;
 use crate::analysis::analyse;
+use crate::results::Results;
 use crate::testing::{self, Cell, wobble};
 
 const F: u64 = 1280;
@@ -50,6 +52,23 @@ fn measure(v: &HeadVariant, size: u64, seed: u64, classes: u64) -> Cell {
                 bias_grad: None,
             }
         }
+    }
+}
+
+/// One snapshot per section (a change shows up in the section it touches), and the report is
+/// exactly its sections in order.
+fn snapshot_sections(
+    name: &str,
+    results: &Results,
+    analysis: &Analysis,
+    context: &Context,
+    whole: &str,
+) {
+    let sections = render_sections(results, analysis, context).unwrap();
+    let joined: String = sections.iter().map(|(_, md)| md.as_str()).collect();
+    assert_eq!(joined, whole);
+    for (k, (section, md)) in sections.iter().enumerate() {
+        insta::assert_snapshot!(format!("{name}-{k:02}-{section}"), md);
     }
 }
 
@@ -102,7 +121,13 @@ seeds = [0, 1, 2, 3, 4]
         !md.contains("forum thread asks"),
         "no forum prose by default"
     );
-    insta::assert_snapshot!("image_folder_default_claims", md);
+    snapshot_sections(
+        "image_folder_default_claims",
+        &results,
+        &analysis,
+        &context,
+        &md,
+    );
 }
 
 /// The forum's shape: declared claims, `[report]` prose, an idx dataset, a grid that cannot measure
@@ -157,9 +182,16 @@ compare = "tuned"
     );
     let results = testing::results(experiment, None, |v, size, seed| measure(v, size, seed, 4));
     let analysis = analyse(&results).unwrap();
-    let md = render(&results, &analysis, &Context::default()).unwrap();
+    let context = Context::default();
+    let md = render(&results, &analysis, &context).unwrap();
     assert!(md.starts_with("# The thread's heads, measured\n"));
-    insta::assert_snapshot!("declared_claims_own_prose", md);
+    snapshot_sections(
+        "declared_claims_own_prose",
+        &results,
+        &analysis,
+        &context,
+        &md,
+    );
 }
 
 /// An interval inside the margin that still excludes 0 reads "equivalent" with its direction and size.
