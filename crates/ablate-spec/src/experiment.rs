@@ -15,7 +15,7 @@ use crate::error::SpecError;
 use crate::finetune::FinetuneSpec;
 use crate::grid::GridSpec;
 use crate::report::ReportSpec;
-use crate::thread::{Unmeasured, measurable, thread_claims};
+use crate::thread::{ANSWER_CLAIM, Unmeasured, measurable, thread_claims};
 use crate::train::TrainSpec;
 use crate::variant::HeadVariant;
 
@@ -115,7 +115,6 @@ impl Experiment {
             key: key.to_string(),
             problem,
         };
-        report.validate(&variants, &invalid)?;
         let claims = match claims {
             Some(list) => {
                 validate_claims(&list, &variants, &config.grid.train_per_class, path)?;
@@ -135,12 +134,24 @@ impl Experiment {
                 }
             }
         };
+        report.validate(&variants, &claims, &invalid)?;
         Ok(Experiment {
             config,
             claims,
             report,
             source: path.to_owned(),
         })
+    }
+
+    /// The claim the report's answer spells out per size: `[report] answer`, or with the thread's
+    /// default claims its head claim ([`ANSWER_CLAIM`]) when the grid measures it.
+    pub fn answer_claim(&self) -> Option<&Claim> {
+        let id = match &self.report.answer {
+            Some(id) => id.as_str(),
+            None if !self.claims.declared => ANSWER_CLAIM,
+            None => return None,
+        };
+        self.claims.iter().find(|c| c.id == id)
     }
 
     /// The experiment's name (its results folder).
@@ -453,6 +464,25 @@ expect = "higher"
 compare = "best"
 train_per_class = [25]
 "#;
+
+    /// The answer's claim: the thread's D by default, the declared one by `[report] answer`, and a
+    /// name that is not a two-head tuned claim is refused with the key.
+    #[test]
+    fn the_answer_claim_is_named_or_the_threads() {
+        let defaults = parse(BASE).unwrap();
+        assert_eq!(defaults.answer_claim().map(|c| c.id.as_str()), Some("D"));
+        // Declared claims: none unless named.
+        let declared = parse(&format!("{BASE}{CLAIMS}")).unwrap();
+        assert_eq!(declared.answer_claim(), None);
+        let tuned = format!("{BASE}{CLAIMS}").replace("compare = \"best\"", "compare = \"tuned\"");
+        let named = parse(&tuned.replace("[grid]", "[report]\nanswer = \"D\"\n[grid]")).unwrap();
+        assert_eq!(named.answer_claim().map(|c| c.id.as_str()), Some("D"));
+        for (answer, why) in [("Z", "does not declare"), ("A", "each tuned")] {
+            let text = tuned.replace("[grid]", &format!("[report]\nanswer = {answer:?}\n[grid]"));
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("report.answer") && err.contains(why), "{err}");
+        }
+    }
 
     #[test]
     fn claims_are_read_checked_and_left_out_of_the_hash() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::claim::Selector;
+use crate::claim::{Claim, Compare, Metric, Selector};
 use crate::error::SpecError;
 use crate::switch::HeadKind;
 use crate::validate::Invalid;
@@ -28,6 +28,11 @@ pub struct ReportSpec {
     /// Anything else the reader should know (Markdown), shown after the setup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The claim the answer spells out per training size: one that compares two heads, each tuned
+    /// on val (`compare = "tuned"`, on test or val accuracy). Absent: the thread's `D` when the
+    /// claims are the thread's defaults, else none (the answer lists the tuned heads per size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
     /// Variants drawn beside the tuned heads in the accuracy-by-size figure (the asker's own heads,
     /// say); each selector must name exactly one variant of the grid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -35,12 +40,34 @@ pub struct ReportSpec {
 }
 
 impl ReportSpec {
-    /// Every highlight names exactly one variant of the grid.
+    /// Every highlight names exactly one variant of the grid; `answer` names a claim that compares
+    /// two tuned heads.
     pub(crate) fn validate(
         &self,
         variants: &[HeadVariant],
+        claims: &[Claim],
         invalid: &Invalid,
     ) -> Result<(), SpecError> {
+        if let Some(id) = &self.answer {
+            let Some(claim) = claims.iter().find(|c| &c.id == id) else {
+                return Err(invalid(
+                    "report.answer",
+                    format!("names claim `{id}`, which the experiment does not declare"),
+                ));
+            };
+            let heads = (claim.a.head, claim.b.head);
+            let two_heads = matches!(heads, (Some(a), Some(b)) if a != b);
+            let on_accuracy = matches!(claim.metric, Metric::TestAcc | Metric::ValAcc);
+            if claim.compare != Compare::Tuned || !two_heads || !on_accuracy {
+                return Err(invalid(
+                    "report.answer",
+                    format!(
+                        "claim `{id}` must compare two heads (`a.head` and `b.head`), each tuned \
+                         (`compare = \"tuned\"`), on test or val accuracy"
+                    ),
+                ));
+            }
+        }
         for h in &self.highlight {
             let matched = variants.iter().filter(|v| h.variant.matches(v)).count();
             if matched != 1 {

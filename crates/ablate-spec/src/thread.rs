@@ -18,6 +18,10 @@ pub struct Unmeasured {
     pub add: String,
 }
 
+/// The thread's claim the report's answer spells out per size (the two heads, each tuned on val,
+/// compared on test): its question.
+pub const ANSWER_CLAIM: &str = "D";
+
 /// The thread's claims in their general form (both heads tuned where the thread compares them).
 pub fn thread_claims() -> Vec<Claim> {
     let mlp = || Selector::head(HeadKind::Mlp);

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use ablate_spec::{Claim, Compare, DataSpec, Expect, HeadKind, Metric, Switch};
+use ablate_spec::{Claim, DataSpec, Expect, HeadKind, Switch};
 
 use super::format::{diff_text, margin_text, pct};
 use crate::analysis::Analysis;
@@ -25,8 +25,8 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
         let _ = writeln!(w, "- {}", claim_line(c));
     }
-    match head_claim(&analysis.claims) {
-        Some(c) => {
+    match head_claim(results, analysis) {
+        Some((c, [first, second])) => {
             for row in &c.rows {
                 let size = row.train_per_class;
                 let tuned = |head: HeadKind| {
@@ -35,8 +35,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                         .iter()
                         .find(|t| t.head == head && t.row.train_per_class == size)
                 };
-                let (Some(mlp), Some(linear)) = (tuned(HeadKind::Mlp), tuned(HeadKind::Linear))
-                else {
+                let (Some(one), Some(two)) = (tuned(first), tuned(second)) else {
                     continue;
                 };
                 let acc = |t: &crate::choose::Tuned| {
@@ -46,16 +45,18 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                 // "fits worse" at its tuned setting is part of the thread's question.
                 let _ = writeln!(
                     w,
-                    "- **{size} per class**: model1 (tuned on val) {} vs model2 (tuned on val) {} on {on}: {} ([{}](#{})); chosen `{}` (train {}) and `{}` (train {})",
-                    acc(mlp),
-                    acc(linear),
+                    "- **{size} per class**: {} (tuned on val) {} vs {} (tuned on val) {} on {on}: {} ([{}](#{})); chosen `{}` (train {}) and `{}` (train {})",
+                    first.info().thread_name,
+                    acc(one),
+                    second.info().thread_name,
+                    acc(two),
                     head_words(&c.claim, row.verdict, row.adjusted.mean),
                     c.claim.id,
                     anchor(&c.claim.id),
-                    mlp.row.variant,
-                    pct(mlp.row.train.mean),
-                    linear.row.variant,
-                    pct(linear.row.train.mean),
+                    one.row.variant,
+                    pct(one.row.train.mean),
+                    two.row.variant,
+                    pct(two.row.train.mean),
                 );
             }
             let _ = writeln!(w, "- {}", flip_line(c));
@@ -104,7 +105,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         }
     }
     // The other claims, one short line: the verdict table has them in full.
-    let head = head_claim(&analysis.claims).map(|c| c.claim.id.clone());
+    let head = head_claim(results, analysis).map(|(c, _)| c.claim.id.clone());
     let others: Vec<String> = analysis
         .claims
         .iter()
@@ -205,18 +206,23 @@ fn about_the_bias(claim: &Claim) -> bool {
     claim.a.get(s).is_some() && claim.b.get(s).is_some() && claim.a.get(s) != claim.b.get(s)
 }
 
-/// The declared claim that compares the two tuned heads on test (or val): the thread's D.
-fn head_claim(claims: &[ClaimResult]) -> Option<&ClaimResult> {
-    claims.iter().find(|c| {
-        let heads = (c.claim.a.head, c.claim.b.head);
-        c.claim.compare == Compare::Tuned
-            && matches!(c.claim.metric, Metric::TestAcc | Metric::ValAcc)
-            && matches!(
-                heads,
-                (Some(HeadKind::Linear), Some(HeadKind::Mlp))
-                    | (Some(HeadKind::Mlp), Some(HeadKind::Linear))
-            )
-    })
+/// The claim the answer spells out per size ([`ablate_spec::Experiment::answer_claim`]: the
+/// experiment's `[report] answer`, or the thread's D), with its two heads in the head table's order.
+fn head_claim<'a>(
+    results: &Results,
+    analysis: &'a Analysis,
+) -> Option<(&'a ClaimResult, [HeadKind; 2])> {
+    let id = &results.experiment.answer_claim()?.id;
+    let c = analysis.claims.iter().find(|c| &c.claim.id == id)?;
+    let (Some(a), Some(b)) = (c.claim.a.head, c.claim.b.head) else {
+        return None;
+    };
+    Some((c, if a < b { [a, b] } else { [b, a] }))
+}
+
+/// The thread's name of a side's head (`model1`), or "a"/"b" when the side names none.
+fn side_name(head: Option<HeadKind>, fallback: &'static str) -> &'static str {
+    head.map_or(fallback, |h| h.info().thread_name)
 }
 
 /// "**A** — *the claim* → supported at every size (...)".
@@ -269,13 +275,8 @@ fn claim_line(c: &ClaimResult) -> String {
 
 /// The head claim's verdict at one size, said in terms of the heads.
 fn head_words(claim: &Claim, verdict: Verdict, mean: f64) -> String {
-    let linear_first = claim.a.head == Some(HeadKind::Linear);
-    let linear_ahead = (mean > 0.0) == linear_first;
-    let (ahead, behind) = if linear_ahead {
-        ("model2", "model1")
-    } else {
-        ("model1", "model2")
-    };
+    let (a, b) = (side_name(claim.a.head, "a"), side_name(claim.b.head, "b"));
+    let (ahead, behind) = if mean > 0.0 { (a, b) } else { (b, a) };
     let gap = diff_text(claim.metric, mean.abs());
     let gap = gap.trim_start_matches('+');
     match verdict {
@@ -289,52 +290,54 @@ fn head_words(claim: &Claim, verdict: Verdict, mean: f64) -> String {
 
 /// Whether the better tuned head changes with the data size.
 fn flip_line(c: &ClaimResult) -> String {
-    let linear_first = c.claim.a.head == Some(HeadKind::Linear);
-    let mut linear_wins = Vec::new();
-    let mut mlp_wins = Vec::new();
+    let (a, b) = (
+        side_name(c.claim.a.head, "a"),
+        side_name(c.claim.b.head, "b"),
+    );
+    let mut a_wins = Vec::new();
+    let mut b_wins = Vec::new();
     for r in &c.rows {
         if matches!(r.verdict, Verdict::Supported | Verdict::Contradicted) {
-            let linear = (r.adjusted.mean > 0.0) == linear_first;
-            if linear {
-                linear_wins.push(r.train_per_class.to_string());
+            if r.adjusted.mean > 0.0 {
+                a_wins.push(r.train_per_class.to_string());
             } else {
-                mlp_wins.push(r.train_per_class.to_string());
+                b_wins.push(r.train_per_class.to_string());
             }
         }
     }
-    match (linear_wins.is_empty(), mlp_wins.is_empty()) {
+    match (a_wins.is_empty(), b_wins.is_empty()) {
         (true, true) => {
             // Absence of a significant winner is not "no flip": say whether the estimates change sign.
-            let (mut ahead2, mut ahead1) = (Vec::new(), Vec::new());
+            let (mut a_ahead, mut b_ahead) = (Vec::new(), Vec::new());
             for r in &c.rows {
-                if (r.adjusted.mean > 0.0) == linear_first {
-                    ahead2.push(r.train_per_class.to_string());
+                if r.adjusted.mean > 0.0 {
+                    a_ahead.push(r.train_per_class.to_string());
                 } else {
-                    ahead1.push(r.train_per_class.to_string());
+                    b_ahead.push(r.train_per_class.to_string());
                 }
             }
-            if ahead1.is_empty() || ahead2.is_empty() {
+            if a_ahead.is_empty() || b_ahead.is_empty() {
                 "**Does it flip with data size?** No sign of it: the same head is ahead at every size, and no size shows a significant winner.".into()
             } else {
                 format!(
-                    "**Does it flip with data size?** Can't tell: the estimates change sign (model2 ahead at {}, model1 at {} per class), but no size has a significant winner.",
-                    ahead2.join(", "),
-                    ahead1.join(", ")
+                    "**Does it flip with data size?** Can't tell: the estimates change sign ({a} ahead at {}, {b} at {} per class), but no size has a significant winner.",
+                    a_ahead.join(", "),
+                    b_ahead.join(", ")
                 )
             }
         }
         (false, false) => format!(
-            "**It flips with data size:** model2 is significantly better at {} per class, model1 at {}.",
-            linear_wins.join(", "),
-            mlp_wins.join(", ")
+            "**It flips with data size:** {a} is significantly better at {} per class, {b} at {}.",
+            a_wins.join(", "),
+            b_wins.join(", ")
         ),
         (false, true) => format!(
-            "**Does it flip?** Only model2 is ever significantly better (at {} per class).",
-            linear_wins.join(", ")
+            "**Does it flip?** Only {a} is ever significantly better (at {} per class).",
+            a_wins.join(", ")
         ),
         (true, false) => format!(
-            "**Does it flip?** Only model1 is ever significantly better (at {} per class).",
-            mlp_wins.join(", ")
+            "**Does it flip?** Only {b} is ever significantly better (at {} per class).",
+            b_wins.join(", ")
         ),
     }
 }

@@ -161,6 +161,7 @@ title = "The thread's heads, measured"
 question = "A thread asks which head to put on an EfficientNet with 4 classes."
 heads = { mlp = "**model1**: the thread's MLP head", linear = "**model2**: one Linear" }
 notes = "Constructed numbers, for the snapshot test."
+answer = "D"
 
 [[claims]]
 id = "A"
