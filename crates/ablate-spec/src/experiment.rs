@@ -74,9 +74,9 @@ struct RawExperiment {
 impl Experiment {
     /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| SpecError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::from_toml_str(&text, path)
     }
@@ -86,7 +86,7 @@ impl Experiment {
         let raw: RawExperiment = toml::from_str(text).map_err(|err| SpecError::Parse {
             path: path.to_owned(),
             // toml's message spans several lines (a caret under the key); one line reads better in logs.
-            message: one_line(&err.to_string()),
+            message: did_you_mean(&one_line(&err.to_string())),
         })?;
         let config = Config {
             name: raw.name,
@@ -172,6 +172,40 @@ impl Experiment {
     /// See [`Config::config_hash`].
     pub fn config_hash(&self) -> String {
         self.config.config_hash()
+    }
+}
+
+/// serde's "unknown field `epochz`, expected one of `lr`, `epochs`, ..." (or "unknown variant"),
+/// with "did you mean `epochs`?" added when one of the expected names is a small edit away.
+fn did_you_mean(message: &str) -> String {
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let Some(at) = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|p| message.find(p))
+    else {
+        return message.to_string();
+    };
+    let names = quoted(&message[at..]);
+    let Some((given, expected)) = names.split_first() else {
+        return message.to_string();
+    };
+    let closest = expected
+        .iter()
+        .map(|name| (strsim::levenshtein(given, name), name))
+        .min_by_key(|(distance, _)| *distance);
+    match closest {
+        // At most a third of the word changed (and at least one edit allowed): a typo, not a
+        // different key.
+        Some((distance, name)) if distance <= (given.chars().count() / 3).max(1) => {
+            format!("{message}; did you mean `{name}`?")
+        }
+        _ => message.to_string(),
     }
 }
 
@@ -464,6 +498,26 @@ expect = "higher"
 compare = "best"
 train_per_class = [25]
 "#;
+
+    /// A mistyped key or value gets the closest expected name, and only when it is close.
+    #[test]
+    fn a_typo_gets_a_did_you_mean() {
+        let err = parse(&BASE.replace("seeds = ", "seedz = "))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `seeds`?"), "{err}");
+        let err = parse(&BASE.replace("[grid]", "[train]\nepochz = 3\n[grid]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown field `epochz`") && err.contains("did you mean `epochs`?"),
+            "{err}"
+        );
+        let err = parse(&BASE.replace("[grid]", "[train]\nfoo = 3\n[grid]"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("did you mean"), "{err}");
+    }
 
     /// The answer's claim: the thread's D by default, the declared one by `[report] answer`, and a
     /// name that is not a two-head tuned claim is refused with the key.

@@ -56,6 +56,16 @@ fn image_folder(root: &Path) -> DataSpec {
     }
 }
 
+/// The head's training for these tiny cells: batches of 4, a 32-wide hidden layer.
+fn small_train(epochs: usize) -> TrainSpec {
+    TrainSpec {
+        epochs,
+        batch_size: 4,
+        hidden: 32,
+        ..TrainSpec::default()
+    }
+}
+
 /// [`image_folder`] under `root`, preprocessed at 32 px.
 fn images_at_32px(root: &Path) -> ImageSet {
     let dataset = ImageDataset::open(&image_folder(root)).unwrap();
@@ -68,12 +78,7 @@ fn a_finetuning_cell_is_deterministic_and_keeps_claim_a() {
     let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
-    let train = TrainSpec {
-        epochs: 2,
-        batch_size: 4,
-        hidden: 32,
-        ..TrainSpec::default()
-    };
+    let train = small_train(2);
     let finetune = FinetuneSpec {
         freeze_stages: 1,
         ..FinetuneSpec::default()
@@ -154,12 +159,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         seed: 1,
     };
     let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
-    let train = |epochs| TrainSpec {
-        epochs,
-        batch_size: 4,
-        hidden: 32,
-        ..TrainSpec::default()
-    };
+    let train = small_train;
     let whole = train_finetune_cell(
         &cell,
         &train(3),
@@ -250,12 +250,7 @@ fn recomputed_batch_norm_statistics_change_evaluations_only() {
     let set = images_at_32px(&dir.path().join("images"));
     let device = Device::flex();
     let backbone = lite0();
-    let train = TrainSpec {
-        epochs: 2,
-        batch_size: 4,
-        hidden: 32,
-        ..TrainSpec::default()
-    };
+    let train = small_train(2);
     let cell = Cell {
         head: HeadVariant::mlp(),
         train_per_class: 5,
@@ -304,12 +299,7 @@ fn a_checkpoint_of_another_config_is_removed_not_resumed() {
         seed: 4,
     };
     let images = ImageBatches::new(&set, cell.train_per_class, cell.seed).unwrap();
-    let train = |epochs| TrainSpec {
-        epochs,
-        batch_size: 4,
-        hidden: 32,
-        ..TrainSpec::default()
-    };
+    let train = small_train;
     let old = FinetuneSpec {
         freeze_stages: 3,
         backbone_lr: 1e-2,

@@ -30,7 +30,10 @@ pub enum Command {
     /// Write (and with --submit, submit) a Slurm job array that runs the grid in shards.
     Slurm(SlurmArgs),
     /// List the cells of an experiment's grid without running them.
-    Grid { experiment: PathBuf },
+    Grid {
+        /// The experiment file (TOML), e.g. `experiments/forum.toml`.
+        experiment: PathBuf,
+    },
     /// Extract (or find in the cache) the backbone features of an experiment's images.
     Features(FeaturesArgs),
     /// Run a backbone on your own weights and inputs.
@@ -52,6 +55,7 @@ pub enum Backend {
 
 #[derive(Args)]
 pub struct RunArgs {
+    /// The experiment file (TOML), e.g. `experiments/forum.toml`.
     pub experiment: PathBuf,
     /// Results root; the experiment writes to `<out>/<name>/`.
     #[arg(long, default_value = "results")]
@@ -59,6 +63,7 @@ pub struct RunArgs {
     /// Cells trained at once (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
     /// Discard the results folder's earlier cells (needed after changing the experiment).
@@ -82,10 +87,12 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct PrepareArgs {
+    /// The experiment file (TOML), e.g. `experiments/forum.toml`.
     pub experiment: PathBuf,
     /// Results root; the experiment writes to `<out>/<name>/`.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
@@ -101,6 +108,7 @@ pub struct MergeArgs {
     /// Where the report goes (default `report/<name>/`).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write the tables only, no report.
     #[arg(long)]
     pub no_report: bool,
 }
@@ -116,6 +124,7 @@ pub struct StatusArgs {
 
 #[derive(Args)]
 pub struct SlurmArgs {
+    /// The experiment file (TOML), e.g. `experiments/forum.toml`.
     pub experiment: PathBuf,
     /// Array tasks (shards).
     #[arg(long)]
@@ -123,6 +132,7 @@ pub struct SlurmArgs {
     /// Results root, as for `ablate run --out` (put it on a filesystem every node sees).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// Slurm partition to submit to (`#SBATCH --partition`; default: the cluster's).
     #[arg(long)]
     pub partition: Option<String>,
     /// Time limit per task, in Slurm's format (e.g. `2:00:00`).
@@ -133,6 +143,7 @@ pub struct SlurmArgs {
     pub cpus_per_task: usize,
     /// The backend the jobs run on; `cuda` asks Slurm for GPUs (`--gpus-per-task`) and trains one
     /// cell at a time per task on its GPU.
+    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
     /// GPUs per task with `--backend cuda` (`#SBATCH --gres=gpu:N`); ablate uses the first.
@@ -172,30 +183,38 @@ pub struct BenchArgs {
     /// Cells trained at once in the grid part (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
 
 #[derive(Args)]
 pub struct SynthArgs {
+    /// The features file to write (safetensors).
     pub out: PathBuf,
+    /// Number of classes.
     #[arg(long, default_value_t = 4)]
     pub classes: usize,
+    /// Feature width (1280: EfficientNet-b0/lite0's pooled features).
     #[arg(long, default_value_t = 1280)]
     pub dim: usize,
+    /// Training rows per class.
     #[arg(long, default_value_t = 1000)]
     pub train_per_class: usize,
+    /// Validation rows per class.
     #[arg(long, default_value_t = 500)]
     pub val_per_class: usize,
     /// 0 for a file without a test split.
     #[arg(long, default_value_t = 500)]
     pub test_per_class: usize,
+    /// Seed of the class means and the noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 #[derive(Args)]
 pub struct FeaturesArgs {
+    /// The experiment file (TOML), e.g. `experiments/forum.toml`.
     pub experiment: PathBuf,
     /// Write the features here instead of the cache (`assets/features/`).
     #[arg(long)]
@@ -203,6 +222,7 @@ pub struct FeaturesArgs {
     /// Extract again even when the cache has them.
     #[arg(long)]
     pub force: bool,
+    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
@@ -211,35 +231,47 @@ pub struct FeaturesArgs {
 pub enum BackboneCommand {
     /// Read `input` [N,3,H,W] f32 from a safetensors file, write `features` and `logits`.
     Run {
+        /// Architecture: `efficientnet-b0` ... `b7`, `efficientnet-lite0` ... `lite4`.
         #[arg(long)]
         arch: String,
+        /// PyTorch weights (`.pth`, lukemelas' parameter names).
         #[arg(long)]
         weights: PathBuf,
+        /// Safetensors file with `input` `[N, 3, H, W]` f32 (already preprocessed).
         #[arg(long)]
         input: PathBuf,
+        /// Safetensors file to write `features` and `logits` to.
         #[arg(long)]
         out: PathBuf,
+        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
     /// Print the 5 most likely ImageNet classes of each image (checks that weights loaded right).
     Top5 {
+        /// Architecture: `efficientnet-b0` ... `b7`, `efficientnet-lite0` ... `lite4`.
         #[arg(long)]
         arch: String,
+        /// PyTorch weights (`.pth`, lukemelas' parameter names).
         #[arg(long)]
         weights: PathBuf,
+        /// Image files (jpg, png).
         #[arg(required = true)]
         images: Vec<PathBuf>,
+        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
     /// Images per second of one fine-tuning step: forward in train mode, backward, Adam step of the
     /// backbone and the forum's model1 (lite0 at 64 px, batch 32 by default; random images).
     FinetuneBench {
+        /// Architecture: `efficientnet-b0` ... `b7`, `efficientnet-lite0` ... `lite4`.
         #[arg(long, default_value = "efficientnet-lite0")]
         arch: String,
+        /// PyTorch weights (`.pth`, lukemelas' parameter names).
         #[arg(long, default_value = "assets/efficientnet-lite0-57934424.pth")]
         weights: PathBuf,
+        /// Images per step.
         #[arg(long, default_value_t = 32)]
         batch: usize,
         /// Image side in pixels.
@@ -248,20 +280,58 @@ pub enum BackboneCommand {
         /// Timed steps (after one warm-up step).
         #[arg(long, default_value_t = 5)]
         steps: usize,
+        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
     /// Images per second of feature extraction (lite0 at 224 px, batch 64 by default).
     Bench {
+        /// Architecture: `efficientnet-b0` ... `b7`, `efficientnet-lite0` ... `lite4`.
         #[arg(long, default_value = "efficientnet-lite0")]
         arch: String,
+        /// PyTorch weights (`.pth`, lukemelas' parameter names).
         #[arg(long, default_value = "assets/efficientnet-lite0-57934424.pth")]
         weights: PathBuf,
+        /// Images per forward pass.
         #[arg(long, default_value_t = 64)]
         batch: usize,
+        /// Timed batches (after one warm-up batch).
         #[arg(long, default_value_t = 3)]
         batches: usize,
+        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand, argument and option says what it is in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() {
+                    missing.push(format!("{path} {} (about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "ablate", &mut missing);
+        assert!(missing.is_empty(), "no help: {missing:#?}");
+    }
 }
