@@ -26,7 +26,12 @@ impl Regimes {
     }
 
     /// "frozen {backbone} features" and the like, for a sentence.
-    pub(crate) fn trained_on(self, backbone: &str) -> String {
+    /// How the heads were trained, for the answer's first line; `backbone` is `None` for a ready
+    /// features file (which can only be frozen).
+    pub(crate) fn trained_on(self, backbone: Option<&str>) -> String {
+        let Some(backbone) = backbone else {
+            return "its features as given (no backbone: the heads train on them, frozen)".into();
+        };
         match self {
             Regimes::Frozen => format!("frozen {backbone} features"),
             Regimes::Finetuned => format!("{backbone} fine-tuned with each head"),

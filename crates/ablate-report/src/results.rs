@@ -22,6 +22,8 @@ pub struct Results {
     pub variants: Vec<HeadVariant>,
     /// Per-image test predictions with the test labels, when the folder recorded them.
     pub test: Option<TestPredictions>,
+    /// The results folder it was read from (`None` for results made up in tests).
+    pub folder: Option<std::path::PathBuf>,
 }
 
 /// What every cell predicted on the test split (`predictions.parquet`) and the split's labels (the
@@ -103,6 +105,7 @@ impl Results {
             read_table(folder, "epochs")?,
         )?;
         results.test = test;
+        results.folder = Some(folder.to_owned());
         Ok(results)
     }
 
@@ -149,6 +152,7 @@ impl Results {
             epochs,
             variants,
             test: None,
+            folder: None,
         })
     }
 

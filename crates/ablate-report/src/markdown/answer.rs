@@ -180,11 +180,7 @@ fn context(results: &Results, on: &str) -> String {
     } else {
         format!(" ({} classes: {})", classes.len(), classes.join(", "))
     };
-    let backbone = e
-        .config
-        .backbone
-        .as_ref()
-        .map_or("its".into(), |b| b.arch.clone());
+    let backbone = e.config.backbone.as_ref().map(|b| b.arch.as_str());
     let sizes: Vec<String> = e
         .config
         .grid
@@ -194,7 +190,7 @@ fn context(results: &Results, on: &str) -> String {
         .collect();
     format!(
         "Measured on {source}{classes} with {}: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
-        Regimes::of(e).trained_on(&backbone),
+        Regimes::of(e).trained_on(backbone),
         e.config.grid.seeds.len(),
         sizes.join(", ")
     )

@@ -37,8 +37,11 @@ pub fn provenance(w: &mut String, results: &Results) -> Result<(), ReportError> 
     let (manifest, runs) = (&results.manifest, &results.runs);
     let _ = writeln!(
         w,
-        "> Made by `ablate report` from `results/{}/` — config `{}`, ablate {}, backend {}.  ",
-        manifest.name,
+        "> Made by `ablate report` from `{}/` — config `{}`, ablate {}, backend {}.  ",
+        results.folder.as_ref().map_or_else(
+            || format!("results/{}", manifest.name),
+            |f| f.display().to_string().trim_end_matches('/').to_string()
+        ),
         manifest.config_hash,
         distinct_values(runs, rc::ABLATE_VERSION)?.join(", "),
         distinct_values(runs, rc::BACKEND)?.join(", ")

@@ -14,13 +14,24 @@ pub fn grid(path: &Path) -> Result<ExitCode> {
     for cell in &cells {
         writeln!(out, "{}", cell.id())?;
     }
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let grid = &experiment.config.grid;
     eprintln!(
-        "{}: {} cells ({} head variants x {} training sizes x {} seeds), config {}",
+        "{}: {} ({} x {} x {}), config {}",
         experiment.config.name,
-        cells.len(),
-        experiment.head_variants().len(),
-        experiment.config.grid.train_per_class.len(),
-        experiment.config.grid.seeds.len(),
+        count(cells.len(), "cell", "cells"),
+        count(
+            experiment.head_variants().len(),
+            "head variant",
+            "head variants"
+        ),
+        count(
+            grid.train_per_class.len(),
+            "training size",
+            "training sizes"
+        ),
+        count(grid.seeds.len(), "seed", "seeds"),
         experiment.config_hash()
     );
     Ok(ExitCode::SUCCESS)
