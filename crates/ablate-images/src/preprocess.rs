@@ -19,7 +19,9 @@ impl Preprocess {
     /// (not `Debug`, whose format may change between Rust releases and would silently move every
     /// key). It is the text the keys of cache version `features/v2` were made from.
     pub fn cache_key_text(&self) -> String {
-        let list = |v: &[f32; 3]| format!("[{}, {}, {}]", v[0], v[1], v[2]);
+        // `{:?}` per value: f32's Debug (`1.0`, `0.485`) is what the v2 keys were made with;
+        // Display would write a whole number as `1`.
+        let list = |v: &[f32; 3]| format!("[{:?}, {:?}, {:?}]", v[0], v[1], v[2]);
         format!(
             "Preprocess {{ size: {}, mean: {}, std: {} }}",
             self.size,
@@ -103,6 +105,15 @@ mod tests {
         assert_eq!(
             Preprocess::imagenet(64).cache_key_text(),
             "Preprocess { size: 64, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }"
+        );
+        let whole = Preprocess {
+            size: 32,
+            mean: [0.5, 0.5, 0.5],
+            std: [1.0, 1.0, 1.0],
+        };
+        assert_eq!(
+            whole.cache_key_text(),
+            "Preprocess { size: 32, mean: [0.5, 0.5, 0.5], std: [1.0, 1.0, 1.0] }"
         );
     }
 

@@ -3,7 +3,7 @@
 
 use ablate_spec::{HeadKind, HeadVariant, Metric, Selector, Switch};
 
-use crate::contrast::{Contrast, pair};
+use crate::contrast::{Contrast, pair_if_any};
 use crate::error::ReportError;
 use crate::regimes::Regimes;
 use crate::results::Results;
@@ -65,7 +65,15 @@ pub fn recommendations(
             let Some(variant) = results.variant(&row.variant) else {
                 continue;
             };
-            let lead = val_lead(results, variant, best_variant, size)?;
+            let lead = val_lead(results, variant, best_variant, size)?.ok_or_else(|| {
+                ReportError::Input {
+                    path: "runs".into(),
+                    message: format!(
+                        "no seed pairs {} with the best variant {} at {size}/class",
+                        row.variant, best.variant
+                    ),
+                }
+            })?;
             let contains_zero = !(lead.lo() > 0.0 || lead.hi() < 0.0) || !lead.half.is_finite();
             if contains_zero {
                 tied.push((*row).clone());
@@ -190,8 +198,9 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
                 Some(RunnerUp {
                     variant: r.variant.clone(),
                     behind: row.val.mean - r.val.mean,
-                    // NaN below two seeds (no spread).
-                    se: lead.sd / (lead.n as f64).sqrt(),
+                    // NaN below two paired seeds (no spread), or with none (results merged with
+                    // cells missing): the lead then reads "not settled".
+                    se: lead.map_or(f64::NAN, |l| l.sd / (l.n as f64).sqrt()),
                 })
             }
             None => None,
@@ -208,13 +217,13 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
 }
 
 /// `a`'s val-accuracy lead over `b` at `size`: the paired differences over seeds, with their 95%
-/// t interval (val only chooses, so no test images are resampled).
+/// t interval (val only chooses, so no test images are resampled); `None` when no seed has both.
 fn val_lead(
     results: &Results,
     a: &HeadVariant,
     b: &HeadVariant,
     size: u64,
-) -> Result<stats::Interval, ReportError> {
+) -> Result<Option<stats::Interval>, ReportError> {
     let contrast = Contrast::new(
         format!("{} vs {}", a.name(), b.name()),
         Selector::exactly(a),
@@ -222,22 +231,18 @@ fn val_lead(
         Metric::ValAcc,
     )
     .at(size);
-    let paired = pair(results, &contrast)?;
-    let diffs = paired.sizes.first().ok_or_else(|| ReportError::Input {
-        path: "runs".into(),
-        message: format!(
-            "no paired seeds of {} and {} at {size}/class",
-            a.name(),
-            b.name()
-        ),
-    })?;
-    let n = diffs.diffs.len();
-    Ok(stats::Interval {
-        n,
-        mean: diffs.mean,
-        sd: diffs.sd,
-        half: stats::half_width(n, diffs.sd),
-    })
+    let Some(paired) = pair_if_any(results, &contrast)? else {
+        return Ok(None);
+    };
+    Ok(paired.sizes.first().map(|diffs| {
+        let n = diffs.diffs.len();
+        stats::Interval {
+            n,
+            mean: diffs.mean,
+            sd: diffs.sd,
+            half: stats::half_width(n, diffs.sd),
+        }
+    }))
 }
 
 fn unknown_variant(name: &str) -> ReportError {

@@ -25,8 +25,7 @@ impl Regimes {
         }
     }
 
-    /// "frozen {backbone} features" and the like, for a sentence.
-    /// How the heads were trained, for the answer's first line; `backbone` is `None` for a ready
+    /// "frozen {backbone} features" and the like: how the heads were trained, for the answer's first line; `backbone` is `None` for a ready
     /// features file (which can only be frozen).
     pub(crate) fn trained_on(self, backbone: Option<&str>) -> String {
         let Some(backbone) = backbone else {

@@ -12,7 +12,7 @@
 //!   checkpoints/<id>/          a fine-tuning cell's state after its last finished epoch
 //!   run-info/<label>-<t>.json  one run's machine and wall time (RunInfo)
 //!   runs.csv|parquet, epochs.csv|parquet, predictions.parquet    tables rebuilt from cells/
-//!   slurm/                     job-array scripts, plan and logs
+//!   slurm/                     job-array scripts, plan (plan.json, missing-*.cells) and logs
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,29 +23,6 @@ use crate::error::ResultsError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     folder: PathBuf,
-}
-
-/// What a file in `cells/` is, by its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CellFile<'a> {
-    /// `<id>.json`: a finished cell.
-    Record(&'a str),
-    /// `<id>.failed.json`: a cell whose last try failed.
-    Failure(&'a str),
-}
-
-impl<'a> CellFile<'a> {
-    /// Classifies a file name of `cells/`; `None` for anything else (temporary files of an atomic
-    /// write start with `.`).
-    pub fn parse(name: &'a str) -> Option<Self> {
-        if name.starts_with('.') {
-            return None;
-        }
-        if let Some(id) = name.strip_suffix(".failed.json") {
-            return Some(CellFile::Failure(id));
-        }
-        name.strip_suffix(".json").map(CellFile::Record)
-    }
 }
 
 /// The tables rebuilt from the cell files (`stem.csv` and `stem.parquet` each).
@@ -115,15 +92,34 @@ impl Layout {
         self.folder.join("slurm")
     }
 
-    /// Everything a config owns: what `--restart` removes before a new config starts. The Slurm
-    /// folder stays (its logs are the user's; a new `ablate slurm` rewrites its scripts and plan).
+    /// The last `ablate slurm` plan (shard count, cell list).
+    pub fn slurm_plan(&self) -> PathBuf {
+        self.slurm_dir().join("plan.json")
+    }
+
+    /// Everything a config owns: what `--restart` removes before a new config starts. Of `slurm/`,
+    /// the plan and the missing-cell lists `--missing` wrote (both name the old grid's cells); its
+    /// logs are the user's and its scripts are rewritten by the next `ablate slurm`.
     pub fn config_owned(&self) -> Vec<PathBuf> {
         let mut paths = vec![
             self.cells_dir(),
             self.checkpoints_dir(),
             self.run_info_dir(),
             self.predictions(),
+            self.slurm_plan(),
         ];
+        if let Ok(entries) = std::fs::read_dir(self.slurm_dir()) {
+            let mut lists: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("missing-") && n.ends_with(".cells"))
+                })
+                .collect();
+            lists.sort();
+            paths.extend(lists);
+        }
         for stem in TABLE_STEMS {
             paths.push(self.table_csv(stem));
             paths.push(self.table_parquet(stem));
@@ -134,8 +130,13 @@ impl Layout {
         paths
     }
 
-    /// Removes [`Layout::config_owned`], files and folders; a path that is not there is fine.
+    /// Removes [`Layout::config_owned`], files and folders; a path that is not there is fine. Only
+    /// a results folder is touched: without a manifest, the folder is not one of ablate's and
+    /// nothing is removed.
     pub fn remove_config_owned(&self) -> Result<(), ResultsError> {
+        if !self.manifest().is_file() {
+            return Ok(());
+        }
         for path in self.config_owned() {
             let removed = if path.is_dir() {
                 std::fs::remove_dir_all(&path)
@@ -160,14 +161,12 @@ impl Layout {
         let mut files = Vec::new();
         for entry in entries {
             let path = entry.map_err(ResultsError::io(&dir))?.path();
-            let kind = match path
+            let Some(kind) = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .and_then(CellFile::parse)
-            {
-                Some(CellFile::Record(_)) => CellFileKind::Record,
-                Some(CellFile::Failure(_)) => CellFileKind::Failure,
-                None => continue,
+                .and_then(CellFileKind::of)
+            else {
+                continue;
             };
             files.push((path, kind));
         }
@@ -176,11 +175,29 @@ impl Layout {
     }
 }
 
-/// [`CellFile`] without the id (for listings that keep the path).
+/// What a file in `cells/` is, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CellFileKind {
+    /// `<id>.json`: a finished cell.
     Record,
+    /// `<id>.failed.json`: a cell whose last try failed.
     Failure,
+}
+
+impl CellFileKind {
+    /// Classifies a file name of `cells/`; `None` for anything else (temporary files of an atomic
+    /// write start with `.`).
+    pub fn of(name: &str) -> Option<Self> {
+        if name.starts_with('.') {
+            None
+        } else if name.ends_with(".failed.json") {
+            Some(CellFileKind::Failure)
+        } else if name.ends_with(".json") {
+            Some(CellFileKind::Record)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -190,22 +207,26 @@ mod tests {
     #[test]
     fn cell_file_names_are_classified_once() {
         assert_eq!(
-            CellFile::parse("mlp-bias1-relu0-drop0.5-last1-n25-s0.json"),
-            Some(CellFile::Record("mlp-bias1-relu0-drop0.5-last1-n25-s0"))
+            CellFileKind::of("mlp-bias1-relu0-drop0.5-last1-n25-s0.json"),
+            Some(CellFileKind::Record)
         );
         assert_eq!(
-            CellFile::parse("linear-last1-n25-s0.failed.json"),
-            Some(CellFile::Failure("linear-last1-n25-s0"))
+            CellFileKind::of("linear-last1-n25-s0.failed.json"),
+            Some(CellFileKind::Failure)
         );
-        assert_eq!(CellFile::parse(".tmp-abc123"), None);
-        assert_eq!(CellFile::parse(".tmp-x.json"), None);
-        assert_eq!(CellFile::parse("notes.txt"), None);
+        assert_eq!(CellFileKind::of(".tmp-abc123"), None);
+        assert_eq!(CellFileKind::of(".tmp-x.json"), None);
+        assert_eq!(CellFileKind::of("notes.txt"), None);
     }
 
     #[test]
-    fn a_restart_removes_everything_a_config_owns_and_keeps_slurm() {
+    fn a_restart_removes_everything_a_config_owns_and_keeps_slurm_logs() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::under(dir.path(), "exp");
+        // Not a results folder (no manifest): nothing is touched.
+        std::fs::create_dir_all(layout.checkpoints_dir()).unwrap();
+        layout.remove_config_owned().unwrap();
+        assert!(layout.checkpoints_dir().is_dir());
         for d in [
             layout.cells_dir(),
             layout.checkpoint("cell-a"),
@@ -218,7 +239,9 @@ mod tests {
         std::fs::write(layout.checkpoint("cell-a").join("progress.json"), "{}").unwrap();
         std::fs::write(layout.predictions(), "x").unwrap();
         std::fs::write(layout.manifest(), "{}").unwrap();
-        std::fs::write(layout.slurm_dir().join("plan.json"), "{}").unwrap();
+        std::fs::write(layout.slurm_plan(), "{}").unwrap();
+        std::fs::write(layout.slurm_dir().join("missing-1.cells"), "x").unwrap();
+        std::fs::create_dir_all(layout.slurm_dir().join("logs")).unwrap();
         for stem in TABLE_STEMS {
             std::fs::write(layout.table_csv(stem), "x").unwrap();
             std::fs::write(layout.table_parquet(stem), "x").unwrap();
@@ -229,6 +252,11 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, vec!["slurm".to_string()]);
+        let slurm: Vec<String> = std::fs::read_dir(layout.slurm_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(slurm, vec!["logs".to_string()]);
         // Nothing there: still fine.
         layout.remove_config_owned().unwrap();
     }

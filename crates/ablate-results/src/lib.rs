@@ -7,7 +7,8 @@
 //!   atomically the moment the cell ends. A rerun skips the cells that have one: that is the resume.
 //! - `cells/<cell id>.failed.json`: the error of a cell that failed; it is retried on the next run.
 //! - `runs.csv|parquet` and `epochs.csv|parquet`: tables rebuilt from the cell files, in grid order, so
-//!   a resumed run writes the same tables as an uninterrupted one.
+//!   a resumed run writes the same tables as an uninterrupted one; `predictions.parquet`: every
+//!   cell's predicted class per test image.
 //! - `checkpoints/<cell id>/`: a fine-tuning cell's state after its last finished epoch, tagged with
 //!   the config hash it was trained under.
 //! - `run-info/`: one [`RunInfo`] per run (machine, wall time).

@@ -82,8 +82,8 @@ impl Manifest {
 impl ResultsStore {
     /// Opens (creating it if needed) `root/<name>/` for `experiment`.
     ///
-    /// Refuses a folder made by a different config unless `restart` is set, in which case its cell
-    /// files and tables are removed first.
+    /// Refuses a folder made by a different config unless `restart` is set, in which case
+    /// everything the old config owns ([`Layout::config_owned`]) is removed first.
     pub fn open(root: &Path, experiment: &Experiment, restart: bool) -> Result<Self, ResultsError> {
         Self::open_inner(root, experiment, restart, true)
     }

@@ -115,11 +115,17 @@ impl Checkpoint {
         optim: ModuleOptimizer,
     ) -> Result<(ModuleOptimizer, Option<Progress>), TrainError> {
         let progress_path = self.dir.join(PROGRESS);
-        let Ok(bytes) = std::fs::read(&progress_path) else {
+        let bytes = match std::fs::read(&progress_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((optim, None)),
+            Err(e) => return Err(self.error(&progress_path, e)),
+        };
+        let Ok(progress) = serde_json::from_slice::<Progress>(&bytes) else {
+            // Written atomically, so unreadable means not ours or from an older format: of an
+            // unknown config, never resumed.
+            std::fs::remove_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e))?;
             return Ok((optim, None));
         };
-        let progress: Progress =
-            serde_json::from_slice(&bytes).map_err(|e| self.error(&progress_path, e))?;
         if progress.cell_id != self.cell_id {
             return Err(self.error(
                 &progress_path,

@@ -32,7 +32,7 @@ pub struct DrawSpec<'a> {
     /// Names the step within the cell's seed (e.g. `n25/epoch3/step7`): the stream key.
     pub step_key: &'a str,
     pub batch: usize,
-    /// Per backbone block ([`EfficientNet::drop_connect_rates`]).
+    /// Per backbone block (`EfficientNet::drop_connect_rates`); empty for a frozen backbone.
     pub drop_connect_rates: &'a [f64],
     pub input_dropout: f64,
     pub features: usize,

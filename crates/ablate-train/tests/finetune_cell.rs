@@ -328,11 +328,8 @@ fn a_checkpoint_of_another_config_is_removed_not_resumed() {
     assert!(ckpt.join("progress.json").is_file());
     // ...then run under the new one, as `--restart` or a shard of the new config would.
     let fresh = run(&new, 2, Watch::default());
-    let resumed = run(
-        &new,
-        2,
-        Watch::checkpoint(&Checkpoint::new(&ckpt, &cell.id(), "new-config")),
-    );
+    let current = Checkpoint::new(&ckpt, &cell.id(), "new-config");
+    let resumed = run(&new, 2, Watch::checkpoint(&current));
     assert_eq!(
         resumed.epochs, fresh.epochs,
         "trained from the pretrained weights"
@@ -345,4 +342,10 @@ fn a_checkpoint_of_another_config_is_removed_not_resumed() {
     // The new config's checkpoint replaced the stale one.
     let progress = std::fs::read_to_string(ckpt.join("progress.json")).unwrap();
     assert!(progress.contains("new-config"), "{progress}");
+
+    // A progress file that is not one (another program's, an older format) is of no known
+    // config either: removed, and the cell trains afresh.
+    std::fs::write(ckpt.join("progress.json"), "not json").unwrap();
+    let garbled = run(&new, 2, Watch::checkpoint(&current));
+    assert_eq!(garbled.epochs, fresh.epochs);
 }

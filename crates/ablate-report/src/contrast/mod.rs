@@ -17,7 +17,7 @@ use crate::results::Results;
 use crate::stats::{self, Interval, Verdict};
 
 pub use judge::{Evidence, Exactness, Rule, judge};
-pub use pairing::{Contrast, PairedCell, pair};
+pub use pairing::{Contrast, PairedCell, pair, pair_if_any};
 
 /// The verdict of one claim at one training size.
 #[derive(Debug, Clone, PartialEq)]

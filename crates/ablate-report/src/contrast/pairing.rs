@@ -155,13 +155,25 @@ fn keep_best_on_val(paired: LazyFrame, side: &str) -> LazyFrame {
 /// Pairs the cells of `contrast` and applies its choice. A contrast with no variant pair, or no
 /// paired cells, is an error naming it.
 pub fn pair(results: &Results, contrast: &Contrast) -> Result<Paired, ReportError> {
+    pair_if_any(results, contrast)?.ok_or_else(|| ReportError::Input {
+        path: "runs".into(),
+        message: format!(
+            "contrast `{}`: no paired cells (same size and seed)",
+            contrast.id
+        ),
+    })
+}
+
+/// Like [`pair`], but `None` when no cells pair (results merged from shards with cells still
+/// missing, say): for what a report can show without, such as a runner-up's lead.
+pub fn pair_if_any(results: &Results, contrast: &Contrast) -> Result<Option<Paired>, ReportError> {
     let variants = &results.variants;
     let pairs = contrast.pairs(variants);
     if pairs.is_empty() {
         return Err(ReportError::Input {
             path: "runs".into(),
             message: format!(
-                "claim `{}`: the results have no variant pair for it (a: {}, b: {})",
+                "contrast `{}`: the results have no variant pair for it (a: {}, b: {})",
                 contrast.id,
                 contrast.a.describe(),
                 contrast.b.describe()
@@ -262,13 +274,7 @@ pub fn pair(results: &Results, contrast: &Contrast) -> Result<Paired, ReportErro
         .collect()
         .map_err(ReportError::table("pairing the cells"))?;
     if paired.height() == 0 {
-        return Err(ReportError::Input {
-            path: "runs".into(),
-            message: format!(
-                "claim `{}`: no paired cells (same size and seed)",
-                contrast.id
-            ),
-        });
+        return Ok(None);
     }
     let compared = paired_cells(&paired)?;
     let listed = match &before_choice {
@@ -328,11 +334,11 @@ pub fn pair(results: &Results, contrast: &Contrast) -> Result<Paired, ReportErro
                 }),
         })
         .collect();
-    Ok(Paired {
+    Ok(Some(Paired {
         compared,
         listed,
         sizes,
-    })
+    }))
 }
 
 /// The typed rows of a paired frame, in its order.

@@ -38,10 +38,10 @@ pub fn provenance(w: &mut String, results: &Results) -> Result<(), ReportError> 
     let _ = writeln!(
         w,
         "> Made by `ablate report` from `{}/` — config `{}`, ablate {}, backend {}.  ",
-        results.folder.as_ref().map_or_else(
-            || format!("results/{}", manifest.name),
-            |f| f.display().to_string().trim_end_matches('/').to_string()
-        ),
+        results
+            .folder
+            .as_deref()
+            .map_or_else(|| format!("results/{}", manifest.name), shown_path),
         manifest.config_hash,
         distinct_values(runs, rc::ABLATE_VERSION)?.join(", "),
         distinct_values(runs, rc::BACKEND)?.join(", ")
@@ -69,6 +69,25 @@ fn hashes(runs: &DataFrame, column: &str) -> Result<String, ReportError> {
     } else {
         recorded.join(", ")
     })
+}
+
+/// A folder as the report names it: relative to the working directory when it lies below it, with
+/// `.` segments dropped, so `./results/forum/` and an absolute path to it read `results/forum`.
+fn shown_path(folder: &std::path::Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            folder
+                .strip_prefix(cwd)
+                .ok()
+                .map(std::path::Path::to_path_buf)
+        })
+        .unwrap_or_else(|| folder.to_path_buf());
+    let clean: std::path::PathBuf = relative
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
+    clean.display().to_string()
 }
 
 /// The question the experiment answers and the heads it compares.

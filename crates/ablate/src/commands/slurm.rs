@@ -27,7 +27,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn load(folder: &Path) -> Option<Self> {
-        let bytes = std::fs::read(Layout::new(folder).slurm_dir().join("plan.json")).ok()?;
+        let bytes = std::fs::read(Layout::new(folder).slurm_plan()).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -262,7 +262,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     };
     let save = |plan: &Plan| {
         write_atomic(
-            &slurm_dir.join("plan.json"),
+            &layout.slurm_plan(),
             &serde_json::to_vec_pretty(plan).expect("a Plan serializes"),
         )
     };
