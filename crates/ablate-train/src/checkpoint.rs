@@ -37,8 +37,7 @@ pub struct Progress {
     /// recorded: those are from an unknown config and never resumed.
     #[serde(default)]
     pub config_hash: String,
-    /// Epochs finished (the files hold the state after the last of them).
-    pub epochs_done: usize,
+    /// What the finished epochs recorded; the files hold the state after the last of them.
     #[serde(flatten)]
     pub log: EpochLog,
 }
@@ -82,7 +81,6 @@ impl Checkpoint {
         let progress = Progress {
             cell_id: self.cell_id.clone(),
             config_hash: self.config_hash.clone(),
-            epochs_done: epoch,
             log: log.clone(),
         };
         let model = self.model(epoch);
@@ -139,17 +137,8 @@ impl Checkpoint {
             std::fs::remove_dir_all(&self.dir).map_err(|e| self.error(&self.dir, e))?;
             return Ok((optim, None));
         }
-        if progress.epochs_done != progress.log.epochs.len() {
-            return Err(self.error(
-                &progress_path,
-                format!(
-                    "names epoch {} but records {} epochs; remove the folder",
-                    progress.epochs_done,
-                    progress.log.epochs.len()
-                ),
-            ));
-        }
-        let model = self.model(progress.epochs_done);
+        let epochs_done = progress.log.epochs.len();
+        let model = self.model(epochs_done);
         let result = net
             .load_from(&mut BurnpackStore::from_file(&model))
             .map_err(|e| self.error(&model, e))?;
@@ -163,7 +152,7 @@ impl Checkpoint {
                 ),
             ));
         }
-        let optimizer = self.optimizer(progress.epochs_done);
+        let optimizer = self.optimizer(epochs_done);
         let optim = optim
             .load(&optimizer)
             .map_err(|e| self.error(&optimizer, e))?;
