@@ -51,6 +51,7 @@ impl ImageDataset {
                 train_pool_per_class,
                 val_per_class,
                 test_per_class,
+                test_from_train_per_class,
             } => crate::idx::open(
                 path,
                 classes,
@@ -59,6 +60,7 @@ impl ImageDataset {
                     train_pool: *train_pool_per_class,
                     val: *val_per_class,
                     test: test_per_class.unwrap_or(0),
+                    test_from_train: test_from_train_per_class.unwrap_or(0),
                 },
             ),
             DataSpec::ImageFolder {

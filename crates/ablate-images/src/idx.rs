@@ -16,14 +16,17 @@ pub struct Counts {
     pub train_pool: usize,
     /// The first of each class in the t10k files.
     pub val: usize,
-    /// The next of each class in the t10k files, after the val images; 0 for no test split.
+    /// The next of each class in the t10k files, after the val images; 0 for none.
     pub test: usize,
+    /// More test images of each class from the train files, after the training pool; 0 for none.
+    pub test_from_train: usize,
 }
 
 /// Keeps `classes` (renumbered 0..C in that order): the first `counts.train_pool` images of each
 /// class from the train files; from the t10k files the first `counts.val` of each class for val and
-/// the next `counts.test` for test (file order, which is already shuffled in MNIST-style datasets, and
-/// stable).
+/// the next `counts.test` for test, and `counts.test_from_train` more test images from the train
+/// files after the pool (file order, which is already shuffled in MNIST-style datasets, and stable).
+/// The test images from the t10k files come first.
 pub fn open(
     dir: &Path,
     classes: &[u32],
@@ -86,7 +89,12 @@ pub fn open(
         }
         if let Some(class) = taken.iter().position(|&n| n < per_class) {
             let left = if skip > 0 {
-                format!(" left after the {skip} taken by `data.val_per_class`")
+                let before = if key == "test_from_train_per_class" {
+                    "train_pool_per_class"
+                } else {
+                    "val_per_class"
+                };
+                format!(" left after the {skip} taken by `data.{before}`")
             } else {
                 String::new()
             };
@@ -110,7 +118,7 @@ pub fn open(
         "train_pool_per_class",
     )?;
     let val = pick(&val_images, &val_labels, 0, counts.val, "val_per_class")?;
-    let test = if counts.test > 0 {
+    let mut test = if counts.test > 0 {
         pick(
             &val_images,
             &val_labels,
@@ -121,6 +129,15 @@ pub fn open(
     } else {
         Vec::new()
     };
+    if counts.test_from_train > 0 {
+        test.extend(pick(
+            &train_images,
+            &train_labels,
+            counts.train_pool,
+            counts.test_from_train,
+            "test_from_train_per_class",
+        )?);
+    }
     let class_names = match class_names {
         Some(names) => names.to_vec(),
         None => classes.iter().map(|c| format!("label {c}")).collect(),
@@ -233,6 +250,7 @@ mod tests {
             train_pool,
             val,
             test,
+            test_from_train: 0,
         }
     }
 
@@ -267,6 +285,52 @@ mod tests {
             );
             assert_eq!(set.class_names, vec!["label 2", "label 0"]);
         }
+    }
+
+    #[test]
+    fn test_images_from_the_train_files_come_after_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        write_idx(dir.path(), "train", 30, false);
+        write_idx(dir.path(), "t10k", 12, false);
+        let set = open(
+            dir.path(),
+            &[2, 0],
+            None,
+            Counts {
+                test_from_train: 3,
+                ..counts(4, 2, 1)
+            },
+        )
+        .unwrap();
+        // t10k's test images first (8, 6), then per class the train file's images after the pool:
+        // label 2's pool is 2, 5, 8, 11, so 14, 17, 20; label 0's is 0, 3, 6, 9, so 12, 15, 18.
+        assert_eq!(
+            set.test.iter().map(first_pixel).collect::<Vec<_>>(),
+            [8, 6, 14, 17, 20, 12, 15, 18]
+        );
+        let pool: Vec<u8> = set.train.iter().map(first_pixel).collect();
+        assert!(
+            set.test[2..]
+                .iter()
+                .all(|t| !pool.contains(&first_pixel(t)))
+        );
+        let err = open(
+            dir.path(),
+            &[2, 0],
+            None,
+            Counts {
+                test_from_train: 7,
+                ..counts(4, 2, 1)
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("train-labels-idx1-ubyte")
+                && err.contains("left after the 4 taken by `data.train_pool_per_class`")
+                && err.contains("fewer than the 7 `data.test_from_train_per_class`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub enum DataSpec {
         /// them). Absent: no test split, and the report says it reports on val.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         test_per_class: Option<usize>,
+        /// More test images per class from the train files, after the training pool (disjoint from
+        /// it): the labelled images a grid leaves unused, for a test split large enough that its own
+        /// sampling noise does not hide the differences the report measures.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_from_train_per_class: Option<usize>,
     },
     /// `root/<class>/<image>` (jpg, png). With `root/train/<class>` and `root/val/<class>` (and
     /// optionally `root/test/<class>`) the split is given; otherwise `val_fraction` (and
@@ -163,6 +168,7 @@ pub(crate) fn validate(
             train_pool_per_class,
             val_per_class,
             test_per_class,
+            test_from_train_per_class,
             ..
         } => {
             check_axis(classes, "data.classes", invalid)?;
@@ -191,6 +197,13 @@ pub(crate) fn validate(
                 return Err(invalid(
                     "data.test_per_class",
                     "must be at least 1 (leave it out for no test split)".into(),
+                ));
+            }
+            if *test_from_train_per_class == Some(0) {
+                return Err(invalid(
+                    "data.test_from_train_per_class",
+                    "must be at least 1 (leave it out for a test split from the t10k files only)"
+                        .into(),
                 ));
             }
             if let Some(&n) = grid_sizes.iter().find(|&&n| n > *train_pool_per_class) {

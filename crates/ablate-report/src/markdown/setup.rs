@@ -121,16 +121,29 @@ fn data_text(e: &Experiment, found: Option<&DataSummary>) -> String {
             train_pool_per_class,
             val_per_class,
             test_per_class,
+            test_from_train_per_class,
         } => format!(
-            "idx `{}`, classes {} ({}), training pool {train_pool_per_class} per class, validation {val_per_class} per class, {}",
+            "idx `{}`, classes {} ({}), training pool {train_pool_per_class} per class (train files), validation {val_per_class} per class (t10k files), {}",
             path.display(),
             list(classes),
             class_names
                 .as_ref()
                 .map_or("unnamed".into(), |n| n.join(", ")),
-            test_per_class.map_or("no test split".into(), |n| format!(
-                "test {n} per class (disjoint from validation)"
-            )),
+            match (test_per_class, test_from_train_per_class) {
+                (None, None) => "no test split".into(),
+                (t10k, train) => format!(
+                    "test {} per class ({}; disjoint from the pool and from validation)",
+                    t10k.unwrap_or(0) + train.unwrap_or(0),
+                    [
+                        t10k.map(|n| format!("{n} from the t10k files")),
+                        train.map(|n| format!("{n} from the train files after the pool")),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                ),
+            },
         ),
         DataSpec::ImageFolder {
             root,
