@@ -8,6 +8,31 @@ use burn::config::Config;
 use burn::module::{Flag, Module, Param, RunningState};
 use burn::tensor::{Device, Tensor};
 
+/// Per-feature statistics BatchNorm normalizes with in eval mode.
+#[derive(Debug, Clone)]
+pub struct BnStats {
+    pub mean: Tensor<1>,
+    /// Unbiased, as PyTorch's running variance.
+    pub var: Tensor<1>,
+}
+
+impl BnStats {
+    /// The statistics of `input`'s rows: the mean and the unbiased variance per feature.
+    pub fn of(input: Tensor<2>) -> Self {
+        let [rows, _] = input.dims();
+        let mean = input.clone().mean_dim(0);
+        let unbiased = rows as f64 / (rows.saturating_sub(1).max(1)) as f64;
+        let var = (input - mean.clone())
+            .square()
+            .mean_dim(0)
+            .mul_scalar(unbiased);
+        BnStats {
+            mean: mean.squeeze_dim::<1>(0),
+            var: var.squeeze_dim::<1>(0),
+        }
+    }
+}
+
 #[derive(Config, Debug)]
 pub struct BatchNorm1dConfig {
     pub num_features: usize,
@@ -62,15 +87,20 @@ impl BatchNorm1d {
     }
 
     fn forward_eval(&self, input: Tensor<2>) -> Tensor<2> {
+        let stats = BnStats {
+            mean: self.running_mean.value(),
+            var: self.running_var.value(),
+        };
+        self.forward_with(input, &stats)
+    }
+
+    /// Eval-mode output with `stats` in place of the running statistics.
+    pub fn forward_with(&self, input: Tensor<2>, stats: &BnStats) -> Tensor<2> {
         let device = input.device();
-        let mean = self
-            .running_mean
-            .value()
-            .to_device(&device)
-            .unsqueeze::<2>();
-        let std = self
-            .running_var
-            .value()
+        let mean = stats.mean.clone().to_device(&device).unsqueeze::<2>();
+        let std = stats
+            .var
+            .clone()
             .to_device(&device)
             .add_scalar(self.epsilon)
             .sqrt()

@@ -3,6 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
+use crate::batch_norm::BnStats;
 use crate::linear_head::{LinearHead, LinearHeadConfig};
 use crate::mlp::{MlpHead, MlpHeadConfig};
 
@@ -56,6 +57,23 @@ pub trait HeadModel {
         None
     }
 
+    /// BatchNorm's statistics recomputed over `x` in eval mode, without any dropout: what BN would
+    /// normalize with had no dropout sat upstream of it in training (G1/G2's variance shift,
+    /// measured). `None` for a head without BN.
+    fn bn_refit_stats(&self, _x: Tensor<2>) -> Option<BnStats> {
+        None
+    }
+
+    /// Eval-mode logits with BN's running statistics and, given `refit`, with those statistics in
+    /// their place (the layers before BN computed once for both).
+    fn forward_eval_pair(
+        &self,
+        x: Tensor<2>,
+        _refit: Option<&BnStats>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        (self.forward(x, None), None)
+    }
+
     /// Width of the dropout draws the head consumes per sample (0 when it has no dropout).
     fn dropout_width(&self) -> usize {
         0
@@ -89,6 +107,20 @@ impl Head {
     /// See [`HeadModel::bn_var_ratio`].
     pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
         self.model().bn_var_ratio(x, updates)
+    }
+
+    /// See [`HeadModel::bn_refit_stats`].
+    pub fn bn_refit_stats(&self, x: Tensor<2>) -> Option<BnStats> {
+        self.model().bn_refit_stats(x)
+    }
+
+    /// See [`HeadModel::forward_eval_pair`].
+    pub fn forward_eval_pair(
+        &self,
+        x: Tensor<2>,
+        refit: Option<&BnStats>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        self.model().forward_eval_pair(x, refit)
     }
 
     /// See [`HeadModel::squared_norm`].

@@ -6,7 +6,7 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::batch_norm::{BatchNorm1d, BatchNorm1dConfig};
+use crate::batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnStats};
 use crate::dropout::{PairedDropout, PairedDropoutConfig};
 use crate::head::{HeadModel, linear_params, linear_squared_norm};
 use crate::init::keyed_linear;
@@ -113,6 +113,21 @@ impl HeadModel for MlpHead {
         MlpHead::bn_var_ratio(self, x, updates)
     }
 
+    fn bn_refit_stats(&self, x: Tensor<2>) -> Option<BnStats> {
+        Some(BnStats::of(self.before_bn(x)))
+    }
+
+    fn forward_eval_pair(
+        &self,
+        x: Tensor<2>,
+        refit: Option<&BnStats>,
+    ) -> (Tensor<2>, Option<Tensor<2>>) {
+        let h = self.before_bn(x);
+        // Eval mode: dropout is the identity wherever it sits.
+        let refitted = refit.map(|stats| self.fc2.forward(self.bn.forward_with(h.clone(), stats)));
+        (self.fc2.forward(self.bn.forward(h)), refitted)
+    }
+
     fn dropout_width(&self) -> usize {
         if self.dropout.p > 0.0 {
             self.bn.gamma.dims()[0]
@@ -123,6 +138,12 @@ impl HeadModel for MlpHead {
 }
 
 impl MlpHead {
+    /// What reaches BatchNorm in eval mode: `[ReLU](fc1(x))` (dropout, wherever it sits, is off).
+    fn before_bn(&self, x: Tensor<2>) -> Tensor<2> {
+        let h = self.fc1.forward(x);
+        if self.relu { relu(h) } else { h }
+    }
+
     /// Li et al.'s variance shift, measured: per BN feature, its running variance (learned in
     /// training, with dropout upstream when there is some) divided by the variance of BN's input over
     /// `x` in eval mode (no dropout); the median over features. Given the training rows, about
@@ -139,8 +160,7 @@ impl MlpHead {
     /// its moments, `(running - (1 - m)^k) / (1 - (1 - m)^k)`, which leaves the average of the
     /// batch variances alone (40 steps at 25 per class would otherwise keep ~1.5% of the 1).
     pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
-        let h = self.fc1.forward(x);
-        let h = if self.relu { relu(h) } else { h };
+        let h = self.before_bn(x);
         let mean = h.clone().mean_dim(0);
         let var: Vec<f32> = (h - mean)
             .square()

@@ -118,7 +118,12 @@ impl Results {
         epochs: DataFrame,
     ) -> Result<Self, ReportError> {
         // Columns that older results lack: empty, so that every query can name them.
-        for metric in [Metric::TestAcc, Metric::TestLoss, Metric::BnVarRatio] {
+        for metric in [
+            Metric::TestAcc,
+            Metric::TestLoss,
+            Metric::BnVarRatio,
+            Metric::BnRefitGain,
+        ] {
             let name = metric.column();
             if runs.column(name).is_err() {
                 runs.with_column(Column::full_null(

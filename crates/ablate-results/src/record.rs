@@ -69,6 +69,11 @@ pub struct CellOutcome {
     /// training rows, median over features (the variance shift of Li et al.); absent in older records.
     #[serde(default)]
     pub bn_var_ratio: Option<f64>,
+    /// mlp heads with a test split: the test accuracy with BN's statistics recomputed on the training
+    /// rows without any dropout (eval mode), beside `test_acc` with the statistics training left;
+    /// absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_acc_bn_refit: Option<f64>,
     /// The argmax class of every test row, in the split's order (the report's bootstrap over test
     /// images and confusion matrices read them); absent without a test split and in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]

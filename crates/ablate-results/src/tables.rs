@@ -78,6 +78,12 @@ pub fn build_tables(
         column(metric(Metric::BnVarRatio), &rows, |r| {
             r.outcome.bn_var_ratio
         }),
+        column(metric(Metric::BnRefitGain), &rows, |r| {
+            r.outcome
+                .test_acc_bn_refit
+                .zip(r.outcome.test_acc)
+                .map(|(refit, trained)| refit - trained)
+        }),
         column(metric(Metric::Params), &rows, |r| r.outcome.params as u64),
         column(rc::STEPS, &rows, |r| r.outcome.steps as u64),
         column(rc::FIT_EVALUATIONS, &rows, |r| {

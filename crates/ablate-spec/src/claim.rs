@@ -88,6 +88,10 @@ pub enum Metric {
     Params,
     /// mlp heads: BN's running variance over the variance of its eval-mode input (variance shift).
     BnVarRatio,
+    /// mlp heads: test accuracy with BN's statistics recomputed on the training rows without any
+    /// dropout, minus the test accuracy as trained: what the variance shift costs (positive when
+    /// the recomputed statistics do better).
+    BnRefitGain,
 }
 
 impl Metric {
@@ -102,6 +106,7 @@ impl Metric {
             Metric::Gap => "gap",
             Metric::Params => "params",
             Metric::BnVarRatio => "bn_var_ratio",
+            Metric::BnRefitGain => "bn_refit_gain",
         }
     }
 
@@ -109,7 +114,7 @@ impl Metric {
     pub fn is_accuracy(&self) -> bool {
         matches!(
             self,
-            Metric::ValAcc | Metric::TrainAcc | Metric::TestAcc | Metric::Gap
+            Metric::ValAcc | Metric::TrainAcc | Metric::TestAcc | Metric::Gap | Metric::BnRefitGain
         )
     }
 

@@ -1,6 +1,6 @@
 //! Eval-mode loss and accuracy over a whole split.
 
-use ablate_heads::Head;
+use ablate_heads::{BnStats, Head};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -26,42 +26,78 @@ pub fn evaluate(
     split: Split,
     device: &Device,
 ) -> Evaluation {
+    evaluate_with_refit(head, None, source, split, device).0
+}
+
+/// [`evaluate`], and given `refit` the same evaluation with those BatchNorm statistics in place of
+/// the running ones (the layers before BN computed once for both).
+pub fn evaluate_with_refit(
+    head: &Head,
+    refit: Option<&BnStats>,
+    source: &impl BatchSource,
+    split: Split,
+    device: &Device,
+) -> (Evaluation, Option<Evaluation>) {
     let labels = source.labels(split);
-    let mut loss_sum = 0.0f64;
-    let mut correct = 0usize;
-    let mut predicted = Vec::with_capacity(labels.len());
+    let mut trained = Tally::new(labels.len());
+    let mut refitted = refit.map(|_| Tally::new(labels.len()));
     for start in (0..labels.len()).step_by(EVAL_CHUNK) {
         let end = (start + EVAL_CHUNK).min(labels.len());
-        let n = end - start;
-        let logits = head.forward(source.span(split, start..end, device), None);
+        let (logits, refit_logits) =
+            head.forward_eval_pair(source.span(split, start..end, device), refit);
+        trained.add(logits, &labels[start..end], device);
+        if let (Some(tally), Some(logits)) = (refitted.as_mut(), refit_logits) {
+            tally.add(logits, &labels[start..end], device);
+        }
+    }
+    (trained.finish(), refitted.map(Tally::finish))
+}
+
+/// Loss, hits and predictions summed over the chunks of a split.
+struct Tally {
+    loss_sum: f64,
+    correct: usize,
+    predicted: Vec<u16>,
+    rows: usize,
+}
+
+impl Tally {
+    fn new(rows: usize) -> Self {
+        Tally {
+            loss_sum: 0.0,
+            correct: 0,
+            predicted: Vec::with_capacity(rows),
+            rows,
+        }
+    }
+
+    fn add(&mut self, logits: Tensor<2>, labels: &[u32], device: &Device) {
+        let n = labels.len();
         let log_probs = log_softmax(logits.clone(), 1);
         let targets = Tensor::<1, Int>::from_data(
-            TensorData::new(
-                labels[start..end]
-                    .iter()
-                    .map(|&l| l as i64)
-                    .collect::<Vec<_>>(),
-                [n],
-            ),
+            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]),
             device,
         );
         let picked = log_probs.gather(1, targets.unsqueeze_dim::<2>(1));
-        loss_sum -= picked.sum().into_scalar::<f64>();
+        self.loss_sum -= picked.sum().into_scalar::<f64>();
         let argmax = logits.argmax(1).squeeze_dim::<1>(1);
         let classes: Vec<i64> = argmax
             .into_data()
             .convert::<i64>()
             .try_into_vec::<i64>()
             .expect("argmax holds integers");
-        for (&p, &l) in classes.iter().zip(&labels[start..end]) {
-            correct += usize::from(p == i64::from(l));
-            predicted.push(p as u16);
+        for (&p, &l) in classes.iter().zip(labels) {
+            self.correct += usize::from(p == i64::from(l));
+            self.predicted.push(p as u16);
         }
     }
-    let len = labels.len().max(1) as f64;
-    Evaluation {
-        loss: loss_sum / len,
-        acc: correct as f64 / len,
-        predicted,
+
+    fn finish(self) -> Evaluation {
+        let len = self.rows.max(1) as f64;
+        Evaluation {
+            loss: self.loss_sum / len,
+            acc: self.correct as f64 / len,
+            predicted: self.predicted,
+        }
     }
 }
