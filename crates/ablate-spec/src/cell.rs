@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::switch::Switch;
+use crate::train::TrainSpec;
 use crate::variant::HeadVariant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -23,10 +25,100 @@ impl Cell {
     }
 }
 
+impl Cell {
+    /// What a cell shares with the cells that differ from it in the epoch count alone; `None` for a
+    /// cell that shares with none: fitted to convergence (no epochs), or fine-tuned (each keeps its
+    /// own checkpoint).
+    fn epoch_prefix_key(&self) -> Option<String> {
+        if self.head.converged() || self.head.finetuned() {
+            return None;
+        }
+        let mut key = format!(
+            "{}/n{}/s{}",
+            self.head.kind(),
+            self.train_per_class,
+            self.seed
+        );
+        for (spec, value) in self.head.switches() {
+            if spec.switch != Switch::Epochs {
+                key.push_str(&format!("/{}={value:?}", spec.key));
+            }
+        }
+        Some(key)
+    }
+}
+
+/// `cells` in groups that one training run serves: cells that differ only in their epoch count
+/// are, draw for draw, the first epochs of the longest of them (batch order and dropout draws are
+/// keyed by seed, size, epoch and step, never by the epoch count; nothing else depends on it), so
+/// one run to the longest count measures each at its own. Each group is in increasing epoch
+/// order; groups come in the order of their first cell in `cells`.
+pub fn epoch_prefix_groups(cells: &[Cell], train: &TrainSpec) -> Vec<Vec<Cell>> {
+    let mut groups: Vec<(Option<String>, Vec<Cell>)> = Vec::new();
+    for cell in cells {
+        let key = cell.epoch_prefix_key();
+        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+            Some((_, group)) => group.push(*cell),
+            None => groups.push((key, vec![*cell])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, mut group)| {
+            group.sort_by_key(|c| train.for_variant(&c.head).epochs);
+            group
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::switch::Switch;
+    use crate::switch::Value;
+
+    fn train() -> TrainSpec {
+        TrainSpec::default()
+    }
+
+    #[test]
+    fn cells_that_differ_in_epochs_alone_share_a_run() {
+        let mlp = |epochs: f64, seed: u64| Cell {
+            head: HeadVariant::mlp().number(Switch::Epochs, epochs),
+            train_per_class: 25,
+            seed,
+        };
+        let linear = |epochs: f64| Cell {
+            head: HeadVariant::linear().number(Switch::Epochs, epochs),
+            train_per_class: 25,
+            seed: 0,
+        };
+        let converged = Cell {
+            head: HeadVariant::linear().with(Switch::Fit, Value::Word("lbfgs")),
+            train_per_class: 25,
+            seed: 0,
+        };
+        let cells = [
+            mlp(40.0, 0),
+            linear(20.0),
+            mlp(10.0, 0),
+            converged,
+            mlp(20.0, 1),
+            mlp(20.0, 0),
+            converged,
+            linear(100.0),
+        ];
+        let groups = epoch_prefix_groups(&cells, &train());
+        assert_eq!(
+            groups,
+            vec![
+                vec![mlp(10.0, 0), mlp(20.0, 0), mlp(40.0, 0)],
+                vec![linear(20.0), linear(100.0)],
+                vec![converged],
+                vec![mlp(20.0, 1)],
+                vec![converged],
+            ]
+        );
+    }
 
     #[test]
     fn ids_are_the_variant_size_and_seed() {

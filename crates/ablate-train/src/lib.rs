@@ -37,4 +37,4 @@ pub use finetune_cell::{PretrainedBackbone, Watch, train_finetune_cell};
 pub use images::{ImageBatches, ImageSet, ImageSplit};
 pub use optimizer::{adam_pass_seconds, build as build_optimizer};
 pub use source::{BatchSource, FeatureSource, Split};
-pub use trainer::{head_config, train_cell};
+pub use trainer::{head_config, train_cell, train_cells_sharing_epochs};

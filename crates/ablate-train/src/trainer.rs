@@ -14,7 +14,7 @@ use burn::tensor::{Device, Gradients, Tensor};
 use crate::draws::StepDraws;
 use crate::epochs::{EpochLog, Schedule, TrainStep, one_hot, run_epochs};
 use crate::error::TrainError;
-use crate::evaluate::{Evaluation, evaluate};
+use crate::evaluate::{Evaluation, evaluate, evaluate_with_refit};
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
@@ -51,18 +51,63 @@ pub fn train_cell(
     source: &impl BatchSource,
     device: &Device,
 ) -> Result<CellOutcome, TrainError> {
+    let mut outcome = None;
+    train_cells_sharing_epochs(std::slice::from_ref(cell), train, source, device, |_, o| {
+        outcome = Some(o)
+    })?;
+    Ok(outcome.expect("a run that ends without error finishes its one cell"))
+}
+
+/// Trains `cells`, which differ in their epoch count alone (one group of
+/// [`ablate_spec::epoch_prefix_groups`], in increasing epoch order), as one run to the longest
+/// count, and measures each cell at its own count as it passes: draw for draw what training each
+/// alone gives (tested), in the time of the longest. `finished` gets each cell the moment it is
+/// measured; an error ends the run, and the cells not yet finished are the caller's to record as
+/// failed. A group of one is [`train_cell`]; converged fits are groups of one.
+pub fn train_cells_sharing_epochs(
+    cells: &[Cell],
+    train: &TrainSpec,
+    source: &impl BatchSource,
+    device: &Device,
+    mut finished: impl FnMut(&Cell, CellOutcome),
+) -> Result<(), TrainError> {
     let started = Instant::now();
-    let train_device = device.clone().autodiff();
-    let head = head_config(&cell.head, train, source.input_dim(), source.classes())
-        .init(cell.seed, &train_device);
-    // Switches the grid sets (weight decay, learning rate, epochs) override their `[train]` settings.
-    let settings = train.for_variant(&cell.head);
-    let trained = if cell.head.converged() {
-        fit_converged(cell, &settings, head, source, &train_device)?
-    } else {
-        train_steps(cell, &settings, head, source, &train_device)?
+    let Some(longest) = cells.last() else {
+        return Ok(());
     };
-    Ok(finish(trained, source, device, started))
+    let train_device = device.clone().autodiff();
+    let head = head_config(&longest.head, train, source.input_dim(), source.classes())
+        .init(longest.seed, &train_device);
+    // Switches the grid sets (weight decay, learning rate, epochs) override their `[train]` settings.
+    let settings = train.for_variant(&longest.head);
+    if longest.head.converged() {
+        assert_eq!(
+            cells.len(),
+            1,
+            "a converged fit shares its run with no cell"
+        );
+        let trained = fit_converged(longest, &settings, head, source, &train_device)?;
+        finished(longest, finish(trained, source, device, started));
+        return Ok(());
+    }
+    let epochs_of = |cell: &Cell| train.for_variant(&cell.head).epochs;
+    train_steps(
+        longest,
+        &settings,
+        head,
+        source,
+        &train_device,
+        |head, log| {
+            for cell in cells.iter().filter(|c| epochs_of(c) == log.epochs.len()) {
+                let trained = Trained {
+                    head: head.clone(),
+                    log: log.clone(),
+                    fit: None,
+                };
+                finished(cell, finish(trained, source, device, started));
+            }
+        },
+    )
 }
 
 /// A trained head and what training recorded on the way.
@@ -107,14 +152,16 @@ impl<S: BatchSource> TrainStep for FrozenStep<'_, S> {
     }
 }
 
-/// `[train]`'s optimizer over shuffled mini-batches for the cell's epochs, val evaluated after each.
+/// `[train]`'s optimizer over shuffled mini-batches for the cell's epochs, val evaluated after each;
+/// `after_epoch` sees the head and the log after every epoch.
 fn train_steps(
     cell: &Cell,
     settings: &TrainSpec,
     head: Head,
     source: &impl BatchSource,
     train_device: &Device,
-) -> Result<Trained, TrainError> {
+    mut after_epoch: impl FnMut(&Head, &EpochLog),
+) -> Result<(), TrainError> {
     let schedule = Schedule {
         cell,
         epochs: settings.epochs,
@@ -132,18 +179,17 @@ fn train_steps(
         lr: settings.lr,
         source,
     };
-    let (step, log) = run_epochs(
+    run_epochs(
         step,
         &schedule,
         EpochLog::default(),
         train_device,
-        |_, _| Ok(()),
+        |step, log| {
+            after_epoch(&step.head, log);
+            Ok(())
+        },
     )?;
-    Ok(Trained {
-        head: step.head,
-        log,
-        fit: None,
-    })
+    Ok(())
 }
 
 /// Largest loss and gradient evaluations of one converged fit.
@@ -269,14 +315,20 @@ pub(crate) fn finish(
     // On the rows BN's running statistics were learned from, in eval mode: what is left is the
     // shift dropout upstream of BN causes (not a train/val difference in the data).
     // Every step updated BN's running statistics once.
-    let bn_var_ratio = eval_head.bn_var_ratio(
-        source.span(Split::Train, 0..train_rows, device),
-        trained.log.steps,
-    );
+    let train_x = source.span(Split::Train, 0..train_rows, device);
+    let bn_var_ratio = eval_head.bn_var_ratio(train_x.clone(), trained.log.steps);
+    // G1/G2's variance shift, measured rather than predicted: the same trained head with BN's
+    // statistics recomputed on the same rows without dropout, on the same test images.
+    let refit = eval_head.bn_refit_stats(train_x);
     // Evaluated once, at the end: nothing during training looks at it.
-    let test = source
-        .has(Split::Test)
-        .then(|| evaluate(&eval_head, source, Split::Test, device));
+    let (test, test_refit) = match source.has(Split::Test) {
+        true => {
+            let (test, refit) =
+                evaluate_with_refit(&eval_head, refit.as_ref(), source, Split::Test, device);
+            (Some(test), refit)
+        }
+        false => (None, None),
+    };
     CellOutcome {
         epochs: trained.log.epochs,
         train_acc: fit.acc,
@@ -290,6 +342,7 @@ pub(crate) fn finish(
         steps: trained.log.steps,
         dropped_single_sample_batch: trained.log.dropped_single_sample_batch,
         bn_var_ratio,
+        test_acc_bn_refit: test_refit.map(|t| t.acc),
         test_predictions: test.map(|t| t.predicted),
         fit: trained.fit,
     }

@@ -191,3 +191,46 @@ fn both_heads_learn() {
     assert_eq!(linear.params, 96 * 4 + 4);
     assert_eq!(linear.steps, 8 * (400usize).div_ceil(32));
 }
+
+/// Cells that differ in their epoch count alone train as one run to the longest count and are
+/// measured as they pass (the runner's epoch-prefix sharing): each must equal, number for number
+/// and prediction for prediction, the cell trained alone. With both dropouts, so the draws matter.
+#[test]
+fn epoch_prefixes_of_one_run_equal_cells_trained_alone() {
+    let (_dir, data) = features();
+    for head in [
+        mlp_with_input_dropout(true, true, 0.5, 0.2),
+        HeadVariant::linear().number(Switch::InputDropout, 0.2),
+    ] {
+        let cells: Vec<Cell> = [2.0, 5.0, 8.0]
+            .into_iter()
+            .map(|epochs| Cell {
+                head: head.number(Switch::Epochs, epochs),
+                train_per_class: 100,
+                seed: 3,
+            })
+            .collect();
+        let groups = ablate_spec::epoch_prefix_groups(&cells, &settings());
+        assert_eq!(groups, vec![cells.clone()], "one group of three");
+        let source = FeatureSource::new(&data, 100, 3).unwrap();
+        let mut shared = Vec::new();
+        ablate_train::train_cells_sharing_epochs(
+            &cells,
+            &settings(),
+            &source,
+            &Device::flex(),
+            |cell, outcome| shared.push((*cell, outcome)),
+        )
+        .unwrap();
+        assert_eq!(shared.len(), 3);
+        for ((cell, mut from_run), alone_cell) in shared.into_iter().zip(&cells) {
+            assert_eq!(cell, *alone_cell, "finished in epoch order");
+            let mut alone = train_cell(&cell, &settings(), &source, &Device::flex()).unwrap();
+            // Wall time is the one thing that differs.
+            from_run.seconds = 0.0;
+            alone.seconds = 0.0;
+            assert!(alone.test_predictions.is_some());
+            assert_eq!(from_run, alone, "{}", cell.id());
+        }
+    }
+}

@@ -4,8 +4,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ablate_data::FeatureSet;
-use ablate_results::{CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore};
-use ablate_spec::{Cell, Experiment, FinetuneSpec};
+use ablate_results::{
+    CellOutcome, CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore,
+};
+use ablate_spec::{Cell, Experiment, FinetuneSpec, epoch_prefix_groups};
 use ablate_train::{Checkpoint, ImageBatches, ImageSet, PretrainedBackbone, Watch};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -123,6 +125,10 @@ impl Runner<'_> {
         // `par_iter` would split the list in halves and start one worker on the smallest cells), so the
         // grid ends with small cells, not with one big one.
         let cost = |c: &Cell| ablate_spec::shard::cell_cost(self.experiment, c);
+        // Cells that differ in their epoch count alone train as one run to the longest count.
+        let mut groups = epoch_prefix_groups(&missing, &self.experiment.config.train);
+        let group_cost = |g: &Vec<Cell>| g.last().map_or(0.0, cost);
+        groups.sort_by(|a, b| group_cost(b).total_cmp(&group_cost(a)));
         missing.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
 
         let progress = GridProgress::new(&missing.iter().map(cost).collect::<Vec<_>>());
@@ -132,50 +138,60 @@ impl Runner<'_> {
             .num_threads(self.jobs)
             .build()
             .context("starting the worker threads")?;
+        // A cell's result is saved the moment it is measured; a result that cannot be saved stops
+        // the run (the workers finish their current group and take no other).
+        let settle = |cell: &Cell, result: Result<CellRecord>| {
+            let saved = match result {
+                Ok(record) => {
+                    let line = format!(
+                        "{}  train_acc {:.4}  val_acc {:.4}  {:.1}s",
+                        record.cell_id,
+                        record.outcome.train_acc,
+                        record.outcome.val_acc,
+                        record.outcome.seconds
+                    );
+                    let saved = self.store.save(&record).map(|()| line);
+                    if saved.is_ok() && cell.head.finetuned() {
+                        // The record is safe: nothing left to resume.
+                        self.checkpoint(cell).remove();
+                    }
+                    saved
+                }
+                Err(error) => {
+                    let failure = FailedCell {
+                        cell_id: cell.id(),
+                        provenance: self.provenance(),
+                        error: format!("{error:#}"),
+                    };
+                    let line = format!("{}  FAILED: {}", failure.cell_id, failure.error);
+                    let saved = self.store.save_failure(&failure).map(|()| line);
+                    failed
+                        .lock()
+                        .expect("no worker panics holding it")
+                        .push(failure);
+                    saved
+                }
+            };
+            match saved {
+                Ok(line) => progress.cell_done(&line, cost(cell)),
+                Err(e) => {
+                    fatal
+                        .lock()
+                        .expect("no worker panics holding it")
+                        .get_or_insert(e);
+                }
+            }
+        };
         pool.install(|| {
-            missing.iter().par_bridge().for_each(|cell| {
+            groups.iter().par_bridge().for_each(|group| {
                 if fatal.lock().expect("no worker panics holding it").is_some() {
                     return;
                 }
-                let saved = match self.train(cell, &progress) {
-                    Ok(record) => {
-                        let line = format!(
-                            "{}  train_acc {:.4}  val_acc {:.4}  {:.1}s",
-                            record.cell_id,
-                            record.outcome.train_acc,
-                            record.outcome.val_acc,
-                            record.outcome.seconds
-                        );
-                        let saved = self.store.save(&record).map(|()| line);
-                        if saved.is_ok() && cell.head.finetuned() {
-                            // The record is safe: nothing left to resume.
-                            self.checkpoint(cell).remove();
-                        }
-                        saved
+                match group.as_slice() {
+                    [cell] if cell.head.finetuned() => {
+                        settle(cell, self.train_finetune(cell, &progress));
                     }
-                    Err(error) => {
-                        let failure = FailedCell {
-                            cell_id: cell.id(),
-                            provenance: self.provenance(),
-                            error: format!("{error:#}"),
-                        };
-                        let line = format!("{}  FAILED: {}", failure.cell_id, failure.error);
-                        let saved = self.store.save_failure(&failure).map(|()| line);
-                        failed
-                            .lock()
-                            .expect("no worker panics holding it")
-                            .push(failure);
-                        saved
-                    }
-                };
-                match saved {
-                    Ok(line) => progress.cell_done(&line, cost(cell)),
-                    Err(e) => {
-                        fatal
-                            .lock()
-                            .expect("no worker panics holding it")
-                            .get_or_insert(e);
-                    }
+                    _ => self.train_frozen(group, &settle),
                 }
             });
         });
@@ -225,37 +241,78 @@ impl Runner<'_> {
         )
     }
 
-    fn train(&self, cell: &Cell, progress: &GridProgress) -> Result<CellRecord> {
-        let outcome = if cell.head.finetuned() {
-            let inputs = self
-                .finetune
-                .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
-            let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.seed)?;
-            let cell_progress = progress.cell(&cell.id());
-            let on_epoch =
-                |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
-            ablate_train::train_finetune_cell(
-                cell,
-                &self.experiment.config.train,
-                &inputs.spec,
-                &inputs.backbone,
-                &images,
-                &self.device,
-                Watch {
-                    checkpoint: Some(&self.checkpoint(cell)),
-                    on_epoch: Some(&on_epoch),
-                },
-            )?
-        } else {
-            let source =
-                ablate_train::FeatureSource::new(self.features, cell.train_per_class, cell.seed)?;
-            ablate_train::train_cell(cell, &self.experiment.config.train, &source, &self.device)?
-        };
-        Ok(CellRecord {
+    fn record(&self, cell: &Cell, outcome: CellOutcome) -> CellRecord {
+        CellRecord {
             cell_id: cell.id(),
             cell: *cell,
             provenance: self.provenance(),
             outcome,
-        })
+        }
+    }
+
+    fn train_finetune(&self, cell: &Cell, progress: &GridProgress) -> Result<CellRecord> {
+        let inputs = self
+            .finetune
+            .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
+        let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.seed)?;
+        let cell_progress = progress.cell(&cell.id());
+        let on_epoch = |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
+        let outcome = ablate_train::train_finetune_cell(
+            cell,
+            &self.experiment.config.train,
+            &inputs.spec,
+            &inputs.backbone,
+            &images,
+            &self.device,
+            Watch {
+                checkpoint: Some(&self.checkpoint(cell)),
+                on_epoch: Some(&on_epoch),
+            },
+        )?;
+        Ok(self.record(cell, outcome))
+    }
+
+    /// Trains a group of frozen-backbone cells that differ in their epoch count alone as one run
+    /// (see [`epoch_prefix_groups`]); `settle` gets each cell's record or error.
+    fn train_frozen(&self, group: &[Cell], settle: &(impl Fn(&Cell, Result<CellRecord>) + Sync)) {
+        let Some(longest) = group.last() else {
+            return;
+        };
+        let source = match ablate_train::FeatureSource::new(
+            self.features,
+            longest.train_per_class,
+            longest.seed,
+        ) {
+            Ok(source) => source,
+            Err(e) => {
+                let message = format!("{e:#}");
+                for cell in group {
+                    settle(cell, Err(anyhow::anyhow!("{message}")));
+                }
+                return;
+            }
+        };
+        let mut done = 0usize;
+        let ended = ablate_train::train_cells_sharing_epochs(
+            group,
+            &self.experiment.config.train,
+            &source,
+            &self.device,
+            |cell, outcome| {
+                done += 1;
+                settle(cell, Ok(self.record(cell, outcome)));
+            },
+        );
+        if let Err(e) = ended {
+            let message = format!("{e:#}");
+            for cell in &group[done..] {
+                let context = if cell == longest {
+                    String::new()
+                } else {
+                    format!(" (trained as the first epochs of {})", longest.id())
+                };
+                settle(cell, Err(anyhow::anyhow!("{message}{context}")));
+            }
+        }
     }
 }
