@@ -66,10 +66,12 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         .iter()
         .map(|c| judge_claim(results, c))
         .collect::<Result<_, _>>()?;
+    let mut claims = claims;
+    holm(&mut claims);
     Ok(Analysis {
         strata,
         dropout,
-        picks: recommendations(results, &rows, &sizes)?,
+        picks: recommendations(results, &rows, &sizes, &claims, &tuned)?,
         confusions: confusions(results, &tuned)?,
         tuned,
         rows,
@@ -78,4 +80,29 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         has_test,
         claims,
     })
+}
+
+/// Holm's step-down adjustment over every directional, measured row of the report: for a reader
+/// who takes the whole verdict table as one family (each claim's own intervals are simultaneous
+/// over its sizes only).
+fn holm(claims: &mut [ClaimResult]) {
+    let mut ps: Vec<(f64, usize, usize)> = claims
+        .iter()
+        .enumerate()
+        .flat_map(|(c, claim)| {
+            claim
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.p_value.is_finite() && r.degenerate.is_none())
+                .map(move |(k, r)| (r.p_value, c, k))
+        })
+        .collect();
+    ps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let m = ps.len();
+    let mut running = 0.0f64;
+    for (rank, (p, c, k)) in ps.into_iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p).min(1.0));
+        claims[c].rows[k].p_holm = Some(running);
+    }
 }

@@ -3,31 +3,40 @@
 
 use ablate_spec::{HeadKind, HeadVariant, Metric, Selector, Switch};
 
-use crate::contrast::{Contrast, pair_if_any};
+use crate::contrast::{ClaimResult, Contrast, pair_if_any};
 use crate::error::ReportError;
 use crate::regimes::Regimes;
 use crate::results::Results;
-use crate::stats;
+use crate::stats::{self, Verdict};
 use crate::summary::VariantRow;
 
 /// What to use at one training size, derived from the numbers.
 #[derive(Debug, Clone)]
 pub struct Pick {
     pub train_per_class: u64,
-    pub best: VariantRow,
-    /// Variants not significantly worse than `best` on val: the paired 95% interval of their
-    /// difference to it contains 0.
-    pub tied: Vec<VariantRow>,
-    /// What to use: `best`, or the smallest tied variant when it has at most half the parameters
-    /// and its paired interval to the best lies within ±[`EQUIVALENCE`].
+    /// The larger option: the variant of best mean validation accuracy (with an answer claim: the
+    /// larger head's tuned variant).
+    pub larger: VariantRow,
+    /// The cheaper candidate the rule weighs against it: the best on val among the variants with
+    /// at most [`SMALLER`] of its parameters (with an answer claim: the cheaper head's tuned
+    /// variant). `None` when there is none (`best` is then the smallest).
+    pub cheaper: Option<VariantRow>,
+    /// What to use: the cheaper candidate unless the larger is better by more than the margin
+    /// with an interval that excludes 0.
     pub recommended: VariantRow,
+    /// Why, in words a practitioner can act on ("tied, no significant difference: use the
+    /// cheaper one").
+    pub why: String,
+    /// The comparison it rests on: `larger − cheaper` with its interval ("" with no cheaper one).
+    pub lead: String,
 }
 
-/// How much smaller a tied variant must be to be recommended over the best: at most this share of
-/// its parameters. A few parameters (a last-layer bias) are no reason to give up the best mean.
+/// How much smaller a variant must be to count as the cheaper candidate: at most this share of
+/// the best's parameters. A few parameters (a last-layer bias) make no cheaper head.
 pub const SMALLER: f64 = 0.5;
 
-/// The margin within which a smaller variant counts as as good as the best (one accuracy point).
+/// The margin a larger head must beat the cheaper one by to be recommended (one accuracy point);
+/// an answer claim's own `rope` takes its place.
 pub const EQUIVALENCE: f64 = 0.01;
 
 /// The row of best mean validation accuracy; exact ties go to the first in grid order. The one
@@ -40,76 +49,166 @@ pub fn best_on_val<'a>(rows: impl IntoIterator<Item = &'a VariantRow>) -> Option
         })
 }
 
-/// Per size: the best mean val accuracy, the variants tied with it (not significantly worse: the
-/// paired 95% interval of the per-seed difference contains 0), and what to use.
+/// The rule, on one comparison of the larger option against the cheaper one: the larger is used
+/// only when it is better by more than `margin` and its interval excludes 0. Returns whether to
+/// use the larger, and the reason in words. `lead` is `larger − cheaper`.
+fn weigh(lead: &stats::Interval, margin: f64) -> (bool, String) {
+    let pp = |x: f64| format!("{:.2} pp", x * 100.0);
+    if !lead.half.is_finite() {
+        return (false, "one seed, no interval: use the cheaper one".into());
+    }
+    if lead.lo() > 0.0 && lead.mean > margin {
+        (
+            true,
+            format!(
+                "the larger is better by more than the ±{} margin",
+                pp(margin)
+            ),
+        )
+    } else if lead.lo() > 0.0 {
+        (
+            false,
+            format!(
+                "the larger is ahead, by less than the ±{} margin: use the cheaper one unless that gap matters to you",
+                pp(margin)
+            ),
+        )
+    } else if lead.hi() < 0.0 {
+        (false, "the cheaper one is better".into())
+    } else if lead.lo() > -margin && lead.hi() < margin {
+        (
+            false,
+            format!("equivalent within ±{}: use the cheaper one", pp(margin)),
+        )
+    } else {
+        (
+            false,
+            "tied, no significant difference: use the cheaper one".into(),
+        )
+    }
+}
+
+/// `larger − cheaper = +0.50 pp [-0.20, +1.20] on val`.
+fn lead_text(lead: &stats::Interval, names: [&str; 2], on: &str) -> String {
+    format!(
+        "{} − {} = {:+.2} pp [{:+.2}, {:+.2}] on {on}",
+        names[0],
+        names[1],
+        lead.mean * 100.0,
+        lead.lo() * 100.0,
+        lead.hi() * 100.0
+    )
+}
+
+/// Per size: what to use. With an answer claim that compares two heads (`tuned`), its judged
+/// rows decide (leave-one-seed-out, on test: the same interval as its verdict), so the answer
+/// and this table cannot advise differently; otherwise the variants are weighed on val. Either
+/// way one rule: the cheaper option unless the larger is better by more than the margin with an
+/// interval that excludes 0.
 pub fn recommendations(
     results: &Results,
     rows: &[VariantRow],
     sizes: &[u64],
+    claims: &[ClaimResult],
+    tuned: &[Tuned],
 ) -> Result<Vec<Pick>, ReportError> {
+    let answer = results.experiment.answer_claim().and_then(|claim| {
+        let judged = claims.iter().find(|c| c.claim.id == claim.id)?;
+        let (a, b) = (claim.a.head?, claim.b.head?);
+        (a != b && judged.claim.compare == ablate_spec::Compare::Tuned).then_some((judged, a, b))
+    });
     let mut picks = Vec::new();
     for &size in sizes {
         let at: Vec<&VariantRow> = rows.iter().filter(|r| r.train_per_class == size).collect();
         let Some(best) = best_on_val(at.iter().copied()) else {
             continue;
         };
-        let best_variant = results
-            .variant(&best.variant)
-            .ok_or_else(|| ReportError::Input {
-                path: "runs".into(),
-                message: format!("unknown variant {}", best.variant),
-            })?;
-        let mut tied = Vec::new();
-        let mut equivalent: Vec<String> = Vec::new();
-        for row in at.iter().filter(|r| r.variant != best.variant) {
-            let Some(variant) = results.variant(&row.variant) else {
-                continue;
+        if let Some((judged, a, b)) = answer {
+            let tuned_of = |head: HeadKind| {
+                tuned
+                    .iter()
+                    .find(|t| t.head == head && t.row.train_per_class == size)
             };
-            let lead = val_lead(results, variant, best_variant, size)?.ok_or_else(|| {
-                ReportError::Input {
-                    path: "runs".into(),
-                    message: format!(
-                        "no seed pairs {} with the best variant {} at {size}/class",
-                        row.variant, best.variant
-                    ),
-                }
-            })?;
-            let contains_zero = !(lead.lo() > 0.0 || lead.hi() < 0.0) || !lead.half.is_finite();
-            if contains_zero {
-                tied.push((*row).clone());
-            }
-            // Not significantly worse is not "as good": to replace the best, a smaller variant's
-            // whole interval must lie within the margin.
-            if lead.lo() > -EQUIVALENCE && lead.hi() < EQUIVALENCE {
-                equivalent.push(row.variant.clone());
+            let row = judged.rows.iter().find(|r| r.train_per_class == size);
+            if let (Some(row), Some(ta), Some(tb)) = (row, tuned_of(a), tuned_of(b)) {
+                // Larger and cheaper by parameters; the claim measures a - b.
+                let (larger, cheaper, sign) = if ta.row.params > tb.row.params {
+                    (ta, tb, 1.0)
+                } else {
+                    (tb, ta, -1.0)
+                };
+                let lead = stats::Interval {
+                    mean: sign * row.adjusted.mean,
+                    ..row.adjusted
+                };
+                let on = if results.has_test() { "test" } else { "val" };
+                let (use_larger, why) = if row.verdict == Verdict::Unmeasured {
+                    (false, "not measured: use the cheaper one".to_string())
+                } else {
+                    weigh(&lead, judged.claim.rope)
+                };
+                let names = [
+                    larger.head.info().thread_name,
+                    cheaper.head.info().thread_name,
+                ];
+                picks.push(Pick {
+                    train_per_class: size,
+                    larger: larger.row.clone(),
+                    lead: lead_text(&lead, names, on),
+                    cheaper: Some(cheaper.row.clone()),
+                    recommended: if use_larger {
+                        larger.row.clone()
+                    } else {
+                        cheaper.row.clone()
+                    },
+                    why,
+                });
+                continue;
             }
         }
-        // Fewest parameters; among equally small, the best mean (then grid order).
-        let smallest = tied
-            .iter()
-            .fold(None, |small: Option<&VariantRow>, row| match small {
-                Some(s)
-                    if row.params > s.params
-                        || (row.params == s.params && row.val.mean <= s.val.mean) =>
-                {
-                    Some(s)
-                }
-                _ => Some(row),
+        let best_variant = results
+            .variant(&best.variant)
+            .ok_or_else(|| unknown_variant(&best.variant))?;
+        let cheaper = best_on_val(
+            at.iter()
+                .copied()
+                .filter(|r| (r.params as f64) <= SMALLER * best.params as f64),
+        );
+        let Some(cheaper) = cheaper else {
+            picks.push(Pick {
+                train_per_class: size,
+                larger: best.clone(),
+                cheaper: None,
+                recommended: best.clone(),
+                why: "no variant with at most half its parameters: the best on val".into(),
+                lead: String::new(),
             });
-        let recommended = match smallest {
-            Some(s)
-                if (s.params as f64) <= SMALLER * best.params as f64
-                    && equivalent.contains(&s.variant) =>
-            {
-                s.clone()
-            }
-            _ => best.clone(),
+            continue;
         };
+        let cheaper_variant = results
+            .variant(&cheaper.variant)
+            .ok_or_else(|| unknown_variant(&cheaper.variant))?;
+        let lead = val_lead(results, best_variant, cheaper_variant, size)?.ok_or_else(|| {
+            ReportError::Input {
+                path: "runs".into(),
+                message: format!(
+                    "no seed pairs {} with the best variant {} at {size}/class",
+                    cheaper.variant, best.variant
+                ),
+            }
+        })?;
+        let (use_larger, why) = weigh(&lead, EQUIVALENCE);
         picks.push(Pick {
             train_per_class: size,
-            best: best.clone(),
-            tied,
-            recommended,
+            larger: best.clone(),
+            lead: lead_text(&lead, ["best", "cheaper"], "val"),
+            cheaper: Some(cheaper.clone()),
+            recommended: if use_larger {
+                best.clone()
+            } else {
+                cheaper.clone()
+            },
+            why,
         });
     }
     Ok(picks)
@@ -139,6 +238,9 @@ pub struct Tuned {
     /// Where the grid has both regimes, each is tuned on its own (`Some(true)`: fine-tuned), since
     /// the asker's question is which head to put on the backbone *in* a regime; `None` otherwise.
     pub finetuned: Option<bool>,
+    /// The chosen values that sit at an end of their axis ("lr=0.0001, the lowest tried"): the
+    /// best may lie beyond the grid. A lowest value of 0 (no dropout, no L2) is no edge.
+    pub edges: Vec<String>,
 }
 
 impl Tuned {
@@ -205,12 +307,16 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             }
             None => None,
         };
+        let same_key: Vec<&HeadVariant> = in_key()
+            .filter_map(|r| results.variant(&r.variant))
+            .collect();
         tuned.push(Tuned {
             head: variant.kind(),
             row: row.clone(),
             runner_up,
             chosen: swept_settings(results, variant),
             finetuned,
+            edges: grid_edges(variant, &same_key),
         });
     }
     Ok(tuned)
@@ -245,6 +351,38 @@ fn val_lead(
     }))
 }
 
+/// The chosen variant's training settings (learning rate, epochs, L2: the switches that stand in
+/// for a `[train]` setting) that are the lowest or highest along their axis: among the
+/// `candidates` that differ from it in that switch alone (the line through the choice).
+fn grid_edges(chosen: &HeadVariant, candidates: &[&HeadVariant]) -> Vec<String> {
+    let mut edges = Vec::new();
+    for switch in Switch::of(chosen.kind()).filter(|s| s.spec().fallback.is_some()) {
+        let Some(x) = chosen.number_of(switch) else {
+            continue;
+        };
+        let line: Vec<f64> = candidates
+            .iter()
+            .filter(|v| {
+                Switch::of(chosen.kind())
+                    .filter(|s| *s != switch)
+                    .all(|s| v.get(s) == chosen.get(s))
+            })
+            .filter_map(|v| v.number_of(switch))
+            .collect();
+        if line.len() < 2 {
+            continue;
+        }
+        let lo = line.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = line.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if x == lo && x > 0.0 {
+            edges.push(format!("{}={x}, the lowest tried", switch.key()));
+        } else if x == hi {
+            edges.push(format!("{}={x}, the highest tried", switch.key()));
+        }
+    }
+    edges
+}
+
 fn unknown_variant(name: &str) -> ReportError {
     ReportError::Input {
         path: "runs".into(),
@@ -274,10 +412,11 @@ mod tests {
     use crate::summary::variant_summary;
     use crate::testing::{self, Cell};
 
-    /// What to use never calls a significantly worse variant tied, however small the gap; a noisy
-    /// one is tied; and a few parameters saved are no reason to leave the best.
+    /// What to use: the cheaper candidate is the best of the small variants, not the smallest;
+    /// it is used unless the larger is better by more than the margin with an interval excluding
+    /// 0; a few parameters saved make no cheaper candidate.
     #[test]
-    fn a_significantly_worse_variant_is_never_tied() {
+    fn the_cheaper_option_unless_the_larger_is_clearly_better() {
         let experiment = testing::experiment(
             r#"
 name = "ties"
@@ -286,45 +425,47 @@ claims = []
 kind = "features"
 path = "f.safetensors"
 [grid]
-head = ["mlp"]
-dropout = [0.0, 0.25, 0.5]
-last_bias = [true, false]
-train_per_class = [10]
+head = ["mlp", "linear"]
+dropout = [0.0, 0.5]
+weight_decay = { linear = [0.0, 0.1] }
+train_per_class = [10, 20]
 seeds = [0, 1, 2, 3, 4]
 "#,
         );
-        // drop0: best; drop0.25: 0.3 pp worse at every seed (spread 0.02 pp); drop0.5: as good on
-        // average, noisy. Without the last bias: 4 parameters fewer, same accuracy.
-        let worse = diffs(-0.003, 0.0002);
-        let noisy = diffs(0.0, 0.01);
-        let results = testing::results(experiment, None, |v, _, seed| {
-            let p = v.dropout();
-            let d = if p == 0.0 {
-                0.0
-            } else if p == 0.25 {
-                worse[seed as usize]
-            } else {
-                noisy[seed as usize] - 0.0001
+        // At 10/class the best mlp leads the best linear by 0.5 pp (tied within the margin); at
+        // 20/class by 3 pp at every seed (clearly better). linear wd0.1 is the better linear.
+        let jitter = diffs(0.0, 0.002);
+        let results = testing::results(experiment, None, |v, size, seed| {
+            let base = 0.8 + jitter[seed as usize];
+            let acc = match (v.kind(), v.dropout(), v.weight_decay()) {
+                (HeadKind::Mlp, 0.5, _) => base + if size == 10 { 0.005 } else { 0.03 },
+                (HeadKind::Mlp, _, _) => base - 0.01,
+                (_, _, Some(wd)) if wd > 0.0 => base,
+                _ => base - 0.02,
             };
-            let mut cell = Cell::acc(1.0, 0.8 + d, 0.8 + d);
-            cell.params = if v.is_on(ablate_spec::Switch::LastBias) {
-                14
-            } else {
-                10
-            };
+            let mut cell = Cell::acc(1.0, acc, acc);
+            cell.params = if v.kind() == HeadKind::Mlp { 1000 } else { 10 };
             cell
         });
         let (_, rows) = variant_summary(&results).unwrap();
-        let picks = recommendations(&results, &rows, &[10]).unwrap();
-        let pick = &picks[0];
-        assert_eq!(pick.best.variant, "mlp-bias1-relu1-drop0-last1");
-        let tied: Vec<&str> = pick.tied.iter().map(|r| r.variant.as_str()).collect();
-        assert!(!tied.iter().any(|v| v.contains("drop0.25")), "{tied:?}");
-        assert!(tied.contains(&"mlp-bias1-relu1-drop0.5-last1"), "{tied:?}");
-        // The twin without the last bias is tied (same numbers) and has 10 of 14 parameters: more
-        // than half, so the best stays the recommendation.
-        assert!(tied.contains(&"mlp-bias1-relu1-drop0-last0"), "{tied:?}");
-        assert_eq!(pick.recommended.variant, pick.best.variant);
+        let picks = recommendations(&results, &rows, &[10, 20], &[], &[]).unwrap();
+        let at10 = &picks[0];
+        assert_eq!(at10.larger.variant, "mlp-bias1-relu1-drop0.5-last1");
+        assert_eq!(
+            at10.cheaper.as_ref().unwrap().variant,
+            "linear-last1-wd0.1",
+            "the best of the small ones, not the first"
+        );
+        assert_eq!(at10.recommended.variant, "linear-last1-wd0.1");
+        assert!(at10.why.contains("use the cheaper one"), "{}", at10.why);
+        assert!(
+            at10.lead.starts_with("best − cheaper = +0.50 pp"),
+            "{}",
+            at10.lead
+        );
+        let at20 = &picks[1];
+        assert_eq!(at20.recommended.variant, "mlp-bias1-relu1-drop0.5-last1");
+        assert!(at20.why.contains("more than the"), "{}", at20.why);
     }
 }
 

@@ -99,6 +99,12 @@ pub struct FigureSpec {
     pub build: fn(&Inputs) -> Result<Option<Drawing>, ReportError>,
 }
 
+pub const HEAD_DIFFERENCE: FigureSpec = FigureSpec {
+    stem: "head_difference",
+    alt: "the answer's difference between the two heads per training size, with the interval its verdict read, the zero line and the margin",
+    build: |i| Ok(figures::head_difference(i.results, &i.analysis.claims).map(Drawing::Lines)),
+};
+
 pub const ACCURACY_BY_SIZE: FigureSpec = FigureSpec {
     stem: "accuracy_by_size",
     alt: "accuracy vs training-set size of the two heads tuned on val, and the highlighted variants",
@@ -157,7 +163,8 @@ pub const VARIANCE_SHIFT: FigureSpec = FigureSpec {
 };
 
 /// Every figure, in the order they are written.
-pub const FIGURES: [FigureSpec; 6] = [
+pub const FIGURES: [FigureSpec; 7] = [
+    HEAD_DIFFERENCE,
     ACCURACY_BY_SIZE,
     VAL_ACC_BY_EPOCH,
     FINAL_ACCURACY,

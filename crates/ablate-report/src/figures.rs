@@ -5,6 +5,7 @@ use ablate_spec::{Drawn, HeadKind, HeadVariant, Switch};
 use plotters::style::RGBColor;
 use polars::prelude::*;
 
+use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
 use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, Panel, look};
@@ -456,5 +457,79 @@ pub fn variance_shift(
         } else {
             ("mean (95% CI); val acc".into(), "—".into())
         },
+    })
+}
+
+/// The answer claim's question as a difference: `a − b` per training size with the interval its
+/// verdict read (simultaneous 95%, leave-one-seed-out for `tuned`, over seeds and test images), a
+/// zero line and the claim's margin. `None` without an answer claim.
+pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<LineFigure> {
+    let claim = results.experiment.answer_claim()?;
+    let judged = claims.iter().find(|c| c.claim.id == claim.id)?;
+    let name = |h: Option<ablate_spec::HeadKind>, side: &str| {
+        h.map_or(side.to_string(), |h| h.info().thread_name.to_string())
+    };
+    let (a, b) = (name(claim.a.head, "a"), name(claim.b.head, "b"));
+    let points: Vec<(f64, f64, f64)> = judged
+        .rows
+        .iter()
+        .filter(|r| r.adjusted.half.is_finite())
+        .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let flat = |y: f64| xs.iter().map(|&x| (x, y, 0.0)).collect::<Vec<_>>();
+    let grey = |shade: u8, dashed: bool| Look {
+        color: RGBColor(shade, shade, shade),
+        dashed,
+        width: 1,
+    };
+    let rope = judged.claim.rope;
+    let mut curves = vec![
+        Curve {
+            label: format!("±{} pp margin", rope * 100.0),
+            look: grey(150, true),
+            points: flat(rope),
+        },
+        Curve {
+            label: format!("±{} pp margin", rope * 100.0),
+            look: grey(150, true),
+            points: flat(-rope),
+        },
+        Curve {
+            label: "0: no difference".into(),
+            look: grey(0, false),
+            points: flat(0.0),
+        },
+    ];
+    let tuned = judged.claim.compare == ablate_spec::Compare::Tuned;
+    curves.push(Curve {
+        label: format!(
+            "{a} − {b}{}, simultaneous 95% CI",
+            if tuned { " (each tuned on val)" } else { "" }
+        ),
+        look: Look {
+            color: RGBColor(8, 69, 148),
+            dashed: false,
+            width: 3,
+        },
+        points,
+    });
+    let on = if results.has_test() { "test" } else { "val" };
+    Some(LineFigure {
+        title: format!("{a} − {b}: {on} accuracy difference per training size"),
+        x_label: "training images per class".into(),
+        y_label: format!("{a} − {b} ({on} accuracy, pp)"),
+        panels: vec![Panel {
+            title: format!("claim {}", judged.claim.id),
+            curves,
+        }],
+        log_x: xs.len() > 1,
+        log_y: false,
+        band: true,
+        integer_x: true,
+        percent_y: true,
     })
 }

@@ -14,7 +14,6 @@
 //! ```
 
 mod analysis;
-mod bootstrap;
 mod choose;
 mod contrast;
 mod error;
@@ -28,6 +27,7 @@ mod per_class;
 mod plots;
 mod regimes;
 mod results;
+mod spread;
 mod stats;
 mod summary;
 #[cfg(test)]

@@ -294,7 +294,16 @@ fn draw_panel<DB: DrawingBackend>(
                     if log_y {
                         format!("{y:.0e}")
                     } else if percent_y {
-                        format!("{:.0}", y * 100.0)
+                        // Ticks a fraction of a point apart need a decimal to stay distinct.
+                        let digits = usize::from((y1 - y0) * 100.0 < 8.0);
+                        let v = y * 100.0;
+                        // No "-0.0": a zero tick reads 0.
+                        let v = if v.abs() < 0.5 * 10f64.powi(-(digits as i32)) {
+                            0.0
+                        } else {
+                            v
+                        };
+                        format!("{v:.digits$}")
                     } else {
                         format!("{y:.2}")
                     }
@@ -328,7 +337,8 @@ fn draw_panel<DB: DrawingBackend>(
                         .draw_series(LineSeries::new(line.clone(), style))
                         .map_err(text_err)?;
                 }
-                if line.len() <= 6 {
+                // Points are marked on the few-point lines of data, not on reference lines.
+                if line.len() <= 6 && curve.look.width > 1 {
                     chart
                         .draw_series(line.iter().map(|p| Circle::new(*p, 3, color.filled())))
                         .map_err(text_err)?;

@@ -85,6 +85,8 @@ pub enum Verdict {
     /// The whole interval lies within the claim's margin (`rope`): no difference that matters.
     Equivalent,
     Inconclusive,
+    /// No measurement to judge (both sides at a ceiling, or no spread): the row says why.
+    Unmeasured,
 }
 
 impl Verdict {
@@ -94,6 +96,7 @@ impl Verdict {
             Verdict::Contradicted => "contradicted",
             Verdict::Equivalent => "equivalent",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::Unmeasured => "not measured",
         }
     }
 }
@@ -128,6 +131,7 @@ pub fn within_margin(interval: &Interval, rope: f64) -> bool {
         && interval.hi() < rope
 }
 
+#[cfg(test)]
 /// Two-sided p-value of the paired t test (the test the interval inverts).
 pub fn t_test_p(interval: &Interval) -> f64 {
     if interval.n < 2 || !interval.sd.is_finite() {
@@ -165,66 +169,6 @@ pub fn sign_flip_p(diffs: &[f64]) -> f64 {
         }
     }
     extreme as f64 / (1u64 << n) as f64
-}
-
-/// The share of paired seeds whose difference `a - b` is positive (ties count half).
-pub fn p_improvement(diffs: &[f64]) -> f64 {
-    if diffs.is_empty() {
-        return f64::NAN;
-    }
-    let score: f64 = diffs
-        .iter()
-        .map(|d| {
-            if *d > 0.0 {
-                1.0
-            } else if *d == 0.0 {
-                0.5
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    score / diffs.len() as f64
-}
-
-/// Seeds at which the `level` half-width would fall below `target`, from the observed spread `sd`
-/// of the paired differences: the smallest n >= 2 with t(n-1) sd / sqrt(n) < target (None above
-/// 10000).
-pub fn seeds_needed(sd: f64, target: f64, level: f64) -> Option<usize> {
-    if !(sd.is_finite() && target > 0.0) {
-        return None;
-    }
-    (2..=10_000).find(|&n| half_width_at(n, sd, level) < target)
-}
-
-/// Seeds at which an inconclusive interval would, if its mean and spread held, settle under the
-/// rule that judged it (intervals at `level`): shrink enough to exclude 0 (half-width < |mean|)
-/// or to fit inside the margin (half-width < rope - |mean|).
-pub fn seeds_to_settle(interval: &Interval, rope: f64, level: f64) -> Option<usize> {
-    let mean = interval.mean.abs();
-    let target = mean.max(rope - mean);
-    if target.is_nan() || target <= 0.0 {
-        return None;
-    }
-    seeds_needed(interval.sd, target, level)
-}
-
-/// Like [`seeds_to_settle`] when part of the interval does not shrink with seeds (the test split's
-/// own noise, half-width `floor` at the same level): the smallest n whose combined half-width
-/// `sqrt(t_half(n)² + floor²)` reaches the target; `None` when `floor` alone is already too wide
-/// (more seeds will not settle it) or above 10000.
-pub fn seeds_to_settle_with_floor(
-    interval: &Interval,
-    rope: f64,
-    level: f64,
-    floor: f64,
-) -> Option<usize> {
-    let mean = interval.mean.abs();
-    let target = mean.max(rope - mean);
-    if target.is_nan() || target <= 0.0 || floor >= target || !interval.sd.is_finite() {
-        return None;
-    }
-    (2..=10_000).find(|&n| half_width_at(n, interval.sd, level).hypot(floor) < target)
 }
 
 /// The exactness rule of `identical` claims: both measured gaps within their tolerances (the loss
@@ -334,24 +278,18 @@ mod tests {
     }
 
     #[test]
-    fn improvement_margin_and_seeds_needed() {
-        assert_eq!(p_improvement(&[0.1, -0.2, 0.3, 0.0]), 0.625);
-        // sd 0.02, margin 0.01: t(16) 2.1199 * 0.02 / sqrt(17) = 0.01028 (not yet),
-        // t(17) 2.1098 * 0.02 / sqrt(18) = 0.009946 (below) -> 18 seeds.
-        assert_eq!(seeds_needed(0.02, 0.01, LEVEL), Some(18));
-        assert_eq!(seeds_needed(f64::NAN, 0.01, LEVEL), None);
-        // Mean 0.004 with sd 0.02 and margin 0.01: settling means half-width < max(0.004, 0.006).
-        let i = Interval {
-            n: 5,
-            mean: 0.004,
-            sd: 0.02,
-            half: half_width(5, 0.02),
-        };
+    fn seeds_needed_and_margin() {
+        // Five differences of sd 0.02 exactly: sd 0.02, margin 0.01: t(16) 2.1199 * 0.02 /
+        // sqrt(17) = 0.01028 (not yet), t(17) 2.1098 * 0.02 / sqrt(18) = 0.009946 -> 18 seeds.
+        let z = [-1.2, 0.4, 1.1, -0.6, 0.3];
+        let m = z.iter().sum::<f64>() / 5.0;
+        let sd = (z.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / 4.0).sqrt();
+        let diffs: Vec<f64> = z.iter().map(|v| (v - m) / sd * 0.02).collect();
+        let spread = crate::spread::Spread::over_seeds(&diffs);
         assert_eq!(
-            seeds_to_settle(&i, 0.01, LEVEL),
-            seeds_needed(0.02, 0.006, LEVEL)
+            spread.seeds_for(0.01, |s, n| s.half_with(n, LEVEL)),
+            Some(18)
         );
-        assert!(seeds_to_settle(&i, 0.01, LEVEL).unwrap() > 18);
         let tight = t_interval(&[0.002, -0.001, 0.001, 0.0, 0.003]);
         assert!(within_margin(&tight, 0.01));
         let wide = t_interval(&[0.02, -0.03, 0.01, -0.01, 0.005]);

@@ -15,6 +15,8 @@ pub struct HeadInfo {
     pub word: &'static str,
     /// The forum thread's name for it (`model1`), which the report's figures and answer use.
     pub thread_name: &'static str,
+    /// Its name in a plain sentence, for a reader who has not seen the thread.
+    pub plain_name: &'static str,
     /// The report's line for it when the experiment's `[report] heads` says nothing (Markdown).
     pub describe: &'static str,
     /// Its share of a cell's cost per training row, relative to the others (shard balancing):
@@ -39,6 +41,7 @@ pub const HEADS: [HeadInfo; 2] = [
         kind: HeadKind::Mlp,
         word: "mlp",
         thread_name: "model1",
+        plain_name: "MLP head (model1)",
         describe: "**model1** (`mlp`): `Linear(F→H, bias on/off) → ReLU (on/off) → BatchNorm1d → Dropout(p) → Linear(H→C)`",
         cost_width: |train| train.hidden as f64,
         drawn: Drawn::BySwitches,
@@ -47,6 +50,7 @@ pub const HEADS: [HeadInfo; 2] = [
         kind: HeadKind::Linear,
         word: "linear",
         thread_name: "model2",
+        plain_name: "single Linear head (model2)",
         describe: "**model2** (`linear`): `Linear(F→C)`",
         // In units where the mlp costs `hidden`. Measured on the forum grid (flex, 2 cores): a
         // linear cell takes 1/40 to 1/80 of an mlp cell of the same size, because fixed per-step

@@ -10,54 +10,74 @@ use ablate_results::columns::{epochs as ec, runs as rc};
 use ablate_spec::{Claim, Expect, Metric};
 use polars::prelude::*;
 
-use crate::bootstrap::TwoWay;
 use crate::error::ReportError;
 use crate::frame::{f64s, u64s};
 use crate::results::Results;
+use crate::spread::Spread;
 use crate::stats::{self, Interval, Verdict};
 
-pub use judge::{Evidence, Exactness, Rule, judge};
+pub use judge::{
+    DETECTABLE_TARGET, Degenerate, Evidence, Exactness, FEW_SEEDS, Rule, Sensitivity, judge,
+};
 pub use pairing::{Contrast, PairedCell, pair, pair_if_any};
 
 /// The verdict of one claim at one training size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimRow {
     pub train_per_class: u64,
-    /// Paired differences `a - b`, one per seed (averaged over the variant pairs at that seed), with
-    /// their 95% t interval.
+    /// Paired differences `a - b`, one per seed (averaged over the variant pairs at that seed):
+    /// their mean, their sd over seeds, and the 95% interval's half-width ([`Spread`]: over seeds
+    /// and, for test accuracy, test images).
     pub diff: Interval,
     /// The same differences with the interval that judged them: simultaneous over the claim's
     /// sizes (Bonferroni, each at [`stats::family_level`]), so a claim judged at three sizes is
     /// wrong anywhere with at most 5% chance.
     pub adjusted: Interval,
-    /// Seeds whose difference lies on the expected side.
+    /// Seeds whose difference lies on the expected side, and seeds with no difference at all.
     pub agree: usize,
-    /// `compare = "best"` or `"tuned"`: the `b` variant it was compared with.
+    pub ties: usize,
+    /// `compare = "best"` or `"tuned"`: the `b` variant it was compared with (`tuned`: the choice
+    /// on every seed's val; the differences themselves are leave-one-seed-out).
     pub opponent: Option<String>,
     /// `compare = "tuned"`: the `a` variant chosen on val.
     pub chosen: Option<String>,
+    /// `compare = "tuned"`: in how many of the leave-one-seed-out folds the choice (both sides)
+    /// was the same as on every seed.
+    pub stable_folds: Option<(usize, usize)>,
     /// `identical` claims: the largest per-epoch |train-loss difference| and the largest |gradient|
     /// of the `a` side's pre-BN bias, over every pair and seed at this size.
     pub exactness: Option<Exactness>,
-    /// Two-sided paired t test (the test the interval inverts); NaN for `identical` claims.
-    pub p_t: f64,
+    /// Two-sided p-value of "no difference", the test the 95% interval inverts; NaN for
+    /// `identical` claims.
+    pub p_value: f64,
     /// Exact sign-flip permutation test over the seeds' differences; NaN for `identical` claims.
     pub p_flip: f64,
-    /// `p_t` adjusted within the claim's family of sizes (Bonferroni, `min(1, k p)`), the test the
-    /// adjusted interval inverts.
+    /// `p_value` adjusted within the claim's family of sizes (Bonferroni, `min(1, k p)`), the test
+    /// the adjusted interval inverts.
     pub p_adjusted: f64,
-    /// Share of seeds with `a > b` (ties half).
-    pub p_improvement: f64,
-    /// Test metrics with recorded predictions: the number of test images the intervals (`diff`,
-    /// `adjusted`) also resample (a two-way bootstrap over seeds and images, [`crate::bootstrap`]);
-    /// `None` when they cover training randomness only (t over seeds).
+    /// `p_value` adjusted over every judged row of the report (Holm), set by the analysis.
+    pub p_holm: Option<f64>,
+    /// Test metrics with recorded predictions: the number of test images the intervals also
+    /// cover; `None` when they cover training randomness only (t over seeds).
     pub test_images: Option<usize>,
-    /// Inconclusive rows: seeds at which the adjusted interval would settle (exclude 0 or fit inside
-    /// the margin), if the observed mean and spread held.
+    /// With test images: the 95% half-width of the test split's own part of the interval.
+    pub image_half: Option<f64>,
+    /// The smallest true difference this experiment would have detected (interval excluding 0)
+    /// with 80% power at the claim's level; `None` for `identical` and unmeasured rows.
+    pub detectable: Option<f64>,
+    /// Seeds that would bring `detectable` under one accuracy point, if the spread held; `None`
+    /// with fewer than five seeds, or when the test split alone keeps it above.
+    pub seeds_for_detectable: Option<usize>,
+    /// Inconclusive rows with at least five seeds: seeds at which the adjusted interval would
+    /// settle (exclude 0 or fit inside the margin), if the observed mean and spread held.
     pub seeds_needed: Option<usize>,
     /// Inconclusive rows whose test split alone is too noisy to settle them: the half-width of the
     /// image noise, which no number of seeds removes.
     pub test_limited: Option<f64>,
+    /// The verdict at half and at twice the margin (directional, measured rows).
+    pub sensitivity: Option<Sensitivity>,
+    /// Why the row has no verdict ([`Verdict::Unmeasured`]).
+    pub degenerate: Option<Degenerate>,
     pub verdict: Verdict,
 }
 
@@ -108,23 +128,30 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
     let mut rows = Vec::with_capacity(family);
     for size in &paired.sizes {
         let at = size.train_per_class;
-        let two_way = image_diffs(results, claim.metric, &paired.compared, at)?
-            .map(|d| TwoWay::new(&d, &format!("{}/{}", claim.id, at)));
+        let spread = size_spread(results, claim.metric, &paired.compared, size)?;
+        let at_ceiling = claim.metric.is_accuracy()
+            && paired
+                .compared
+                .iter()
+                .filter(|p| p.train_per_class == at)
+                .all(|p| p.a_value == 1.0 && p.b_value == 1.0);
         let evidence = Evidence {
             train_per_class: at,
             diffs: &size.diffs,
-            mean: size.mean,
-            sd: size.sd,
-            two_way: two_way.as_ref(),
+            spread: &spread,
             exactness: exactness
                 .as_ref()
                 .and_then(|by_size| by_size.iter().find(|(s, _)| *s == at).map(|(_, e)| *e)),
+            at_ceiling,
             family,
         };
         let mut row = judge(&rule, &evidence);
         if let Some(choice) = &size.choice {
             row.opponent = Some(choice.b.clone());
-            row.chosen = (claim.compare == ablate_spec::Compare::Tuned).then(|| choice.a.clone());
+            if claim.compare == ablate_spec::Compare::Tuned {
+                row.chosen = Some(choice.a.clone());
+                row.stable_folds = choice.stable_folds;
+            }
         }
         rows.push(row);
     }
@@ -159,6 +186,22 @@ fn pair_table(listed: &[PairedCell], sign: f64) -> Result<DataFrame, ReportError
         .collect()
         .map_err(ReportError::table("summarising the variant pairs"))?;
     with_interval_ends(per_pair, "seeds", "diff_mean", "diff_sd")
+}
+
+/// The spread of one size's differences: over seeds and test images where the metric is test
+/// accuracy with recorded predictions, over seeds otherwise.
+pub(crate) fn size_spread(
+    results: &Results,
+    metric: Metric,
+    compared: &[PairedCell],
+    size: &pairing::SizeDiffs,
+) -> Result<Spread, ReportError> {
+    Ok(
+        match image_diffs(results, metric, compared, size.train_per_class)? {
+            Some(d) => Spread::over_seeds_and_images(&d),
+            None => Spread::over_seeds(&size.diffs),
+        },
+    )
 }
 
 /// Per seed at `size`: the per-image differences `correct_a - correct_b` on the test split, averaged
@@ -527,7 +570,7 @@ seeds = [0, 1, 2, 3, 4]
             row.adjusted
         );
         assert_eq!(row.verdict, Verdict::Inconclusive);
-        assert!((row.p_adjusted - (3.0 * row.p_t).min(1.0)).abs() < 1e-12);
+        assert!((row.p_adjusted - (3.0 * row.p_value).min(1.0)).abs() < 1e-12);
         let needed = row
             .seeds_needed
             .expect("an inconclusive row says what would settle it");

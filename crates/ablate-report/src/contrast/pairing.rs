@@ -73,7 +73,9 @@ pub struct PairedCell {
     pub seed: u64,
     pub a_cell: String,
     pub b_cell: String,
-    /// `metric(a) - metric(b)`.
+    /// `metric(a)`, `metric(b)` and their difference.
+    pub a_value: f64,
+    pub b_value: f64,
     pub diff: f64,
 }
 
@@ -82,6 +84,9 @@ pub struct PairedCell {
 pub struct Choice {
     pub a: String,
     pub b: String,
+    /// `tuned`: in how many leave-one-seed-out folds (of how many) both sides chose as on every
+    /// seed.
+    pub stable_folds: Option<(usize, usize)>,
 }
 
 /// One training size: one difference per seed (the mean over the variant pairs at that seed, so
@@ -234,7 +239,7 @@ pub fn pair_if_any(results: &Results, contrast: &Contrast) -> Result<Option<Pair
     };
     // In grid order from the start: the choices below average over these rows, and a fixed order
     // keeps those sums, and so the ties they break, the same on every run.
-    let mut paired = in_grid_order(
+    let paired = in_grid_order(
         pair_frame
             .lazy()
             .join(
@@ -264,15 +269,26 @@ pub fn pair_if_any(results: &Results, contrast: &Contrast) -> Result<Option<Pair
     } else {
         None
     };
-    // `best` keeps the strongest opponent, `tuned` the chosen variant of each side; both choose on val.
-    match contrast.compare {
-        Compare::All => {}
-        Compare::Best => paired = keep_best_on_val(paired, "b"),
-        Compare::Tuned => paired = keep_best_on_val(keep_best_on_val(paired, "a"), "b"),
-    }
-    let paired = in_grid_order(paired)
-        .collect()
-        .map_err(ReportError::table("pairing the cells"))?;
+    // `best` keeps the strongest opponent (chosen on every seed's val). `tuned` chooses each side
+    // on val too, but measures leave-one-seed-out: a seed's difference is that of the variants
+    // chosen on the other seeds' val, so no seed's val luck picks the variant its test scores.
+    let mut full_choice: Vec<(u64, Choice)> = Vec::new();
+    let paired = match contrast.compare {
+        Compare::All => in_grid_order(paired)
+            .collect()
+            .map_err(ReportError::table("pairing the cells"))?,
+        Compare::Best => in_grid_order(keep_best_on_val(paired, "b"))
+            .collect()
+            .map_err(ReportError::table("pairing the cells"))?,
+        Compare::Tuned => {
+            let every = paired
+                .collect()
+                .map_err(ReportError::table("pairing the cells"))?;
+            let (held_out, choices) = leave_one_seed_out(&every)?;
+            full_choice = choices;
+            pairs_frame(&held_out)?
+        }
+    };
     if paired.height() == 0 {
         return Ok(None);
     }
@@ -323,15 +339,22 @@ pub fn pair_if_any(results: &Results, contrast: &Contrast) -> Result<Option<Pair
                 .collect(),
             mean,
             sd,
-            // The first pair of a size in grid order: after a choice every pair of the size is the
-            // chosen one.
-            choice: (contrast.compare != Compare::All)
-                .then(|| compared.iter().find(|p| p.train_per_class == size))
-                .flatten()
-                .map(|p| Choice {
-                    a: p.a_variant.clone(),
-                    b: p.b_variant.clone(),
-                }),
+            choice: match contrast.compare {
+                Compare::All => None,
+                // After the choice every pair of the size is the chosen one.
+                Compare::Best => compared
+                    .iter()
+                    .find(|p| p.train_per_class == size)
+                    .map(|p| Choice {
+                        a: p.a_variant.clone(),
+                        b: p.b_variant.clone(),
+                        stable_folds: None,
+                    }),
+                Compare::Tuned => full_choice
+                    .iter()
+                    .find(|(s, _)| *s == size)
+                    .map(|(_, c)| c.clone()),
+            },
         })
         .collect();
     Ok(Some(Paired {
@@ -339,6 +362,98 @@ pub fn pair_if_any(results: &Results, contrast: &Contrast) -> Result<Option<Pair
         listed,
         sizes,
     }))
+}
+
+/// The held-out pairs (one per size and seed) and the all-seeds choice per size.
+type HeldOut = (Vec<PairedCell>, Vec<(u64, Choice)>);
+
+/// Leave-one-seed-out selection over every `a` x `b` pair of `every` (a paired frame before any
+/// choice): per size and held-out seed, each side's variant of best mean val over the other seeds
+/// (ties to grid order), paired at the held-out seed. Also the choice on every seed, per size, with
+/// the folds that agree with it. One seed alone: its choice is the all-seeds one.
+fn leave_one_seed_out(every: &DataFrame) -> Result<HeldOut, ReportError> {
+    use std::collections::BTreeMap;
+    let cells = paired_cells(every)?;
+    let ranks = |side: &str| u64s(every, &format!("{side}_rank"));
+    let (a_rank, b_rank) = (ranks("a")?, ranks("b")?);
+    let (sel_a, sel_b) = (f64s(every, "sel_a")?, f64s(every, "sel_b")?);
+    // Per size, per side: variant -> (grid rank, val per seed).
+    type Side = BTreeMap<String, (u64, BTreeMap<u64, f64>)>;
+    let mut by_size: BTreeMap<u64, (Side, Side)> = BTreeMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        let (a, b) = by_size.entry(c.train_per_class).or_default();
+        a.entry(c.a_variant.clone())
+            .or_insert_with(|| (a_rank[i], BTreeMap::new()))
+            .1
+            .insert(c.seed, sel_a[i]);
+        b.entry(c.b_variant.clone())
+            .or_insert_with(|| (b_rank[i], BTreeMap::new()))
+            .1
+            .insert(c.seed, sel_b[i]);
+    }
+    // The best mean val over the seeds other than `held_out`; ties to the lower grid rank.
+    let choose = |side: &Side, held_out: Option<u64>| -> Option<String> {
+        let mut best: Option<(f64, u64, &String)> = None;
+        for (name, (rank, vals)) in side {
+            let kept: Vec<f64> = vals
+                .iter()
+                .filter(|(s, _)| Some(**s) != held_out)
+                .map(|(_, v)| *v)
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            let mean = kept.iter().sum::<f64>() / kept.len() as f64;
+            let better = match best {
+                None => true,
+                Some((m, r, _)) => mean > m || (mean == m && *rank < r),
+            };
+            if better {
+                best = Some((mean, *rank, name));
+            }
+        }
+        best.map(|(_, _, name)| name.clone())
+    };
+    let mut held_out_pairs = Vec::new();
+    let mut choices = Vec::new();
+    for (size, (a_side, b_side)) in &by_size {
+        let (Some(full_a), Some(full_b)) = (choose(a_side, None), choose(b_side, None)) else {
+            continue;
+        };
+        let mut seeds: Vec<u64> = cells
+            .iter()
+            .filter(|c| c.train_per_class == *size)
+            .map(|c| c.seed)
+            .collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        let mut stable = 0;
+        for &seed in &seeds {
+            let (a, b) = if seeds.len() < 2 {
+                (Some(full_a.clone()), Some(full_b.clone()))
+            } else {
+                (choose(a_side, Some(seed)), choose(b_side, Some(seed)))
+            };
+            let (Some(a), Some(b)) = (a, b) else { continue };
+            if a == full_a && b == full_b {
+                stable += 1;
+            }
+            if let Some(pair) = cells.iter().find(|c| {
+                c.train_per_class == *size && c.seed == seed && c.a_variant == a && c.b_variant == b
+            }) {
+                held_out_pairs.push(pair.clone());
+            }
+        }
+        choices.push((
+            *size,
+            Choice {
+                a: full_a,
+                b: full_b,
+                stable_folds: Some((stable, seeds.len())),
+            },
+        ));
+    }
+    Ok((held_out_pairs, choices))
 }
 
 /// The typed rows of a paired frame, in its order.
@@ -350,6 +465,8 @@ fn paired_cells(frame: &DataFrame) -> Result<Vec<PairedCell>, ReportError> {
     let a_cell = strings(frame, "a_cell")?;
     let b_cell = strings(frame, "b_cell")?;
     let diff = f64s(frame, "diff")?;
+    let a_value = f64s(frame, "m_a")?;
+    let b_value = f64s(frame, "m_b")?;
     Ok((0..frame.height())
         .map(|i| PairedCell {
             a_variant: a_variant[i].clone(),
@@ -358,6 +475,8 @@ fn paired_cells(frame: &DataFrame) -> Result<Vec<PairedCell>, ReportError> {
             seed: seeds[i],
             a_cell: a_cell[i].clone(),
             b_cell: b_cell[i].clone(),
+            a_value: a_value[i],
+            b_value: b_value[i],
             diff: diff[i],
         })
         .collect())
@@ -372,6 +491,8 @@ pub(crate) fn pairs_frame(pairs: &[PairedCell]) -> Result<DataFrame, ReportError
         rc::SEED => pairs.iter().map(|p| p.seed).collect::<Vec<_>>(),
         "a_cell" => pairs.iter().map(|p| p.a_cell.as_str()).collect::<Vec<_>>(),
         "b_cell" => pairs.iter().map(|p| p.b_cell.as_str()).collect::<Vec<_>>(),
+        "m_a" => pairs.iter().map(|p| p.a_value).collect::<Vec<_>>(),
+        "m_b" => pairs.iter().map(|p| p.b_value).collect::<Vec<_>>(),
         "diff" => pairs.iter().map(|p| p.diff).collect::<Vec<_>>(),
     )
     .map_err(ReportError::table("listing the paired cells"))

@@ -1,66 +1,67 @@
-//! What to use: per size, the best variant, those tied with it, and the one rule that picks.
+//! What to use: per size, the cheaper option unless the larger is clearly better, and why.
 
 use std::fmt::Write as _;
 
 use super::format::pct;
 use crate::analysis::Analysis;
+use crate::results::Results;
 use crate::summary::VariantRow;
 
-pub fn write(w: &mut String, analysis: &Analysis) {
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let picks = &analysis.picks;
     let _ = writeln!(w, "## What to use\n");
+    let by_claim = results
+        .experiment
+        .answer_claim()
+        .filter(|c| c.compare == ablate_spec::Compare::Tuned && c.a.head != c.b.head)
+        .map(|c| c.id.clone());
+    let rule = match &by_claim {
+        Some(id) => format!(
+            "the two heads tuned on val, weighed on the [{id}](#{}) row of the same size (leave-one-seed-out, \
+             its interval and margin)",
+            super::answer::anchor(id)
+        ),
+        None => "the variant of best mean validation accuracy, weighed against the best on val among the \
+                 variants with at most half its parameters (their paired interval on val, margin ±1 \
+                 accuracy point)"
+            .to_string(),
+    };
     let _ = writeln!(
         w,
-        "Derived from the numbers, one rule: per training size, the variant with the best mean \
-         validation accuracy (exact ties: the first in grid order); *tied* with it are the variants not \
-         significantly worse, whose paired 95% interval of the difference to it contains 0 (a variant \
-         whose interval excludes 0 is never tied, however small the gap; with few seeds most variants \
-         are tied, so tied is not \"as good\"). **Use** the best, or the tied variant with the fewest \
-         parameters when it has at most half the best's *and* its whole interval lies within ±1 \
-         accuracy point of the best (equivalent, not merely not worse): then a much smaller head does \
-         as well on val. A few parameters (a last-layer bias) are no reason to give up the best mean. Chosen \
-         on validation; the test accuracy beside each is the unbiased estimate.\n"
+        "One rule, stated before the results: per training size, {rule}. **Use the cheaper option unless \
+         the larger is better by more than the margin with an interval that excludes 0**: a tie, an \
+         equivalence or a lead smaller than the margin is no reason to pay for the larger head. Advice \
+         here is never stronger than the verdict beside it.\n"
     );
     let _ = writeln!(
         w,
-        "| per class | best (val acc; test acc) | tied with it | use |"
+        "| per class | larger option (val; test) | cheaper option (val; test) | compared | use | why |"
     );
-    let _ = writeln!(w, "|---|---|---|---|");
-    let test_of = |r: &VariantRow| {
-        r.test
-            .as_ref()
-            .map_or("no test split".to_string(), |t| pct(t.mean))
+    let _ = writeln!(w, "|---|---|---|---|---|---|");
+    let accs = |r: &VariantRow| {
+        format!(
+            "{}; {}",
+            pct(r.val.mean),
+            r.test
+                .as_ref()
+                .map_or("no test split".to_string(), |t| pct(t.mean))
+        )
     };
     for p in picks {
-        // Val chose; when test then disagrees by more than the margin, say so beside the choice.
-        let caution = match (&p.best.test, &p.recommended.test) {
-            (Some(best), Some(rec))
-                if p.recommended.variant != p.best.variant
-                    && best.mean - rec.mean > crate::choose::EQUIVALENCE =>
-            {
-                format!(
-                    "; ⚠ on test {:.2} pp below the best, more than the ±1 pp val found: the smaller head's cost shows on test",
-                    (best.mean - rec.mean) * 100.0
-                )
-            }
-            _ => String::new(),
+        let cheaper = match &p.cheaper {
+            Some(c) => format!("`{}` ({}; {} parameters)", c.variant, accs(c), c.params),
+            None => "none".into(),
         };
         let _ = writeln!(
             w,
-            "| {} | `{}` ({}; {}) | {} | `{}` ({}; {}; {} parameters{caution}) |",
+            "| {} | `{}` ({}; {} parameters) | {cheaper} | {} | `{}` | {} |",
             p.train_per_class,
-            p.best.variant,
-            pct(p.best.val.mean),
-            test_of(&p.best),
-            match p.tied.len() {
-                0 => "none".to_string(),
-                1 => format!("`{}`", p.tied[0].variant),
-                n => format!("{n} variants"),
-            },
+            p.larger.variant,
+            accs(&p.larger),
+            p.larger.params,
+            if p.lead.is_empty() { "—" } else { &p.lead },
             p.recommended.variant,
-            pct(p.recommended.val.mean),
-            test_of(&p.recommended),
-            p.recommended.params
+            p.why
         );
     }
     let _ = writeln!(w);

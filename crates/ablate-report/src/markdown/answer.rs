@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use ablate_spec::{Claim, DataSpec, Expect, HeadKind, Switch};
 
-use super::format::{diff_text, margin_text, pct};
+use super::format::{ci_text, detectable_text, diff_text, margin_text, pct};
 use crate::analysis::Analysis;
+use crate::choose::Tuned;
 use crate::contrast::ClaimResult;
 use crate::regimes::Regimes;
 use crate::results::Results;
@@ -18,60 +19,27 @@ pub fn anchor(id: &str) -> String {
     format!("claim-{}", id.to_lowercase())
 }
 
-pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
+pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super::Context) {
     let _ = writeln!(w, "## The answer\n");
     let on = if analysis.has_test { "test" } else { "val" };
-    let _ = writeln!(w, "*{}*\n", context(results, on));
-    for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
-        let _ = writeln!(w, "- {}", claim_line(c));
+    let head = head_claim(results, analysis);
+    if let Some((c, heads)) = head
+        && let Some(sentence) = plain_answer(results, analysis, c, heads)
+    {
+        let _ = writeln!(w, "**{sentence}**\n");
     }
-    match head_claim(results, analysis) {
-        Some((c, [first, second])) => {
-            for row in &c.rows {
-                let size = row.train_per_class;
-                let tuned = |head: HeadKind| {
-                    analysis
-                        .tuned
-                        .iter()
-                        .find(|t| t.head == head && t.row.train_per_class == size)
-                };
-                let (Some(one), Some(two)) = (tuned(first), tuned(second)) else {
-                    continue;
-                };
-                let acc = |t: &crate::choose::Tuned| {
-                    pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean))
-                };
-                // The chosen variants and how well each fits its training set: whether model2
-                // "fits worse" at its tuned setting is part of the thread's question.
-                let _ = writeln!(
-                    w,
-                    "- **{size} per class**: {} (tuned on val) {} vs {} (tuned on val) {} on {on}: {} ([{}](#{})); chosen `{}` (train {}) and `{}` (train {})",
-                    first.info().thread_name,
-                    acc(one),
-                    second.info().thread_name,
-                    acc(two),
-                    head_words(&c.claim, row.verdict, row.adjusted.mean),
-                    c.claim.id,
-                    anchor(&c.claim.id),
-                    one.row.variant,
-                    pct(one.row.train.mean),
-                    two.row.variant,
-                    pct(two.row.train.mean),
-                );
+    let _ = writeln!(w, "*{}*\n", context(results, on));
+    match head {
+        Some((c, heads)) => {
+            head_table(w, results, analysis, c, heads, on);
+            let spec = &crate::figure_table::HEAD_DIFFERENCE;
+            if ctx.figures.contains(&spec.stem) {
+                let _ = writeln!(w, "![{}]({}.png)\n", spec.alt, spec.stem);
+            }
+            for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
+                let _ = writeln!(w, "- {}", claim_line(c));
             }
             let _ = writeln!(w, "- {}", flip_line(c));
-            let uses: Vec<String> = analysis
-                .picks
-                .iter()
-                .map(|p| format!("`{}` at {}/class", p.recommended.variant, p.train_per_class))
-                .collect();
-            if !uses.is_empty() {
-                let _ = writeln!(
-                    w,
-                    "- **What to use** (chosen on val by [one stated rule](#what-to-use); the test numbers above are the check): {}.",
-                    uses.join(", ")
-                );
-            }
         }
         None => {
             // With both regimes in the grid, each is tuned on its own: the asker's question is
@@ -102,10 +70,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                      significantly in a regime is what the claims that pin `backbone` judge (below)."
                 );
             }
+            for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
+                let _ = writeln!(w, "- {}", claim_line(c));
+            }
         }
     }
     // The other claims, one short line: the verdict table has them in full.
-    let head = head_claim(results, analysis).map(|(c, _)| c.claim.id.clone());
+    let head = head.map(|(c, _)| c.claim.id.clone());
     let others: Vec<String> = analysis
         .claims
         .iter()
@@ -150,6 +121,208 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     );
 }
 
+/// The answer claim's heads at one size: the tuned row of each, cheaper first by parameters.
+fn tuned_pair(analysis: &Analysis, heads: [HeadKind; 2], size: u64) -> Option<[&Tuned; 2]> {
+    let tuned = |head: HeadKind| {
+        analysis
+            .tuned
+            .iter()
+            .find(|t| t.head == head && t.row.train_per_class == size)
+    };
+    let (one, two) = (tuned(heads[0])?, tuned(heads[1])?);
+    Some(if one.row.params <= two.row.params {
+        [one, two]
+    } else {
+        [two, one]
+    })
+}
+
+/// The answer's first sentence: what to use and how sure, in plain words, from the answer claim's
+/// rows and the one rule of "what to use" (so the two cannot disagree).
+fn plain_answer(
+    results: &Results,
+    analysis: &Analysis,
+    c: &ClaimResult,
+    heads: [HeadKind; 2],
+) -> Option<String> {
+    let first = c.rows.first()?;
+    let [cheap, large] = tuned_pair(analysis, heads, first.train_per_class)?;
+    let (cheap_name, large_name) = (cheap.head.info().plain_name, large.head.info().plain_name);
+    let margin = margin_text(&c.claim);
+    let features =
+        if results.experiment.config.data.needs_backbone() || results.manifest.data.is_some() {
+            "On these features"
+        } else {
+            "Here"
+        };
+    let uses_large: Vec<u64> = analysis
+        .picks
+        .iter()
+        .filter(|p| {
+            results
+                .variant(&p.recommended.variant)
+                .is_some_and(|v| v.kind() == large.head)
+        })
+        .map(|p| p.train_per_class)
+        .collect();
+    let measured: Vec<&crate::contrast::ClaimRow> = c
+        .rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::Unmeasured)
+        .collect();
+    let largest_gap = measured
+        .iter()
+        .map(|r| r.adjusted.mean.abs())
+        .fold(0.0f64, f64::max);
+    // What the intervals exclude: no size's gap is larger than this, either way.
+    let ruled_out = measured
+        .iter()
+        .map(|r| r.adjusted.lo().abs().max(r.adjusted.hi().abs()))
+        .fold(0.0f64, f64::max);
+    let pp = |x: f64| format!("{:.2} pp", x * 100.0);
+    let sizes_text = |sizes: &[u64]| {
+        sizes
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let all_sizes: Vec<u64> = c.rows.iter().map(|r| r.train_per_class).collect();
+    let few = c.rows.iter().any(|r| r.diff.n < crate::contrast::FEW_SEEDS);
+    let caveat = if few {
+        " (few seeds: read it as a first look)"
+    } else {
+        ""
+    };
+    Some(if uses_large.is_empty() {
+        let all_equivalent = measured.iter().all(|r| r.verdict == Verdict::Equivalent);
+        let how = if all_equivalent {
+            format!(
+                "matched the {large_name} at every size: equivalent within ±{margin} (largest gap {}; the intervals rule out gaps above {})",
+                pp(largest_gap),
+                pp(ruled_out)
+            )
+        } else {
+            format!(
+                "was not beaten by the {large_name} by more than the ±{margin} margin at any size (largest gap {}; the intervals rule out gaps above {})",
+                pp(largest_gap),
+                pp(ruled_out)
+            )
+        };
+        format!(
+            "{features} the {cheap_name} {how}: start with the {cheap_name}, the cheaper one{caveat}."
+        )
+    } else if uses_large.len() == all_sizes.len() {
+        format!(
+            "{features} the {large_name} beat the {cheap_name} by more than the ±{margin} margin at every size (largest gap {}): use the {large_name}{caveat}.",
+            pp(largest_gap)
+        )
+    } else {
+        let rest: Vec<u64> = all_sizes
+            .iter()
+            .copied()
+            .filter(|s| !uses_large.contains(s))
+            .collect();
+        format!(
+            "It depends on the training-set size: the {large_name} beat the {cheap_name} by more than the ±{margin} margin at {} per class; at {} per class the {cheap_name} was not beaten by that much: use it there{caveat}.",
+            sizes_text(&uses_large),
+            sizes_text(&rest)
+        )
+    })
+}
+
+/// The answer's table: per size, the two tuned heads on test, their difference with its interval
+/// (leave-one-seed-out), what the experiment could have detected, the verdict and what to use.
+fn head_table(
+    w: &mut String,
+    results: &Results,
+    analysis: &Analysis,
+    c: &ClaimResult,
+    heads: [HeadKind; 2],
+    on: &str,
+) {
+    let (a, b) = (
+        side_name(c.claim.a.head, "a"),
+        side_name(c.claim.b.head, "b"),
+    );
+    let _ = writeln!(
+        w,
+        "| per class | {} tuned ({on}) | {} tuned ({on}) | {a} − {b} (simultaneous 95% CI) | smallest gap it could detect | verdict ([{}](#{})) | use |",
+        heads[0].info().thread_name,
+        heads[1].info().thread_name,
+        c.claim.id,
+        anchor(&c.claim.id)
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|");
+    let acc = |t: &Tuned| pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean));
+    for row in &c.rows {
+        let size = row.train_per_class;
+        let Some(pair) = tuned_pair(analysis, heads, size) else {
+            continue;
+        };
+        let of = |h: HeadKind| pair.iter().find(|t| t.head == h).copied();
+        let (Some(one), Some(two)) = (of(heads[0]), of(heads[1])) else {
+            continue;
+        };
+        let pick = analysis.picks.iter().find(|p| p.train_per_class == size);
+        let use_text = pick.map_or("—".to_string(), |p| {
+            let head = results
+                .variant(&p.recommended.variant)
+                .map_or(String::new(), |v| v.kind().info().thread_name.to_string());
+            format!("**{head}**: {}", p.why)
+        });
+        let _ = writeln!(
+            w,
+            "| {size} | {} | {} | {} {} | {} | {} | {use_text} |",
+            acc(one),
+            acc(two),
+            diff_text(c.claim.metric, row.adjusted.mean),
+            ci_text(c.claim.metric, row.adjusted.lo(), row.adjusted.hi()),
+            detectable_text(c.claim.metric, row),
+            head_words(&c.claim, row),
+        );
+    }
+    let _ = writeln!(w);
+    // The chosen settings, with the grid edges they sit on.
+    let mut lines = Vec::new();
+    for row in &c.rows {
+        let Some(pair) = tuned_pair(analysis, heads, row.train_per_class) else {
+            continue;
+        };
+        let parts: Vec<String> = pair
+            .iter()
+            .map(|t| {
+                let edge = if t.edges.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ⚠ at the grid's edge: {}", t.edges.join(", "))
+                };
+                format!(
+                    "{} `{}` (train {}){edge}",
+                    t.head.info().thread_name,
+                    t.row.variant,
+                    pct(t.row.train.mean)
+                )
+            })
+            .collect();
+        let folds = row.stable_folds.map_or(String::new(), |(same, n)| {
+            format!("; the same choice in {same} of {n} leave-one-seed-out folds")
+        });
+        lines.push(format!(
+            "{}/class: {}{folds}",
+            row.train_per_class,
+            parts.join(" and ")
+        ));
+    }
+    if !lines.is_empty() {
+        let _ = writeln!(
+            w,
+            "Each head is tuned on val; each seed's difference compares the heads chosen on the *other* seeds' val, on this seed's test split (leave-one-seed-out), so no seed's val luck chooses what its test scores. Chosen on every seed's val: {}.\n",
+            lines.join("; ")
+        );
+    }
+}
+
 /// What the answer was measured on, in one line.
 fn context(results: &Results, on: &str) -> String {
     let e = &results.experiment;
@@ -188,10 +361,13 @@ fn context(results: &Results, on: &str) -> String {
         .iter()
         .map(usize::to_string)
         .collect();
+    let seeds = e.config.grid.seeds.len();
+    let few = super::format::few_seeds_note(seeds).map_or(String::new(), |note| {
+        format!(" ⚠ {note}: every verdict here is a first look.")
+    });
     format!(
-        "Measured on {source}{classes} with {}: every head variant trained with {} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.",
+        "Measured on {source}{classes} with {}: every head variant trained with {seeds} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.{few}",
         Regimes::of(e).trained_on(backbone),
-        e.config.grid.seeds.len(),
         sizes.join(", ")
     )
 }
@@ -270,17 +446,25 @@ fn claim_line(c: &ClaimResult) -> String {
 }
 
 /// The head claim's verdict at one size, said in terms of the heads.
-fn head_words(claim: &Claim, verdict: Verdict, mean: f64) -> String {
+fn head_words(claim: &Claim, row: &crate::contrast::ClaimRow) -> String {
     let (a, b) = (side_name(claim.a.head, "a"), side_name(claim.b.head, "b"));
+    let mean = row.adjusted.mean;
     let (ahead, behind) = if mean > 0.0 { (a, b) } else { (b, a) };
     let gap = diff_text(claim.metric, mean.abs());
     let gap = gap.trim_start_matches('+');
-    match verdict {
+    match row.verdict {
         Verdict::Equivalent => format!("equivalent within ±{}", margin_text(claim)),
         Verdict::Supported | Verdict::Contradicted => {
             format!("**{ahead} is better** by {gap} (significant)")
         }
-        _ => format!("inconclusive ({ahead} ahead of {behind} by {gap}, not significant)"),
+        Verdict::Unmeasured => "not measured".into(),
+        Verdict::Inconclusive if row.diff.n < crate::contrast::FEW_SEEDS => format!(
+            "inconclusive: {ahead} ahead of {behind} by {gap} with only {} seeds",
+            row.diff.n
+        ),
+        Verdict::Inconclusive => {
+            format!("not told apart ({ahead} ahead of {behind} by {gap}, not significant)")
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ablate_spec::{Claim, Compare, Expect, Metric};
 
-use crate::contrast::ClaimRow;
+use crate::contrast::{ClaimRow, DETECTABLE_TARGET, FEW_SEEDS};
 use crate::stats::Verdict;
 
 pub(crate) fn pct(x: f64) -> String {
@@ -49,10 +49,28 @@ pub(crate) fn margin_text(claim: &Claim) -> String {
 /// The verdict of a row in words, with its direction and size: "**equivalent** within ±1 pp (small
 /// effect +0.56 pp, against the claim)", "**supported** (-7.40 pp)", "inconclusive (~14 seeds ...)".
 pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
-    let (metric, i) = (claim.metric, &row.adjusted);
     if claim.expect == Expect::Identical {
         return verdict_text(row.verdict).to_string();
     }
+    let words = directional_words(claim, row);
+    match few_seeds_note(row.diff.n) {
+        Some(note) => format!("{words} ⚠ {note}"),
+        None => words,
+    }
+}
+
+/// With fewer than [`FEW_SEEDS`] seeds: how few, and the floor of the sign-flip test.
+pub(crate) fn few_seeds_note(seeds: usize) -> Option<String> {
+    (seeds < FEW_SEEDS).then(|| {
+        format!(
+            "only {seeds} seeds: their spread is itself uncertain (no seeds hint), and the sign-flip test cannot go below p = {}",
+            p_text(2.0 / 2f64.powi(seeds as i32))
+        )
+    })
+}
+
+fn directional_words(claim: &Claim, row: &ClaimRow) -> String {
+    let (metric, i) = (claim.metric, &row.adjusted);
     let effect = diff_text(metric, i.mean);
     match row.verdict {
         Verdict::Supported | Verdict::Contradicted => {
@@ -71,6 +89,11 @@ pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
                 format!("**equivalent** within ±{margin}")
             }
         }
+        Verdict::Unmeasured => format!(
+            "not measured: {}",
+            row.degenerate.map_or("no measurement", |d| d.words())
+        ),
+        Verdict::Inconclusive if row.diff.n < FEW_SEEDS => "inconclusive".into(),
         Verdict::Inconclusive => match row.seeds_needed {
             Some(n) if n > 100 => format!(
                 "inconclusive (more seeds are unlikely to settle it: over 100 needed at this mean and spread; margin ±{})",
@@ -97,6 +120,40 @@ pub(crate) fn verdict_text(v: Verdict) -> &'static str {
         Verdict::Contradicted => "**contradicted**",
         Verdict::Equivalent => "**equivalent**",
         Verdict::Inconclusive => "inconclusive",
+        Verdict::Unmeasured => "not measured",
+    }
+}
+
+/// "supported / equivalent": the verdicts at half and at twice the margin, "—" where there are none.
+pub(crate) fn sensitivity_text(row: &ClaimRow) -> String {
+    row.sensitivity.map_or("—".into(), |s| {
+        format!("{} / {}", s.half_margin.as_str(), s.twice_margin.as_str())
+    })
+}
+
+/// The smallest effect the row could have detected, and the seeds that would bring it to 1 pp.
+pub(crate) fn detectable_text(metric: Metric, row: &ClaimRow) -> String {
+    let Some(d) = row.detectable else {
+        return "—".into();
+    };
+    let effect = diff_text(metric, d);
+    let effect = effect.trim_start_matches('+');
+    if !metric.is_accuracy() || d <= DETECTABLE_TARGET {
+        return format!("±{effect}");
+    }
+    match row.seeds_for_detectable {
+        Some(n) => format!("±{effect} (±1 pp at ~{n} seeds)"),
+        None if row.diff.n < FEW_SEEDS => format!("±{effect}"),
+        None => format!("±{effect} (not 1 pp with this test split)"),
+    }
+}
+
+/// "5/8" seeds on the claim's side, with ties said apart: "4/8, 1 tie".
+pub(crate) fn agree_text(row: &ClaimRow) -> String {
+    match row.ties {
+        0 => format!("{}/{}", row.agree, row.diff.n),
+        1 => format!("{}/{}, 1 tie", row.agree, row.diff.n),
+        t => format!("{}/{}, {t} ties", row.agree, row.diff.n),
     }
 }
 

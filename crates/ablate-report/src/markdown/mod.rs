@@ -36,8 +36,8 @@ const SECTIONS: [(&str, Section); 10] = [
         header::title(w, r, a);
         Ok(())
     }),
-    ("answer", |w, r, a, _| {
-        answer::write(w, r, a);
+    ("answer", |w, r, a, c| {
+        answer::write(w, r, a, c);
         Ok(())
     }),
     ("question", |w, r, _, _| {
@@ -54,8 +54,8 @@ const SECTIONS: [(&str, Section); 10] = [
         tuned::write(w, r, a);
         Ok(())
     }),
-    ("advice", |w, _, a, _| {
-        advice::write(w, a);
+    ("advice", |w, r, a, _| {
+        advice::write(w, r, a);
         Ok(())
     }),
     ("evidence", |w, _, a, c| evidence::write(w, a, c)),

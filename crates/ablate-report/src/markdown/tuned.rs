@@ -26,10 +26,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let _ = writeln!(
         w,
         "Per head family and training size, the variant with the best mean validation accuracy over \
-         the grid's settings ({swept}), with its accuracy on the test split, which took no part in the choice. Beside it, how far \
-         ahead of the runner-up it was on val, and the standard error of that lead over the paired \
-         seeds: a lead smaller than that is a choice the seeds have not settled, so read its settings as one good \
-         option, not as advice. Also in `tuned.csv`.\n"
+         the grid's settings ({swept}), with its accuracy on the test split. The test accuracy here is \
+         that of the variant chosen on every seed's val, measured on the same seeds, so it keeps a \
+         little of their val luck (a seed's val and test errors correlate); the head comparison that \
+         judges (the answer's table) is leave-one-seed-out instead. Beside it, how far ahead of the \
+         runner-up it was on val, and the standard error of that lead over the paired seeds: a lead \
+         smaller than that is a choice the seeds have not settled, so read its settings as one good \
+         option, not as advice. ⚠ marks a chosen training setting at the end of its axis: the best \
+         may lie beyond what the grid tried. Also in `tuned.csv`.\n"
     );
     let _ = writeln!(
         w,
@@ -52,9 +56,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
             ),
             None => "only variant".into(),
         };
+        let edges = if t.edges.is_empty() {
+            String::new()
+        } else {
+            format!(" ⚠ at the grid's edge: {}", t.edges.join(", "))
+        };
         let _ = writeln!(
             w,
-            "| {} | {} | `{}` | {} | {} | {lead} | {test} | {ci} | {} |",
+            "| {} | {} | `{}` | {}{edges} | {} | {lead} | {test} | {ci} | {} |",
             t.row.train_per_class,
             t.label(),
             t.row.variant,

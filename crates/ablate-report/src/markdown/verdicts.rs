@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use ablate_spec::Expect;
-
-use super::format::{ci_text, contrast_text, diff_text, p_text, verdict_words};
+use super::format::{
+    agree_text, ci_text, contrast_text, detectable_text, diff_text, p_text, sensitivity_text,
+    verdict_words,
+};
 use crate::analysis::Analysis;
 use crate::contrast::Exactness;
 use crate::results::Results;
@@ -16,34 +17,40 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     let _ = writeln!(
         w,
         "Each claim is measured as a paired difference `a − b`: per seed, the mean over the variant pairs \
-         that differ only in what the claim is about, then a Student-t interval over the seeds (paired, so \
-         what a seed does to both sides cancels). **One family per claim:** a claim judged at k training \
-         sizes gets k intervals that hold together at 95% (Bonferroni: each at 1 − 0.05/k), and the \
-         verdict reads that interval. **Rule**, in this order: *equivalent* when the whole interval lies \
-         inside the claim's margin `rope` (default ±1 accuracy point): no difference that matters, and \
-         the row says when it still excludes 0 (a small effect, for or against the claim); *supported* \
-         when it excludes 0 on the side the claim predicts; *contradicted* when it excludes 0 on the \
-         other side; *inconclusive* otherwise, with the seeds that would settle it under the same rule \
-         if the observed mean and spread held. Claims of identity (`identical`) are judged by exactness \
-         instead: supported when the largest per-epoch |train-loss difference| and the largest |gradient| \
-         of the bias before BN are below the stated tolerances (a claim can limit the losses to its \
-         first `loss_epochs` epochs, or with 0 show them without judging them: where training amplifies \
-         float rounding, as fine-tuning a backbone does, two runs of one exact function part after a few \
-         steps, and the gradient, checked over every epoch, is the claim's measurable form). `best of (...)` compares with the variant \
-         of best mean validation accuracy at that size: that choice favours `b`, so a verdict for `a` \
-         against it is conservative. `tuned (...)` is the selection protocol: each side is reduced to its \
-         variant of best mean *validation* accuracy (its tuned hyperparameters) and the two are compared \
-         on the claim's metric on the *test* split, which took no part in the choice. **Test-set noise:** \
-         where the cells recorded their test predictions, a test-accuracy interval is a two-way \
-         bootstrap over seeds *and* test images (4000 replicates, each drawing seeds and images with \
-         replacement, independently: Owen's bootstrap for crossed designs; percentile bounds made \
-         symmetric by their wider side, and never narrower than the t interval over seeds, which \
-         corrects for having only a few seeds where a bootstrap cannot), marked \"seeds × N images\", so it describes a fresh test draw from \
-         the same distribution, not only this test split; the other intervals are t intervals over seeds and hold the test split fixed. \
-         Beside them: the paired t test's p and the p adjusted within the claim (`min(1, k·p)`, of the \
-         test the interval inverts: the bootstrap's where it judged), the exact sign-flip permutation test (no normality assumed; with n \
-         seeds its smallest p is 2/2^n, 0.0625 at 5, so it can only corroborate), and the share of seeds \
-         where a was above b.\n"
+         that differ only in what the claim is about (paired: the same training subset, initialisation, \
+         batch order and dropout draws, so what a seed does to both sides cancels). \
+         **The interval** combines the two sources of noise in quadrature: training randomness, a \
+         Student-t part over the seeds, and, for test accuracy with recorded predictions, the finite \
+         test split, a normal part over the test images (the two-way random-effects model's variance \
+         components, so nothing is counted twice; marked \"seeds × N images\"). It describes a fresh \
+         training draw *and* a fresh test draw from the same distribution. The other intervals are t \
+         intervals over seeds. **One family per claim:** a claim judged at k training sizes gets k \
+         intervals that hold together at 95% (Bonferroni: each at 1 − 0.05/k), and the verdict reads \
+         that interval; the `Holm` p adjusts over every judged row of this report, for a reader who \
+         takes the whole table as one family. **Rule**, fixed before reading the results: \
+         *equivalent* when the whole interval lies inside the claim's margin `rope` (default ±1 \
+         accuracy point: a practical threshold, the smallest gap worth changing a head for; the row \
+         says when it still excludes 0); *supported* when it excludes 0 on the side the claim predicts; \
+         *contradicted* when it excludes 0 on the other side; *inconclusive* otherwise, with the seeds \
+         that would settle it under the same formula if the observed mean and spread held (none asked \
+         for below 5 seeds, where the spread is itself too uncertain). The last column gives the \
+         verdict at half and at twice the margin: where it changes, the margin decides, not the data. \
+         **Detectable** is the smallest true difference the experiment would have found (interval \
+         excluding 0) with 80% power at the claim's level: an inconclusive row rules out differences \
+         above it, not below. *Not measured* rows have nothing to judge (both sides at 100% in every \
+         seed, or no spread at all) and say so. Claims of identity (`identical`) are judged by \
+         exactness instead: supported when the largest per-epoch |train-loss difference| and the \
+         largest |gradient| of the bias before BN are below the stated tolerances (`loss_epochs = 0` \
+         shows the losses without judging them: where training amplifies float rounding, as \
+         fine-tuning a backbone does, two runs of one exact function part after a few steps). \
+         `best of (...)` compares with the `b` variant of best mean validation accuracy (a choice that \
+         favours `b`). `tuned (...)` is the selection protocol, **leave-one-seed-out**: each seed's \
+         difference compares the variants of best mean *validation* accuracy over the *other* seeds, \
+         on this seed's *test* split, so no seed's validation luck chooses the variant its test scores \
+         (the table names the choice on every seed, and in how many folds it was the same). Beside \
+         them: p of the interval's own test, within the claim (`min(1, k·p)`) and Holm over the \
+         table, and the exact sign-flip permutation test (no normality assumed; with n seeds its \
+         smallest p is 2/2^n, 0.0078 at 8).\n"
     );
     if !experiment.claims.declared {
         let _ = writeln!(
@@ -72,12 +79,12 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     } else {
         let _ = writeln!(
             w,
-            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | simultaneous 95% CI | seeds with a > b | p: t / adjusted / sign-flip | verdict |"
+            "| claim | the thread says | measured as (a − b) | per class | seeds | mean difference | simultaneous 95% CI | detectable (80% power) | seeds on the claim's side | p: row / in claim / Holm / sign-flip | verdict | at ½× / 2× the margin |"
         );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|---|");
         for c in claims {
             for (k, r) in c.rows.iter().enumerate() {
-                let (mean, ci, p) = match r.exactness {
+                let (mean, ci, p, detectable) = match r.exactness {
                     Some(Exactness {
                         loss_gap: loss,
                         bias_grad: grad,
@@ -101,6 +108,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                             ),
                         },
                         "—".to_string(),
+                        "—".to_string(),
                     ),
                     None => (
                         diff_text(c.claim.metric, r.diff.mean),
@@ -112,15 +120,22 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                             None => ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi()),
                         },
                         format!(
-                            "{} / {} / {}",
-                            p_text(r.p_t),
+                            "{} / {} / {} / {}",
+                            p_text(r.p_value),
                             p_text(r.p_adjusted),
+                            r.p_holm.map_or("—".into(), p_text),
                             p_text(r.p_flip)
                         ),
+                        detectable_text(c.claim.metric, r),
                     ),
                 };
                 let versus = match (&r.chosen, &r.opponent) {
-                    (Some(a), Some(b)) => format!(" — chosen on val: `{a}` vs `{b}`"),
+                    (Some(a), Some(b)) => match r.stable_folds {
+                        Some((same, folds)) => format!(
+                            " — chosen on every seed's val: `{a}` vs `{b}` (the same in {same} of {folds} leave-one-seed-out folds)"
+                        ),
+                        None => format!(" — chosen on val: `{a}` vs `{b}`"),
+                    },
                     (None, Some(b)) => format!(" vs `{b}`"),
                     _ => String::new(),
                 };
@@ -138,21 +153,15 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                 let better = if r.exactness.is_some() {
                     "—".to_string()
                 } else {
-                    let above = r.p_improvement * r.diff.n as f64;
-                    if above.fract() == 0.0 {
-                        format!("{above:.0}/{}", r.diff.n)
-                    } else {
-                        format!("{above:.1}/{}", r.diff.n)
-                    }
+                    agree_text(r)
                 };
-                let mut verdict = verdict_words(&c.claim, r);
-                if r.diff.n < 5 && c.claim.expect != Expect::Identical {
-                    verdict.push_str(" ⚠ fewer than 5 seeds");
-                }
+                let verdict = verdict_words(&c.claim, r);
                 let _ = writeln!(
                     w,
-                    "| {id} | {says} | {contrast}{versus} | {} | {} | {mean} | {ci} | {better} | {p} | {verdict} |",
-                    r.train_per_class, r.diff.n,
+                    "| {id} | {says} | {contrast}{versus} | {} | {} | {mean} | {ci} | {detectable} | {better} | {p} | {verdict} | {} |",
+                    r.train_per_class,
+                    r.diff.n,
+                    sensitivity_text(r),
                 );
             }
         }
