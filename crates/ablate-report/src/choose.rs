@@ -27,7 +27,8 @@ pub struct Pick {
     /// Why, in words a practitioner can act on ("tied, no significant difference: use the
     /// cheaper one").
     pub why: String,
-    /// The comparison it rests on: `larger − cheaper` with its interval ("" with no cheaper one).
+    /// The comparison it rests on, with its interval ("" with no cheaper one): the answer claim's
+    /// `a − b`, or `best − cheaper` on val.
     pub lead: String,
 }
 
@@ -69,7 +70,7 @@ fn weigh(lead: &stats::Interval, margin: f64) -> (bool, String) {
         (
             false,
             format!(
-                "the larger is ahead, by less than the ±{} margin: use the cheaper one unless that gap matters to you",
+                "the larger is ahead (significant), by an estimate under the ±{} margin: use the cheaper one unless that gap matters to you",
                 pp(margin)
             ),
         )
@@ -88,7 +89,11 @@ fn weigh(lead: &stats::Interval, margin: f64) -> (bool, String) {
     }
 }
 
-/// `larger − cheaper = +0.50 pp [-0.20, +1.20] on val`.
+fn claim_side_name(head: Option<HeadKind>) -> &'static str {
+    head.map_or("a", |h| h.info().thread_name)
+}
+
+/// `model2 − model1 = +0.50 pp [-0.20, +1.20] on test`.
 fn lead_text(lead: &stats::Interval, names: [&str; 2], on: &str) -> String {
     format!(
         "{} − {} = {:+.2} pp [{:+.2}, {:+.2}] on {on}",
@@ -147,14 +152,15 @@ pub fn recommendations(
                 } else {
                     weigh(&lead, judged.claim.rope)
                 };
+                // Said as the claim measures it (`a − b`), as the answer's table says it.
                 let names = [
-                    larger.head.info().thread_name,
-                    cheaper.head.info().thread_name,
+                    claim_side_name(judged.claim.a.head),
+                    claim_side_name(judged.claim.b.head),
                 ];
                 picks.push(Pick {
                     train_per_class: size,
                     larger: larger.row.clone(),
-                    lead: lead_text(&lead, names, on),
+                    lead: lead_text(&row.adjusted, names, on),
                     cheaper: Some(cheaper.row.clone()),
                     recommended: if use_larger {
                         larger.row.clone()

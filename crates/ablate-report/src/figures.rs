@@ -521,9 +521,13 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
     Some(LineFigure {
         title: format!("{a} − {b}: {on} accuracy difference per training size"),
         x_label: "training images per class".into(),
-        y_label: format!("{a} − {b} ({on} accuracy, pp)"),
+        y_label: format!("{a} − {b}, {on} accuracy (pp; above 0: {a} better)"),
         panels: vec![Panel {
-            title: format!("claim {}", judged.claim.id),
+            title: if tuned {
+                "each head tuned on validation".into()
+            } else {
+                format!("claim {}", judged.claim.id)
+            },
             curves,
         }],
         log_x: xs.len() > 1,

@@ -6,20 +6,19 @@
 //! images happened to be drawn). Seeds and images are crossed (every cell predicts every test
 //! image), so the per-(seed, image) differences `d[s][i]` follow the two-way random-effects model
 //! `d = mu + a_s + b_i + e_si`, and the variance of their grand mean is
-//! `var_a / S + var_b / I + var_e / (S I)`. The variance components come from the two-way ANOVA's
-//! mean squares (unbiased, truncated at 0):
+//! `var_a / S + var_b / I + var_e / (S I)`. The interval splits it in two parts and combines them
+//! in quadrature, each with its own quantile:
 //!
-//! - `var_e` = the interaction mean square,
-//! - `var_a` = var(seed means) - var_e / I, `var_b` = var(image means) - var_e / S,
+//! `half = sqrt((t[S-1] * s_seed / sqrt S)^2 + (z * s_image / sqrt I)^2)`
 //!
-//! and the interval combines the two parts in quadrature, each with its own quantile:
+//! - `s_seed` is the sd of the per-seed differences (each the mean over the test images): it
+//!   estimates `var_a + var_e / I`, from S seeds, so a t quantile with S - 1 degrees of freedom;
+//! - `s_image` is the sd of the images' own effect, `var_b = var(image means) - var_e / S` (the
+//!   two-way ANOVA's mean squares, truncated at 0), from thousands of images: a normal quantile.
 //!
-//! `half = sqrt((t[S-1] * se_seed)^2 + (z * se_image)^2)`, with `se_seed^2 = var_a / S` (what only
-//! more seeds shrink: a t quantile, since it is estimated from S seeds) and
-//! `se_image^2 = var_b / I + var_e / (S I)` (what a larger test split would shrink, estimated from
-//! thousands of images: a normal quantile). The two squares add up to the variance of the grand
-//! mean, so nothing is counted twice. Without per-image data (any other metric) it is the t
-//! interval over seeds.
+//! The two squares add up to the variance of the grand mean, so nothing is counted twice, and the
+//! seed-by-image interaction sits in the part with the wide quantile, which keeps a 3-seed interval
+//! honest. Without per-image data (any other metric) it is the t interval over seeds.
 //!
 //! A closed form, not a bootstrap: the same numbers give the same interval to the last digit, and
 //! the seeds hint and the detectable effect are the same formula at another number of seeds.
@@ -36,8 +35,7 @@ pub struct Spread {
     pub seeds: usize,
     /// The observed mean difference.
     pub mean: f64,
-    /// The variance over seeds of one seed's difference that is training randomness alone: `var_a`
-    /// with per-image data, else the sample variance of the per-seed differences.
+    /// The sample variance of the per-seed differences (`var_a + var_e / I` with per-image data).
     seed_var: f64,
     /// With per-image data: the test split's part.
     images: Option<ImageParts>,
@@ -47,10 +45,11 @@ pub struct Spread {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImageParts {
     pub images: usize,
-    /// `var_b`: how much images differ in how much they favour `a`.
+    /// `var_b`: how much images differ in how much they favour `a` (the interval's image part).
     pub image_var: f64,
-    /// `var_e`: the seed-by-image interaction (which images a seed happens to get right).
-    pub interaction_var: f64,
+    /// The variance of the seed-averaged per-image differences, `var_b + var_e / S`: the test
+    /// split's own noise as a reader would compute it.
+    pub image_mean_var: f64,
 }
 
 impl Spread {
@@ -94,20 +93,18 @@ impl Spread {
             }
             sum / ((s - 1.0) * (n - 1.0))
         } else {
-            // One seed: the interaction cannot be told from the image effect; all of it is the
-            // image part (and the seed part is unknown).
+            // One seed: the interaction cannot be told from the image effect.
             0.0
         };
-        let seed_var = (sample_var(&seed_means, grand) - interaction_var / n).max(0.0);
-        let image_var = (sample_var(&image_means, grand) - interaction_var / s).max(0.0);
+        let image_mean_var = sample_var(&image_means, grand);
         Spread {
             seeds,
             mean: grand,
-            seed_var: if seeds > 1 { seed_var } else { f64::NAN },
+            seed_var: sample_var(&seed_means, grand),
             images: Some(ImageParts {
                 images,
-                image_var,
-                interaction_var,
+                image_var: (image_mean_var - interaction_var / s).max(0.0),
+                image_mean_var,
             }),
         }
     }
@@ -121,17 +118,15 @@ impl Spread {
         self.seed_var / seeds as f64
     }
 
-    /// The squared standard error of the test split's part with `seeds` seeds (0 without images).
-    fn image_se2(&self, seeds: usize) -> f64 {
-        self.images.map_or(0.0, |p| {
-            let n = p.images as f64;
-            p.image_var / n + p.interaction_var / (seeds as f64 * n)
-        })
+    /// The squared standard error of the test images' part (0 without images); more seeds do not
+    /// shrink it.
+    fn image_se2(&self) -> f64 {
+        self.images.map_or(0.0, |p| p.image_var / p.images as f64)
     }
 
     /// The standard error of the mean difference.
     pub fn se(&self) -> f64 {
-        (self.seed_se2(self.seeds) + self.image_se2(self.seeds)).sqrt()
+        (self.seed_se2(self.seeds) + self.image_se2()).sqrt()
     }
 
     /// The sd of one seed's difference (the per-seed spread the t part reads).
@@ -153,21 +148,21 @@ impl Spread {
         let q = 1.0 - (1.0 - level) / 2.0;
         let t = t_quantile(seeds - 1, q);
         let z = normal_quantile(q);
-        ((t * t) * self.seed_se2(seeds) + (z * z) * self.image_se2(seeds)).sqrt()
+        ((t * t) * self.seed_se2(seeds) + (z * z) * self.image_se2()).sqrt()
     }
 
-    /// The half-width at `level` of the test split's own part: what no number of seeds removes
-    /// below `z * sqrt(var_b / I)`, and what a larger test split shrinks. 0 without images.
+    /// The half-width at `level` of the test split's own noise: the spread over images of the
+    /// seed-averaged differences (what a larger test split shrinks). 0 without images.
     pub fn image_half(&self, level: f64) -> f64 {
         let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
-        z * self.image_se2(self.seeds).sqrt()
+        self.images
+            .map_or(0.0, |p| z * (p.image_mean_var / p.images as f64).sqrt())
     }
 
-    /// The floor of the half-width at `level` however many seeds ran (the image main effect).
+    /// The floor of the half-width at `level` however many seeds ran: the images' own effect.
     pub fn image_floor(&self, level: f64) -> f64 {
         let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
-        self.images
-            .map_or(0.0, |p| z * (p.image_var / p.images as f64).sqrt())
+        z * self.image_se2().sqrt()
     }
 
     /// The two-sided p-value of "no difference" that the interval inverts: the `1 - level` at
@@ -205,7 +200,7 @@ impl Spread {
         let q = 1.0 - (1.0 - level) / 2.0;
         let t = t_quantile(seeds - 1, q) + t_quantile(seeds - 1, POWER);
         let z = normal_quantile(q) + normal_quantile(POWER);
-        ((t * t) * self.seed_se2(seeds) + (z * z) * self.image_se2(seeds)).sqrt()
+        ((t * t) * self.seed_se2(seeds) + (z * z) * self.image_se2()).sqrt()
     }
 
     /// [`Spread::detectable_with`] the seeds that ran.
@@ -293,9 +288,10 @@ mod tests {
             );
             assert!((spread.mean - 0.003).abs() < 1e-12);
             assert_eq!(spread.half_with(seeds, 0.95), got);
-            // The image part alone, and the floor no number of seeds removes.
-            assert!((spread.image_half(0.95) - z * sd_b / (images as f64).sqrt()).abs() < 1e-9);
-            assert!(spread.image_floor(0.95) <= spread.image_half(0.95) + 1e-15);
+            // No interaction: the image part, its floor and the test split's noise are one.
+            let image = z * sd_b / (images as f64).sqrt();
+            assert!((spread.image_half(0.95) - image).abs() < 1e-9);
+            assert!((spread.image_floor(0.95) - image).abs() < 1e-9);
         }
     }
 

@@ -183,13 +183,17 @@ mod tests {
     #[test]
     fn shipped_experiments_load_and_the_sweep_shares_the_features() {
         let (forum, sweep) = (forum(), shipped("forum-sweep.toml"));
-        // 600 cells of the main grid; model1's budget (16 variants) and L2 (8), model2's budget
-        // (24) and converged fit (9), at 3 sizes and 5 seeds.
-        assert_eq!(forum.cells().len(), 600 + (16 + 24 + 8 + 9) * 15);
-        assert_eq!(sweep.cells().len(), 320);
+        // The main grid's 32 variants (8 mlp, 24 linear); claim A's 2 without a ReLU; model1's
+        // learning rates (6), epochs (6) and L2 (4); model2's budget (40 new) and converged fit
+        // (9); at 3 sizes and 8 seeds.
+        assert_eq!(forum.cells().len(), (32 + 2 + 6 + 6 + 4 + 40 + 9) * 3 * 8);
+        // 16 mlp and 16 linear variants, model2's budget (40 new) and converged fit (9), at 2
+        // sizes and 8 seeds.
+        assert_eq!(sweep.cells().len(), (16 + 16 + 40 + 9) * 2 * 8);
         assert_eq!(forum.config.data, sweep.config.data);
         assert_eq!(forum.config.backbone, sweep.config.backbone);
-        assert_eq!(forum.claims.len(), 11);
+        assert_eq!(forum.config.grid.seeds, sweep.config.grid.seeds);
+        assert_eq!(forum.claims.len(), 12);
         assert!(!shipped("synthetic.toml").cells().is_empty());
         // The fine-tuning experiment: both regimes on the same cells; a fine-tuning cell costs
         // more than any frozen one, so the scheduler starts them first.

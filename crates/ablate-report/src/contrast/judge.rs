@@ -22,6 +22,9 @@ pub struct Rule {
     /// An accuracy-like metric (a difference with no spread over seeds is then no measurement;
     /// a parameter count with none is exact).
     pub metric_is_accuracy: bool,
+    /// A count, not a measurement (parameters): exact, so no p-value, power or margin
+    /// sensitivity; the verdict reads its (zero-width) interval.
+    pub exact_metric: bool,
 }
 
 impl Rule {
@@ -33,6 +36,7 @@ impl Rule {
             loss_tolerance: claim.loss_tolerance,
             grad_tolerance: claim.grad_tolerance,
             metric_is_accuracy: claim.metric.is_accuracy(),
+            exact_metric: claim.metric == ablate_spec::Metric::Params,
         }
     }
 
@@ -129,6 +133,8 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         ..diff
     };
     let directional = rule.expect != Expect::Identical;
+    // Statistics of a measurement: not for `identical` claims, nor for exact counts.
+    let measured = directional && !rule.exact_metric;
     let degenerate = if !directional {
         None
     } else if evidence.at_ceiling {
@@ -152,15 +158,12 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         (_, _, Some(_)) => Verdict::Unmeasured,
         _ => verdict_at(rule, adjusted.mean, adjusted.half, n, rule.rope),
     };
-    let sensitivity = (directional && degenerate.is_none()).then(|| Sensitivity {
+    let sensitivity = (measured && degenerate.is_none()).then(|| Sensitivity {
         half_margin: verdict_at(rule, adjusted.mean, adjusted.half, n, rule.rope / 2.0),
         twice_margin: verdict_at(rule, adjusted.mean, adjusted.half, n, rule.rope * 2.0),
     });
-    let p_value = if directional {
-        spread.p_value()
-    } else {
-        f64::NAN
-    };
+    let tested = measured && degenerate.is_none();
+    let p_value = if tested { spread.p_value() } else { f64::NAN };
     let sign = rule.sign();
     // What would settle an inconclusive row: the interval (the same formula at more seeds) must
     // exclude 0 or fit inside the margin, if the observed mean and spread held.
@@ -177,6 +180,7 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         train_per_class: evidence.train_per_class,
         diff,
         adjusted,
+        sides: (f64::NAN, f64::NAN),
         agree: evidence.diffs.iter().filter(|d| **d * sign > 0.0).count(),
         ties: evidence.diffs.iter().filter(|d| **d == 0.0).count(),
         opponent: None,
@@ -184,7 +188,7 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         stable_folds: None,
         exactness: evidence.exactness,
         p_value,
-        p_flip: if directional {
+        p_flip: if tested {
             stats::sign_flip_p(evidence.diffs)
         } else {
             f64::NAN
@@ -193,8 +197,13 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         p_holm: None,
         test_images: spread.images().map(|p| p.images),
         image_half: spread.images().map(|_| spread.image_half(stats::LEVEL)),
-        detectable: (directional && degenerate.is_none()).then(|| spread.detectable(level)),
-        seeds_for_detectable: (directional && degenerate.is_none() && enough_seeds)
+        detectable: (measured && degenerate.is_none()).then(|| spread.detectable(level)),
+        // Only where the detectable effect is above one accuracy point: elsewhere it already is.
+        seeds_for_detectable: (measured
+            && degenerate.is_none()
+            && enough_seeds
+            && rule.metric_is_accuracy
+            && spread.detectable(level) > DETECTABLE_TARGET)
             .then(|| spread.seeds_for(DETECTABLE_TARGET, |s, k| s.detectable_with(k, level)))
             .flatten(),
         seeds_needed,
@@ -230,6 +239,7 @@ mod tests {
             loss_tolerance: 1e-5,
             grad_tolerance: 1e-6,
             metric_is_accuracy: true,
+            exact_metric: false,
         }
     }
 

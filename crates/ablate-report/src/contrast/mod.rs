@@ -33,6 +33,9 @@ pub struct ClaimRow {
     /// sizes (Bonferroni, each at [`stats::family_level`]), so a claim judged at three sizes is
     /// wrong anywhere with at most 5% chance.
     pub adjusted: Interval,
+    /// The mean metric of the `a` and `b` cells behind the differences (per seed, over the pairs
+    /// compared; for `tuned`, the leave-one-seed-out choices): `a_mean - b_mean` is `diff.mean`.
+    pub sides: (f64, f64),
     /// Seeds whose difference lies on the expected side, and seeds with no difference at all.
     pub agree: usize,
     pub ties: usize,
@@ -65,8 +68,9 @@ pub struct ClaimRow {
     /// The smallest true difference this experiment would have detected (interval excluding 0)
     /// with 80% power at the claim's level; `None` for `identical` and unmeasured rows.
     pub detectable: Option<f64>,
-    /// Seeds that would bring `detectable` under one accuracy point, if the spread held; `None`
-    /// with fewer than five seeds, or when the test split alone keeps it above.
+    /// Accuracy rows whose `detectable` is above one accuracy point: the seeds that would bring it
+    /// under, if the spread held; `None` below five seeds, or when the test split alone keeps it
+    /// above.
     pub seeds_for_detectable: Option<usize>,
     /// Inconclusive rows with at least five seeds: seeds at which the adjusted interval would
     /// settle (exclude 0 or fit inside the margin), if the observed mean and spread held.
@@ -146,6 +150,7 @@ pub fn judge_claim(results: &Results, claim: &Claim) -> Result<ClaimResult, Repo
             family,
         };
         let mut row = judge(&rule, &evidence);
+        row.sides = side_means(&paired.compared, at);
         if let Some(choice) = &size.choice {
             row.opponent = Some(choice.b.clone());
             if claim.compare == ablate_spec::Compare::Tuned {
@@ -186,6 +191,23 @@ fn pair_table(listed: &[PairedCell], sign: f64) -> Result<DataFrame, ReportError
         .collect()
         .map_err(ReportError::table("summarising the variant pairs"))?;
     with_interval_ends(per_pair, "seeds", "diff_mean", "diff_sd")
+}
+
+/// The mean of each side's metric at `size`: per seed over its pairs, then over seeds (as the
+/// differences are averaged).
+fn side_means(compared: &[PairedCell], size: u64) -> (f64, f64) {
+    let mut by_seed: std::collections::BTreeMap<u64, (f64, f64, usize)> = Default::default();
+    for p in compared.iter().filter(|p| p.train_per_class == size) {
+        let e = by_seed.entry(p.seed).or_default();
+        e.0 += p.a_value;
+        e.1 += p.b_value;
+        e.2 += 1;
+    }
+    let n = by_seed.len().max(1) as f64;
+    let (a, b) = by_seed.values().fold((0.0, 0.0), |(a, b), (sa, sb, k)| {
+        (a + sa / *k as f64, b + sb / *k as f64)
+    });
+    (a / n, b / n)
 }
 
 /// The spread of one size's differences: over seeds and test images where the metric is test

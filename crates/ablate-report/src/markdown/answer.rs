@@ -31,12 +31,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
     let _ = writeln!(w, "*{}*\n", context(results, on));
     match head {
         Some((c, heads)) => {
-            head_table(w, results, analysis, c, heads, on);
+            head_table(w, results, analysis, c, on);
             let spec = &crate::figure_table::HEAD_DIFFERENCE;
             if ctx.figures.contains(&spec.stem) {
                 let _ = writeln!(w, "![{}]({}.png)\n", spec.alt, spec.stem);
             }
-            for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
+            chosen_settings(w, analysis, c, heads);
+            for c in bias_claims(analysis) {
                 let _ = writeln!(w, "- {}", claim_line(c));
             }
             let _ = writeln!(w, "- {}", flip_line(c));
@@ -70,7 +71,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                      significantly in a regime is what the claims that pin `backbone` judge (below)."
                 );
             }
-            for c in analysis.claims.iter().filter(|c| about_the_bias(&c.claim)) {
+            for c in bias_claims(analysis) {
                 let _ = writeln!(w, "- {}", claim_line(c));
             }
         }
@@ -113,7 +114,11 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
         }
     }
     if !flips.is_empty() {
-        let _ = writeln!(w, "- **It depends:** {}.", flips.join("; "));
+        let _ = writeln!(
+            w,
+            "- **It depends** (per-stratum intervals, not adjusted for the many strata: a lead to follow up, not a verdict): {}.",
+            flips.join("; ")
+        );
     }
     let _ = writeln!(
         w,
@@ -138,7 +143,8 @@ fn tuned_pair(analysis: &Analysis, heads: [HeadKind; 2], size: u64) -> Option<[&
 }
 
 /// The answer's first sentence: what to use and how sure, in plain words, from the answer claim's
-/// rows and the one rule of "what to use" (so the two cannot disagree).
+/// rows and the one rule of "what to use" (so the two cannot disagree). Each size falls in one
+/// of five cases, said in the order of the sizes they first appear at.
 fn plain_answer(
     results: &Results,
     analysis: &Analysis,
@@ -149,121 +155,203 @@ fn plain_answer(
     let [cheap, large] = tuned_pair(analysis, heads, first.train_per_class)?;
     let (cheap_name, large_name) = (cheap.head.info().plain_name, large.head.info().plain_name);
     let margin = margin_text(&c.claim);
-    let features =
-        if results.experiment.config.data.needs_backbone() || results.manifest.data.is_some() {
-            "On these features"
-        } else {
-            "Here"
-        };
-    let uses_large: Vec<u64> = analysis
-        .picks
-        .iter()
-        .filter(|p| {
-            results
-                .variant(&p.recommended.variant)
-                .is_some_and(|v| v.kind() == large.head)
+    // The claim measures a − b; turn it into the larger head's lead over the cheaper one.
+    let sign = if c.claim.a.head == Some(large.head) {
+        1.0
+    } else {
+        -1.0
+    };
+    let uses_large = |size: u64| {
+        analysis.picks.iter().any(|p| {
+            p.train_per_class == size
+                && results
+                    .variant(&p.recommended.variant)
+                    .is_some_and(|v| v.kind() == large.head)
         })
-        .map(|p| p.train_per_class)
-        .collect();
-    let measured: Vec<&crate::contrast::ClaimRow> = c
-        .rows
-        .iter()
-        .filter(|r| r.verdict != Verdict::Unmeasured)
-        .collect();
-    let largest_gap = measured
-        .iter()
-        .map(|r| r.adjusted.mean.abs())
-        .fold(0.0f64, f64::max);
-    // What the intervals exclude: no size's gap is larger than this, either way.
-    let ruled_out = measured
-        .iter()
-        .map(|r| r.adjusted.lo().abs().max(r.adjusted.hi().abs()))
-        .fold(0.0f64, f64::max);
+    };
     let pp = |x: f64| format!("{:.2} pp", x * 100.0);
-    let sizes_text = |sizes: &[u64]| {
-        sizes
-            .iter()
-            .map(u64::to_string)
+    #[derive(PartialEq, Clone, Copy)]
+    enum Case {
+        LargeClearly,
+        LargeSlightly,
+        CheapBetter,
+        Matched,
+        NotToldApart,
+        Unmeasured,
+    }
+    // Per size: (size, the larger head's lead, the farthest interval end, the lead's interval).
+    type Entry = (u64, f64, f64, (f64, f64));
+    let mut cases: Vec<(Case, Vec<Entry>)> = Vec::new();
+    for r in &c.rows {
+        let lead = sign * r.adjusted.mean;
+        let case = match r.verdict {
+            Verdict::Unmeasured => Case::Unmeasured,
+            _ if uses_large(r.train_per_class) => Case::LargeClearly,
+            Verdict::Equivalent if r.adjusted.lo() > 0.0 || r.adjusted.hi() < 0.0 => {
+                if lead > 0.0 {
+                    Case::LargeSlightly
+                } else {
+                    Case::CheapBetter
+                }
+            }
+            Verdict::Equivalent => Case::Matched,
+            Verdict::Supported | Verdict::Contradicted if lead > 0.0 => Case::LargeSlightly,
+            Verdict::Supported | Verdict::Contradicted => Case::CheapBetter,
+            Verdict::Inconclusive => Case::NotToldApart,
+        };
+        let bound = r.adjusted.lo().abs().max(r.adjusted.hi().abs());
+        let (lo, hi) = (sign * r.adjusted.lo(), sign * r.adjusted.hi());
+        let entry = (r.train_per_class, lead, bound, (lo.min(hi), lo.max(hi)));
+        match cases.iter_mut().find(|(k, _)| *k == case) {
+            Some((_, sizes)) => sizes.push(entry),
+            None => cases.push((case, vec![entry])),
+        }
+    }
+    let sizes = |v: &[Entry]| {
+        let s: Vec<String> = v.iter().map(|e| e.0.to_string()).collect();
+        let every = v.len() == c.rows.len();
+        if every {
+            "every size".to_string()
+        } else {
+            format!("{} per class", s.join(", "))
+        }
+    };
+    let gaps = |v: &[Entry]| {
+        v.iter()
+            .map(|e| pp(e.1.abs()))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let all_sizes: Vec<u64> = c.rows.iter().map(|r| r.train_per_class).collect();
+    let bounds = |v: &[Entry]| pp(v.iter().map(|e| e.2).fold(0.0f64, f64::max));
+    let ranges = |v: &[Entry]| {
+        v.iter()
+            .map(|e| {
+                format!(
+                    "{:.2} to {:.2} pp",
+                    e.3.0.abs().min(e.3.1.abs()) * 100.0,
+                    e.3.0.abs().max(e.3.1.abs()) * 100.0
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let clauses: Vec<String> = cases
+        .iter()
+        .map(|(case, v)| match case {
+            Case::Matched => format!(
+                "the {cheap_name} matched the {large_name} at {} (equivalent within ±{margin}; the intervals rule out gaps above {})",
+                sizes(v),
+                bounds(v)
+            ),
+            Case::NotToldApart => format!(
+                "at {} the two heads were not told apart (gaps {}; the intervals reach {})",
+                sizes(v),
+                gaps(v),
+                bounds(v)
+            ),
+            Case::LargeSlightly => format!(
+                "at {} the {large_name} was ahead by {} (significant: {}, an estimate under the ±{margin} margin)",
+                sizes(v),
+                gaps(v),
+                ranges(v)
+            ),
+            Case::CheapBetter => format!(
+                "at {} the {cheap_name} was better, by {}",
+                sizes(v),
+                gaps(v)
+            ),
+            Case::LargeClearly => format!(
+                "at {} the {large_name} was better by {}, more than the ±{margin} margin",
+                sizes(v),
+                gaps(v)
+            ),
+            Case::Unmeasured => format!("at {} nothing could be measured", sizes(v)),
+        })
+        .collect();
+    let clearly: Vec<u64> = cases
+        .iter()
+        .filter(|(k, _)| *k == Case::LargeClearly)
+        .flat_map(|(_, v)| v.iter().map(|e| e.0))
+        .collect();
+    let slightly = cases
+        .iter()
+        .find(|(k, _)| *k == Case::LargeSlightly)
+        .map(|(_, v)| v.clone());
+    let action = if clearly.is_empty() {
+        let extra = slightly.map_or(String::new(), |v| {
+            format!(
+                "; the {large_name} buys {} at {} if that matters to you",
+                gaps(&v),
+                sizes(&v)
+            )
+        });
+        format!("start with the {cheap_name}, the cheaper one{extra}")
+    } else if clearly.len() == c.rows.len() {
+        format!("use the {large_name}")
+    } else {
+        format!(
+            "use the {large_name} at {} per class and the {cheap_name} elsewhere",
+            clearly
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let features = if results.experiment.config.data.needs_backbone() {
+        "On these features"
+    } else {
+        "Here"
+    };
     let few = c.rows.iter().any(|r| r.diff.n < crate::contrast::FEW_SEEDS);
     let caveat = if few {
         " (few seeds: read it as a first look)"
     } else {
         ""
     };
-    Some(if uses_large.is_empty() {
-        let all_equivalent = measured.iter().all(|r| r.verdict == Verdict::Equivalent);
-        let how = if all_equivalent {
-            format!(
-                "matched the {large_name} at every size: equivalent within ±{margin} (largest gap {}; the intervals rule out gaps above {})",
-                pp(largest_gap),
-                pp(ruled_out)
-            )
-        } else {
-            format!(
-                "was not beaten by the {large_name} by more than the ±{margin} margin at any size (largest gap {}; the intervals rule out gaps above {})",
-                pp(largest_gap),
-                pp(ruled_out)
-            )
-        };
-        format!(
-            "{features} the {cheap_name} {how}: start with the {cheap_name}, the cheaper one{caveat}."
-        )
-    } else if uses_large.len() == all_sizes.len() {
-        format!(
-            "{features} the {large_name} beat the {cheap_name} by more than the ±{margin} margin at every size (largest gap {}): use the {large_name}{caveat}.",
-            pp(largest_gap)
-        )
+    // Where the larger head's choice sits at the grid's edge its lead may be understated: the
+    // advice to take the cheaper one rests on that lead.
+    let edge_sizes: Vec<String> = c
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let pair = tuned_pair(analysis, heads, r.train_per_class)?;
+            (!pair[1].edges.is_empty()).then(|| r.train_per_class.to_string())
+        })
+        .collect();
+    let edge = if edge_sizes.is_empty() || !clearly.is_empty() {
+        String::new()
     } else {
-        let rest: Vec<u64> = all_sizes
-            .iter()
-            .copied()
-            .filter(|s| !uses_large.contains(s))
-            .collect();
         format!(
-            "It depends on the training-set size: the {large_name} beat the {cheap_name} by more than the ±{margin} margin at {} per class; at {} per class the {cheap_name} was not beaten by that much: use it there{caveat}.",
-            sizes_text(&uses_large),
-            sizes_text(&rest)
+            " The {large_name}'s chosen settings sit at the grid's edge at {} per class, so its lead there may be understated",
+            edge_sizes.join(", ")
         )
-    })
+    };
+    let mut text = format!("{features}, {}", clauses.join("; "));
+    text.push_str(&format!(". So: {action}{caveat}."));
+    if !edge.is_empty() {
+        text.push_str(&edge);
+        text.push('.');
+    }
+    Some(text)
 }
 
 /// The answer's table: per size, the two tuned heads on test, their difference with its interval
 /// (leave-one-seed-out), what the experiment could have detected, the verdict and what to use.
-fn head_table(
-    w: &mut String,
-    results: &Results,
-    analysis: &Analysis,
-    c: &ClaimResult,
-    heads: [HeadKind; 2],
-    on: &str,
-) {
+fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimResult, on: &str) {
     let (a, b) = (
         side_name(c.claim.a.head, "a"),
         side_name(c.claim.b.head, "b"),
     );
     let _ = writeln!(
         w,
-        "| per class | {} tuned ({on}) | {} tuned ({on}) | {a} − {b} (simultaneous 95% CI) | smallest gap it could detect | verdict ([{}](#{})) | use |",
-        heads[0].info().thread_name,
-        heads[1].info().thread_name,
+        "| per class | {a} tuned ({on}) | {b} tuned ({on}) | {a} − {b} (simultaneous 95% CI) | smallest gap it could detect | verdict ([{}](#{})) | use |",
         c.claim.id,
         anchor(&c.claim.id)
     );
     let _ = writeln!(w, "|---|---|---|---|---|---|---|");
-    let acc = |t: &Tuned| pct(t.row.test.as_ref().map_or(t.row.val.mean, |i| i.mean));
     for row in &c.rows {
         let size = row.train_per_class;
-        let Some(pair) = tuned_pair(analysis, heads, size) else {
-            continue;
-        };
-        let of = |h: HeadKind| pair.iter().find(|t| t.head == h).copied();
-        let (Some(one), Some(two)) = (of(heads[0]), of(heads[1])) else {
-            continue;
-        };
         let pick = analysis.picks.iter().find(|p| p.train_per_class == size);
         let use_text = pick.map_or("—".to_string(), |p| {
             let head = results
@@ -274,15 +362,28 @@ fn head_table(
         let _ = writeln!(
             w,
             "| {size} | {} | {} | {} {} | {} | {} | {use_text} |",
-            acc(one),
-            acc(two),
+            pct(row.sides.0),
+            pct(row.sides.1),
             diff_text(c.claim.metric, row.adjusted.mean),
             ci_text(c.claim.metric, row.adjusted.lo(), row.adjusted.hi()),
             detectable_text(c.claim.metric, row),
             head_words(&c.claim, row),
         );
     }
-    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "\n*pp*: percentage points of accuracy. *Tuned*: each head's hyperparameters chosen on validation; \
+         each seed's numbers are those of the heads chosen on the *other* seeds' validation, on this \
+         seed's {on} split (leave-one-seed-out), so no seed's luck on validation picks what its {on} \
+         scores. *Simultaneous 95% CI*: over seeds and {on} images, holding at every size at once; its \
+         ends are what the data rule out. *Smallest gap it could detect*: what this design finds \
+         with 80% power, a property of the design, not a bound. *Use*: the cheaper head unless the \
+         larger is better by more than the margin with an interval that excludes 0.\n"
+    );
+}
+
+/// The tuned choices behind the answer's table, with the grid edges they sit on.
+fn chosen_settings(w: &mut String, analysis: &Analysis, c: &ClaimResult, heads: [HeadKind; 2]) {
     // The chosen settings, with the grid edges they sit on.
     let mut lines = Vec::new();
     for row in &c.rows {
@@ -317,7 +418,7 @@ fn head_table(
     if !lines.is_empty() {
         let _ = writeln!(
             w,
-            "Each head is tuned on val; each seed's difference compares the heads chosen on the *other* seeds' val, on this seed's test split (leave-one-seed-out), so no seed's val luck chooses what its test scores. Chosen on every seed's val: {}.\n",
+            "Chosen on every seed's validation (a choice at the grid's edge may leave a better setting untried, so a gap there could be larger either way): {}.\n",
             lines.join("; ")
         );
     }
@@ -370,6 +471,20 @@ fn context(results: &Results, on: &str) -> String {
         Regimes::of(e).trained_on(backbone),
         sizes.join(", ")
     )
+}
+
+/// The claims about the bias before BN, those with a ReLU in between first: the thread's model1
+/// has one, so that is the bias its asker has.
+fn bias_claims(analysis: &Analysis) -> Vec<&ClaimResult> {
+    let mut claims: Vec<&ClaimResult> = analysis
+        .claims
+        .iter()
+        .filter(|c| about_the_bias(&c.claim))
+        .collect();
+    let with_relu =
+        |c: &ClaimResult| c.claim.a.get(Switch::Relu) == Some(ablate_spec::Value::Flag(true));
+    claims.sort_by_key(|c| !with_relu(c));
+    claims
 }
 
 /// A claim whose two sides differ in the bias before BN.
@@ -425,7 +540,17 @@ fn claim_line(c: &ClaimResult) -> String {
             .iter()
             .map(|r| r.adjusted.mean)
             .fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
-        format!("largest mean effect {}", diff_text(claim.metric, largest))
+        // What the intervals rule out, the farthest end over the sizes.
+        let reach = c
+            .rows
+            .iter()
+            .map(|r| r.adjusted.lo().abs().max(r.adjusted.hi().abs()))
+            .fold(0.0f64, f64::max);
+        format!(
+            "largest mean effect {}; the intervals reach at most {}",
+            diff_text(claim.metric, largest),
+            diff_text(claim.metric, reach).trim_start_matches('+')
+        )
     };
     let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
         format!(
@@ -486,6 +611,9 @@ fn flip_line(c: &ClaimResult) -> String {
         }
     }
     match (a_wins.is_empty(), b_wins.is_empty()) {
+        (true, true) if c.rows.iter().all(|r| r.verdict == Verdict::Equivalent) => {
+            "**Does it flip with data size?** No: the two are equivalent within the margin at every size.".into()
+        }
         (true, true) => {
             // Absence of a significant winner is not "no flip": say whether the estimates change sign.
             let (mut a_ahead, mut b_ahead) = (Vec::new(), Vec::new());

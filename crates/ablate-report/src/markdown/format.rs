@@ -100,7 +100,13 @@ fn directional_words(claim: &Claim, row: &ClaimRow) -> String {
                 margin_text(claim)
             ),
             Some(n) => format!(
-                "inconclusive (~{n} seeds would settle it if mean and spread hold; margin ±{})",
+                "inconclusive (~{n} seeds would settle it, {}, if mean and spread hold; margin ±{})",
+                // The nearer of the two ways out: fit inside the margin, or exclude 0.
+                if claim.rope - i.mean.abs() > i.mean.abs() {
+                    "toward equivalence"
+                } else {
+                    "toward a difference"
+                },
                 margin_text(claim)
             ),
             None => match row.test_limited {

@@ -19,12 +19,15 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         "Each claim is measured as a paired difference `a − b`: per seed, the mean over the variant pairs \
          that differ only in what the claim is about (paired: the same training subset, initialisation, \
          batch order and dropout draws, so what a seed does to both sides cancels). \
-         **The interval** combines the two sources of noise in quadrature: training randomness, a \
-         Student-t part over the seeds, and, for test accuracy with recorded predictions, the finite \
-         test split, a normal part over the test images (the two-way random-effects model's variance \
-         components, so nothing is counted twice; marked \"seeds × N images\"). It describes a fresh \
-         training draw *and* a fresh test draw from the same distribution. The other intervals are t \
-         intervals over seeds. **One family per claim:** a claim judged at k training sizes gets k \
+         A claim that spans several variant pairs measures their unweighted average over the pairs the \
+         grid has (its per-pair table lists them). **The interval**, over seeds and, for test accuracy \
+         with recorded predictions, over the test images too (marked \"seeds × N images\"): \
+         `half = sqrt((t[S−1, q] · s_seed / √S)² + (z[q] · s_image / √N)²)`, where `s_seed` is the sd of \
+         the S per-seed differences, `s_image` the sd of the test images' own effect (the two-way \
+         random-effects model's component, the seed-by-image interaction removed, so nothing is counted \
+         twice) and q the interval's level. It describes a fresh training draw *and* a fresh test draw \
+         from the same distribution. Other metrics get the t part alone. **One family per claim:** a \
+         claim judged at k training sizes gets k \
          intervals that hold together at 95% (Bonferroni: each at 1 − 0.05/k), and the verdict reads \
          that interval; the `Holm` p adjusts over every judged row of this report, for a reader who \
          takes the whole table as one family. **Rule**, fixed before reading the results: \
@@ -35,9 +38,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          that would settle it under the same formula if the observed mean and spread held (none asked \
          for below 5 seeds, where the spread is itself too uncertain). The last column gives the \
          verdict at half and at twice the margin: where it changes, the margin decides, not the data. \
-         **Detectable** is the smallest true difference the experiment would have found (interval \
-         excluding 0) with 80% power at the claim's level: an inconclusive row rules out differences \
-         above it, not below. *Not measured* rows have nothing to judge (both sides at 100% in every \
+         **Detectable** is the smallest true difference this design would find (interval excluding 0) \
+         with 80% power at the claim's level: a property of the design, not a bound; what the data rule \
+         out is outside the interval. A parameter count is exact: no interval. *Not measured* rows have nothing to judge (both sides at 100% in every \
          seed, or no spread at all) and say so. Claims of identity (`identical`) are judged by \
          exactness instead: supported when the largest per-epoch |train-loss difference| and the \
          largest |gradient| of the bias before BN are below the stated tolerances (`loss_epochs = 0` \
@@ -107,6 +110,18 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
                                 c.claim.loss_tolerance, c.claim.grad_tolerance
                             ),
                         },
+                        "—".to_string(),
+                        "—".to_string(),
+                    ),
+                    None if c.claim.metric == ablate_spec::Metric::Params => (
+                        format!(
+                            "{} (a {:.0} vs b {:.0}, means over the pairs: {:.0}×)",
+                            diff_text(c.claim.metric, r.diff.mean),
+                            r.sides.0,
+                            r.sides.1,
+                            r.sides.0.max(r.sides.1) / r.sides.0.min(r.sides.1).max(1.0)
+                        ),
+                        "exact (a count)".to_string(),
                         "—".to_string(),
                         "—".to_string(),
                     ),
