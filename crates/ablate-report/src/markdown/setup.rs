@@ -56,7 +56,7 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
     backends.dedup();
     let _ = writeln!(
         w,
-        "| cells | {} trained cells, {:.1} min of training summed over cells (backend {}) |",
+        "| cells | {} trained cells, {:.1} min of cell time summed over cells (a cell measured on the way to a longer one of the same run counts the shared epochs again; the wall time is below) (backend {}) |",
         runs.height(),
         seconds / 60.0,
         backends.join(", ")
