@@ -8,6 +8,11 @@ pub enum DataError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write features file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid safetensors file: {message}")]
     Format { path: PathBuf, message: String },
     #[error(

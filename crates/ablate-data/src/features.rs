@@ -365,7 +365,7 @@ pub fn write_features(
     extra: &std::collections::BTreeMap<String, String>,
 ) -> Result<(), DataError> {
     use safetensors::tensor::TensorView;
-    let io = |source| DataError::Read {
+    let io = |source| DataError::Write {
         path: path.to_owned(),
         source,
     };
@@ -421,6 +421,9 @@ pub fn write_features(
         message,
     })?;
     // Atomic: a reader never sees half a file.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
     let tmp = path.with_extension("safetensors.tmp");
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)

@@ -195,6 +195,9 @@ mod tests {
         assert_eq!(forum.config.grid.seeds, sweep.config.grid.seeds);
         assert_eq!(forum.claims.len(), 12);
         assert!(!shipped("synthetic.toml").cells().is_empty());
+        // The README's template for a user's images reads, and answers with the tuned heads.
+        let mine = shipped("my-images.toml");
+        assert!(!mine.claims.declared && mine.answer_claim().is_some());
         // The fine-tuning experiment: both regimes on the same cells; a fine-tuning cell costs
         // more than any frozen one, so the scheduler starts them first.
         let ft = shipped("forum-finetune.toml");
