@@ -12,9 +12,56 @@ const STYLE: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,san
 margin:2em auto;padding:0 1em;line-height:1.45;color:#222}table{border-collapse:collapse;margin:1em 0;\
 font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 7px;vertical-align:top}th{background:#f3f3f3}\
 img{max-width:100%}code{background:#f5f5f5;padding:0 3px}blockquote{color:#555;border-left:4px solid #ddd;\
-margin:0;padding-left:1em}";
+margin:0;padding-left:1em}details>summary{cursor:pointer}details>summary>h2{display:inline}\
+details{border-top:1px solid #ddd;padding:0.3em 0}";
 
-pub fn render(markdown: &str, figures_dir: &Path) -> Result<String, ReportError> {
+/// The sections a reader sees open: the title, the answer and the question. The rest (setup,
+/// rules, tables, evidence) is one click away, each under its heading, so the page opens on the
+/// answer and is a few screens long until the reader asks for more.
+const OPEN: [&str; 4] = ["title", "answer", "question", "provenance"];
+
+/// `report.html` from the report's sections (name, Markdown), in order.
+pub fn render_sections(
+    sections: &[(&str, String)],
+    figures_dir: &Path,
+) -> Result<String, ReportError> {
+    let mut body = String::new();
+    for (name, markdown) in sections {
+        let heading = markdown
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("## "))
+            .filter(|_| !OPEN.contains(name));
+        match heading {
+            Some(title) => {
+                let rest = markdown.split_once('\n').map_or("", |(_, r)| r);
+                body.push_str(&format!(
+                    "<details><summary><h2>{}</h2></summary>\n{}</details>\n",
+                    escape(title),
+                    to_html(rest, figures_dir)?
+                ));
+            }
+            None => body.push_str(&to_html(markdown, figures_dir)?),
+        }
+    }
+    Ok(page(&body))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn page(body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>ablate report</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n"
+    )
+}
+
+/// Markdown to HTML, PNG figures inlined.
+fn to_html(markdown: &str, figures_dir: &Path) -> Result<String, ReportError> {
     let mut failure = None;
     let events = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
         Event::Start(Tag::Image {
@@ -45,11 +92,8 @@ pub fn render(markdown: &str, figures_dir: &Path) -> Result<String, ReportError>
     });
     let mut body = String::new();
     pulldown_cmark::html::push_html(&mut body, events);
-    if let Some(err) = failure {
-        return Err(err);
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(body),
     }
-    Ok(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>ablate report</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n"
-    ))
 }

@@ -61,9 +61,10 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         machines: run_info(results_dir)?,
         figures,
     };
-    let text = markdown::render(&results, &analysis, &context)?;
+    let sections = markdown::render_sections(&results, &analysis, &context)?;
+    let text: String = sections.iter().map(|(_, md)| md.as_str()).collect();
     write_atomic(&out.join("REPORT.md"), text.as_bytes())?;
-    let html = crate::html::render(&text, out)?;
+    let html = crate::html::render_sections(&sections, out)?;
     write_atomic(&out.join("report.html"), html.as_bytes())?;
 
     Ok(Written {

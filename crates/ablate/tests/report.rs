@@ -89,6 +89,16 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
         ablate_report::FIGURES.len(),
         "every figure inlined"
     );
+    // The page opens on the answer; the rules, tables and evidence are one click away.
+    let answer = html
+        .find("<h2>The answer</h2>")
+        .expect("the answer is a heading");
+    let first_closed = html.find("<details>").expect("sections are collapsed");
+    assert!(
+        answer < first_closed,
+        "the answer comes before any collapsed section"
+    );
+    assert!(html.contains("<details><summary><h2>Verdicts</h2></summary>"));
 
     // The verdict table's rows, in order, against claims.csv.
     let md = s.read("report/small/REPORT.md");

@@ -31,7 +31,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         "One rule, stated before the results: per training size, {rule}. **Use the cheaper option unless \
          the larger is better by more than the margin with an interval that excludes 0**: a tie, an \
          equivalence or a lead smaller than the margin is no reason to pay for the larger head. Advice \
-         here is never stronger than the verdict beside it.\n"
+         here is never stronger than the verdict beside it. The accuracies beside each option are \
+         those of the variant chosen on every seed's validation; the comparison that decides is the \
+         one named under *compared*.\n"
     );
     let _ = writeln!(
         w,
