@@ -54,18 +54,27 @@ impl Cell {
 /// one run to the longest count measures each at its own. Each group is in increasing epoch
 /// order; groups come in the order of their first cell in `cells`.
 pub fn epoch_prefix_groups(cells: &[Cell], train: &TrainSpec) -> Vec<Vec<Cell>> {
-    let mut groups: Vec<(Option<String>, Vec<Cell>)> = Vec::new();
-    for cell in cells {
+    epoch_prefix_group_indices(cells, train)
+        .into_iter()
+        .map(|group| group.into_iter().map(|i| cells[i]).collect())
+        .collect()
+}
+
+/// [`epoch_prefix_groups`] as indices into `cells` (what the shard planner assigns: a group goes
+/// to one shard whole, or its shared epochs would be trained twice).
+pub fn epoch_prefix_group_indices(cells: &[Cell], train: &TrainSpec) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
         let key = cell.epoch_prefix_key();
         match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
-            Some((_, group)) => group.push(*cell),
-            None => groups.push((key, vec![*cell])),
+            Some((_, group)) => group.push(i),
+            None => groups.push((key, vec![i])),
         }
     }
     groups
         .into_iter()
         .map(|(_, mut group)| {
-            group.sort_by_key(|c| train.for_variant(&c.head).epochs);
+            group.sort_by_key(|&i| train.for_variant(&cells[i].head).epochs);
             group
         })
         .collect()

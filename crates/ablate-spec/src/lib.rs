@@ -43,7 +43,7 @@ mod value_serde;
 mod variant;
 
 pub use axis::{HeadAxis, PerHead};
-pub use cell::{Cell, epoch_prefix_groups};
+pub use cell::{Cell, epoch_prefix_group_indices, epoch_prefix_groups};
 pub use claim::{Claim, Compare, Expect, Metric, Selector, variant_pairs};
 pub use config::Config;
 pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec};

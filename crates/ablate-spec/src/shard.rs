@@ -48,34 +48,51 @@ const BACKBONE_WIDTH: f64 = 3.0e5;
 /// Typical loss-and-gradient evaluations of a converged fit (100-300 on the forum's features).
 const LBFGS_EVALUATIONS: f64 = 200.0;
 
-/// Assigns each of `cells` to one of `shards` shards: longest expected cost first, each to the shard
-/// with the least cost so far (ties to the lowest index). Returns the shard index of every cell, in
-/// the order of `cells`. The same cells in the same order always give the same assignment.
+/// Assigns each of `cells` to one of `shards` shards. Cells that differ in their epoch count alone
+/// train as one run ([`crate::epoch_prefix_groups`]), so they go to one shard together, at the cost
+/// of their longest. Longest expected cost first, each to the shard with the least cost so far (ties
+/// to the lowest index). Returns the shard index of every cell, in the order of `cells`. The same
+/// cells in the same order always give the same assignment.
 pub fn assign(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<usize> {
     assert!(shards >= 1, "at least one shard");
-    let costs: Vec<f64> = cells.iter().map(|c| cell_cost(experiment, c)).collect();
-    let mut order: Vec<usize> = (0..cells.len()).collect();
+    let groups = crate::epoch_prefix_group_indices(cells, &experiment.config.train);
+    let costs: Vec<f64> = groups
+        .iter()
+        .map(|g| group_cost(experiment, cells, g))
+        .collect();
+    let mut order: Vec<usize> = (0..groups.len()).collect();
     // Stable: equal costs keep the grid order.
     order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
     let mut load = vec![0.0f64; shards];
     let mut shard_of = vec![0usize; cells.len()];
-    for i in order {
+    for g in order {
         let (lightest, _) = load
             .iter()
             .enumerate()
             .min_by(|a, b| a.1.total_cmp(b.1))
             .expect("shards >= 1");
-        shard_of[i] = lightest;
-        load[lightest] += costs[i];
+        for &i in &groups[g] {
+            shard_of[i] = lightest;
+        }
+        load[lightest] += costs[g];
     }
     shard_of
 }
 
-/// The expected cost of each shard under [`assign`].
+/// A group's cost: its longest cell's (the others are measured on the way).
+fn group_cost(experiment: &Experiment, cells: &[Cell], group: &[usize]) -> f64 {
+    group
+        .iter()
+        .map(|&i| cell_cost(experiment, &cells[i]))
+        .fold(0.0, f64::max)
+}
+
+/// The expected cost of each shard under [`assign`] (a group of epoch prefixes counted once).
 pub fn shard_costs(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<f64> {
+    let shard_of = assign(experiment, cells, shards);
     let mut load = vec![0.0; shards];
-    for (cell, shard) in cells.iter().zip(assign(experiment, cells, shards)) {
-        load[shard] += cell_cost(experiment, cell);
+    for group in crate::epoch_prefix_group_indices(cells, &experiment.config.train) {
+        load[shard_of[group[0]]] += group_cost(experiment, cells, &group);
     }
     load
 }
@@ -254,6 +271,16 @@ mod tests {
         assert!(max <= 1.25 * mean, "largest shard {max} vs mean {mean}");
         // Every cell in exactly one shard, and the split does not depend on the call.
         assert_eq!(assign(&e, &cells, 8), shards);
+        // Cells that share a run (epoch prefixes of one another) share a shard.
+        for group in crate::epoch_prefix_groups(&cells, &e.config.train) {
+            let at = |c: &Cell| shards[cells.iter().position(|x| x == c).unwrap()];
+            assert!(group.iter().all(|c| at(c) == at(&group[0])), "{group:?}");
+        }
+        assert!(
+            crate::epoch_prefix_groups(&cells, &e.config.train)
+                .iter()
+                .any(|g| g.len() > 1)
+        );
         assert!(shards.iter().all(|s| *s < 8));
         assert!((0..8).all(|k| shards.contains(&k)), "no empty shard");
     }
