@@ -146,6 +146,7 @@ pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFi
         band: true,
         integer_x: true,
         percent_y: true,
+        bounded_y: true,
     })
 }
 
@@ -182,6 +183,7 @@ pub fn bias_grad_by_epoch(
         band: false,
         integer_x: true,
         percent_y: false,
+        bounded_y: false,
     })
 }
 
@@ -279,6 +281,7 @@ pub fn accuracy_by_size(
         band: true,
         integer_x: true,
         percent_y: true,
+        bounded_y: true,
     }
 }
 
@@ -360,6 +363,7 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
         band: false,
         integer_x: true,
         percent_y: true,
+        bounded_y: true,
     }
 }
 
@@ -535,5 +539,6 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
         band: true,
         integer_x: true,
         percent_y: true,
+        bounded_y: false,
     })
 }

@@ -157,6 +157,9 @@ pub struct LineFigure {
     pub integer_x: bool,
     /// y values are fractions shown as percentages (accuracies).
     pub percent_y: bool,
+    /// y values are accuracies, bounded by [0, 1]: the axis and the bands are clipped to it (a
+    /// difference of accuracies is not).
+    pub bounded_y: bool,
 }
 
 // Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-wd0.0001-lr0.0003-ep20`).
@@ -246,6 +249,13 @@ impl Figure for LineFigure {
             }),
             self.log_y,
         );
+        // An accuracy axis stays within [0, 100]%, whatever a band's arithmetic says: an
+        // interval past 100% describes the normal approximation, not the data.
+        let (y0, y1) = if self.bounded_y {
+            (y0.max(0.0), y1.min(1.0))
+        } else {
+            (y0, y1)
+        };
         let areas = plots.split_evenly((1, self.panels.len()));
         for (panel, area) in self.panels.iter().zip(&areas) {
             draw_panel(self, panel, area, (x0, x1), (y0, y1))?;
@@ -285,7 +295,13 @@ fn draw_panel<DB: DrawingBackend>(
                 .y_desc(figure.y_label.as_str())
                 .x_label_formatter(&|x| {
                     if integer_x {
-                        format!("{}", x.round())
+                        // Only whole numbers get a label: a tick at 2.5 epochs would read "2"
+                        // (or "3") beside the real 2 and 3.
+                        if (x - x.round()).abs() < 1e-6 {
+                            format!("{}", x.round())
+                        } else {
+                            String::new()
+                        }
                     } else {
                         format!("{x}")
                     }
@@ -316,9 +332,13 @@ fn draw_panel<DB: DrawingBackend>(
             for curve in &panel.curves {
                 let color = curve.look.color;
                 if figure.band {
-                    let mut band: Vec<(f64, f64)> =
-                        curve.points.iter().map(|p| (p.0, p.1 + p.2)).collect();
-                    band.extend(curve.points.iter().rev().map(|p| (p.0, p.1 - p.2)));
+                    let clip = |y: f64| y.clamp(y0, y1);
+                    let mut band: Vec<(f64, f64)> = curve
+                        .points
+                        .iter()
+                        .map(|p| (p.0, clip(p.1 + p.2)))
+                        .collect();
+                    band.extend(curve.points.iter().rev().map(|p| (p.0, clip(p.1 - p.2))));
                     chart
                         .draw_series(std::iter::once(Polygon::new(
                             band,
