@@ -444,6 +444,18 @@ fn references_of<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<
 }
 
 impl DotFigure {
+    /// Width of the names on the left: the longest label at 13 px sans-serif (about 7.5 px a
+    /// character, wider than the average so a name never runs into the first panel), at least 230.
+    fn names_width(&self) -> u32 {
+        let longest = self
+            .labels
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        (16 + (longest as f64 * 7.5).ceil() as u32).max(230)
+    }
+
     fn columns(&self) -> usize {
         match self.columns {
             0 => self.panels.len().max(1),
@@ -457,7 +469,7 @@ impl Figure for DotFigure {
         let columns = self.columns();
         let rows = self.panels.len().div_ceil(columns).max(1) as u32;
         (
-            250 + 380 * columns as u32,
+            self.names_width() + 20 + 380 * columns as u32,
             40 + rows * (70 + 24 * self.labels.len() as u32),
         )
     }
@@ -492,7 +504,7 @@ impl Figure for DotFigure {
         let second_color = RGBColor(214, 96, 77);
         let mut names = None;
         for (row_panels, row_area) in self.panels.chunks(columns).zip(&row_areas) {
-            let (row_names, plots) = row_area.split_horizontally(230);
+            let (row_names, plots) = row_area.split_horizontally(self.names_width());
             let areas = plots.split_evenly((1, columns));
             let mut label_ys = Vec::new();
             for (panel, area) in row_panels.iter().zip(&areas) {
