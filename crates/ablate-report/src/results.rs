@@ -27,7 +27,7 @@ pub struct Results {
 }
 
 /// What every cell predicted on the test split (`predictions.parquet`) and the split's labels (the
-/// manifest): enough for the bootstrap over test images and for confusion matrices.
+/// manifest): enough for the intervals over test images and for confusion matrices.
 #[derive(Debug, Clone, Default)]
 pub struct TestPredictions {
     pub labels: Vec<u32>,

@@ -74,7 +74,7 @@ pub struct CellOutcome {
     /// absent in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_acc_bn_refit: Option<f64>,
-    /// The argmax class of every test row, in the split's order (the report's bootstrap over test
+    /// The argmax class of every test row, in the split's order (the report's intervals over test
     /// images and confusion matrices read them); absent without a test split and in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_predictions: Option<Vec<u16>>,

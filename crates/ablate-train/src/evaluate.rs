@@ -11,7 +11,7 @@ use crate::source::{BatchSource, Split};
 pub struct Evaluation {
     pub loss: f64,
     pub acc: f64,
-    /// The argmax class of each row, in the split's order (what the report's bootstrap over test
+    /// The argmax class of each row, in the split's order (what the report's intervals over test
     /// images and its confusion matrices read).
     pub predicted: Vec<u16>,
 }

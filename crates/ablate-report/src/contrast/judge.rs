@@ -1,5 +1,5 @@
 //! The verdict rule, as a pure function: one training size's per-seed differences (and, for test
-//! accuracy, the two-way bootstrap over seeds and test images; for `identical` claims, the
+//! accuracy, its spread over seeds and test images; for `identical` claims, the
 //! exactness gaps) in, one [`ClaimRow`] out. No polars: the rule is tested on numbers alone.
 
 use ablate_spec::{Claim, Expect};

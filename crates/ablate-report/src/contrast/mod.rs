@@ -435,7 +435,7 @@ seeds = [0, 1, 2, 3, 4]
     }
 
     /// Seeds that agree exactly give a t interval of zero width; the test split is still finite,
-    /// and the two-way bootstrap says so, more loudly the smaller the split.
+    /// and the interval over seeds and images says so, more loudly the smaller the split.
     #[test]
     fn test_set_noise_widens_the_interval_as_the_split_shrinks() {
         let (results, claim) = with_predictions(2000);

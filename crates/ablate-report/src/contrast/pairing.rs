@@ -16,7 +16,7 @@ use crate::results::Results;
 /// lead all measure one of these.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contrast {
-    /// Names the contrast in messages and keys its bootstrap stream.
+    /// Names the contrast in messages.
     pub id: String,
     pub a: Selector,
     pub b: Selector,
