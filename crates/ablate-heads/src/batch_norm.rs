@@ -16,21 +16,14 @@ pub struct BnStats {
     pub var: Tensor<1>,
 }
 
-impl BnStats {
-    /// The statistics of `input`'s rows: the mean and the unbiased variance per feature.
-    pub fn of(input: Tensor<2>) -> Self {
-        let [rows, _] = input.dims();
-        let mean = input.clone().mean_dim(0);
-        let unbiased = rows as f64 / (rows.saturating_sub(1).max(1)) as f64;
-        let var = (input - mean.clone())
-            .square()
-            .mean_dim(0)
-            .mul_scalar(unbiased);
-        BnStats {
-            mean: mean.squeeze_dim::<1>(0),
-            var: var.squeeze_dim::<1>(0),
-        }
-    }
+/// What a head's BatchNorm shows on the rows it trained on, in eval mode (no dropout): its
+/// variance shift and the statistics it would normalize with had no dropout sat upstream of it.
+#[derive(Debug, Clone)]
+pub struct BnOnRows {
+    /// [`crate::MlpHead::var_ratio`]: `None` when no feature has a ratio.
+    pub var_ratio: Option<f64>,
+    /// The rows' mean and unbiased variance per feature.
+    pub refit: BnStats,
 }
 
 #[derive(Config, Debug)]

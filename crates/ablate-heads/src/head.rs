@@ -3,7 +3,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
-use crate::batch_norm::BnStats;
+use crate::batch_norm::{BnOnRows, BnStats};
 use crate::linear_head::{LinearHead, LinearHeadConfig};
 use crate::mlp::{MlpHead, MlpHeadConfig};
 
@@ -52,15 +52,10 @@ pub trait HeadModel {
     /// The sum of squares of the trainable parameters (what an L2 penalty `wd/2 * |θ|²` weighs).
     fn squared_norm(&self) -> Tensor<1>;
 
-    /// BatchNorm's variance shift ([`MlpHead::bn_var_ratio`]); `None` for a head without BN.
-    fn bn_var_ratio(&self, _x: Tensor<2>, _updates: usize) -> Option<f64> {
-        None
-    }
-
-    /// BatchNorm's statistics recomputed over `x` in eval mode, without any dropout: what BN would
-    /// normalize with had no dropout sat upstream of it in training (G1/G2's variance shift,
-    /// measured). `None` for a head without BN.
-    fn bn_refit_stats(&self, _x: Tensor<2>) -> Option<BnStats> {
+    /// BatchNorm on the training rows `x` in eval mode, after `updates` optimizer steps: its
+    /// variance shift ([`MlpHead::var_ratio`]) and its statistics recomputed without any dropout
+    /// (G1/G2's shift, measured). `None` for a head without BN.
+    fn bn_on_training_rows(&self, _x: Tensor<2>, _updates: usize) -> Option<BnOnRows> {
         None
     }
 
@@ -104,14 +99,9 @@ impl Head {
         self.model().trainable_params()
     }
 
-    /// See [`HeadModel::bn_var_ratio`].
-    pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
-        self.model().bn_var_ratio(x, updates)
-    }
-
-    /// See [`HeadModel::bn_refit_stats`].
-    pub fn bn_refit_stats(&self, x: Tensor<2>) -> Option<BnStats> {
-        self.model().bn_refit_stats(x)
+    /// See [`HeadModel::bn_on_training_rows`].
+    pub fn bn_on_training_rows(&self, x: Tensor<2>, updates: usize) -> Option<BnOnRows> {
+        self.model().bn_on_training_rows(x, updates)
     }
 
     /// See [`HeadModel::forward_eval_pair`].

@@ -28,7 +28,7 @@ mod init;
 mod linear_head;
 mod mlp;
 
-pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnStats};
+pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnOnRows, BnStats};
 pub use dropout::PairedDropout;
 pub use head::{Head, HeadConfig, HeadModel};
 pub use init::keyed_linear;

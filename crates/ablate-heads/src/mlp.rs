@@ -6,7 +6,7 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnStats};
+use crate::batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnOnRows, BnStats};
 use crate::dropout::{PairedDropout, PairedDropoutConfig};
 use crate::head::{HeadModel, linear_params, linear_squared_norm};
 use crate::init::keyed_linear;
@@ -109,12 +109,20 @@ impl HeadModel for MlpHead {
             + linear_squared_norm(&self.fc2)
     }
 
-    fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
-        MlpHead::bn_var_ratio(self, x, updates)
-    }
-
-    fn bn_refit_stats(&self, x: Tensor<2>) -> Option<BnStats> {
-        Some(BnStats::of(self.before_bn(x)))
+    fn bn_on_training_rows(&self, x: Tensor<2>, updates: usize) -> Option<BnOnRows> {
+        // One pass over the rows serves both measurements.
+        let h = self.before_bn(x);
+        let [rows, _] = h.dims();
+        let mean = h.clone().mean_dim(0);
+        let var = (h - mean.clone()).square().mean_dim(0);
+        let unbiased = rows as f64 / (rows.saturating_sub(1).max(1)) as f64;
+        Some(BnOnRows {
+            var_ratio: self.var_ratio(var.clone(), updates),
+            refit: BnStats {
+                mean: mean.squeeze_dim::<1>(0),
+                var: var.mul_scalar(unbiased).squeeze_dim::<1>(0),
+            },
+        })
     }
 
     fn forward_eval_pair(
@@ -145,8 +153,9 @@ impl MlpHead {
     }
 
     /// Li et al.'s variance shift, measured: per BN feature, its running variance (learned in
-    /// training, with dropout upstream when there is some) divided by the variance of BN's input over
-    /// `x` in eval mode (no dropout); the median over features. Given the training rows, about
+    /// training, with dropout upstream when there is some) divided by `var`, the (biased) variance
+    /// of BN's input over the training rows in eval mode (no dropout), `[1, features]`; the median
+    /// over features. Given the training rows, about
     /// 1/(1-p) for dropout p right before BN on centred inputs, about 1 without dropout upstream
     /// (given other rows, a train/val difference in the data would enter too).
     ///
@@ -159,15 +168,8 @@ impl MlpHead {
     /// `updates` steps it still holds (1 - m)^updates of that 1: it is corrected as Adam corrects
     /// its moments, `(running - (1 - m)^k) / (1 - (1 - m)^k)`, which leaves the average of the
     /// batch variances alone (40 steps at 25 per class would otherwise keep ~1.5% of the 1).
-    pub fn bn_var_ratio(&self, x: Tensor<2>, updates: usize) -> Option<f64> {
-        let h = self.before_bn(x);
-        let mean = h.clone().mean_dim(0);
-        let var: Vec<f32> = (h - mean)
-            .square()
-            .mean_dim(0)
-            .into_data()
-            .try_to_vec::<f32>()
-            .ok()?;
+    pub fn var_ratio(&self, var: Tensor<2>, updates: usize) -> Option<f64> {
+        let var: Vec<f32> = var.into_data().try_to_vec::<f32>().ok()?;
         let running: Vec<f32> = self
             .bn
             .running_var

@@ -315,11 +315,16 @@ pub(crate) fn finish(
     // On the rows BN's running statistics were learned from, in eval mode: what is left is the
     // shift dropout upstream of BN causes (not a train/val difference in the data).
     // Every step updated BN's running statistics once.
-    let train_x = source.span(Split::Train, 0..train_rows, device);
-    let bn_var_ratio = eval_head.bn_var_ratio(train_x.clone(), trained.log.steps);
-    // G1/G2's variance shift, measured rather than predicted: the same trained head with BN's
-    // statistics recomputed on the same rows without dropout, on the same test images.
-    let refit = eval_head.bn_refit_stats(train_x);
+    // G1/G2's variance shift is also measured rather than predicted: the same trained head with
+    // BN's statistics recomputed on the same rows without dropout, on the same test images.
+    let bn = eval_head.bn_on_training_rows(
+        source.span(Split::Train, 0..train_rows, device),
+        trained.log.steps,
+    );
+    let (bn_var_ratio, refit) = match bn {
+        Some(b) => (b.var_ratio, Some(b.refit)),
+        None => (None, None),
+    };
     // Evaluated once, at the end: nothing during training looks at it.
     let (test, test_refit) = match source.has(Split::Test) {
         true => {

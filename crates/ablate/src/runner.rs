@@ -119,17 +119,16 @@ impl Runner<'_> {
     pub fn run(&self) -> Result<RunSummary> {
         let started = Instant::now();
         let cells = self.cells;
-        let mut missing = self.store.missing_cells(cells)?;
+        let missing = self.store.missing_cells(cells)?;
         let already_done = cells.len() - missing.len();
-        // Largest cells first, handed out in that order as workers free up (`par_bridge`; a slice's
-        // `par_iter` would split the list in halves and start one worker on the smallest cells), so the
-        // grid ends with small cells, not with one big one.
         let cost = |c: &Cell| ablate_spec::shard::cell_cost(self.experiment, c);
         // Cells that differ in their epoch count alone train as one run to the longest count.
+        // Largest runs first, handed out in that order as workers free up (`par_bridge`; a slice's
+        // `par_iter` would split the list in halves and start one worker on the smallest), so the
+        // grid ends with small runs, not with one big one.
         let mut groups = epoch_prefix_groups(&missing, &self.experiment.config.train);
         let group_cost = |g: &Vec<Cell>| g.last().map_or(0.0, cost);
         groups.sort_by(|a, b| group_cost(b).total_cmp(&group_cost(a)));
-        missing.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
 
         let progress = GridProgress::new(&missing.iter().map(cost).collect::<Vec<_>>());
         let failed = Mutex::new(Vec::new());
