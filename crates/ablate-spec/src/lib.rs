@@ -53,7 +53,9 @@ pub use finetune::{EvalBnStats, FinetuneSpec};
 pub use grid::{GridBlock, GridSpec};
 pub use heads::{Drawn, HEADS, HeadInfo};
 pub use report::{HeadTexts, Highlight, ReportSpec};
-pub use switch::{HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word};
+pub use switch::{
+    HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word, plain_number,
+};
 pub use thread::{Unmeasured, context_claims, measurable, thread_claims};
 pub use train::{OptimizerKind, TrainSetting, TrainSpec};
-pub use variant::{DropoutPosition, HeadVariant, VariantNameError};
+pub use variant::{DropoutPosition, HeadVariant, VariantNameError, plain_labels};

@@ -156,6 +156,18 @@ pub struct SwitchSpec {
     pub only_with: Option<Switch>,
     /// `[train]` key the cell falls back to when the grid does not set the switch ([`Value::Unset`]).
     pub fallback: Option<TrainSetting>,
+    /// How the value reads in a plain label (`dropout 0.5`, `no bias`); `None` where there is
+    /// nothing worth saying (the usual value, or the `[train]` fallback).
+    pub plain: fn(Value) -> Option<String>,
+}
+
+/// A number as a reader writes it: `0.5`, `0.01`, `1e-3`, `3e-4`.
+pub fn plain_number(x: f64) -> String {
+    if x == 0.0 || x.abs() >= 0.01 {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
 }
 
 const BOTH: &[HeadKind] = &[HeadKind::Mlp, HeadKind::Linear];
@@ -176,6 +188,16 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: None,
         only_with: None,
         fallback: None,
+        plain: |v| {
+            Some(
+                if v == Value::Flag(false) {
+                    "no bias"
+                } else {
+                    "bias"
+                }
+                .into(),
+            )
+        },
     },
     SwitchSpec {
         switch: Switch::Relu,
@@ -188,6 +210,16 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: None,
         only_with: None,
         fallback: None,
+        plain: |v| {
+            Some(
+                if v == Value::Flag(false) {
+                    "no ReLU"
+                } else {
+                    "ReLU"
+                }
+                .into(),
+            )
+        },
     },
     SwitchSpec {
         switch: Switch::Dropout,
@@ -200,6 +232,10 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: None,
         only_with: None,
         fallback: None,
+        plain: |v| match v {
+            Value::Number(x) if x > 0.0 => Some(format!("dropout {}", plain_number(x))),
+            _ => Some("no dropout".into()),
+        },
     },
     SwitchSpec {
         switch: Switch::DropoutPosition,
@@ -221,6 +257,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Word("after_bn")),
         only_with: Some(Switch::Dropout),
         fallback: None,
+        plain: |v| (v == Value::Word("before_bn")).then(|| "dropout before BN".into()),
     },
     SwitchSpec {
         switch: Switch::LastBias,
@@ -233,6 +270,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: None,
         only_with: None,
         fallback: None,
+        plain: |v| (v == Value::Flag(false)).then(|| "no last-layer bias".into()),
     },
     SwitchSpec {
         switch: Switch::InputDropout,
@@ -245,6 +283,10 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Number(0.0)),
         only_with: None,
         fallback: None,
+        plain: |v| match v {
+            Value::Number(x) if x > 0.0 => Some(format!("input dropout {}", plain_number(x))),
+            _ => None,
+        },
     },
     SwitchSpec {
         switch: Switch::WeightDecay,
@@ -257,6 +299,10 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Unset),
         only_with: None,
         fallback: Some(TrainSetting::WeightDecay),
+        plain: |v| match v {
+            Value::Number(x) if x > 0.0 => Some(format!("L2 {}", plain_number(x))),
+            _ => None,
+        },
     },
     // The training budget: a head tuned on val is tuned over these too (issue 14: model2 at the
     // asker's 20 epochs of Adam had not converged, so its L2 sweep could not matter).
@@ -271,6 +317,10 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Unset),
         only_with: None,
         fallback: Some(TrainSetting::Lr),
+        plain: |v| match v {
+            Value::Number(x) => Some(format!("lr {}", plain_number(x))),
+            _ => None,
+        },
     },
     SwitchSpec {
         switch: Switch::Epochs,
@@ -283,6 +333,10 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Unset),
         only_with: None,
         fallback: Some(TrainSetting::Epochs),
+        plain: |v| match v {
+            Value::Number(x) => Some(format!("{x} epochs")),
+            _ => None,
+        },
     },
     // How model2 is fitted: `[train]`'s optimizer for its epochs, or full-batch L-BFGS to
     // convergence (the linear probe of Kornblith, Shlens & Le 2019). `lr`, `epochs` and input dropout
@@ -307,6 +361,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Word("steps")),
         only_with: None,
         fallback: None,
+        plain: |v| (v == Value::Word("lbfgs")).then(|| "L-BFGS to convergence".into()),
     },
     // The regime (issue 15): heads on the pretrained backbone's frozen features, or the whole
     // network trained with the head, as the asker did (`model._fc = head`, everything trained;
@@ -331,6 +386,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         omitted: Some(Value::Word("frozen")),
         only_with: None,
         fallback: None,
+        plain: |v| (v == Value::Word("finetune")).then(|| "fine-tuned".into()),
     },
 ];
 

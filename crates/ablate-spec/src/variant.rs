@@ -169,6 +169,68 @@ impl HeadVariant {
         }
         name
     }
+
+    /// What each switch says in words, in table order (`bias`, `ReLU`, `dropout 0.5`,
+    /// `lr 1e-4`); the usual values say nothing.
+    pub fn phrases(&self) -> Vec<String> {
+        self.switches()
+            .filter_map(|(spec, value)| (spec.plain)(value))
+            .collect()
+    }
+
+    /// A label for people: the thread's name of the head, then its settings in words
+    /// (`model1: bias, ReLU, dropout 0.5, input dropout 0.2, lr 1e-4, 20 epochs`).
+    pub fn plain_name(&self) -> String {
+        let thread = self.head.info().thread_name;
+        match self.phrases().join(", ") {
+            p if p.is_empty() => thread.to_string(),
+            p => format!("{thread}: {p}"),
+        }
+    }
+}
+
+/// Labels for people for several variants shown together: each variant's [`plain_name`] without
+/// the phrases every variant of its head in the list shares (they say nothing to tell them apart).
+/// Two variants that would read alike keep their full [`name`]s, so labels stay unique.
+///
+/// [`plain_name`]: HeadVariant::plain_name
+/// [`name`]: HeadVariant::name
+pub fn plain_labels(variants: &[HeadVariant]) -> Vec<String> {
+    let phrases: Vec<Vec<String>> = variants.iter().map(HeadVariant::phrases).collect();
+    let mut labels: Vec<String> = variants
+        .iter()
+        .zip(&phrases)
+        .map(|(v, own)| {
+            let same_head: Vec<&Vec<String>> = variants
+                .iter()
+                .zip(&phrases)
+                .filter(|(w, _)| w.kind() == v.kind())
+                .map(|(_, p)| p)
+                .collect();
+            let telling: Vec<&str> = own
+                .iter()
+                .filter(|p| same_head.len() < 2 || !same_head.iter().all(|q| q.contains(p)))
+                .map(String::as_str)
+                .collect();
+            let thread = v.kind().info().thread_name;
+            if telling.is_empty() {
+                thread.to_string()
+            } else {
+                format!("{thread}: {}", telling.join(", "))
+            }
+        })
+        .collect();
+    for i in 0..labels.len() {
+        if labels.iter().filter(|l| **l == labels[i]).count() > 1 {
+            let label = labels[i].clone();
+            for (j, v) in variants.iter().enumerate() {
+                if labels[j] == label {
+                    labels[j] = v.name();
+                }
+            }
+        }
+    }
+    labels
 }
 
 impl fmt::Display for HeadVariant {
@@ -298,6 +360,40 @@ mod tests {
             .flag(Switch::BiasBeforeBn, bias)
             .flag(Switch::Relu, relu)
             .number(Switch::Dropout, dropout)
+    }
+
+    /// A person's label says each setting in words; shown together, labels drop what every
+    /// variant of a head shares and stay unique.
+    #[test]
+    fn plain_labels_say_the_settings_and_tell_variants_apart() {
+        let asker = mlp(true, true, 0.5)
+            .number(Switch::InputDropout, 0.2)
+            .number(Switch::Lr, 1e-4)
+            .number(Switch::Epochs, 20.0);
+        assert_eq!(
+            asker.plain_name(),
+            "model1: bias, ReLU, dropout 0.5, input dropout 0.2, lr 1e-4, 20 epochs"
+        );
+        let linear = HeadVariant::linear()
+            .flag(Switch::LastBias, false)
+            .number(Switch::WeightDecay, 0.001);
+        assert_eq!(linear.plain_name(), "model2: no last-layer bias, L2 1e-3");
+        let no_bias = mlp(false, true, 0.5)
+            .number(Switch::InputDropout, 0.2)
+            .number(Switch::Lr, 1e-4)
+            .number(Switch::Epochs, 20.0);
+        assert_eq!(
+            plain_labels(&[asker, no_bias, linear]),
+            [
+                "model1: bias",
+                "model1: no bias",
+                "model2: no last-layer bias, L2 1e-3"
+            ]
+        );
+        // Weight decay 0 and the [train] fallback both say nothing: the full names keep them apart.
+        let zero = HeadVariant::linear().number(Switch::WeightDecay, 0.0);
+        let unset = HeadVariant::linear();
+        assert_eq!(plain_labels(&[zero, unset]), [zero.name(), unset.name()]);
     }
 
     /// Each variant, its name, and back.
