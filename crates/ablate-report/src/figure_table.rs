@@ -23,8 +23,6 @@ pub struct Inputs<'a> {
     /// these (the budget blocks add dozens of variants nobody can tell apart in a legend; all are
     /// in variants.csv).
     pub shown: Vec<HeadVariant>,
-    /// The tuned variants and the highlights, by name: the per-epoch curves.
-    pub featured: Vec<String>,
     /// The main grid's variants.
     pub main: Vec<HeadVariant>,
 }
@@ -53,22 +51,11 @@ impl<'a> Inputs<'a> {
             .copied()
             .filter(|v| main.contains(v) || chosen.contains(&v.name().as_str()))
             .collect();
-        let mut featured: Vec<String> = Vec::new();
-        for name in chosen
-            .iter()
-            .map(|n| n.to_string())
-            .chain(highlights.iter().map(|(_, v)| v.name()))
-        {
-            if !featured.contains(&name) {
-                featured.push(name);
-            }
-        }
         Inputs {
             results,
             analysis,
             highlights,
             shown,
-            featured,
             main,
         }
     }
@@ -122,16 +109,23 @@ pub const ACCURACY_BY_SIZE: FigureSpec = FigureSpec {
 pub const VAL_ACC_BY_EPOCH: FigureSpec = FigureSpec {
     stem: "val_acc_by_epoch",
     alt: "validation accuracy per epoch, mean and 95% band",
-    build: |i| figures::val_acc_by_epoch(i.results, &i.featured).map(|f| Some(Drawing::Lines(f))),
+    build: |i| {
+        figures::val_acc_by_epoch(i.results, &i.analysis.tuned, &i.highlights)
+            .map(|f| Some(Drawing::Lines(f)))
+    },
 };
 
 pub const FINAL_ACCURACY: FigureSpec = FigureSpec {
     stem: "final_accuracy",
-    alt: "final validation accuracy with 95% CI and training accuracy per variant",
+    alt: "final accuracy (test, or val without a test split) with 95% CI and training accuracy per shown variant",
     build: |i| {
         let a = i.analysis;
         Ok(Some(Drawing::Dots(figures::final_accuracy(
-            &a.rows, &i.shown, &a.sizes,
+            &a.rows,
+            &i.shown,
+            &a.sizes,
+            i.results.variants.len(),
+            a.has_test,
         ))))
     },
 };
@@ -258,5 +252,149 @@ seeds = [0, 1, 2]
             let shown = md.contains(&format!("![{}]({}.png)", spec.alt, spec.stem));
             assert_eq!(shown, drawn.contains(&spec.stem), "{}", spec.stem);
         }
+    }
+
+    /// The texts of an SVG with their positions: `(x, y, text)`.
+    fn svg_texts(svg: &str) -> Vec<(f64, f64, String)> {
+        let attr = |tag: &str, key: &str| -> Option<f64> {
+            let at = tag.find(&format!(" {key}=\""))? + key.len() + 3;
+            tag[at..].split('"').next()?.parse().ok()
+        };
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|chunk| {
+                let (tag, rest) = chunk.split_once('>')?;
+                let text = rest.split("</text>").next()?;
+                Some((attr(tag, "x")?, attr(tag, "y")?, text.to_string()))
+            })
+            .collect()
+    }
+
+    /// Numeric labels in one row (same y: x ticks) or one column (same x: y ticks), in reading
+    /// order, where two neighbours less than 100 px apart read the same: an axis whose ticks say
+    /// "2 2 3 3" (the same tick of two panels side by side is further apart).
+    fn repeated_ticks(texts: &[(f64, f64, String)]) -> Vec<String> {
+        let numbers: Vec<&(f64, f64, String)> = texts
+            .iter()
+            .filter(|t| t.2.trim().parse::<f64>().is_ok())
+            .collect();
+        let mut repeated = Vec::new();
+        for by_row in [true, false] {
+            let key = |t: &(f64, f64, String)| if by_row { t.1 } else { t.0 };
+            let along = |t: &(f64, f64, String)| if by_row { t.0 } else { t.1 };
+            let mut lines: Vec<f64> = numbers.iter().map(|t| key(t)).collect();
+            lines.sort_by(f64::total_cmp);
+            lines.dedup();
+            for line in lines {
+                let mut on: Vec<&&(f64, f64, String)> =
+                    numbers.iter().filter(|t| key(t) == line).collect();
+                on.sort_by(|a, b| along(a).total_cmp(&along(b)));
+                for pair in on.windows(2) {
+                    if pair[0].2 == pair[1].2 && along(pair[1]) - along(pair[0]) < 100.0 {
+                        repeated.push(pair[0].2.clone());
+                    }
+                }
+            }
+        }
+        repeated
+    }
+
+    /// What a reader needs of every figure, checked in code on constructed results with many
+    /// variants, near-100% accuracies and a short epoch axis: no figure is wider than the page
+    /// shows it; no two legend entries look alike and at most [`MAX_STYLES`] are in colour; an
+    /// accuracy axis and its values stay within [0, 100]% (the constructed bands pass 100%); no
+    /// axis repeats a tick label.
+    #[test]
+    fn every_figure_can_be_read() {
+        use crate::plots::{Figure, MAX_STYLES, PAGE_WIDTH};
+        let experiment = testing::experiment(
+            r#"
+name = "readable"
+[data]
+kind = "features"
+path = "f.safetensors"
+[train]
+epochs = 3
+[grid]
+head = ["mlp", "linear"]
+bias_before_bn = [true, false]
+relu = [true, false]
+dropout = [0, 0.25, 0.5]
+input_dropout = [0, 0.2]
+weight_decay = [0, 0.0001, 0.001, 0.01, 0.1]
+train_per_class = [5, 25, 100]
+seeds = [0, 1, 2]
+[[report.highlight]]
+label = "model1 as the asker trained it"
+variant = { head = "mlp", bias_before_bn = true, relu = true, dropout = 0.5, input_dropout = 0.2, weight_decay = 0 }
+"#,
+        );
+        let results = testing::results(experiment, None, |v, size, seed| {
+            // Near the ceiling, with a seed spread wide enough that a normal band passes 100%.
+            let salt = v.name().len() as u64;
+            let acc = (0.985 + 0.012 * testing::wobble(seed, size, salt)).min(1.0);
+            let mut cell = Cell::acc(1.0, acc, acc);
+            cell.bias_grad = v.is_on(ablate_spec::Switch::BiasBeforeBn).then_some(1e-9);
+            cell
+        });
+        let analysis = analyse(&results).unwrap();
+        let inputs = Inputs::of(&results, &analysis);
+        let mut checked = 0;
+        for spec in &FIGURES {
+            let Some(drawing) = (spec.build)(&inputs).unwrap() else {
+                continue;
+            };
+            let stem = spec.stem;
+            let (width, svg) = match &drawing {
+                Drawing::Lines(f) => {
+                    assert_eq!(
+                        f.ambiguous_entries(),
+                        Vec::<String>::new(),
+                        "{stem}: entries alike"
+                    );
+                    let coloured = f
+                        .legend_entries()
+                        .iter()
+                        .filter(|(_, l)| {
+                            let plotters::style::RGBColor(r, g, b) = l.color;
+                            !(r == g && g == b)
+                        })
+                        .count();
+                    assert!(coloured <= MAX_STYLES, "{stem}: {coloured} colours");
+                    let title = crate::plots::text_width(&f.title, crate::plots::TITLE_FONT);
+                    assert!(title + 20 <= f.size().0, "{stem}: the title is cut");
+                    (f.size().0, svg_of(f))
+                }
+                Drawing::Dots(f) => (f.size().0, svg_of(f)),
+            };
+            assert!(width <= PAGE_WIDTH, "{stem}: {width} px wide");
+            let texts = svg_texts(&svg);
+            assert!(!texts.is_empty(), "{stem}: no text parsed");
+            assert_eq!(
+                repeated_ticks(&texts),
+                Vec::<String>::new(),
+                "{stem}: ticks repeat"
+            );
+            if let Drawing::Lines(f) = &drawing {
+                // A bounded accuracy axis, and every value drawn on it, within [0, 1].
+                for (panel, (y0, y1)) in f.panels.iter().zip(f.y_ranges()) {
+                    let bounded = panel.own_y.as_ref().map_or(f.bounded_y, |(_, b)| *b);
+                    if bounded {
+                        assert!(y0 >= 0.0 && y1 <= 1.0, "{stem}: y axis {y0}..{y1}");
+                        for c in &panel.curves {
+                            for p in &c.points {
+                                assert!((0.0..=1.0).contains(&p.1), "{stem}: {}", c.label);
+                            }
+                        }
+                    }
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 5, "only {checked} figures drawn");
+    }
+
+    fn svg_of(figure: &impl crate::plots::Figure) -> String {
+        crate::plots::render_svg(figure).unwrap()
     }
 }

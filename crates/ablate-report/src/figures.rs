@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
-use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, Panel, look};
+use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, MAX_STYLES, Panel, look};
 use crate::results::Results;
 use crate::stats;
 use crate::summary::VariantRow;
@@ -102,52 +102,136 @@ fn epoch_curves(
                 });
             }
         }
-        panels.push(Panel {
-            title: format!("{size} training images per class"),
+        panels.push(Panel::new(
+            format!("{size} training images per class"),
             curves,
-        });
+        ));
     }
     Ok(panels)
 }
 
-/// The featured variants' (the tuned heads and the highlighted ones) validation accuracy per epoch;
-/// every variant when there are no more than [`MAX_CURVES`].
-pub fn val_acc_by_epoch(results: &Results, featured: &[String]) -> Result<LineFigure, ReportError> {
-    let every = results.variants.len() <= MAX_CURVES;
-    let keep = |v: &HeadVariant| every || featured.contains(&v.name());
-    let title = if every {
-        "Validation accuracy during training (mean over seeds, 95% CI band)"
+/// Validation accuracy per epoch, one panel per size: the heads tuned at that size and the
+/// highlighted ones (the asker's), each in its own colour and the same in every panel; every
+/// variant when there are no more than [`MAX_STYLES`]. The epoch axis is logarithmic, so a 20-epoch
+/// run and a 200-epoch one are both readable.
+pub fn val_acc_by_epoch(
+    results: &Results,
+    tuned: &[crate::choose::Tuned],
+    highlights: &[(String, HeadVariant)],
+) -> Result<LineFigure, ReportError> {
+    let every = results.variants.len() <= MAX_STYLES;
+    let sizes = results.sizes()?;
+    // (variant name, label, the sizes it is shown at), in drawing order: tuned first, the
+    // highlights last so they are on top.
+    let mut featured: Vec<(String, String, Vec<u64>)> = Vec::new();
+    if every {
+        let labels = ablate_spec::plain_labels(&results.variants);
+        for (v, label) in results.variants.iter().zip(labels) {
+            featured.push((v.name(), label, sizes.clone()));
+        }
     } else {
-        "Validation accuracy during training: the tuned and highlighted heads (mean over seeds, 95% CI band)"
-    };
-    let mut panels = epoch_curves(results, ec::VAL_ACC, keep, true)?;
-    if !every {
-        // A few featured variants, often of one dropout rate: one colour each (mlp solid, linear
-        // dashed) so the legend tells them apart.
-        for panel in &mut panels {
-            for curve in &mut panel.curves {
-                let k = featured.iter().position(|n| *n == curve.label).unwrap_or(0);
-                let finetuned = results.variant(&curve.label).is_some_and(|v| v.finetuned());
-                curve.look = Look {
-                    color: PALETTE[k % PALETTE.len()],
-                    dashed: curve.label.starts_with("linear") || finetuned,
-                    width: 2,
-                };
+        for t in tuned {
+            let name = t.row.variant.clone();
+            match featured.iter_mut().find(|f| f.0 == name) {
+                Some(f) => f.2.push(t.row.train_per_class),
+                None => featured.push((name, String::new(), vec![t.row.train_per_class])),
             }
         }
+        for f in &mut featured {
+            let variant = results.variant(&f.0);
+            let plain = variant.map_or(f.0.clone(), |v| v.plain_name());
+            let (head, rest) = plain.split_once(": ").unwrap_or((&plain, ""));
+            let at: Vec<String> = f.2.iter().map(u64::to_string).collect();
+            f.1 = format!("{head} tuned at {}/class: {rest}", at.join(", "));
+        }
+        for (label, v) in highlights {
+            featured.push((
+                v.name(),
+                format!("{label}: {}", v.phrases().join(", ")),
+                sizes.clone(),
+            ));
+        }
+    }
+    let names: Vec<String> = featured.iter().map(|f| f.0.clone()).collect();
+    let mut panels = epoch_curves(results, ec::VAL_ACC, |v| names.contains(&v.name()), true)?;
+    for (panel, size) in panels.iter_mut().zip(&sizes) {
+        let mut curves = Vec::new();
+        for (k, (name, label, at)) in featured.iter().enumerate() {
+            if !at.contains(size) {
+                continue;
+            }
+            if let Some(c) = panel.curves.iter().find(|c| c.label == *name) {
+                let highlighted = highlights.iter().any(|(_, v)| v.name() == *name);
+                curves.push(Curve {
+                    label: label.clone(),
+                    // The highlights dashed and thinner on top of the tuned lines, so a tuned line
+                    // that runs under one still shows its colour.
+                    look: if k < MAX_STYLES {
+                        Look {
+                            color: PALETTE[k],
+                            dashed: highlighted,
+                            width: if highlighted { 2 } else { 4 },
+                        }
+                    } else {
+                        Look::OTHERS
+                    },
+                    points: c.points.clone(),
+                });
+            }
+        }
+        // The grey ones under the rest.
+        curves.sort_by_key(|c| !c.look.is_others());
+        panel.curves = curves;
     }
     Ok(LineFigure {
-        title: title.into(),
-        x_label: "epoch".into(),
-        y_label: "validation accuracy (%)".into(),
+        title: if every {
+            "Validation accuracy during training (mean over seeds, 95% CI band)".into()
+        } else if highlights.is_empty() {
+            "Validation accuracy during training: the heads tuned at each size".into()
+        } else {
+            "Validation accuracy during training: the heads tuned at each size, and the highlighted ones (dashed)".into()
+        },
+        x_label: "epoch (log scale)".into(),
+        y_label: "validation accuracy (%), mean over seeds, 95% band".into(),
         panels,
-        log_x: false,
+        log_x: true,
         log_y: false,
         band: true,
         integer_x: true,
         percent_y: true,
         bounded_y: true,
     })
+}
+
+/// Gives each curve, by variant name in first-drawn order, its own colour from [`PALETTE`] and a
+/// person's label (from `labels`); past [`MAX_STYLES`] names the curves go grey as one "others"
+/// entry, drawn under the rest. Dashes (fine-tuned) are kept.
+fn one_colour_each(panels: &mut [Panel], labels: &[(String, String)], others: &str) {
+    let mut order: Vec<String> = Vec::new();
+    for c in panels.iter().flat_map(|p| &p.curves) {
+        if !order.contains(&c.label) {
+            order.push(c.label.clone());
+        }
+    }
+    for panel in panels.iter_mut() {
+        for curve in &mut panel.curves {
+            let k = order.iter().position(|n| *n == curve.label).unwrap_or(0);
+            if k < MAX_STYLES {
+                curve.look = Look {
+                    color: PALETTE[k],
+                    dashed: curve.look.dashed,
+                    width: 2,
+                };
+                if let Some((_, label)) = labels.iter().find(|(n, _)| *n == curve.label) {
+                    curve.label = label.clone();
+                }
+            } else {
+                curve.look = Look::OTHERS;
+                curve.label = others.to_string();
+            }
+        }
+        panel.curves.sort_by_key(|c| !c.look.is_others());
+    }
 }
 
 /// The bias gradient of the main grid's variants with a bias before BN (claim A's evidence).
@@ -157,24 +241,22 @@ pub fn bias_grad_by_epoch(
 ) -> Result<LineFigure, ReportError> {
     let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn) && main.contains(v);
     let mut panels = epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?;
-    // Both regimes in one grid: the fine-tuned variants dashed, in their frozen twin's colour.
-    let finetuned: Vec<String> = main
-        .iter()
-        .filter(|v| v.finetuned())
-        .map(HeadVariant::name)
-        .collect();
-    for curve in panels.iter_mut().flat_map(|p| p.curves.iter_mut()) {
-        curve.look.dashed = finetuned.contains(&curve.label);
+    let drawn: Vec<HeadVariant> = main.iter().copied().filter(with_bias).collect();
+    // Without a ReLU first: those are the claim's (a gradient at rounding level), the rest beside.
+    for panel in &mut panels {
+        panel.curves.sort_by_key(|c| {
+            results
+                .variant(&c.label)
+                .is_some_and(|v| v.is_on(Switch::Relu))
+        });
+        for curve in &mut panel.curves {
+            curve.look.dashed = results.variant(&curve.label).is_some_and(|v| v.finetuned());
+        }
     }
+    let labels: Vec<(String, String)> = drawn.iter().map(|v| (v.name(), v.plain_name())).collect();
+    one_colour_each(&mut panels, &labels, "other variants with a bias before BN");
     Ok(LineFigure {
-        title: format!(
-            "Largest gradient of the bias right before BN, per epoch (log scale; green: no ReLU, blue: ReLU{})",
-            if finetuned.is_empty() {
-                ""
-            } else {
-                "; dashed: fine-tuned"
-            }
-        ),
+        title: "Largest gradient of the bias right before BN, per epoch (log scale)".into(),
         x_label: "epoch".into(),
         y_label: "max |d loss / d bias| (mean over seeds)".into(),
         panels,
@@ -185,6 +267,14 @@ pub fn bias_grad_by_epoch(
         percent_y: false,
         bounded_y: false,
     })
+}
+
+/// A head's colour wherever a figure draws the two heads: model1 blue, model2 black.
+fn head_colour(head: HeadKind) -> RGBColor {
+    match head.info().drawn {
+        Drawn::BySwitches => RGBColor(33, 102, 172),
+        Drawn::Black => RGBColor(0, 0, 0),
+    }
 }
 
 /// Accuracy (test, or val without a test split) with its 95% interval, per size.
@@ -212,11 +302,11 @@ pub fn accuracy_by_size(
     // Per head, and per regime where the grid has both (fine-tuned dashed).
     let heads = HeadKind::ALL.map(|head| {
         let info = head.info();
-        let color = match info.drawn {
-            Drawn::BySwitches => RGBColor(33, 102, 172),
-            Drawn::Black => RGBColor(0, 0, 0),
-        };
-        let label = format!("{} ({}), tuned on val", info.thread_name, info.word);
+        let color = head_colour(head);
+        let label = format!(
+            "{} ({}), chosen on every seed's val",
+            info.thread_name, info.word
+        );
         (head, label, color)
     });
     let regimes = [
@@ -247,10 +337,21 @@ pub fn accuracy_by_size(
     }
     for (k, (label, variant)) in highlights.iter().enumerate() {
         let name = variant.name();
+        // In its head's colour, dashed (as in the answer's figure); a second highlight of the
+        // same head takes a colour of its own.
+        let same_head = highlights[..k]
+            .iter()
+            .filter(|(_, v)| v.kind() == variant.kind())
+            .count();
+        let color = if same_head == 0 {
+            head_colour(variant.kind())
+        } else {
+            palette[(k + same_head) % palette.len()]
+        };
         curves.push(Curve {
             label: label.clone(),
             look: Look {
-                color: palette[k % palette.len()],
+                color,
                 dashed: true,
                 width: 2,
             },
@@ -268,14 +369,14 @@ pub fn accuracy_by_size(
         ),
         x_label: "training images per class (log scale)".into(),
         y_label: format!("{split} accuracy (%)"),
-        panels: vec![Panel {
-            title: if highlights.is_empty() {
-                "tuned heads (chosen on val at each size)".into()
+        panels: vec![Panel::new(
+            if highlights.is_empty() {
+                "tuned heads (chosen on val at each size)"
             } else {
-                "tuned heads (chosen on val at each size) and highlighted variants".into()
+                "tuned heads (chosen on val at each size) and highlighted variants"
             },
             curves,
-        }],
+        )],
         log_x: true,
         log_y: false,
         band: true,
@@ -285,73 +386,93 @@ pub fn accuracy_by_size(
     }
 }
 
-/// Colours for curves told apart by index (variants of one look, featured heads).
-const PALETTE: [RGBColor; 8] = [
+/// Colours for curves told apart by index (variants of one look, featured heads): eight a reader
+/// tells apart, also in grey print (dark to light alternate).
+const PALETTE: [RGBColor; MAX_STYLES] = [
     RGBColor(0, 0, 0),
     RGBColor(230, 85, 13),
     RGBColor(49, 130, 189),
     RGBColor(49, 163, 84),
     RGBColor(117, 107, 177),
     RGBColor(166, 118, 29),
-    RGBColor(222, 45, 38),
-    RGBColor(99, 99, 99),
+    RGBColor(231, 41, 138),
+    RGBColor(0, 170, 170),
 ];
 
-/// Lines one panel can hold and a reader still tell apart.
-const MAX_CURVES: usize = 10;
+/// Variants each head family's panel names in colour; the rest are grey.
+const BEST_PER_FAMILY: usize = MAX_STYLES / 2;
 
-/// Every variant (up to [`MAX_CURVES`] per family, the best on val), one small panel per head
-/// family: validation accuracy vs training-set size.
+/// Every variant, one panel per head family: validation accuracy vs training-set size. The best
+/// few of each family by val at the largest size in colour (the first family solid, the second
+/// dashed, so no colour means two things), the rest as faint grey lines.
 pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
     let mut panels = Vec::new();
     let largest = rows.iter().map(|r| r.train_per_class).max().unwrap_or(0);
-    for head in HeadKind::ALL {
+    let val = |v: &HeadVariant| {
+        rows.iter()
+            .find(|r| r.train_per_class == largest && r.variant == v.name())
+            .map_or(f64::NEG_INFINITY, |r| r.val.mean)
+    };
+    let points = |v: &HeadVariant| -> Vec<(f64, f64, f64)> {
+        rows.iter()
+            .filter(|r| r.variant == v.name())
+            .map(|r| (r.train_per_class as f64, r.val.mean, 0.0))
+            .collect()
+    };
+    // Colours to share: every variant gets one when they fit, else each family its best few and
+    // what is left to the families with more.
+    let sizes: Vec<usize> = HeadKind::ALL
+        .iter()
+        .map(|h| order.iter().filter(|v| v.kind() == *h).count())
+        .collect();
+    let mut budget: Vec<usize> = sizes.iter().map(|&n| n.min(BEST_PER_FAMILY)).collect();
+    let mut left = MAX_STYLES.saturating_sub(budget.iter().sum());
+    for (b, &n) in budget.iter_mut().zip(&sizes) {
+        let more = (n - *b).min(left);
+        *b += more;
+        left -= more;
+    }
+    let mut colour = 0;
+    for (head, budget) in HeadKind::ALL.into_iter().zip(budget) {
         let mut family: Vec<HeadVariant> =
             order.iter().copied().filter(|v| v.kind() == head).collect();
         if family.is_empty() {
             continue;
         }
         let all = family.len();
-        if all > MAX_CURVES {
-            // More lines than anyone can tell apart: the best by val at the largest size (stable:
-            // ties keep grid order), the rest in variants.csv.
-            let val = |v: &HeadVariant| {
-                rows.iter()
-                    .find(|r| r.train_per_class == largest && r.variant == v.name())
-                    .map_or(f64::NEG_INFINITY, |r| r.val.mean)
-            };
-            family.sort_by(|a, b| val(b).total_cmp(&val(a)));
-            family.truncate(MAX_CURVES);
+        // Best first (stable: ties keep grid order).
+        family.sort_by(|a, b| val(b).total_cmp(&val(a)));
+        let named = budget;
+        let labels: Vec<String> = family[..named]
+            .iter()
+            .map(HeadVariant::plain_name)
+            .collect();
+        let mut curves: Vec<Curve> = family[named..]
+            .iter()
+            .map(|v| Curve {
+                label: "other variants (grey; every one in variants.csv)".into(),
+                look: Look::OTHERS,
+                points: points(v),
+            })
+            .collect();
+        for (v, label) in family[..named].iter().zip(labels) {
+            curves.push(Curve {
+                label,
+                look: Look {
+                    color: PALETTE[colour % MAX_STYLES],
+                    dashed: panels.len() % 2 == 1 || v.finetuned(),
+                    width: 2,
+                },
+                points: points(v),
+            });
+            colour += 1;
         }
-        let title = if all > MAX_CURVES {
-            format!("{head} head: the {MAX_CURVES} best of {all} variants (val at {largest}/class)")
+        let title = if named < all {
+            format!("{head} head: the {named} best of {all} variants by val at {largest}/class")
         } else {
             format!("{head} head: every variant")
         };
-        let curves = looks(&family)
-            .into_iter()
-            .enumerate()
-            .map(|(k, (variant, name, l))| Curve {
-                label: name.clone(),
-                // The linear head's variants are all black in the other figures: here they
-                // need telling apart (fine-tuned ones dashed, as everywhere).
-                look: if head.info().drawn == Drawn::Black {
-                    Look {
-                        color: PALETTE[k % PALETTE.len()],
-                        dashed: (k / PALETTE.len()) % 2 == 1 || variant.finetuned(),
-                        width: 2,
-                    }
-                } else {
-                    l
-                },
-                points: rows
-                    .iter()
-                    .filter(|r| r.variant == name)
-                    .map(|r| (r.train_per_class as f64, r.val.mean, 0.0))
-                    .collect(),
-            })
-            .collect();
-        panels.push(Panel { title, curves });
+        panels.push(Panel::new(title, curves));
     }
     LineFigure {
         title: "Variants per head family: mean validation accuracy vs training-set size".into(),
@@ -367,8 +488,16 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
     }
 }
 
-pub fn final_accuracy(rows: &[VariantRow], order: &[HeadVariant], sizes: &[u64]) -> DotFigure {
-    let order: Vec<String> = order.iter().map(HeadVariant::name).collect();
+/// Per shown variant and size: the judged accuracy (test, or val without a test split) with its
+/// 95% interval, and the training accuracy beside it.
+pub fn final_accuracy(
+    rows: &[VariantRow],
+    order: &[HeadVariant],
+    sizes: &[u64],
+    all: usize,
+    has_test: bool,
+) -> DotFigure {
+    let names: Vec<String> = order.iter().map(HeadVariant::name).collect();
     let panels = sizes
         .iter()
         .map(|size| DotPanel {
@@ -376,21 +505,32 @@ pub fn final_accuracy(rows: &[VariantRow], order: &[HeadVariant], sizes: &[u64])
             x_label: "accuracy (%)".into(),
             percent: true,
             reference: None,
-            rows: order
+            rows: names
                 .iter()
                 .map(|name| {
-                    rows.iter()
-                        .find(|r| r.train_per_class == *size && r.variant == *name)
-                        .map(|r| (r.val.mean, r.val.half, Some(r.train.mean)))
+                    let r = rows
+                        .iter()
+                        .find(|r| r.train_per_class == *size && r.variant == *name)?;
+                    let judged = r.test.as_ref().filter(|_| has_test).unwrap_or(&r.val);
+                    Some((judged.mean, judged.half, Some(r.train.mean)))
                 })
                 .collect(),
         })
         .collect();
+    let split = if has_test { "test" } else { "validation" };
+    let which = if order.len() < all {
+        format!(
+            "the main grid's and the tuned variants ({} of {all}; every one in variants.csv)",
+            order.len()
+        )
+    } else {
+        "every variant".into()
+    };
     DotFigure {
-        title: "Final accuracy per head variant: validation (95% CI) and training".into(),
-        labels: order,
+        title: format!("Final accuracy: {split} (95% CI) and training, {which}"),
+        labels: ablate_spec::plain_labels(order),
         panels,
-        keys: ("val (95% CI)".into(), "train".into()),
+        keys: (format!("{split} (95% CI)"), "train".into()),
         columns: 0,
     }
 }
@@ -403,17 +543,18 @@ pub fn variance_shift(
     sizes: &[u64],
     has_test: bool,
 ) -> Option<DotFigure> {
-    let labels: Vec<String> = order
+    let with_ratio: Vec<HeadVariant> = order
         .iter()
-        .map(HeadVariant::name)
-        .filter(|name| {
+        .copied()
+        .filter(|v| {
             rows.iter()
-                .any(|r| r.variant == *name && r.bn_var_ratio.is_some())
+                .any(|r| r.variant == v.name() && r.bn_var_ratio.is_some())
         })
         .collect();
-    if labels.is_empty() {
+    if with_ratio.is_empty() {
         return None;
     }
+    let labels: Vec<String> = with_ratio.iter().map(HeadVariant::name).collect();
     let find = |size: u64, name: &str| {
         rows.iter()
             .find(|r| r.train_per_class == size && r.variant == name)
@@ -452,21 +593,30 @@ pub fn variance_shift(
     }
     Some(DotFigure {
         title: "Variance shift: BN's running variance over its eval-time input variance (1: no shift), and accuracy".into(),
-        labels,
+        labels: ablate_spec::plain_labels(&with_ratio),
         panels,
         // One row per size: the ratio beside the accuracy of the same variants.
         columns: 2,
         keys: if has_test {
-            ("mean (95% CI); test acc".into(), "val acc".into())
+            (
+                "the panel's measure: ratio or test accuracy (95% CI)".into(),
+                "val accuracy".into(),
+            )
         } else {
-            ("mean (95% CI); val acc".into(), "—".into())
+            (
+                "the panel's measure: ratio or val accuracy (95% CI)".into(),
+                "—".into(),
+            )
         },
     })
 }
 
 /// The answer claim's question as a difference: `a − b` per training size with the interval its
 /// verdict read (simultaneous 95%, leave-one-seed-out for `tuned`, over seeds and test images), a
-/// zero line and the claim's margin. `None` without an answer claim.
+/// zero line and the claim's margin; beside it, where the experiment has one, the same difference
+/// for the fixed variants a claim on the same heads and metric names (the asker's heads as
+/// trained), dashed. A small panel beside shows the two sides' accuracies those differences are
+/// made of (the numbers of the answer's table). `None` without an answer claim.
 pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<LineFigure> {
     let claim = results.experiment.answer_claim()?;
     let judged = claims.iter().find(|c| c.claim.id == claim.id)?;
@@ -474,16 +624,28 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
         h.map_or(side.to_string(), |h| h.info().thread_name.to_string())
     };
     let (a, b) = (name(claim.a.head, "a"), name(claim.b.head, "b"));
-    let points: Vec<(f64, f64, f64)> = judged
-        .rows
-        .iter()
-        .filter(|r| r.adjusted.half.is_finite())
-        .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
-        .collect();
-    if points.is_empty() {
+    fn measured(c: &ClaimResult) -> Vec<&crate::contrast::ClaimRow> {
+        c.rows
+            .iter()
+            .filter(|r| r.adjusted.half.is_finite())
+            .collect()
+    }
+    let rows = measured(judged);
+    if rows.is_empty() {
         return None;
     }
-    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let tuned = judged.claim.compare == ablate_spec::Compare::Tuned;
+    // The untuned twin: the same heads on the same metric, fixed variants on both sides.
+    let twin = claims.iter().find(|c| {
+        c.claim.id != claim.id
+            && tuned
+            && c.claim.compare == ablate_spec::Compare::All
+            && c.claim.metric == claim.metric
+            && c.claim.a.head == claim.a.head
+            && c.claim.b.head == claim.b.head
+            && !measured(c).is_empty()
+    });
+    let xs: Vec<f64> = rows.iter().map(|r| r.train_per_class as f64).collect();
     let flat = |y: f64| xs.iter().map(|&x| (x, y, 0.0)).collect::<Vec<_>>();
     let grey = |shade: u8, dashed: bool| Look {
         color: RGBColor(shade, shade, shade),
@@ -491,14 +653,15 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
         width: 1,
     };
     let rope = judged.claim.rope;
+    let margin = format!("±{} pp margin", rope * 100.0);
     let mut curves = vec![
         Curve {
-            label: format!("±{} pp margin", rope * 100.0),
+            label: margin.clone(),
             look: grey(150, true),
             points: flat(rope),
         },
         Curve {
-            label: format!("±{} pp margin", rope * 100.0),
+            label: margin,
             look: grey(150, true),
             points: flat(-rope),
         },
@@ -508,33 +671,107 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
             points: flat(0.0),
         },
     ];
-    let tuned = judged.claim.compare == ablate_spec::Compare::Tuned;
+    // The difference purple (tuned) and orange (the fixed variants); the sides in their heads'
+    // colours, as in the other figures; the fixed variants dashed.
+    let (purple, orange) = (RGBColor(117, 107, 177), RGBColor(230, 85, 13));
+    let colour = |h: Option<HeadKind>| h.map_or(RGBColor(99, 99, 99), head_colour);
+    let (side_a, side_b) = (colour(claim.a.head), colour(claim.b.head));
+    let how = if tuned {
+        "each tuned on val (leave-one-seed-out)"
+    } else {
+        "as the claim names them"
+    };
     curves.push(Curve {
-        label: format!(
-            "{a} − {b}{}, simultaneous 95% CI",
-            if tuned { " (each tuned on val)" } else { "" }
-        ),
+        label: format!("{a} − {b}, {how} (simultaneous 95% CI)"),
         look: Look {
-            color: RGBColor(8, 69, 148),
+            color: purple,
             dashed: false,
             width: 3,
         },
-        points,
+        points: rows
+            .iter()
+            .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
+            .collect(),
     });
+    let side = |rows: &[&crate::contrast::ClaimRow], pick: fn(&(f64, f64)) -> f64| {
+        rows.iter()
+            .map(|r| (r.train_per_class as f64, pick(&r.sides), 0.0))
+            .collect::<Vec<_>>()
+    };
+    let mut sides = vec![
+        Curve {
+            label: format!("{a}, {how}"),
+            look: Look {
+                color: side_a,
+                dashed: false,
+                width: 2,
+            },
+            points: side(&rows, |s| s.0),
+        },
+        Curve {
+            label: format!("{b}, {how}"),
+            look: Look {
+                color: side_b,
+                dashed: false,
+                width: 2,
+            },
+            points: side(&rows, |s| s.1),
+        },
+    ];
+    if let Some(twin) = twin {
+        let twin_rows = measured(twin);
+        let id = &twin.claim.id;
+        curves.push(Curve {
+            label: format!("{a} − {b}, the fixed variants of claim {id} (simultaneous 95% CI)"),
+            look: Look {
+                color: orange,
+                dashed: true,
+                width: 2,
+            },
+            points: twin_rows
+                .iter()
+                .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
+                .collect(),
+        });
+        for (k, (label, colour)) in [(&a, side_a), (&b, side_b)].into_iter().enumerate() {
+            sides.push(Curve {
+                label: format!("{label}, the fixed variant of claim {id}"),
+                look: Look {
+                    color: colour,
+                    dashed: true,
+                    width: 2,
+                },
+                points: side(&twin_rows, if k == 0 { |s| s.0 } else { |s| s.1 }),
+            });
+        }
+    }
     let on = if results.has_test() { "test" } else { "val" };
+    let log_x = xs.len() > 1;
+    let accuracy = matches!(
+        claim.metric,
+        ablate_spec::Metric::TestAcc | ablate_spec::Metric::ValAcc | ablate_spec::Metric::TrainAcc
+    );
+    let mut panels = vec![Panel::new(
+        format!("{a} − {b} (above 0: {a} better)"),
+        curves,
+    )];
+    if accuracy {
+        panels.push(Panel {
+            title: "the accuracies behind it".into(),
+            curves: sides,
+            own_y: Some((format!("{on} accuracy (%), mean over seeds"), true)),
+        });
+    }
     Some(LineFigure {
         title: format!("{a} − {b}: {on} accuracy difference per training size"),
-        x_label: "training images per class".into(),
-        y_label: format!("{a} − {b}, {on} accuracy (pp; above 0: {a} better)"),
-        panels: vec![Panel {
-            title: if tuned {
-                "each head tuned on validation".into()
-            } else {
-                format!("claim {}", judged.claim.id)
-            },
-            curves,
-        }],
-        log_x: xs.len() > 1,
+        x_label: if log_x {
+            "training images per class (log scale)".into()
+        } else {
+            "training images per class".into()
+        },
+        y_label: format!("{a} − {b}, {on} accuracy (pp)"),
+        panels,
+        log_x,
         log_y: false,
         band: true,
         integer_x: true,

@@ -64,16 +64,22 @@ pub fn render(dir: &Path, stem: &str, figure: &impl Figure) -> Result<(), Report
     write_atomic(&dir.join(&png_name), png.get_ref())?;
 
     let svg_name = format!("{stem}.svg");
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        figure
-            .draw(&root)
-            .and_then(|()| root.present().map_err(text_err))
-            .map_err(|m| plot_err(&svg_name, m))?;
-    }
+    let svg = render_svg(figure).map_err(|m| plot_err(&svg_name, m))?;
     write_atomic(&dir.join(&svg_name), svg.as_bytes())?;
     Ok(())
+}
+
+/// The figure as an SVG document.
+pub fn render_svg(figure: &impl Figure) -> Result<String, String> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
+        figure
+            .draw(&root)
+            .and_then(|()| root.present().map_err(text_err))?;
+    }
+    Ok(svg)
 }
 
 /// The look of one head variant, the same in every figure: hue by (bias before BN, ReLU), shade by
@@ -130,6 +136,31 @@ pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
     }
 }
 
+/// The width report.html shows a figure at (its body is 1200 px wide less its padding): no figure
+/// is wider, so none is scaled down and its text reads at the size it was drawn.
+pub const PAGE_WIDTH: u32 = 1160;
+
+/// Curves one figure can tell apart by colour and dash; more go grey as "others".
+pub const MAX_STYLES: usize = 8;
+
+impl Look {
+    /// The faint grey of the curves beyond [`MAX_STYLES`], drawn under the rest.
+    pub const OTHERS: Look = Look {
+        color: RGBColor(200, 200, 200),
+        dashed: false,
+        width: 1,
+    };
+
+    pub fn is_others(&self) -> bool {
+        self.key() == Look::OTHERS.key()
+    }
+
+    fn key(&self) -> (u8, u8, u8, bool, u32) {
+        let RGBColor(r, g, b) = self.color;
+        (r, g, b, self.dashed, self.width)
+    }
+}
+
 /// One line with an optional 95% band: `(x, mean, half-width)`.
 #[derive(Debug, Clone)]
 pub struct Curve {
@@ -142,9 +173,22 @@ pub struct Curve {
 pub struct Panel {
     pub title: String,
     pub curves: Vec<Curve>,
+    /// This panel's own y axis (its label, and whether it is an accuracy bounded by [0, 1]);
+    /// `None`: the figure's, shared with the other panels so they compare at a glance.
+    pub own_y: Option<(String, bool)>,
 }
 
-/// Side-by-side panels of lines (with CI bands when `band`), sharing a legend on the right.
+impl Panel {
+    pub fn new(title: impl Into<String>, curves: Vec<Curve>) -> Self {
+        Panel {
+            title: title.into(),
+            curves,
+            own_y: None,
+        }
+    }
+}
+
+/// Side-by-side panels of lines (with CI bands when `band`), sharing a legend below them.
 pub struct LineFigure {
     pub title: String,
     pub x_label: String,
@@ -162,32 +206,145 @@ pub struct LineFigure {
     pub bounded_y: bool,
 }
 
-// Room for the longest variant names (`mlp-bias1-relu1-drop0.5-last1-in0.2-wd0.0001-lr0.0003-ep20`).
-const LEGEND_WIDTH: u32 = 440;
-const PANEL: (u32, u32) = (520, 460);
+const PANEL_HEIGHT: u32 = 430;
+pub const TITLE_FONT: u32 = 22;
+const LEGEND_FONT: u32 = 14;
+const LEGEND_LINE: u32 = 20;
+/// The swatch and the gap before its label.
+const SWATCH: u32 = 46;
+
+/// The width of `text` in the embedded font at `size` px (measured, so labels never run into
+/// what is beside them).
+pub fn text_width(text: &str, size: u32) -> u32 {
+    register_font();
+    ("sans-serif", size)
+        .into_font()
+        .box_size(text)
+        .map(|(w, _)| w)
+        // The font is embedded: a failure would be a build defect; a generous guess keeps the
+        // figure drawable.
+        .unwrap_or(text.chars().count() as u32 * size)
+}
+
+impl LineFigure {
+    /// The legend's entries: one per label, in first-drawn order.
+    pub fn legend_entries(&self) -> Vec<(String, Look)> {
+        let mut seen: Vec<(String, Look)> = Vec::new();
+        for curve in self.panels.iter().flat_map(|p| &p.curves) {
+            if !seen.iter().any(|(l, _)| *l == curve.label) {
+                seen.push((curve.label.clone(), curve.look));
+            }
+        }
+        seen
+    }
+
+    /// Legend labels that share a look with another label: a reader cannot tell them apart.
+    pub fn ambiguous_entries(&self) -> Vec<String> {
+        let entries = self.legend_entries();
+        entries
+            .iter()
+            .filter(|(label, look)| {
+                entries
+                    .iter()
+                    .any(|(l, o)| l != label && o.key() == look.key())
+            })
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
+    /// Room for the panels and the title, within the page.
+    pub fn width(&self) -> u32 {
+        (300 + 430 * self.panels.len() as u32)
+            .max(text_width(&self.title, TITLE_FONT) + 40)
+            .min(PAGE_WIDTH)
+    }
+
+    /// Each panel's y axis range: the panels without their own axis share one, so they compare at
+    /// a glance; an accuracy axis is clipped to [0, 1].
+    pub fn y_ranges(&self) -> Vec<(f64, f64)> {
+        let y_range = |curves: &mut dyn Iterator<Item = &Curve>, bounded: bool| {
+            let (y0, y1) = range(
+                curves.flat_map(|c| {
+                    c.points.iter().flat_map(|p| {
+                        [
+                            p.1 - p.2 * f64::from(u8::from(self.band)),
+                            p.1 + p.2 * f64::from(u8::from(self.band)),
+                        ]
+                    })
+                }),
+                self.log_y,
+            );
+            // An accuracy axis stays within [0, 100]%, whatever a band's arithmetic says: an
+            // interval past 100% describes the normal approximation, not the data.
+            if bounded {
+                (y0.max(0.0), y1.min(1.0))
+            } else {
+                (y0, y1)
+            }
+        };
+        let shared = y_range(
+            &mut self
+                .panels
+                .iter()
+                .filter(|p| p.own_y.is_none())
+                .flat_map(|p| &p.curves),
+            self.bounded_y,
+        );
+        self.panels
+            .iter()
+            .map(|p| match &p.own_y {
+                Some((_, bounded)) => y_range(&mut p.curves.iter(), *bounded),
+                None => shared,
+            })
+            .collect()
+    }
+
+    /// Legend columns and rows for the figure's width.
+    fn legend_grid(&self) -> (u32, u32, u32) {
+        let entries = self.legend_entries();
+        let widest = entries
+            .iter()
+            .map(|(l, _)| text_width(l, LEGEND_FONT))
+            .max()
+            .unwrap_or(0);
+        let column = SWATCH + widest + 24;
+        let columns = (self.width() / column).clamp(1, entries.len().max(1) as u32);
+        let rows = (entries.len() as u32).div_ceil(columns);
+        (columns, column, rows)
+    }
+}
 
 fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, Look)],
+    (columns, column, rows): (u32, u32, u32),
 ) -> Result<(), String> {
-    let font = ("sans-serif", 14).into_font();
+    let font = ("sans-serif", LEGEND_FONT).into_font();
     for (i, (label, look)) in entries.iter().enumerate() {
-        let y = 70 + i as i32 * 17;
-        let style = look.color.stroke_width(look.width);
+        // Down the first column, then the next.
+        let (row, col) = (i as u32 % rows.max(1), i as u32 / rows.max(1));
+        debug_assert!(col < columns);
+        let x = 20 + (col * column) as i32;
+        let y = 12 + (row * LEGEND_LINE) as i32;
+        let style = look.color.stroke_width(look.width.max(2));
         if look.dashed {
             for k in 0..3 {
                 area.draw(&PathElement::new(
-                    vec![(10 + k * 10, y), (16 + k * 10, y)],
+                    vec![(x + k * 12, y), (x + 7 + k * 12, y)],
                     style,
                 ))
                 .map_err(text_err)?;
             }
         } else {
-            area.draw(&PathElement::new(vec![(10, y), (36, y)], style))
+            area.draw(&PathElement::new(vec![(x, y), (x + 34, y)], style))
                 .map_err(text_err)?;
         }
-        area.draw(&Text::new(label.clone(), (42, y - 7), font.clone()))
-            .map_err(text_err)?;
+        area.draw(&Text::new(
+            label.clone(),
+            (x + SWATCH as i32, y - 8),
+            font.clone(),
+        ))
+        .map_err(text_err)?;
     }
     Ok(())
 }
@@ -211,63 +368,51 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 
 impl Figure for LineFigure {
     fn size(&self) -> (u32, u32) {
-        let mut labels: Vec<&str> = self
-            .panels
-            .iter()
-            .flat_map(|p| p.curves.iter().map(|c| c.label.as_str()))
-            .collect();
-        labels.sort_unstable();
-        labels.dedup();
-        // Tall enough for the legend (17 px a line below the title) and never below a panel.
-        let legend = 100 + 17 * labels.len() as u32;
-        (
-            PANEL.0 * self.panels.len() as u32 + LEGEND_WIDTH,
-            (PANEL.1 + 50).max(legend),
-        )
+        let (_, _, rows) = self.legend_grid();
+        (self.width(), 45 + PANEL_HEIGHT + 16 + rows * LEGEND_LINE)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         root.fill(&WHITE).map_err(text_err)?;
         let root = root
-            .titled(&self.title, ("sans-serif", 22).into_font())
+            .titled(&self.title, ("sans-serif", TITLE_FONT).into_font())
             .map_err(text_err)?;
-        let (w, _) = root.dim_in_pixel();
-        let (plots, side) = root.split_horizontally(w - LEGEND_WIDTH);
+        let (plots, below) = root.split_vertically(PANEL_HEIGHT);
         let all = self.panels.iter().flat_map(|p| &p.curves);
         let (x0, x1) = range(
             all.clone().flat_map(|c| c.points.iter().map(|p| p.0)),
             self.log_x,
         );
-        let (y0, y1) = range(
-            all.clone().flat_map(|c| {
-                c.points.iter().flat_map(|p| {
-                    [
-                        p.1 - p.2 * f64::from(u8::from(self.band)),
-                        p.1 + p.2 * f64::from(u8::from(self.band)),
-                    ]
-                })
-            }),
-            self.log_y,
-        );
-        // An accuracy axis stays within [0, 100]%, whatever a band's arithmetic says: an
-        // interval past 100% describes the normal approximation, not the data.
-        let (y0, y1) = if self.bounded_y {
-            (y0.max(0.0), y1.min(1.0))
-        } else {
-            (y0, y1)
-        };
         let areas = plots.split_evenly((1, self.panels.len()));
-        for (panel, area) in self.panels.iter().zip(&areas) {
-            draw_panel(self, panel, area, (x0, x1), (y0, y1))?;
+        for ((panel, area), y) in self.panels.iter().zip(&areas).zip(self.y_ranges()) {
+            let y_label = panel
+                .own_y
+                .as_ref()
+                .map_or(self.y_label.as_str(), |(l, _)| l.as_str());
+            draw_panel(self, panel, area, (x0, x1), y, y_label)?;
         }
-        let mut seen: Vec<(String, Look)> = Vec::new();
-        for curve in all {
-            if !seen.iter().any(|(l, _)| *l == curve.label) {
-                seen.push((curve.label.clone(), curve.look));
+        legend(&below, &self.legend_entries(), self.legend_grid())
+    }
+}
+
+/// Where a log x axis is ticked: the curves' own x values when they are few (the training sizes:
+/// plotters' powers of ten would leave 25 unlabelled), else 1, 2, 5, 10, 20, 50, ... (epochs).
+fn log_ticks(xs: &[f64], (x0, x1): (f64, f64)) -> Vec<f64> {
+    if xs.len() <= 8 {
+        return xs.to_vec();
+    }
+    let mut ticks = Vec::new();
+    let mut decade = 1.0;
+    while decade <= x1 {
+        for m in [1.0, 2.0, 5.0] {
+            let t = m * decade;
+            if t >= x0 && t <= x1 {
+                ticks.push(t);
             }
         }
-        legend(&side, &seen)
+        decade *= 10.0;
     }
+    ticks
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -276,6 +421,7 @@ fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
+    y_label: &str,
 ) -> Result<(), String> {
     let mut builder = ChartBuilder::on(area);
     builder
@@ -292,7 +438,7 @@ fn draw_panel<DB: DrawingBackend>(
             chart
                 .configure_mesh()
                 .x_desc(figure.x_label.as_str())
-                .y_desc(figure.y_label.as_str())
+                .y_desc(y_label)
                 .x_label_formatter(&|x| {
                     if integer_x {
                         // Only whole numbers get a label: a tick at 2.5 epochs would read "2"
@@ -377,7 +523,7 @@ fn draw_panel<DB: DrawingBackend>(
             .collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        xs
+        log_ticks(&xs, (x0, x1))
     };
     match (figure.log_x, figure.log_y) {
         (false, false) => body!(
@@ -444,16 +590,21 @@ fn references_of<'a>(panels: &'a [DotPanel], x_label: &'a str) -> impl Iterator<
 }
 
 impl DotFigure {
-    /// Width of the names on the left: the longest label at 13 px sans-serif (about 7.5 px a
-    /// character, wider than the average so a name never runs into the first panel), at least 230.
+    /// Width of the names on the left: the longest label as the font draws it, at least 160.
     fn names_width(&self) -> u32 {
         let longest = self
             .labels
             .iter()
-            .map(|l| l.chars().count())
+            .map(|l| text_width(l, 13))
             .max()
             .unwrap_or(0);
-        (16 + (longest as f64 * 7.5).ceil() as u32).max(230)
+        (24 + longest).max(160)
+    }
+
+    /// Each panel's width: the page's width shared by a row of panels, never under 220 px.
+    fn panel_width(&self) -> u32 {
+        let columns = self.columns() as u32;
+        (PAGE_WIDTH.saturating_sub(self.names_width() + 20) / columns).max(220)
     }
 
     fn columns(&self) -> usize {
@@ -469,7 +620,7 @@ impl Figure for DotFigure {
         let columns = self.columns();
         let rows = self.panels.len().div_ceil(columns).max(1) as u32;
         (
-            self.names_width() + 20 + 380 * columns as u32,
+            self.names_width() + 20 + self.panel_width() * columns as u32,
             40 + rows * (70 + 24 * self.labels.len() as u32),
         )
     }
