@@ -15,10 +15,24 @@ img{max-width:100%}code{background:#f5f5f5;padding:0 3px}blockquote{color:#555;b
 margin:0;padding-left:1em}details>summary{cursor:pointer}details>summary>h2{display:inline}\
 details{border-top:1px solid #ddd;padding:0.3em 0}";
 
-/// The sections a reader sees open: the title, the answer and the question. The rest (setup,
-/// rules, tables, evidence) is one click away, each under its heading, so the page opens on the
-/// answer and is a few screens long until the reader asks for more.
-const OPEN: [&str; 4] = ["title", "answer", "question", "provenance"];
+/// The sections a reader sees open: the first page's. The rest (setup, rules, tables, evidence) is
+/// one click away, each under its heading, so the page opens on the answer and is a few screens
+/// long until the reader asks for more.
+const OPEN: [&str; 4] = crate::markdown::FIRST_PAGE;
+
+/// The anchor GitHub gives a heading (`Tuned heads: chosen on validation` ->
+/// `tuned-heads-chosen-on-validation`), so one link works in REPORT.md and in report.html.
+fn slug(heading: &str) -> String {
+    heading
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_alphanumeric() => Some(c.to_ascii_lowercase()),
+            ' ' => Some('-'),
+            '-' | '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
 
 /// `report.html` from the report's sections (name, Markdown), in order.
 pub fn render_sections(
@@ -36,7 +50,8 @@ pub fn render_sections(
             Some(title) => {
                 let rest = markdown.split_once('\n').map_or("", |(_, r)| r);
                 body.push_str(&format!(
-                    "<details><summary><h2>{}</h2></summary>\n{}</details>\n",
+                    "<details id=\"{}\"><summary><h2>{}</h2></summary>\n{}</details>\n",
+                    slug(title),
                     escape(title),
                     to_html(rest, figures_dir)?
                 ));

@@ -62,8 +62,9 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         figures,
     };
     let sections = markdown::render_sections(&results, &analysis, &context)?;
-    let text: String = sections.iter().map(|(_, md)| md.as_str()).collect();
-    write_atomic(&out.join("REPORT.md"), text.as_bytes())?;
+    let (first, details) = markdown::split_pages(&sections);
+    write_atomic(&out.join("REPORT.md"), first.as_bytes())?;
+    write_atomic(&out.join(markdown::DETAILS_FILE), details.as_bytes())?;
     let html = crate::html::render_sections(&sections, out)?;
     write_atomic(&out.join("report.html"), html.as_bytes())?;
 

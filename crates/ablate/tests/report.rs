@@ -93,15 +93,29 @@ fn run_writes_a_report_whose_numbers_match_its_tables() {
     let answer = html
         .find("<h2>The answer</h2>")
         .expect("the answer is a heading");
-    let first_closed = html.find("<details>").expect("sections are collapsed");
+    let first_closed = html.find("<details").expect("sections are collapsed");
     assert!(
         answer < first_closed,
         "the answer comes before any collapsed section"
     );
-    assert!(html.contains("<details><summary><h2>Verdicts</h2></summary>"));
+    assert!(html.contains("<details id=\"verdicts\"><summary><h2>Verdicts</h2></summary>"));
+    // REPORT.md is the first page; its links into the rest point at DETAILS.md, whose headings
+    // GitHub anchors as report.html's sections are.
+    let first = s.read("report/small/REPORT.md");
+    let md = s.read("report/small/DETAILS.md");
+    assert!(first.contains("## The answer") && !first.contains("## Verdicts"));
+    assert!(first.contains("](DETAILS.md#verdicts)"), "{first}");
+    assert!(
+        !first.contains("](#"),
+        "no link into a section REPORT.md does not hold"
+    );
+    assert!(md.contains("## Verdicts") && !md.contains("## The answer"));
+    assert!(
+        first.contains("only 2 seeds"),
+        "2 seeds: the answer warns too"
+    );
 
     // The verdict table's rows, in order, against claims.csv.
-    let md = s.read("report/small/REPORT.md");
     let table: Vec<Vec<String>> = md
         .lines()
         .skip_while(|l| !l.starts_with("| claim |"))

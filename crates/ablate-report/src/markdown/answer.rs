@@ -76,29 +76,6 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
             }
         }
     }
-    // The other claims, one short line: the verdict table has them in full.
-    let head = head.map(|(c, _)| c.claim.id.clone());
-    let others: Vec<String> = analysis
-        .claims
-        .iter()
-        .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
-        .map(|c| {
-            let says = c.claim.says.trim_end_matches('.');
-            let says = match says.char_indices().nth(150) {
-                Some((cut, _)) => format!("{}…", &says[..cut]),
-                None => says.to_string(),
-            };
-            format!(
-                "[{}](#{}) *{says}*: {}",
-                c.claim.id,
-                anchor(&c.claim.id),
-                c.summary()
-            )
-        })
-        .collect();
-    if !others.is_empty() {
-        let _ = writeln!(w, "- **Also judged:** {}.", others.join(" · "));
-    }
     // Where a claim's answer flips with another switch, say so here (the strata are in its evidence).
     let mut flips = Vec::new();
     for (c, strata) in analysis.claims.iter().zip(&analysis.strata) {
@@ -124,6 +101,35 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
         w,
         "- Every claim with its numbers: [verdicts](#verdicts); the heads chosen per size: [tuned heads](#tuned-heads-chosen-on-validation-reported-on-test); the data and training: [setup](#setup).\n"
     );
+    // The other claims, a row each: the verdict table has them in full.
+    let head = head.map(|(c, _)| c.claim.id.clone());
+    let others: Vec<&ClaimResult> = analysis
+        .claims
+        .iter()
+        .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            w,
+            "**The other claims** (each links to its evidence):\n\n| claim | says | verdict |\n|---|---|---|"
+        );
+        for c in others {
+            let says = c.claim.says.trim_end_matches('.');
+            let says = match says.char_indices().nth(150) {
+                Some((cut, _)) => format!("{}…", &says[..cut]),
+                None => says.to_string(),
+            };
+            let _ = writeln!(
+                w,
+                "| [{}](#{}) | {} | {} |",
+                c.claim.id,
+                anchor(&c.claim.id),
+                says.replace('|', "\\|"),
+                c.summary()
+            );
+        }
+        let _ = writeln!(w);
+    }
 }
 
 /// The answer claim's heads at one size: the tuned row of each, cheaper first by parameters.
@@ -384,43 +390,71 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
 
 /// The tuned choices behind the answer's table, with the grid edges they sit on.
 fn chosen_settings(w: &mut String, analysis: &Analysis, c: &ClaimResult, heads: [HeadKind; 2]) {
-    // The chosen settings, with the grid edges they sit on.
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for row in &c.rows {
         let Some(pair) = tuned_pair(analysis, heads, row.train_per_class) else {
             continue;
         };
-        let parts: Vec<String> = pair
+        let cells: Vec<String> = pair
             .iter()
             .map(|t| {
                 let edge = if t.edges.is_empty() {
                     String::new()
                 } else {
-                    format!(" ⚠ at the grid's edge: {}", t.edges.join(", "))
+                    format!(" ⚠ {}", t.edges.join(", "))
                 };
                 format!(
-                    "{} `{}` (train {}){edge}",
-                    t.head.info().thread_name,
-                    t.row.variant,
+                    "{} (train {}){edge}",
+                    plain_variant(&t.row.variant),
                     pct(t.row.train.mean)
                 )
             })
             .collect();
-        let folds = row.stable_folds.map_or(String::new(), |(same, n)| {
-            format!("; the same choice in {same} of {n} leave-one-seed-out folds")
-        });
-        lines.push(format!(
-            "{}/class: {}{folds}",
+        let folds = row
+            .stable_folds
+            .map_or("—".to_string(), |(same, n)| format!("{same} of {n}"));
+        rows.push(format!(
+            "| {} | {} | {folds} |",
             row.train_per_class,
-            parts.join(" and ")
+            cells.join(" | ")
         ));
     }
-    if !lines.is_empty() {
-        let _ = writeln!(
-            w,
-            "Chosen on every seed's validation (a choice at the grid's edge may leave a better setting untried, so a gap there could be larger either way): {}.\n",
-            lines.join("; ")
-        );
+    let Some(pair) = c
+        .rows
+        .iter()
+        .find_map(|r| tuned_pair(analysis, heads, r.train_per_class))
+    else {
+        return;
+    };
+    let _ = writeln!(
+        w,
+        "**Settings chosen on validation** (on every seed's; hover for the variant's full name; ⚠: at an end of the grid's range, so a better setting may lie beyond it and a gap there could be larger either way):\n"
+    );
+    let _ = writeln!(
+        w,
+        "| per class | {} | {} | the same choice in leave-one-seed-out folds |\n|---|---|---|---|",
+        pair[0].head.info().thread_name,
+        pair[1].head.info().thread_name
+    );
+    for r in rows {
+        let _ = writeln!(w, "{r}");
+    }
+    let _ = writeln!(w);
+}
+
+/// A variant's settings in words, its full name on hover (`title`), for tables a person reads.
+pub fn plain_variant(name: &str) -> String {
+    match name.parse::<ablate_spec::HeadVariant>() {
+        Ok(v) => {
+            let phrases = v.phrases();
+            let words = if phrases.is_empty() {
+                "the `[train]` settings".to_string()
+            } else {
+                phrases.join(", ")
+            };
+            format!("<span title=\"{name}\">{words}</span>")
+        }
+        Err(_) => format!("`{name}`"),
     }
 }
 

@@ -28,6 +28,15 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     figure(w, &ACCURACY_BY_SIZE);
     let _ = writeln!(w, "### Accuracy per variant\n");
     figure(w, &FINAL_ACCURACY);
+    if context.figures.contains(&VAL_ACC_BY_SIZE.stem) {
+        let _ = writeln!(
+            w,
+            "Each figure names a variant the same way; a figure with more variants than it can \
+             tell apart draws the best few in colour and the rest in grey. A legend entry whose line \
+             cannot be seen lies under another: the two agree to within the line's width (a bias \
+             before BN without a ReLU is one such pair: claim A).\n"
+        );
+    }
     figure(w, &VAL_ACC_BY_SIZE);
     figure(w, &VAL_ACC_BY_EPOCH);
     for (c, strata) in claims.iter().zip(&analysis.strata) {
@@ -77,6 +86,21 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
              the ratio where BN's input variance is small: it is corrected as Adam corrects its \
              moments, `(running − 0.9^k) / (1 − 0.9^k)`. Beside it, the accuracy of the same variants.\n"
         );
+        let finetuned = analysis.rows.iter().any(|r| {
+            r.bn_var_ratio.is_some()
+                && r.variant
+                    .parse::<ablate_spec::HeadVariant>()
+                    .is_ok_and(|v| v.finetuned())
+        });
+        if finetuned {
+            let _ = writeln!(
+                w,
+                "Fine-tuned cells read differently: the backbone changes while BN's running \
+                 statistics average over it, so the running variance lags the final backbone's \
+                 features. Features whose scale grows during fine-tuning read below 1 even without \
+                 dropout; there the ratio measures that lag as well as any shift from dropout.\n"
+            );
+        }
         figure(w, &VARIANCE_SHIFT);
     }
     if !dropout.is_empty() {

@@ -26,6 +26,41 @@ pub struct Context {
     pub figures: Vec<&'static str>,
 }
 
+/// The sections of the first page (REPORT.md, and what report.html shows open): the title, the
+/// answer, the question and where the numbers come from. The rest (setup, rules, tables,
+/// evidence) is in DETAILS.md, and one click away in report.html.
+pub const FIRST_PAGE: [&str; 4] = ["title", "answer", "question", "provenance"];
+
+/// The file the other sections go to.
+pub const DETAILS_FILE: &str = "DETAILS.md";
+
+/// REPORT.md and DETAILS.md from the sections: the first page's links to anchors in the details
+/// point into DETAILS.md, and each file links to the other.
+pub fn split_pages(sections: &[(&str, String)]) -> (String, String) {
+    let mut first = String::new();
+    let mut details = String::new();
+    for (name, md) in sections {
+        if FIRST_PAGE.contains(name) {
+            first.push_str(&md.replace("](#", &format!("]({DETAILS_FILE}#")));
+        } else {
+            details.push_str(md);
+        }
+    }
+    first.push_str(&format!(
+        "\n---\n\nThe setup, the rules, every claim's numbers and evidence and the per-variant table: [{DETAILS_FILE}]({DETAILS_FILE}).\n"
+    ));
+    let title = sections
+        .iter()
+        .find(|(n, _)| *n == "title")
+        .and_then(|(_, md)| md.lines().next())
+        .and_then(|l| l.strip_prefix("# "))
+        .unwrap_or("the report");
+    let details = format!(
+        "# Details: {title}\n\nThe answer and the question are in [REPORT.md](REPORT.md); here is everything behind them.\n\n{details}"
+    );
+    (first, details)
+}
+
 /// Writes one section of REPORT.md.
 type Section = fn(&mut String, &Results, &Analysis, &Context) -> Result<(), ReportError>;
 
