@@ -70,8 +70,9 @@ fn weigh(lead: &stats::Interval, margin: f64) -> (bool, String) {
         (
             false,
             format!(
-                "the larger is ahead (significant), by an estimate under the ±{} margin: use the cheaper one unless that gap matters to you",
-                pp(margin)
+                "the larger is ahead (significant), by an estimate under the ±{} margin (its interval reaches {}): use the cheaper one unless a gap that size matters to you",
+                pp(margin),
+                pp(lead.hi())
             ),
         )
     } else if lead.hi() < 0.0 {

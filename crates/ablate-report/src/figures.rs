@@ -152,29 +152,84 @@ pub fn val_acc_by_epoch(
             ));
         }
     }
+    let n_tuned = if every {
+        featured.len()
+    } else {
+        featured.len() - highlights.len()
+    };
+    // Each line's look. Listing every variant: a colour each. Else the heads' colours as in the
+    // other figures (model1 blues, model2 black and greys), a shade per tuned variant; the
+    // highlights dashed in a light shade of their head's colour, drawn over a tuned line that
+    // may run under them.
+    let head_of = |name: &str| results.variant(name).map(|v| v.kind());
+    let mut looks: Vec<Look> = Vec::new();
+    for (k, (name, _, _)) in featured.iter().enumerate() {
+        let look = if every {
+            PALETTE.get(k).map_or(Look::OTHERS, |&color| Look {
+                color,
+                dashed: false,
+                width: 2,
+            })
+        } else {
+            let head = head_of(name).unwrap_or(HeadKind::Mlp);
+            let same_before = featured[..k]
+                .iter()
+                .enumerate()
+                .filter(|(j, f)| (*j < n_tuned) == (k < n_tuned) && head_of(&f.0) == Some(head))
+                .count();
+            let shades = match head {
+                HeadKind::Mlp => [
+                    RGBColor(8, 48, 107),
+                    RGBColor(33, 102, 172),
+                    RGBColor(0, 150, 200),
+                ],
+                HeadKind::Linear => [
+                    RGBColor(0, 0, 0),
+                    RGBColor(100, 100, 100),
+                    RGBColor(140, 110, 80),
+                ],
+            };
+            let light = match head {
+                HeadKind::Mlp => RGBColor(116, 169, 207),
+                HeadKind::Linear => RGBColor(170, 170, 170),
+            };
+            match (k < n_tuned, same_before) {
+                (true, r) if r < shades.len() => Look {
+                    color: shades[r],
+                    dashed: false,
+                    width: 3,
+                },
+                (false, 0) => Look {
+                    color: light,
+                    dashed: true,
+                    width: 3,
+                },
+                (false, r) => Look {
+                    color: PALETTE[r % PALETTE.len()],
+                    dashed: true,
+                    width: 2,
+                },
+                _ => Look::OTHERS,
+            }
+        };
+        looks.push(look);
+    }
     let names: Vec<String> = featured.iter().map(|f| f.0.clone()).collect();
     let mut panels = epoch_curves(results, ec::VAL_ACC, |v| names.contains(&v.name()), true)?;
     for (panel, size) in panels.iter_mut().zip(&sizes) {
         let mut curves = Vec::new();
-        for (k, (name, label, at)) in featured.iter().enumerate() {
+        for ((name, label, at), look) in featured.iter().zip(&looks) {
             if !at.contains(size) {
                 continue;
             }
             if let Some(c) = panel.curves.iter().find(|c| c.label == *name) {
-                let highlighted = highlights.iter().any(|(_, v)| v.name() == *name);
                 curves.push(Curve {
-                    label: label.clone(),
-                    // The highlights dashed and thinner on top of the tuned lines, so a tuned line
-                    // that runs under one still shows its colour.
-                    look: if k < MAX_STYLES {
-                        Look {
-                            color: PALETTE[k],
-                            dashed: highlighted,
-                            width: if highlighted { 2 } else { 4 },
-                        }
+                    label: if look.is_others() {
+                        "other variants (grey)".into()
                     } else {
-                        Look::OTHERS
+                        label.clone()
                     },
+                    look: *look,
                     points: c.points.clone(),
                 });
             }
@@ -239,9 +294,13 @@ pub fn bias_grad_by_epoch(
     results: &Results,
     main: &[HeadVariant],
 ) -> Result<LineFigure, ReportError> {
-    let with_bias = |v: &HeadVariant| v.is_on(Switch::BiasBeforeBn) && main.contains(v);
+    // The main grid's variants with the bias, and every one without a ReLU wherever the grid has
+    // it: those are claim A's.
+    let with_bias = |v: &HeadVariant| {
+        v.is_on(Switch::BiasBeforeBn) && (main.contains(v) || !v.is_on(Switch::Relu))
+    };
     let mut panels = epoch_curves(results, ec::BIAS_GRAD_MAX, with_bias, false)?;
-    let drawn: Vec<HeadVariant> = main.iter().copied().filter(with_bias).collect();
+    let drawn: Vec<HeadVariant> = results.variants.iter().copied().filter(with_bias).collect();
     // Without a ReLU first: those are the claim's (a gradient at rounding level), the rest beside.
     for panel in &mut panels {
         panel.curves.sort_by_key(|c| {
@@ -599,12 +658,12 @@ pub fn variance_shift(
         columns: 2,
         keys: if has_test {
             (
-                "the panel's measure: ratio or test accuracy (95% CI)".into(),
+                "ratio or test acc (95% CI)".into(),
                 "val accuracy".into(),
             )
         } else {
             (
-                "the panel's measure: ratio or val accuracy (95% CI)".into(),
+                "ratio or val acc (95% CI)".into(),
                 "—".into(),
             )
         },

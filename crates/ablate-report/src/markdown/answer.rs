@@ -55,10 +55,11 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                 let acc = t.row.test.as_ref().unwrap_or(&t.row.val);
                 let _ = writeln!(
                     w,
-                    "- **{} per class{regime}**, {} tuned on val: `{}`, {} on {on} (95% CI {} to {})",
+                    "- **{} per class{regime}**, {} ({}) tuned on val: {}, {} on {on} (95% CI {} to {})",
                     t.row.train_per_class,
+                    t.head.info().thread_name,
                     t.head,
-                    t.row.variant,
+                    plain_variant(&t.row.variant),
                     pct(acc.mean),
                     pct(acc.lo()),
                     pct(acc.hi())
@@ -315,22 +316,38 @@ fn plain_answer(
     } else {
         ""
     };
-    // Where the larger head's choice sits at the grid's edge its lead may be understated: the
-    // advice to take the cheaper one rests on that lead.
-    let edge_sizes: Vec<String> = c
-        .rows
+    // Where a head's choice sits at the grid's edge, a better setting may lie beyond it, for
+    // either head: the gap could be larger either way.
+    let edges: Vec<String> = [0, 1]
         .iter()
-        .filter_map(|r| {
-            let pair = tuned_pair(analysis, heads, r.train_per_class)?;
-            (!pair[1].edges.is_empty()).then(|| r.train_per_class.to_string())
+        .filter_map(|&k| {
+            let sizes: Vec<String> = c
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    let pair = tuned_pair(analysis, heads, r.train_per_class)?;
+                    (!pair[k].edges.is_empty()).then(|| r.train_per_class.to_string())
+                })
+                .collect();
+            let pair = c
+                .rows
+                .iter()
+                .find_map(|r| tuned_pair(analysis, heads, r.train_per_class))?;
+            (!sizes.is_empty()).then(|| {
+                format!(
+                    "{} at {}",
+                    pair[k].head.info().thread_name,
+                    sizes.join(", ")
+                )
+            })
         })
         .collect();
-    let edge = if edge_sizes.is_empty() || !clearly.is_empty() {
+    let edge = if edges.is_empty() {
         String::new()
     } else {
         format!(
-            " The {large_name}'s chosen settings sit at the grid's edge at {} per class, so its lead there may be understated",
-            edge_sizes.join(", ")
+            " Some chosen settings sit at the grid's edge ({} per class): a better setting may lie beyond it, so a gap there could be larger either way",
+            edges.join("; ")
         )
     };
     let mut text = format!("{features}, {}", clauses.join("; "));
