@@ -128,6 +128,10 @@ fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
         w,
         "| per class | a | b | seeds | mean a − b | 95% CI (this pair, seeds only, unadjusted) | seeds agreeing |\n|---|---|---|---|---|---|---|"
     );
+    // Pairs whose shown numbers are the same (a parameter count repeats over every pair that
+    // differs in a setting the count ignores) are one row, with how many it stands for; every
+    // pair is in the claim's contrast CSV.
+    let mut rows: Vec<(String, String, String, usize)> = Vec::new();
     for i in 0..f.height() {
         // Agreeing with an identity claim would only count rounding's coin flips.
         let agreeing = if c.claim.expect == Expect::Identical {
@@ -135,15 +139,32 @@ fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
         } else {
             format!("{}/{}", agree[i], seeds[i])
         };
-        let _ = writeln!(
-            w,
-            "| {} | `{}` | `{}` | {} | {} | {} | {agreeing} |",
-            sizes[i],
-            a[i],
-            b[i],
+        let numbers = format!(
+            "{} | {} | {} | {agreeing}",
             seeds[i],
             diff_text(c.claim.metric, mean[i]),
             ci_text(c.claim.metric, lo[i], hi[i]),
+        );
+        let key = format!("{} | {numbers}", sizes[i]);
+        match rows.iter_mut().find(|r| r.0 == key) {
+            Some(row) => row.3 += 1,
+            None => rows.push((key, a[i].clone(), b[i].clone(), 1)),
+        }
+    }
+    let collapsed = rows.iter().any(|r| r.3 > 1);
+    for (key, a, b, n) in rows {
+        let (size, numbers) = key.split_once(" | ").unwrap_or((&key, ""));
+        let more = match n {
+            1 => String::new(),
+            n => format!(" and {} more pairs with the same numbers", n - 1),
+        };
+        let _ = writeln!(w, "| {size} | `{a}` | `{b}`{more} | {numbers} |");
+    }
+    if collapsed {
+        let _ = writeln!(
+            w,
+            "\nEvery pair, one row each: `contrast-{}.csv`.",
+            c.claim.id
         );
     }
     let _ = writeln!(w);
