@@ -255,7 +255,7 @@ impl LineFigure {
     /// Room for the panels and the title, within the page.
     pub fn width(&self) -> u32 {
         (300 + 430 * self.panels.len() as u32)
-            .max(text_width(&self.title, TITLE_FONT) + 40)
+            .max(text_width(&self.title, TITLE_FONT) + 100)
             .min(PAGE_WIDTH)
     }
 
@@ -359,7 +359,7 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         return if log { (1e-12, 1.0) } else { (0.0, 1.0) };
     }
     if log {
-        (lo / 2.0, hi * 2.0)
+        (lo / 1.5, hi * 1.5)
     } else {
         let pad = ((hi - lo) * 0.05).max(1e-3);
         (lo - pad, hi + pad)
@@ -456,16 +456,15 @@ fn draw_panel<DB: DrawingBackend>(
                     if log_y {
                         format!("{y:.0e}")
                     } else if percent_y {
-                        // Ticks a fraction of a point apart need a decimal to stay distinct.
-                        let digits = usize::from((y1 - y0) * 100.0 < 8.0);
+                        // Whole points read without a decimal; ticks a fraction of a point
+                        // apart get the decimals that keep them distinct. (`+ 0.0`: no "-0".)
                         let v = y * 100.0;
-                        // No "-0.0": a zero tick reads 0.
-                        let v = if v.abs() < 0.5 * 10f64.powi(-(digits as i32)) {
-                            0.0
+                        if (v - v.round()).abs() < 1e-6 {
+                            format!("{:.0}", v.round() + 0.0)
                         } else {
-                            v
-                        };
-                        format!("{v:.digits$}")
+                            let digits = if (y1 - y0) * 100.0 < 1.0 { 2 } else { 1 };
+                            format!("{v:.digits$}")
+                        }
                     } else {
                         format!("{y:.2}")
                     }

@@ -156,6 +156,7 @@ fn pairs_table(w: &mut String, c: &ClaimResult) -> Result<(), ReportError> {
         let (size, numbers) = key.split_once(" | ").unwrap_or((&key, ""));
         let more = match n {
             1 => String::new(),
+            2 => " and 1 more pair with the same numbers".to_string(),
             n => format!(" and {} more pairs with the same numbers", n - 1),
         };
         let _ = writeln!(w, "| {size} | `{a}` | `{b}`{more} | {numbers} |");
