@@ -8,26 +8,10 @@ use polars::prelude::*;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
-use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, MAX_STYLES, Panel, look};
+use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, MAX_STYLES, Panel};
 use crate::results::Results;
 use crate::stats;
 use crate::summary::VariantRow;
-
-fn dropouts(variants: &[HeadVariant]) -> Vec<f64> {
-    let mut rates: Vec<f64> = variants.iter().map(HeadVariant::dropout).collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
-    rates
-}
-
-/// Each variant's name and look, in grid order.
-fn looks(variants: &[HeadVariant]) -> Vec<(HeadVariant, String, Look)> {
-    let rates = dropouts(variants);
-    variants
-        .iter()
-        .map(|v| (*v, v.name(), look(v, &rates)))
-        .collect()
-}
 
 /// Per size, variant and epoch: mean and 95% half-width of `value` over seeds.
 fn epoch_curves(
@@ -71,16 +55,16 @@ fn epoch_curves(
     let ns = u64s(&frame, "n")?;
     let means = f64s(&frame, "mean")?;
     let sds = f64s(&frame, "sd")?;
-    let styles = looks(&results.variants);
     let mut panels = Vec::new();
     for size in results.sizes()? {
         let mut curves = Vec::new();
-        for (variant, name, l) in &styles {
+        for variant in &results.variants {
             if !keep(variant) {
                 continue;
             }
+            let name = variant.name();
             let points: Vec<(f64, f64, f64)> = (0..frame.height())
-                .filter(|&i| sizes[i] == size && names[i] == *name)
+                .filter(|&i| sizes[i] == size && names[i] == name)
                 .map(|i| {
                     let half = if band {
                         stats::half_width(ns[i] as usize, sds[i])
@@ -95,9 +79,10 @@ fn epoch_curves(
                 })
                 .collect();
             if !points.is_empty() {
+                // Labelled by the variant's name; each figure gives its curves their looks.
                 curves.push(Curve {
-                    label: name.clone(),
-                    look: *l,
+                    label: name,
+                    look: Look::OTHERS,
                     points,
                 });
             }
@@ -752,31 +737,25 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
             .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
             .collect(),
     });
-    let side = |rows: &[&crate::contrast::ClaimRow], pick: fn(&(f64, f64)) -> f64| {
-        rows.iter()
-            .map(|r| (r.train_per_class as f64, pick(&r.sides), 0.0))
-            .collect::<Vec<_>>()
+    // The two sides of a claim's rows as two curves, each in its head's colour.
+    let sides_of = |rows: &[&crate::contrast::ClaimRow], what: &str, dashed: bool| {
+        [(&a, side_a, 0), (&b, side_b, 1)].map(|(head, color, k)| Curve {
+            label: format!("{head}, {what}"),
+            look: Look {
+                color,
+                dashed,
+                width: 2,
+            },
+            points: rows
+                .iter()
+                .map(|r| {
+                    let side = if k == 0 { r.sides.0 } else { r.sides.1 };
+                    (r.train_per_class as f64, side, 0.0)
+                })
+                .collect(),
+        })
     };
-    let mut sides = vec![
-        Curve {
-            label: format!("{a}, {how}"),
-            look: Look {
-                color: side_a,
-                dashed: false,
-                width: 2,
-            },
-            points: side(&rows, |s| s.0),
-        },
-        Curve {
-            label: format!("{b}, {how}"),
-            look: Look {
-                color: side_b,
-                dashed: false,
-                width: 2,
-            },
-            points: side(&rows, |s| s.1),
-        },
-    ];
+    let mut sides = sides_of(&rows, how, false).to_vec();
     if let Some(twin) = twin {
         let twin_rows = measured(twin);
         let id = &twin.claim.id;
@@ -792,17 +771,11 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
                 .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
                 .collect(),
         });
-        for (k, (label, colour)) in [(&a, side_a), (&b, side_b)].into_iter().enumerate() {
-            sides.push(Curve {
-                label: format!("{label}, the fixed variant of claim {id}"),
-                look: Look {
-                    color: colour,
-                    dashed: true,
-                    width: 2,
-                },
-                points: side(&twin_rows, if k == 0 { |s| s.0 } else { |s| s.1 }),
-            });
-        }
+        sides.extend(sides_of(
+            &twin_rows,
+            &format!("the fixed variant of claim {id}"),
+            true,
+        ));
     }
     let on = if results.has_test() { "test" } else { "val" };
     let log_x = xs.len() > 1;

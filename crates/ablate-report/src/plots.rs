@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Once;
 
 use ablate_results::write_atomic;
-use ablate_spec::{Drawn, DropoutPosition, HeadVariant, Switch};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -82,58 +81,12 @@ pub fn render_svg(figure: &impl Figure) -> Result<String, String> {
     Ok(svg)
 }
 
-/// The look of one head variant, the same in every figure: hue by (bias before BN, ReLU), shade by
-/// dropout, dashed when the last layer has no bias, thin when dropout sits before BN; the linear
-/// head in black.
+/// How one curve is drawn.
 #[derive(Debug, Clone, Copy)]
 pub struct Look {
     pub color: RGBColor,
     pub dashed: bool,
     pub width: u32,
-}
-
-pub fn look(variant: &HeadVariant, dropouts: &[f64]) -> Look {
-    let last_bias = variant.is_on(Switch::LastBias);
-    if variant.kind().info().drawn == Drawn::Black {
-        return Look {
-            color: RGBColor(0, 0, 0),
-            // Fine-tuned or without last-layer bias: dashed (a grid rarely sweeps both).
-            dashed: !last_bias || variant.finetuned(),
-            width: 3,
-        };
-    }
-    // Dark to light with the dropout rate, per family.
-    let ramps: [[(u8, u8, u8); 3]; 4] = [
-        [(8, 69, 148), (49, 130, 189), (107, 174, 214)], // bias, ReLU: blues
-        [(166, 54, 3), (230, 85, 13), (253, 141, 60)],   // no bias, ReLU: oranges
-        [(0, 109, 44), (49, 163, 84), (116, 196, 118)],  // bias, no ReLU: greens
-        [(84, 39, 143), (117, 107, 177), (158, 154, 200)], // no bias, no ReLU: purples
-    ];
-    let family = match (
-        variant.is_on(Switch::BiasBeforeBn),
-        variant.is_on(Switch::Relu),
-    ) {
-        (true, true) => 0,
-        (false, true) => 1,
-        (true, false) => 2,
-        (false, false) => 3,
-    };
-    let rank = dropouts
-        .iter()
-        .position(|p| *p == variant.dropout())
-        .unwrap_or(0)
-        .min(2);
-    let (r, g, b) = ramps[family][rank];
-    Look {
-        color: RGBColor(r, g, b),
-        dashed: !last_bias || variant.finetuned(),
-        // Dropout before BN: a thinner line of the same colour.
-        width: if variant.dropout_position() == DropoutPosition::AfterBn {
-            2
-        } else {
-            1
-        },
-    }
 }
 
 /// The width report.html shows a figure at (its body is 1200 px wide less its padding): no figure
