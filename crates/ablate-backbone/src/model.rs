@@ -73,10 +73,12 @@ impl EfficientNet {
     /// Every layer computes image by image (burn-flex convolves each image on its own; BatchNorm in
     /// eval mode, activations and pooling are per image), so the split changes the speed, never the
     /// numbers: the features are bit-identical whatever the thread count (tested). On an autodiff
-    /// device BatchNorm may use batch statistics, so the batch stays whole there.
+    /// device BatchNorm may use batch statistics, so the batch stays whole there. On a device
+    /// backend (wgpu, cuda) the batch is the unit of work: it goes through whole.
     pub fn forward_features_per_image(&self, x: Tensor<4>) -> Tensor<2> {
         let [batch, ..] = x.dims();
-        if batch <= 1 || x.device().is_autodiff() {
+        let device = x.device();
+        if batch <= 1 || device.is_autodiff() || !ablate_matmul::is_flex(&device) {
             return self.forward_features(x);
         }
         let features: Vec<Tensor<2>> = x

@@ -7,6 +7,10 @@
 //! bit, a fused multiply-add chain along the inner dimension from +0 (the test below checks it on the
 //! machine it runs on). So [`matmul`] cuts longer inner dimensions itself, into blocks of 512, and
 //! adds the blocks' products left to right: the rounding is then a property of the shapes alone.
+//!
+//! That promise is `flex`'s alone. On a device backend (wgpu, cuda) a product is one kernel whose
+//! reduction order is the device's own (it reproduces on the same device and driver, not across
+//! them), and cutting it would only add launches: every function here is then the plain burn op.
 
 use std::ops::Range;
 
@@ -14,7 +18,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::module::conv2d;
-use burn::tensor::{Gradients, Tensor};
+use burn::tensor::{Device, Gradients, Tensor};
 
 /// The longest inner dimension multiplied in one piece: gemm's shortest block length.
 pub const MAX_BLOCK: usize = 512;
@@ -26,11 +30,19 @@ pub fn blocks(len: usize) -> impl Iterator<Item = Range<usize>> {
     (0..len.div_ceil(MAX_BLOCK).max(1)).map(move |i| i * MAX_BLOCK..((i + 1) * MAX_BLOCK).min(len))
 }
 
-/// `lhs [m, k] @ rhs [k, n]` with the inner dimension cut into [`blocks`].
+/// Whether `device` (with or without autodiff) is burn-flex, the CPU backend whose products are cut
+/// here. Every CPU-only shortcut of the workspace (cut products, the host-side fused Adam, the
+/// backbone's image-by-image split over threads) asks this one question.
+pub fn is_flex(device: &Device) -> bool {
+    // Devices compare by the hardware they stand for, autodiff aside.
+    *device == Device::flex()
+}
+
+/// `lhs [m, k] @ rhs [k, n]` with the inner dimension cut into [`blocks`] (on flex).
 pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     let [m, k] = lhs.dims();
     let [_, n] = rhs.dims();
-    if k <= MAX_BLOCK {
+    if k <= MAX_BLOCK || !is_flex(&lhs.device()) {
         return lhs.matmul(rhs);
     }
     sum_in_order(blocks(k).map(|block| {
@@ -69,13 +81,18 @@ pub struct BlockedLinear {
 }
 
 impl BlockedLinear {
-    /// The same layer, its weight cut into blocks (the values unchanged).
+    /// The same layer, its weight cut into blocks (the values unchanged); one block, the whole
+    /// weight, on a device backend.
     pub fn from_linear(linear: Linear) -> Self {
         let weight = linear.weight.val();
         let [rows, cols] = weight.dims();
-        let weight_blocks = blocks(rows)
-            .map(|block| Param::from_tensor(weight.clone().slice([block, 0..cols]).detach()))
-            .collect();
+        let weight_blocks = if is_flex(&weight.device()) {
+            blocks(rows)
+                .map(|block| Param::from_tensor(weight.clone().slice([block, 0..cols]).detach()))
+                .collect()
+        } else {
+            vec![Param::from_tensor(weight.detach())]
+        };
         Self {
             weight_blocks,
             bias: linear.bias,
@@ -95,10 +112,11 @@ impl BlockedLinear {
 
     /// `x [rows, d_input] -> [rows, d_output]`. While training, more than 512 rows go through in
     /// row blocks, so the weight's gradient, a product over the rows, is made of pieces of at most
-    /// 512 too; the forward values are the same either way.
+    /// 512 too; the forward values are the same either way. (Not on a device backend.)
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let [rows, dim] = x.dims();
-        if rows > MAX_BLOCK && x.device().is_autodiff() {
+        let device = x.device();
+        if rows > MAX_BLOCK && device.is_autodiff() && is_flex(&device) {
             let parts = blocks(rows)
                 .map(|block| self.forward_rows(x.clone().slice([block, 0..dim])))
                 .collect();
@@ -127,8 +145,8 @@ impl BlockedLinear {
 
 /// A 1x1 convolution (the backbones' expand, project, squeeze-excitation and head convolutions) with
 /// its input channels, its inner dimension, cut into [`blocks`] and the blocks' outputs added left to
-/// right, then the bias. Any other convolution (a larger kernel, a stride, groups), or one with at
-/// most 512 input channels, is the layer's own forward.
+/// right, then the bias. Any other convolution (a larger kernel, a stride, groups), one with at
+/// most 512 input channels, or one on a device backend, is the layer's own forward.
 pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [batch, channels, height, width] = x.dims();
     let unpadded = matches!(
@@ -140,7 +158,7 @@ pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         && layer.stride == [1, 1]
         && layer.dilation == [1, 1]
         && layer.groups == 1;
-    if channels <= MAX_BLOCK || !pointwise {
+    if channels <= MAX_BLOCK || !pointwise || !is_flex(&x.device()) {
         return layer.forward(x);
     }
     let weight = layer.weight.val();
@@ -182,6 +200,13 @@ pub fn conv1x1(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 mod tests {
     use super::*;
     use burn::tensor::{Device, TensorData};
+
+    /// Flex, with autodiff or without, is flex; the CPU shortcuts key on it.
+    #[test]
+    fn flex_is_recognised_with_and_without_autodiff() {
+        assert!(is_flex(&Device::flex()));
+        assert!(is_flex(&Device::flex().autodiff()));
+    }
 
     #[test]
     fn blocks_are_512_from_the_start() {

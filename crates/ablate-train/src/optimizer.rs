@@ -7,7 +7,7 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Adam or SGD. Weight decay is an L2 term added to the gradient (PyTorch's `weight_decay`); SGD's
 /// momentum has no dampening, as in PyTorch (burn's own default dampening is 0.1).
@@ -32,23 +32,29 @@ pub fn build(train: &TrainSpec) -> ModuleOptimizer {
     }
 }
 
-/// The optimizer of a head's training steps: Adam fused into one pass over each parameter, SGD
-/// from burn.
+/// The optimizer of a head's training steps: on flex, Adam fused into one pass over each
+/// parameter; SGD, and everything on a device backend, from burn.
 ///
 /// burn's Adam makes about a dozen passes over every parameter, each writing a new buffer (decay,
 /// two moments, bias corrections, step); on a 1.3M-parameter head that was a third of a training
 /// step. The fused pass does the same f32 operations in the same order per element, so its results
-/// are bit-identical to burn's (tested below), only without the intermediate buffers.
+/// are bit-identical to burn's (tested below), only without the intermediate buffers. It runs on the
+/// host, on the parameter's own buffer: free on flex, whose buffers are host memory, but a round
+/// trip of every parameter per step on a device, where burn's Adam stays on the device (its
+/// element-wise kernels fused by burn there).
 pub enum HeadOptimizer {
     Adam(FusedAdam),
     Burn(ModuleOptimizer),
 }
 
 impl HeadOptimizer {
-    pub fn new(train: &TrainSpec) -> Self {
+    /// The optimizer for training on `device`.
+    pub fn new(train: &TrainSpec, device: &Device) -> Self {
         match train.optimizer {
-            OptimizerKind::Adam => Self::Adam(FusedAdam::new(train)),
-            OptimizerKind::Sgd => Self::Burn(build(train)),
+            OptimizerKind::Adam if ablate_matmul::is_flex(device) => {
+                Self::Adam(FusedAdam::new(train))
+            }
+            _ => Self::Burn(build(train)),
         }
     }
 
@@ -292,7 +298,6 @@ mod tests {
     use super::*;
     use ablate_heads::{HeadConfig, MlpHeadConfig};
     use burn::module::ModuleVisitor;
-    use burn::tensor::Device;
 
     /// Every float parameter's values, in the module's order.
     fn all_floats(head: &ablate_heads::Head) -> Vec<Vec<f32>> {

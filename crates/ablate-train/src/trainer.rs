@@ -175,7 +175,7 @@ fn train_steps(
     };
     let step = FrozenStep {
         head,
-        optim: optimizer::HeadOptimizer::new(settings),
+        optim: optimizer::HeadOptimizer::new(settings, train_device),
         lr: settings.lr,
         source,
     };
