@@ -2,7 +2,8 @@
 //! every epoch. What a regime does in a step is a [`TrainStep`] (burn-train's `TrainStep`/`ValidStep`
 //! split); the frozen head and the fine-tuned network are two implementations driven by
 //! [`run_epochs`], so their batch order, skipped batches, draws, loss and claim A's gradient reading
-//! cannot drift apart.
+//! cannot drift apart. The steps' losses and gradient maxima stay on the device until the epoch ends,
+//! then are read in one go: on a device backend a read per step would make every step wait.
 
 use ablate_data::epoch_order;
 use ablate_heads::Head;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::draws::{DrawSpec, StepDraws, step_key};
 use crate::error::TrainError;
 use crate::evaluate::Evaluation;
+use crate::host_reads::read_floats;
 
 /// What one training regime does; [`run_epochs`] decides when.
 pub(crate) trait TrainStep: Sized {
@@ -73,9 +75,7 @@ pub(crate) fn run_epochs<S: TrainStep>(
             cell.seed,
             epoch,
         );
-        let mut loss_sum = 0.0f64;
-        let mut epoch_steps = 0usize;
-        let mut bias_grad_max: Option<f64> = None;
+        let mut readings = EpochReadings::default();
         for (step, batch) in order.chunks(schedule.batch_size).enumerate() {
             if batch.len() < 2 {
                 // BatchNorm cannot train on a single sample.
@@ -99,13 +99,17 @@ pub(crate) fn run_epochs<S: TrainStep>(
             );
             let logits = learner.forward(batch, &draws, train_device);
             let targets = one_hot(schedule.labels, batch, schedule.classes, train_device);
-            let (loss, loss_value) = checked_loss(logits, targets, cell, epoch, step)?;
+            let loss = cross_entropy(logits, targets);
             let grads = loss.backward();
-            track_bias_grad(learner.head(), &grads, &mut bias_grad_max);
+            let bias_grad = bias_grad_max(learner.head(), &grads);
+            readings.push(step, loss.inner(), bias_grad);
             learner = learner.step(grads);
-            loss_sum += f64::from(loss_value);
-            epoch_steps += 1;
         }
+        let EpochSummary {
+            loss_sum,
+            steps: epoch_steps,
+            bias_grad_max,
+        } = readings.read(cell, epoch)?;
         log.steps += epoch_steps;
         let (validated, val) = learner.validate(&device);
         learner = validated;
@@ -121,35 +125,83 @@ pub(crate) fn run_epochs<S: TrainStep>(
     Ok((learner, log))
 }
 
-/// Mean cross-entropy of a training batch and its value; a loss that is not finite ends the cell.
-fn checked_loss(
-    logits: Tensor<2>,
-    targets: Tensor<2>,
-    cell: &Cell,
-    epoch: usize,
-    step: usize,
-) -> Result<(Tensor<1>, f32), TrainError> {
-    let loss = (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg();
-    let value = loss.clone().into_scalar::<f32>();
-    if !value.is_finite() {
-        return Err(TrainError::Diverged {
-            cell: cell.id(),
-            epoch: epoch + 1,
-            step,
-            loss: value,
-        });
-    }
-    Ok((loss, value))
+/// Mean cross-entropy of a training batch.
+fn cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg()
 }
 
-/// Folds the largest |gradient| of the head's pre-BN bias (claim A's measurement) into `max`.
-fn track_bias_grad(head: &Head, grads: &Gradients, max: &mut Option<f64>) {
-    if let Some(bias) = head.bias_before_bn() {
-        let g = bias
-            .val()
-            .grad(grads)
-            .map_or(0.0, |g| g.abs().max().into_scalar::<f64>());
-        *max = Some(max.map_or(g, |m| m.max(g)));
+/// The largest |gradient| of the head's pre-BN bias in one step (claim A's measurement), on the
+/// device; `None` when the head has no such bias.
+fn bias_grad_max(head: &Head, grads: &Gradients) -> Option<Tensor<1>> {
+    let bias = head.bias_before_bn()?.val();
+    Some(match bias.grad(grads) {
+        Some(g) => g.abs().max(),
+        None => Tensor::zeros([1], &bias.device().inner()),
+    })
+}
+
+/// What an epoch's steps measured, kept on the device until the epoch ends: reading a loss every
+/// step would make every step wait for the device (see [`crate::host_reads`]).
+#[derive(Default)]
+struct EpochReadings {
+    /// The step index (in the epoch's batch order) of each loss.
+    steps: Vec<usize>,
+    losses: Vec<Tensor<1>>,
+    bias_maxima: Vec<Tensor<1>>,
+}
+
+/// An epoch's readings on the host.
+struct EpochSummary {
+    /// Of the steps' losses, in step order, in f64.
+    loss_sum: f64,
+    steps: usize,
+    bias_grad_max: Option<f64>,
+}
+
+impl EpochReadings {
+    fn push(&mut self, step: usize, loss: Tensor<1>, bias_grad_max: Option<Tensor<1>>) {
+        self.steps.push(step);
+        self.losses.push(loss);
+        self.bias_maxima.extend(bias_grad_max);
+    }
+
+    /// Reads the epoch's losses and bias-gradient maxima in one read. A loss that is not finite ends
+    /// the cell with the step that made it (the steps after it ran for nothing: the cost of not
+    /// waiting for the device at every step).
+    fn read(self, cell: &Cell, epoch: usize) -> Result<EpochSummary, TrainError> {
+        let steps = self.losses.len();
+        if steps == 0 {
+            return Ok(EpochSummary {
+                loss_sum: 0.0,
+                steps: 0,
+                bias_grad_max: None,
+            });
+        }
+        let with_bias = !self.bias_maxima.is_empty();
+        let values = read_floats(Tensor::cat(
+            self.losses.into_iter().chain(self.bias_maxima).collect(),
+            0,
+        ));
+        let (losses, maxima) = values.split_at(steps);
+        if let Some((&step, &loss)) = self
+            .steps
+            .iter()
+            .zip(losses)
+            .find(|(_, loss)| !loss.is_finite())
+        {
+            return Err(TrainError::Diverged {
+                cell: cell.id(),
+                epoch: epoch + 1,
+                step,
+                loss,
+            });
+        }
+        Ok(EpochSummary {
+            loss_sum: losses.iter().map(|&l| f64::from(l)).sum(),
+            steps,
+            bias_grad_max: with_bias
+                .then(|| maxima.iter().fold(0.0f64, |m, &g| m.max(f64::from(g)))),
+        })
     }
 }
 
@@ -165,4 +217,76 @@ pub(crate) fn one_hot(
         onehot[row * classes + labels[i] as usize] = 1.0;
     }
     Tensor::<2>::from_data(TensorData::new(onehot, [rows.len(), classes]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ablate_spec::HeadVariant;
+
+    fn scalar(v: f32) -> Tensor<1> {
+        Tensor::from_floats([v], &Device::flex())
+    }
+
+    fn cell() -> Cell {
+        Cell {
+            head: HeadVariant::mlp(),
+            train_per_class: 25,
+            seed: 0,
+        }
+    }
+
+    /// An epoch's readings give the numbers a read per step gave: the losses summed in step order in
+    /// f64, the largest bias gradient, the steps counted (a skipped batch is no step).
+    #[test]
+    fn an_epochs_readings_sum_and_maximise_like_per_step_reads() {
+        let mut readings = EpochReadings::default();
+        readings.push(0, scalar(1.5), Some(scalar(1e-8)));
+        // Step 1 was a batch of one, skipped.
+        readings.push(2, scalar(0.25), Some(scalar(3e-8)));
+        readings.push(3, scalar(0.1), Some(scalar(2e-8)));
+        let summary = readings.read(&cell(), 4).unwrap();
+        assert_eq!(summary.steps, 3);
+        assert_eq!(
+            summary.loss_sum,
+            1.5f64 + 0.25f64 + f64::from(0.1f32),
+            "f32 losses summed in f64"
+        );
+        assert_eq!(summary.bias_grad_max, Some(f64::from(3e-8f32)));
+
+        let without_bias = EpochReadings {
+            steps: vec![0],
+            losses: vec![scalar(0.5)],
+            bias_maxima: vec![],
+        };
+        assert_eq!(without_bias.read(&cell(), 0).unwrap().bias_grad_max, None);
+        assert_eq!(
+            EpochReadings::default().read(&cell(), 0).unwrap().steps,
+            0,
+            "an epoch of skipped batches reads nothing"
+        );
+    }
+
+    /// A loss that is not finite ends the cell naming its epoch (1-based) and the first step that
+    /// made one, as when every step was read, though the steps after it ran.
+    #[test]
+    fn a_non_finite_loss_names_the_first_step_that_made_it() {
+        let mut readings = EpochReadings::default();
+        readings.push(0, scalar(1.5), None);
+        readings.push(2, scalar(f32::NAN), None);
+        readings.push(3, scalar(f32::INFINITY), None);
+        match readings.read(&cell(), 4) {
+            Err(TrainError::Diverged {
+                cell: id,
+                epoch,
+                step,
+                loss,
+            }) => {
+                assert_eq!((id, epoch, step), (cell().id(), 5, 2));
+                assert!(loss.is_nan());
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("a NaN loss was accepted"),
+        }
+    }
 }

@@ -4,6 +4,7 @@ use ablate_heads::{BnStats, Head};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::host_reads::read_floats;
 use crate::source::{BatchSource, Split};
 
 /// Mean cross-entropy, accuracy and the predicted class of every row.
@@ -79,14 +80,13 @@ impl Tally {
             device,
         );
         let picked = log_probs.gather(1, targets.unsqueeze_dim::<2>(1));
-        self.loss_sum -= picked.sum().into_scalar::<f64>();
-        let argmax = logits.argmax(1).squeeze_dim::<1>(1);
-        let classes: Vec<i64> = argmax
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec::<i64>()
-            .expect("argmax holds integers");
+        // The loss sum and the predicted classes in one read (class indices are exact in f32).
+        let argmax = logits.argmax(1).squeeze_dim::<1>(1).float();
+        let values = read_floats(Tensor::cat(vec![picked.sum(), argmax], 0));
+        self.loss_sum -= f64::from(values[0]);
+        let classes = &values[1..];
         for (&p, &l) in classes.iter().zip(labels) {
+            let p = p as i64;
             self.correct += usize::from(p == i64::from(l));
             self.predicted.push(p as u16);
         }
