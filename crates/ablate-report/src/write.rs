@@ -176,7 +176,13 @@ fn run_info(results_dir: &Path) -> Result<Option<String>, ReportError> {
     }
     let mut machines: Vec<String> = runs
         .iter()
-        .map(|r| format!("{} ({} cores, {} cells at once)", r.cpu, r.cores, r.jobs))
+        .map(|r| match &r.device {
+            Some(device) => format!(
+                "{} on {device} (host {}, {} cells at once)",
+                r.backend, r.cpu, r.jobs
+            ),
+            None => format!("{} ({} cores, {} cells at once)", r.cpu, r.cores, r.jobs),
+        })
         .collect();
     machines.sort();
     machines.dedup();

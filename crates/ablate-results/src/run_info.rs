@@ -19,6 +19,10 @@ pub struct RunInfo {
     /// Cells trained at once.
     pub jobs: usize,
     pub backend: String,
+    /// The device a device backend ran on, as it names itself (`NVIDIA H200`, `llvmpipe (LLVM
+    /// 15.0.6, 256 bits)`); absent on flex (the CPU above) and in folders written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// Runs with the same fingerprint round fine-tuning alike (see `ablate bench`). Absent in
     /// folders written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +96,7 @@ mod tests {
             cores: 2,
             jobs: 2,
             backend: "flex".into(),
+            device: None,
             matmul_fingerprint: Some("b4855851849d6ea3".into()),
             cells_trained: 12,
             wall_seconds: 3.5,

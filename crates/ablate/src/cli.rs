@@ -49,8 +49,19 @@ pub enum Command {
 pub enum Backend {
     /// CPU, pure Rust (burn-flex).
     Flex,
+    /// Any GPU through Vulkan/Metal/DirectX 12, or Mesa's software Vulkan (burn-wgpu); needs a build
+    /// with `--features wgpu`.
+    Wgpu,
     /// NVIDIA GPU (burn-cuda); needs a build with `--features cuda`.
     Cuda,
+}
+
+impl Backend {
+    /// A device backend (a GPU, or a software one): work is queued on a device, not run on the
+    /// host's cores.
+    pub fn is_device(self) -> bool {
+        self != Backend::Flex
+    }
 }
 
 #[derive(Args)]
@@ -63,7 +74,7 @@ pub struct RunArgs {
     /// Cells trained at once (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+    /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
     /// Discard the results folder's earlier cells (needed after changing the experiment).
@@ -92,7 +103,7 @@ pub struct PrepareArgs {
     /// Results root; the experiment writes to `<out>/<name>/`.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+    /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
@@ -141,12 +152,12 @@ pub struct SlurmArgs {
     /// CPUs per task; on `flex` the task trains that many cells at once.
     #[arg(long, default_value_t = 2)]
     pub cpus_per_task: usize,
-    /// The backend the jobs run on; `cuda` asks Slurm for GPUs (`--gpus-per-task`) and trains one
-    /// cell at a time per task on its GPU.
-    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+    /// The backend the jobs run on: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build
+    /// with its feature); `wgpu` and `cuda` ask Slurm for GPUs (`--gpus-per-task`) and train one cell
+    /// at a time per task on its GPU.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
-    /// GPUs per task with `--backend cuda` (`#SBATCH --gres=gpu:N`); ablate uses the first.
+    /// GPUs per task with `--backend wgpu` or `cuda` (`#SBATCH --gres=gpu:N`); ablate uses the first.
     #[arg(long, default_value_t = 1)]
     pub gpus_per_task: usize,
     /// Submit with sbatch and return at once, printing the job ids.
@@ -183,7 +194,7 @@ pub struct BenchArgs {
     /// Cells trained at once in the grid part (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+    /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
@@ -222,7 +233,7 @@ pub struct FeaturesArgs {
     /// Extract again even when the cache has them.
     #[arg(long)]
     pub force: bool,
-    /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+    /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,
 }
@@ -243,7 +254,7 @@ pub enum BackboneCommand {
         /// Safetensors file to write `features` and `logits` to.
         #[arg(long)]
         out: PathBuf,
-        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+        /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
@@ -258,7 +269,7 @@ pub enum BackboneCommand {
         /// Image files (jpg, png).
         #[arg(required = true)]
         images: Vec<PathBuf>,
-        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+        /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },
@@ -280,9 +291,22 @@ pub enum BackboneCommand {
         /// Timed steps (after one warm-up step).
         #[arg(long, default_value_t = 5)]
         steps: usize,
-        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+        /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
+    },
+    /// What one image costs the backbone, counted from its architecture: multiply-adds, parameters,
+    /// the feature maps a training step keeps for backward, layers (kernel launches on a device).
+    Cost {
+        /// Architecture: `efficientnet-b0` ... `b7`, `efficientnet-lite0` ... `lite4`.
+        #[arg(long, default_value = "efficientnet-b5")]
+        arch: String,
+        /// Image side in pixels (default: the architecture's native resolution).
+        #[arg(long)]
+        size: Option<usize>,
+        /// Images per training step, for the memory of one step.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
     },
     /// Images per second of feature extraction (lite0 at 224 px, batch 64 by default).
     Bench {
@@ -298,7 +322,7 @@ pub enum BackboneCommand {
         /// Timed batches (after one warm-up batch).
         #[arg(long, default_value_t = 3)]
         batches: usize,
-        /// The backend: `flex` (CPU, the default) or `cuda` (needs a build with `--features cuda`).
+        /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
         #[arg(long, value_enum, default_value = "flex")]
         backend: Backend,
     },

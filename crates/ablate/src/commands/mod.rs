@@ -36,7 +36,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Default worker count: one cell per core (on 2 cores, two single-threaded cells beat one two-threaded).
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// Default worker count: on flex one cell per core (on 2 cores, two single-threaded cells beat one
+/// two-threaded); on a device backend one, whose cells would otherwise share one device's queue and
+/// memory.
+fn default_jobs(backend: crate::cli::Backend) -> usize {
+    if backend.is_device() {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }

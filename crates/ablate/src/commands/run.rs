@@ -78,7 +78,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         store: &store,
         device,
         backend: backend::name(args.backend),
-        jobs: args.jobs.unwrap_or_else(super::default_jobs).max(1),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| super::default_jobs(args.backend))
+            .max(1),
     };
     let summary = runner.run()?;
     let what = match shard {
@@ -105,6 +108,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             &summary,
             runner.jobs,
             runner.backend,
+            backend::device_name(&runner.device),
             &backend::matmul_fingerprint(&runner.device),
         )?;
     }
@@ -155,6 +159,7 @@ fn record_run(
     summary: &crate::runner::RunSummary,
     jobs: usize,
     backend: &str,
+    device: Option<String>,
     matmul_fingerprint: &str,
 ) -> Result<()> {
     let finished_unix = std::time::SystemTime::now()
@@ -176,6 +181,7 @@ fn record_run(
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         jobs,
         backend: backend.to_string(),
+        device,
         // Fine-tuning: same fingerprint, same bits (see `backend::matmul_fingerprint`).
         matmul_fingerprint: Some(matmul_fingerprint.to_string()),
         cells_trained: summary.trained,

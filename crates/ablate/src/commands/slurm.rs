@@ -65,7 +65,7 @@ fn header(args: &SlurmArgs, name: &str, chdir: &Path, log: &Path, cpus: usize) -
     if let Some(t) = &args.time {
         let _ = writeln!(h, "#SBATCH --time={t}");
     }
-    if args.backend == Backend::Cuda {
+    if args.backend.is_device() {
         let _ = writeln!(h, "#SBATCH --gres=gpu:{}", args.gpus_per_task);
     }
     h
@@ -78,8 +78,11 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
     if args.cpus_per_task == 0 {
         bail!("--cpus-per-task must be at least 1");
     }
-    if args.backend == Backend::Cuda && args.gpus_per_task == 0 {
-        bail!("--gpus-per-task must be at least 1 with --backend cuda");
+    if args.backend.is_device() && args.gpus_per_task == 0 {
+        bail!(
+            "--gpus-per-task must be at least 1 with --backend {}",
+            backend::name(args.backend)
+        );
     }
     if !args.dry_run {
         // The jobs run this very binary: one that cannot use the backend would fail in the queue.
@@ -158,12 +161,12 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
 
     let backend_arg = match args.backend {
         Backend::Flex => String::new(),
-        Backend::Cuda => " --backend cuda".to_string(),
+        device => format!(" --backend {}", backend::name(device)),
     };
     // On a GPU, cells at once would share one device and its memory: one at a time.
     let jobs = match args.backend {
         Backend::Flex => args.cpus_per_task,
-        Backend::Cuda => 1,
+        _ => 1,
     };
     let name = format!("ablate-{}", experiment.config.name);
     let ablate = quote(&exe);
