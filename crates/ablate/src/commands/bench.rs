@@ -53,8 +53,19 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     };
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let source = ablate_train::FeatureSource::new(&features, cell.train_per_class, cell.seed)?;
-    let outcome = single
-        .install(|| ablate_train::train_cell(&cell, &experiment.config.train, &source, &device))?;
+    let train = &experiment.config.train;
+    // Host reads (device syncs on a device backend) of the cell, and of the same cell cut to one
+    // epoch: their difference over the epochs between is what one epoch costs in reads.
+    let one_epoch = ablate_spec::TrainSpec {
+        epochs: 1,
+        ..train.clone()
+    };
+    let reads_before = ablate_train::host_reads();
+    single.install(|| ablate_train::train_cell(&cell, &one_epoch, &source, &device))?;
+    let reads_one_epoch = ablate_train::host_reads() - reads_before;
+    let reads_before = ablate_train::host_reads();
+    let outcome = single.install(|| ablate_train::train_cell(&cell, train, &source, &device))?;
+    let reads_cell = ablate_train::host_reads() - reads_before;
     // The cell's time includes per-epoch validation; report both.
     let steps_per_s = outcome.steps as f64 / outcome.seconds;
     writeln!(
@@ -77,21 +88,36 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         outcome.seconds / args.cell_epochs as f64 * 20.0
     )?;
     let steps_per_epoch = outcome.steps / args.cell_epochs.max(1);
-    let ceiling = single.install(|| {
-        StepCeiling::measure(
-            &experiment.config.train,
-            features.val.len(),
-            steps_per_epoch,
-            &device,
+    writeln!(
+        out,
+        "{}",
+        describe_reads(
+            reads_cell,
+            reads_one_epoch,
+            args.cell_epochs,
+            steps_per_epoch
         )
-    });
-    writeln!(out, "{}", ceiling.describe(steps_per_s))?;
+    )?;
+    if args.backend.is_device() {
+        // The ceiling is the host's: its parts are timed on the CPU's kernels and the fused Adam.
+        writeln!(
+            out,
+            "  (no step ceiling on a device backend: it times the CPU's own kernels)"
+        )?;
+    } else {
+        let ceiling = single
+            .install(|| StepCeiling::measure(train, features.val.len(), steps_per_epoch, &device));
+        writeln!(out, "{}", ceiling.describe(steps_per_s))?;
+    }
 
     if args.no_grid {
         return Ok(ExitCode::SUCCESS);
     }
     // Part 2: the 81-cell grid: (8 mlp variants + linear) x 3 sizes x 3 seeds.
-    let jobs = args.jobs.unwrap_or_else(super::default_jobs).max(1);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| super::default_jobs(args.backend))
+        .max(1);
     let experiment = bench_experiment(
         &features_path,
         args.grid_epochs,
@@ -136,6 +162,20 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The host reads of a cell of `epochs` epochs (`cell`) and of the same cell cut to one epoch
+/// (`one_epoch`): per epoch, and what is left at the cell's start and end (final evaluations).
+fn describe_reads(cell: usize, one_epoch: usize, epochs: usize, steps_per_epoch: usize) -> String {
+    if epochs < 2 {
+        return format!("  host reads: {cell} in the cell (run 2+ epochs to see them per epoch)");
+    }
+    let per_epoch = (cell - one_epoch) as f64 / (epochs - 1) as f64;
+    format!(
+        "  host reads (device syncs on a device backend): {per_epoch:.1} per epoch of {steps_per_epoch} steps \
+         (training and validation), {:.0} more per cell (final evaluations); {cell} in all",
+        cell as f64 - per_epoch * epochs as f64
+    )
 }
 
 /// What one mlp training step cannot go below on this machine: its parts timed alone on one
