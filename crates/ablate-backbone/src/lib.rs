@@ -20,6 +20,7 @@
 
 mod act;
 pub mod arch;
+mod cost;
 mod error;
 mod imagenet;
 mod load;
@@ -29,6 +30,7 @@ mod norm;
 
 pub use act::Act;
 pub use arch::Arch;
+pub use cost::ForwardCost;
 pub use error::BackboneError;
 pub use imagenet::imagenet_class_name;
 pub use load::{LoadReport, load};

@@ -1,4 +1,5 @@
-//! `ablate backbone run`, `top5`, `bench` and `finetune-bench`: the backbone alone, on your weights.
+//! `ablate backbone run`, `top5`, `cost`, `bench` and `finetune-bench`: the backbone alone, on your
+//! weights.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -6,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ablate_backbone::{Arch, imagenet_class_name, load};
+use ablate_backbone::{Arch, ForwardCost, imagenet_class_name, load};
 use ablate_images::{ImageSource, Preprocess};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
@@ -31,6 +32,7 @@ pub fn backbone(command: &BackboneCommand) -> Result<ExitCode> {
             images,
             backend,
         } => top5(arch, weights, images, &backend::device(*backend)?),
+        BackboneCommand::Cost { arch, size, batch } => cost(arch, *size, *batch),
         BackboneCommand::Bench {
             arch,
             weights,
@@ -54,6 +56,48 @@ pub fn backbone(command: &BackboneCommand) -> Result<ExitCode> {
             &backend::device(*backend)?,
         ),
     }
+}
+
+/// `ablate backbone cost`: the arithmetic docs/gpu.md's estimates start from.
+fn cost(arch: &str, size: Option<usize>, batch: usize) -> Result<ExitCode> {
+    let arch = Arch::from_name(arch)?;
+    let size = size.unwrap_or(arch.resolution);
+    let c = ForwardCost::of(&arch, size);
+    let gb = |floats: u64| floats as f64 * 4.0 / 1e9;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} at {size} px, per image:", arch.name)?;
+    writeln!(
+        out,
+        "  forward: {:.3} G multiply-adds = {:.2} GFLOP; a training step (forward + backward, about 3x): {:.1} GFLOP",
+        c.macs as f64 / 1e9,
+        2.0 * c.macs as f64 / 1e9,
+        6.0 * c.macs as f64 / 1e9
+    )?;
+    writeln!(
+        out,
+        "  parameters: {:.2} M ({:.0} MB in f32; Adam keeps 4x that: weights, gradients, 2 moments)",
+        c.params as f64 / 1e6,
+        gb(c.params) * 1e3
+    )?;
+    writeln!(
+        out,
+        "  feature maps kept for backward: {:.1} M floats = {:.2} GB in f32",
+        c.activations as f64 / 1e6,
+        gb(c.activations)
+    )?;
+    writeln!(
+        out,
+        "  layers: {} (each one kernel launch or more, forward; about twice that backward)",
+        c.layers
+    )?;
+    writeln!(
+        out,
+        "a training step of {batch} images: {:.2} TFLOP, about {:.1} GB of feature maps + {:.2} GB of weights and Adam state",
+        6.0 * c.macs as f64 * batch as f64 / 1e12,
+        gb(c.activations) * batch as f64,
+        4.0 * gb(c.params)
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(arch: &str, weights: &Path, input: &Path, out: &Path, device: &Device) -> Result<ExitCode> {
