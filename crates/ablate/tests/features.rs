@@ -13,7 +13,7 @@ fn manifest_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
 
-fn fixture_weights() -> PathBuf {
+pub(crate) fn fixture_weights() -> PathBuf {
     let dir = std::env::var_os("ABLATE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest_dir().join("../../../shared/fixtures"));
@@ -45,7 +45,7 @@ fn write_idx(dir: &Path, prefix: &str, n: usize) {
 }
 
 /// A scratch folder with a 3-label IDX dataset in `idx/` (30 train, 15 t10k images).
-fn idx_scratch() -> Scratch {
+pub(crate) fn idx_scratch() -> Scratch {
     let s = Scratch::new();
     std::fs::create_dir_all(s.path("idx")).unwrap();
     write_idx(&s.path("idx"), "train", 30);
@@ -53,7 +53,7 @@ fn idx_scratch() -> Scratch {
     s
 }
 
-fn experiment(weights: &Path) -> String {
+pub(crate) fn experiment(weights: &Path) -> String {
     format!(
         r#"
 name = "images"
