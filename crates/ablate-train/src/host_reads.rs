@@ -3,9 +3,10 @@
 //! On flex a read is a copy; on a device backend (wgpu, cuda) it is a synchronisation: the host
 //! stops until the device has run everything queued before it, and a small head's step is a few
 //! microseconds of device work against tens of microseconds per sync. So the training loop and
-//! the evaluation read through here, and here alone, which lets `ablate bench` count the reads per
-//! epoch (a handful: the epoch's losses and bias-gradient maxima in one read, one per evaluation
-//! chunk), whatever the backend.
+//! the evaluation read through here, which lets `ablate bench` count the reads per epoch (a
+//! handful: the epoch's losses and bias-gradient maxima in one read, one per evaluation chunk),
+//! whatever the backend. Not counted: what a cell reads once or per fit evaluation outside them
+//! (BatchNorm's variance ratio at the end, an L-BFGS line search's losses, a checkpoint's weights).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -158,6 +158,15 @@ fn a_wgpu_grid_agrees_with_flex_and_supports_claim_a() {
     }
     eprintln!("{}", report.join("\n"));
 
+    // One results folder, one backend: adding wgpu cells to flex's folder is refused, naming both.
+    let o = s.ablate(&["run", "small.toml", "--out", "flex", "--backend", "wgpu"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("flex backend") && err.contains("this run is on wgpu"),
+        "{err}"
+    );
+
     // run-info names the device the wgpu cells ran on.
     let info = std::fs::read_dir(s.path("wgpu/small/run-info"))
         .unwrap()
@@ -228,6 +237,17 @@ fn a_finetuning_cell_runs_to_the_end_on_wgpu() {
         ((a - b) / a).abs() < 1e-4,
         "first-step loss {a} on flex, {b} on wgpu"
     );
+    // Each backend extracted (and caches) the frozen features under a name of its own.
+    let cached: Vec<String> = std::fs::read_dir(s.path("assets/features"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    let on_wgpu = cached
+        .iter()
+        .filter(|name| name.ends_with("-wgpu.safetensors"))
+        .count();
+    assert_eq!(on_wgpu, 1, "{cached:?}");
     let runs = csv_without(&s.path("wgpu/images/runs.csv"), &[]);
     let acc: f64 = runs[1][column_of(&runs, "test_acc")].parse().unwrap();
     assert!((0.0..=1.0).contains(&acc), "{acc}");

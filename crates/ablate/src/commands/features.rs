@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend;
-use crate::cli::FeaturesArgs;
+use crate::cli::{Backend, FeaturesArgs};
 
 /// Where extracted features are cached (an ignored folder, like the weights).
 const CACHE_DIR: &str = "assets/features";
@@ -19,7 +19,13 @@ const CACHE_DIR: &str = "assets/features";
 pub fn features(args: &FeaturesArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
     let device = backend::device(args.backend)?;
-    let path = resolve_features(&experiment, &device, args.out.as_deref(), args.force)?;
+    let path = resolve_features(
+        &experiment,
+        args.backend,
+        &device,
+        args.out.as_deref(),
+        args.force,
+    )?;
     println_path(&path)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -30,14 +36,29 @@ fn println_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The cache file of `plan`'s features extracted on `backend`. A device backend rounds the
+/// backbone's sums in its own order, so its features are a file of their own (`...-wgpu`): a flex
+/// run never trains on a GPU's features, nor the reverse, and each reproduces its own.
+fn cache_file(plan: &Plan, backend: Backend) -> PathBuf {
+    let path = plan.cache_path(Path::new(CACHE_DIR));
+    if !backend.is_device() {
+        return path;
+    }
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("cache names are ASCII");
+    path.with_file_name(format!("{stem}-{}.safetensors", backend::name(backend)))
+}
+
 /// The features of one shard: only from the cache that `ablate prepare` filled (the Slurm array's
 /// first job). A shard never extracts: N tasks would all do the same work at once.
-pub fn cached_features(experiment: &Experiment) -> Result<PathBuf> {
+pub fn cached_features(experiment: &Experiment, backend: Backend) -> Result<PathBuf> {
     let plan = match source(experiment)? {
         Source::Ready(path) => return Ok(path),
         Source::Extract(plan) => plan,
     };
-    let path = plan.cache_path(Path::new(CACHE_DIR));
+    let path = cache_file(&plan, backend);
     if !path.exists() {
         anyhow::bail!(
             "{}: its features are not extracted yet (no {}); run `ablate prepare {}` once before the shards",
@@ -77,6 +98,7 @@ fn note_reuse(path: &Path, plan: &Plan) {
 /// extraction, made first if it is missing (or `force`d).
 pub fn resolve_features(
     experiment: &Experiment,
+    backend: Backend,
     device: &Device,
     out: Option<&Path>,
     force: bool,
@@ -85,7 +107,7 @@ pub fn resolve_features(
         Source::Ready(path) => return Ok(path),
         Source::Extract(plan) => plan,
     };
-    let path = out.map_or_else(|| plan.cache_path(Path::new(CACHE_DIR)), Path::to_path_buf);
+    let path = out.map_or_else(|| cache_file(&plan, backend), Path::to_path_buf);
     if path.exists() && !force && out.is_none() {
         note_reuse(&path, &plan);
         return Ok(path);

@@ -14,7 +14,7 @@ use crate::runner::{check_fits, data_summary};
 pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
     let experiment = Experiment::load(&args.experiment)?;
     let device = backend::device(args.backend)?;
-    let path = super::resolve_features(&experiment, &device, None, false)?;
+    let path = super::resolve_features(&experiment, args.backend, &device, None, false)?;
     let features = FeatureSet::load(&path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;

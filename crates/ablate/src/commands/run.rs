@@ -49,9 +49,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
 
     let device = backend::device(args.backend)?;
     let features_path = if shard.is_some() {
-        super::cached_features(&experiment)?
+        super::cached_features(&experiment, args.backend)?
     } else {
-        super::resolve_features(&experiment, &device, None, false)?
+        super::resolve_features(&experiment, args.backend, &device, None, false)?
     };
     let features = FeatureSet::load(&features_path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
@@ -63,6 +63,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         store.record_data(&data_summary(&features))?;
         store
     };
+    refuse_other_backends(&store, backend::name(args.backend))?;
     note_single_sample_batches(&experiment, &features);
     let finetune = if cells.iter().any(|c| c.head.finetuned()) {
         Some(FinetuneInputs::prepare(&experiment)?)
@@ -149,6 +150,23 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("rerun the same command to retry the failed cells");
         Ok(ExitCode::from(2))
     }
+}
+
+/// Refuses to add cells trained on `backend` to a results folder whose cells came from another:
+/// their numbers agree, their digits need not, and one table would mix them (a fine-tuning
+/// checkpoint of one backend does not even load on another: flex keeps its weights in blocks).
+fn refuse_other_backends(store: &ResultsStore, backend: &str) -> Result<()> {
+    let records = store.records()?;
+    if let Some(other) = records.values().find(|r| r.provenance.backend != backend) {
+        bail!(
+            "{} holds cells trained on the {} backend ({}, and maybe more); this run is on {backend}. \
+             Results of two backends are two experiments: use another --out, or --restart to discard them",
+            store.folder().display(),
+            other.provenance.backend,
+            other.cell_id
+        );
+    }
+    Ok(())
 }
 
 /// Records this run's machine and wall time in `run-info/` (one file per run and shard, so shards
