@@ -158,13 +158,19 @@ fn a_wgpu_grid_agrees_with_flex_and_supports_claim_a() {
     }
     eprintln!("{}", report.join("\n"));
 
-    // One results folder, one backend: adding wgpu cells to flex's folder is refused, naming both.
+    // One results folder, one backend: adding wgpu cells to flex's folder is refused, naming both,
+    // and the refused run leaves every file of the folder as it was.
+    let before = files_under(&s.path("flex"));
     let o = s.ablate(&["run", "small.toml", "--out", "flex", "--backend", "wgpu"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("flex backend") && err.contains("this run is on wgpu"),
         "{err}"
+    );
+    assert!(
+        files_under(&s.path("flex")) == before,
+        "the refused run changed flex/"
     );
 
     // run-info names the device the wgpu cells ran on.
@@ -252,4 +258,24 @@ fn a_finetuning_cell_runs_to_the_end_on_wgpu() {
     let acc: f64 = runs[1][column_of(&runs, "test_acc")].parse().unwrap();
     assert!((0.0..=1.0).contains(&acc), "{acc}");
     assert!(runs[1][column_of(&runs, "cell_id")].contains("-ft-"));
+}
+
+/// Every file under `dir` (recursively) with its bytes, in path order.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path, bytes));
+            }
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty(), "no files under {}", dir.display());
+    files
 }

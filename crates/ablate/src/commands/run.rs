@@ -59,11 +59,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let store = if partial {
         ResultsStore::open_shard(&args.out, &experiment)?
     } else {
-        let store = ResultsStore::open(&args.out, &experiment, args.restart)?;
-        store.record_data(&data_summary(&features))?;
-        store
+        ResultsStore::open(&args.out, &experiment, args.restart)?
     };
+    // Before anything is written: a refused run leaves the folder as it was.
     refuse_other_backends(&store, backend::name(args.backend))?;
+    if !partial {
+        store.record_data(&data_summary(&features))?;
+    }
     note_single_sample_batches(&experiment, &features);
     let finetune = if cells.iter().any(|c| c.head.finetuned()) {
         Some(FinetuneInputs::prepare(&experiment)?)
