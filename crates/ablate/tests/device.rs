@@ -225,6 +225,29 @@ fn a_finetuning_cell_runs_to_the_end_on_wgpu() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // Refused for its backend, a wgpu run into flex's folder writes nothing there: here each backend
+    // has its own features file, which the folder's manifest names, so a late refusal would show.
+    let before = files_under(&s.path("flex"));
+    let o = s.ablate(&[
+        "run",
+        "images.toml",
+        "--no-report",
+        "--out",
+        "flex",
+        "--backend",
+        "wgpu",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        files_under(&s.path("flex")) == before,
+        "the refused run changed flex/"
+    );
+
     let epochs = |backend: &str| csv_without(&s.path(&format!("{backend}/images/epochs.csv")), &[]);
     let (flex, wgpu) = (epochs("flex"), epochs("wgpu"));
     assert_eq!(wgpu.len(), 1 + 2, "one cell, 2 epochs");
