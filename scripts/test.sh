@@ -8,6 +8,8 @@ source scripts/env.sh
 # The parity tests need the real lite0 weights; a missing asset fails the tests, so install it first.
 bash scripts/assets.sh
 bash scripts/vulkan.sh
+# report.html's sortable tables are tested in a real headless browser.
+bash scripts/chromium.sh
 # Mesa wants a runtime folder; a CI shell may not have one.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 cargo test --release --workspace --locked --features ablate/wgpu "$@"

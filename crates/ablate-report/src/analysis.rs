@@ -11,6 +11,7 @@ use crate::error::ReportError;
 use crate::interactions::{Strata, strata};
 use crate::per_class::{Confusion, confusions};
 use crate::results::Results;
+use crate::stats::{Verdict, passes_table_tests};
 use crate::summary::{VariantRow, variant_summary};
 
 pub struct Analysis {
@@ -55,7 +56,7 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         .iter()
         .map(|c| strata(results, &c.claim))
         .collect::<Result<_, _>>()?;
-    let tuned = tuned_rows(results, &rows)?;
+    let mut tuned = tuned_rows(results, &rows)?;
     // Shown for context, not claims of the thread; on test when there is a test split.
     let context_metric = if has_test {
         Metric::TestAcc
@@ -68,6 +69,8 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         .collect::<Result<_, _>>()?;
     let mut claims = claims;
     holm(&mut claims);
+    demote_untested(&mut claims);
+    attach_loso(results, &claims, &mut tuned);
     Ok(Analysis {
         strata,
         dropout,
@@ -80,6 +83,61 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         has_test,
         claims,
     })
+}
+
+/// One number per fact: each tuned head that the answer claim compares gets the claim's own
+/// leave-one-seed-out accuracy at its size, so tuned.csv and the details carry the answer's number
+/// beside the all-seeds choice, labelled.
+fn attach_loso(results: &Results, claims: &[ClaimResult], tuned: &mut [Tuned]) {
+    let Some(answer) = results.experiment.answer_claim() else {
+        return;
+    };
+    if answer.compare != ablate_spec::Compare::Tuned {
+        return;
+    }
+    let Some(judged) = claims.iter().find(|c| c.claim.id == answer.id) else {
+        return;
+    };
+    for t in tuned.iter_mut().filter(|t| t.finetuned.is_none()) {
+        let Some(row) = judged
+            .rows
+            .iter()
+            .find(|r| r.train_per_class == t.row.train_per_class)
+        else {
+            continue;
+        };
+        t.loso = if judged.claim.a.head == Some(t.head) {
+            Some(row.sides.0)
+        } else if judged.claim.b.head == Some(t.head) {
+            Some(row.sides.1)
+        } else {
+            None
+        };
+    }
+}
+
+/// One verdict vocabulary for the whole report: a supported or contradicted row that fails the
+/// table-wide Holm test or the sign-flip test reads *suggestive* wherever it is shown (answer,
+/// verdict table, claims.csv, README), so no place calls a result firm that another test rejects.
+fn demote_untested(claims: &mut [ClaimResult]) {
+    let firm = |v: Verdict| matches!(v, Verdict::Supported | Verdict::Contradicted);
+    for row in claims.iter_mut().flat_map(|c| c.rows.iter_mut()) {
+        if !row.p_value.is_finite() || passes_table_tests(row.p_holm, row.p_flip) {
+            continue;
+        }
+        if firm(row.verdict) {
+            row.verdict = Verdict::Suggestive;
+        }
+        // The verdicts at half and twice the margin fail the same tests: the margin moves the
+        // interval's reading, not its p-values.
+        if let Some(s) = row.sensitivity.as_mut() {
+            for v in [&mut s.half_margin, &mut s.twice_margin] {
+                if firm(*v) {
+                    *v = Verdict::Suggestive;
+                }
+            }
+        }
+    }
 }
 
 /// Holm's step-down adjustment over every directional, measured row of the report: for a reader

@@ -24,9 +24,16 @@ pub struct Pick {
     /// What to use: the cheaper candidate unless the larger is better by more than the margin
     /// with an interval that excludes 0.
     pub recommended: VariantRow,
+    /// The larger is significantly better by an estimate under the margin, but its interval
+    /// reaches past the margin: the data cannot say whether the gap matters, so the advice names
+    /// both options (the cheaper one stays `recommended`, the rule's default).
+    pub open: bool,
     /// Why, in words a practitioner can act on ("tied, no significant difference: use the
     /// cheaper one").
     pub why: String,
+    /// With an answer claim: the leave-one-seed-out accuracies of the larger and the cheaper
+    /// option, the numbers whose difference `lead` is (and the answer's table shows).
+    pub loso: Option<(f64, f64)>,
     /// The comparison it rests on, with its interval ("" with no cheaper one): the answer claim's
     /// `a − b`, or `best − cheaper` on val.
     pub lead: String,
@@ -53,37 +60,70 @@ pub fn best_on_val<'a>(rows: impl IntoIterator<Item = &'a VariantRow>) -> Option
 /// The rule, on one comparison of the larger option against the cheaper one: the larger is used
 /// only when it is better by more than `margin` and its interval excludes 0. Returns whether to
 /// use the larger, and the reason in words. `lead` is `larger − cheaper`.
-fn weigh(lead: &stats::Interval, margin: f64) -> (bool, String) {
+/// The rule's outcome: use the larger, and whether the data leave that open (see [`Pick::open`]).
+struct Weighed {
+    use_larger: bool,
+    open: bool,
+    why: String,
+}
+
+fn weigh(lead: &stats::Interval, margin: f64) -> Weighed {
     let pp = |x: f64| format!("{:.2} pp", x * 100.0);
+    let say = |use_larger, open, why: String| Weighed {
+        use_larger,
+        open,
+        why,
+    };
     if !lead.half.is_finite() {
-        return (false, "one seed, no interval: use the cheaper one".into());
+        return say(
+            false,
+            false,
+            "one seed, no interval: use the cheaper one".into(),
+        );
     }
     if lead.lo() > 0.0 && lead.mean > margin {
-        (
+        say(
             true,
+            false,
             format!(
                 "the larger is better by more than the ±{} margin",
                 pp(margin)
             ),
         )
+    } else if lead.lo() > 0.0 && lead.hi() >= margin {
+        say(
+            false,
+            true,
+            format!(
+                "the larger is better by {} to {}, and the ±{} margin lies inside that range: the data do not say whether the gap matters; use the larger if {} matters to you, the cheaper one if not",
+                pp(lead.lo()),
+                pp(lead.hi()),
+                pp(margin),
+                pp(lead.lo())
+            ),
+        )
     } else if lead.lo() > 0.0 {
-        (
+        say(
+            false,
             false,
             format!(
-                "the larger is ahead (significant), by an estimate under the ±{} margin (its interval reaches {}): use the cheaper one unless a gap that size matters to you",
-                pp(margin),
-                pp(lead.hi())
+                "the larger is ahead (significant), by {} to {}, under the ±{} margin: use the cheaper one unless a gap that size matters to you",
+                pp(lead.lo()),
+                pp(lead.hi()),
+                pp(margin)
             ),
         )
     } else if lead.hi() < 0.0 {
-        (false, "the cheaper one is better".into())
+        say(false, false, "the cheaper one is better".into())
     } else if lead.lo() > -margin && lead.hi() < margin {
-        (
+        say(
+            false,
             false,
             format!("equivalent within ±{}: use the cheaper one", pp(margin)),
         )
     } else {
-        (
+        say(
+            false,
             false,
             "tied, no significant difference: use the cheaper one".into(),
         )
@@ -148,8 +188,16 @@ pub fn recommendations(
                     ..row.adjusted
                 };
                 let on = if results.has_test() { "test" } else { "val" };
-                let (use_larger, why) = if row.verdict == Verdict::Unmeasured {
-                    (false, "not measured: use the cheaper one".to_string())
+                let Weighed {
+                    use_larger,
+                    open,
+                    why,
+                } = if row.verdict == Verdict::Unmeasured {
+                    Weighed {
+                        use_larger: false,
+                        open: false,
+                        why: "not measured: use the cheaper one".to_string(),
+                    }
                 } else {
                     weigh(&lead, judged.claim.rope)
                 };
@@ -158,8 +206,14 @@ pub fn recommendations(
                     claim_side_name(judged.claim.a.head),
                     claim_side_name(judged.claim.b.head),
                 ];
+                let loso = if sign > 0.0 {
+                    (row.sides.0, row.sides.1)
+                } else {
+                    (row.sides.1, row.sides.0)
+                };
                 picks.push(Pick {
                     train_per_class: size,
+                    loso: Some(loso),
                     larger: larger.row.clone(),
                     lead: lead_text(&row.adjusted, names, on),
                     cheaper: Some(cheaper.row.clone()),
@@ -168,6 +222,7 @@ pub fn recommendations(
                     } else {
                         cheaper.row.clone()
                     },
+                    open,
                     why,
                 });
                 continue;
@@ -184,9 +239,11 @@ pub fn recommendations(
         let Some(cheaper) = cheaper else {
             picks.push(Pick {
                 train_per_class: size,
+                loso: None,
                 larger: best.clone(),
                 cheaper: None,
                 recommended: best.clone(),
+                open: false,
                 why: "no variant with at most half its parameters: the best on val".into(),
                 lead: String::new(),
             });
@@ -204,9 +261,14 @@ pub fn recommendations(
                 ),
             }
         })?;
-        let (use_larger, why) = weigh(&lead, EQUIVALENCE);
+        let Weighed {
+            use_larger,
+            open,
+            why,
+        } = weigh(&lead, EQUIVALENCE);
         picks.push(Pick {
             train_per_class: size,
+            loso: None,
             larger: best.clone(),
             lead: lead_text(&lead, ["best", "cheaper"], "val"),
             cheaper: Some(cheaper.clone()),
@@ -215,6 +277,7 @@ pub fn recommendations(
             } else {
                 cheaper.clone()
             },
+            open,
             why,
         });
     }
@@ -245,6 +308,13 @@ pub struct Tuned {
     /// Where the grid has both regimes, each is tuned on its own (`Some(true)`: fine-tuned), since
     /// the asker's question is which head to put on the backbone *in* a regime; `None` otherwise.
     pub finetuned: Option<bool>,
+    /// With a tuned answer claim over this head: its leave-one-seed-out test (or val) accuracy at
+    /// this size, the number the answer's table shows (`row` is the choice on every seed's val).
+    pub loso: Option<f64>,
+    /// The head's tuning budget curve at this size ([`crate::budget::expected_best`]): entry k-1
+    /// is the expected test (or val) accuracy of the val-chosen setting when k of its settings are
+    /// tried; its length is the number of settings the grid gave this head.
+    pub budget: Vec<f64>,
     /// The chosen values that sit at an end of their axis ("lr=0.0001, the lowest tried"): the
     /// best may lie beyond the grid. A lowest value of 0 (no dropout, no L2) is no edge.
     pub edges: Vec<String>,
@@ -314,6 +384,12 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             }
             None => None,
         };
+        let candidates: Vec<crate::budget::Candidate> = in_key()
+            .map(|r| crate::budget::Candidate {
+                val: r.val.mean,
+                test: r.test.as_ref().map_or(r.val.mean, |t| t.mean),
+            })
+            .collect();
         let same_key: Vec<&HeadVariant> = in_key()
             .filter_map(|r| results.variant(&r.variant))
             .collect();
@@ -323,6 +399,8 @@ pub fn tuned_rows(results: &Results, rows: &[VariantRow]) -> Result<Vec<Tuned>, 
             runner_up,
             chosen: swept_settings(results, variant),
             finetuned,
+            loso: None,
+            budget: crate::budget::expected_best(&candidates),
             edges: grid_edges(variant, &same_key),
         });
     }

@@ -363,6 +363,16 @@ variant = { head = "mlp", bias_before_bn = true, relu = true, dropout = 0.5, inp
                     assert!(coloured <= MAX_STYLES, "{stem}: {coloured} colours");
                     let title = crate::plots::text_width(&f.title, crate::plots::TITLE_FONT);
                     assert!(title + 20 <= f.size().0, "{stem}: the title is cut");
+                    // Each panel's title fits its share of the width, so neighbours never meet.
+                    let share = f.size().0 / f.panels.len() as u32;
+                    for p in &f.panels {
+                        let w = crate::plots::text_width(&p.title, crate::plots::PANEL_TITLE_FONT);
+                        assert!(
+                            w + 20 <= share,
+                            "{stem}: panel title {:?} is {w} px, its panel {share}",
+                            p.title
+                        );
+                    }
                     (f.size().0, svg_of(f))
                 }
                 Drawing::Dots(f) => (f.size().0, svg_of(f)),

@@ -162,16 +162,18 @@ pub fn val_acc_by_epoch(
                 .enumerate()
                 .filter(|(j, f)| (*j < n_tuned) == (k < n_tuned) && head_of(&f.0) == Some(head))
                 .count();
+            // Neighbouring shades a reader can tell apart in the legend (navy next to mid-blue,
+            // or black next to dark grey, read as one): the second differs in hue, not lightness.
             let shades = match head {
                 HeadKind::Mlp => [
                     RGBColor(8, 48, 107),
-                    RGBColor(33, 102, 172),
-                    RGBColor(0, 150, 200),
+                    RGBColor(0, 160, 190),
+                    RGBColor(106, 81, 163),
                 ],
                 HeadKind::Linear => [
                     RGBColor(0, 0, 0),
-                    RGBColor(100, 100, 100),
-                    RGBColor(140, 110, 80),
+                    RGBColor(166, 97, 26),
+                    RGBColor(120, 120, 120),
                 ],
             };
             let light = match head {
@@ -432,8 +434,10 @@ pub fn accuracy_by_size(
 
 /// Colours for curves told apart by index (variants of one look, featured heads): eight a reader
 /// tells apart, also in grey print (dark to light alternate).
+// No black: black is model2's colour wherever a figure draws the two heads, so a variant of
+// another head drawn black would read as model2.
 const PALETTE: [RGBColor; MAX_STYLES] = [
-    RGBColor(0, 0, 0),
+    RGBColor(178, 24, 43),
     RGBColor(230, 85, 13),
     RGBColor(49, 130, 189),
     RGBColor(49, 163, 84),
@@ -511,10 +515,19 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
             });
             colour += 1;
         }
-        let title = if named < all {
-            format!("{head} head: the {named} best of {all} variants by val at {largest}/class")
+        // Lines that coincide because the data do: say so, so no reader looks for a missing one.
+        let shown: Vec<f64> = family[..named].iter().map(val).collect();
+        let spread = shown.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            - shown.iter().copied().fold(f64::INFINITY, f64::min);
+        let overlap = if named > 1 && spread.is_finite() && spread < 0.005 {
+            format!(", within {:.2} pp", spread * 100.0)
         } else {
-            format!("{head} head: every variant")
+            String::new()
+        };
+        let title = if named < all {
+            format!("{head}: best {named} of {all} by val at {largest}/class{overlap}")
+        } else {
+            format!("{head} head: every variant{overlap}")
         };
         panels.push(Panel::new(title, curves));
     }
@@ -643,12 +656,12 @@ pub fn variance_shift(
         columns: 2,
         keys: if has_test {
             (
-                "ratio or test acc (95% CI)".into(),
-                "val accuracy".into(),
+                "left: BN variance ratio; right: test accuracy (each 95% CI)".into(),
+                "val accuracy (right panels)".into(),
             )
         } else {
             (
-                "ratio or val acc (95% CI)".into(),
+                "left: BN variance ratio; right: val accuracy (each 95% CI)".into(),
                 "—".into(),
             )
         },
@@ -709,9 +722,10 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
             look: grey(150, true),
             points: flat(-rope),
         },
+        // Grey, not black: black is model2's colour in every figure that draws the heads.
         Curve {
             label: "0: no difference".into(),
-            look: grey(0, false),
+            look: grey(110, false),
             points: flat(0.0),
         },
     ];
@@ -755,7 +769,9 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
                 .collect(),
         })
     };
-    let mut sides = sides_of(&rows, how, false).to_vec();
+    // The right panel shows only the answer's own numbers (the table's): the fixed variants'
+    // accuracies piled four lines onto one spot, and their difference is on the left already.
+    let sides = sides_of(&rows, how, false).to_vec();
     if let Some(twin) = twin {
         let twin_rows = measured(twin);
         let id = &twin.claim.id;
@@ -771,11 +787,6 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
                 .map(|r| (r.train_per_class as f64, r.adjusted.mean, r.adjusted.half))
                 .collect(),
         });
-        sides.extend(sides_of(
-            &twin_rows,
-            &format!("the fixed variant of claim {id}"),
-            true,
-        ));
     }
     let on = if results.has_test() { "test" } else { "val" };
     let log_x = xs.len() > 1;
@@ -789,13 +800,19 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
     )];
     if accuracy {
         panels.push(Panel {
-            title: "the accuracies behind it".into(),
+            title: "the two tuned heads' accuracies (the answer's table)".into(),
             curves: sides,
             own_y: Some((format!("{on} accuracy (%), mean over seeds"), true)),
         });
     }
     Some(LineFigure {
-        title: format!("{a} − {b}: {on} accuracy difference per training size"),
+        title: if accuracy {
+            format!(
+                "{a} − {b} per training size (left), and the two tuned heads' {on} accuracies (right)"
+            )
+        } else {
+            format!("{a} − {b}: {on} difference per training size")
+        },
         x_label: if log_x {
             "training images per class (log scale)".into()
         } else {

@@ -14,6 +14,7 @@
 //! ```
 
 mod analysis;
+mod budget;
 mod choose;
 mod contrast;
 mod error;

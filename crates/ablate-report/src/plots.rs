@@ -161,6 +161,8 @@ pub struct LineFigure {
 
 const PANEL_HEIGHT: u32 = 430;
 pub const TITLE_FONT: u32 = 22;
+/// A panel's own title, above its plot.
+pub const PANEL_TITLE_FONT: u32 = 17;
 const LEGEND_FONT: u32 = 14;
 const LEGEND_LINE: u32 = 20;
 /// The swatch and the gap before its label.
@@ -378,7 +380,7 @@ fn draw_panel<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let mut builder = ChartBuilder::on(area);
     builder
-        .caption(&panel.title, ("sans-serif", 17).into_font())
+        .caption(&panel.title, ("sans-serif", PANEL_TITLE_FONT).into_font())
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(75);
@@ -613,7 +615,7 @@ impl Figure for DotFigure {
             for (panel, area) in row_panels.iter().zip(&areas) {
                 let (x0, x1) = x_range(&panel.x_label);
                 let mut chart = ChartBuilder::on(area)
-                    .caption(&panel.title, ("sans-serif", 17).into_font())
+                    .caption(&panel.title, ("sans-serif", PANEL_TITLE_FONT).into_font())
                     .margin(10)
                     .x_label_area_size(45)
                     .y_label_area_size(0)

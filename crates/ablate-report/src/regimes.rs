@@ -32,7 +32,7 @@ impl Regimes {
             return "its features as given (no backbone: the heads train on them, frozen)".into();
         };
         match self {
-            Regimes::Frozen => format!("frozen {backbone} features"),
+            Regimes::Frozen => format!("the frozen features of {backbone}"),
             Regimes::Finetuned => format!("{backbone} fine-tuned with each head"),
             Regimes::Both => format!(
                 "{backbone} both frozen (heads on its features) and fine-tuned with each head"

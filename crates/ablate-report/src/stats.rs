@@ -87,6 +87,60 @@ pub enum Verdict {
     Inconclusive,
     /// No measurement to judge (both sides at a ceiling, or no spread): the row says why.
     Unmeasured,
+    /// The claim's own interval excludes 0, but the row fails a test it must also pass to be
+    /// called supported or contradicted: Holm over every judged row of the report, or the exact
+    /// sign-flip test (which with few seeds cannot reach 5% at all). A lead to follow up, in the
+    /// direction [`Direction`] names.
+    Suggestive,
+}
+
+/// Which way a row's judged interval points, where it excludes 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// On the side the claim predicts.
+    ForTheClaim,
+    /// On the other side.
+    AgainstTheClaim,
+}
+
+impl Direction {
+    /// The side `interval` lies on for a claim expecting `expect`; `None` where it contains 0 or
+    /// is not finite, and for identity claims (judged by exactness, not by a side).
+    pub fn of(interval: &Interval, expect: Expect) -> Option<Direction> {
+        let sign = match expect {
+            Expect::Higher => 1.0,
+            Expect::Lower => -1.0,
+            Expect::Identical => return None,
+        };
+        let (lo, hi) = (interval.lo(), interval.hi());
+        if !(lo.is_finite() && hi.is_finite()) || (lo <= 0.0 && hi >= 0.0) {
+            return None;
+        }
+        Some(if interval.mean * sign > 0.0 {
+            Direction::ForTheClaim
+        } else {
+            Direction::AgainstTheClaim
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Direction::ForTheClaim => "for",
+            Direction::AgainstTheClaim => "against",
+        }
+    }
+}
+
+/// The level every test a firm verdict must pass is read at.
+pub const ALPHA: f64 = 1.0 - LEVEL;
+
+/// Whether a row whose interval excludes 0 also passes the table-wide tests: Holm over every
+/// judged row (`p_holm`) and the exact sign-flip test (`p_flip`). Either one failing (or missing,
+/// where a row was judged without the rest of its table) makes a supported or contradicted row
+/// [`Verdict::Suggestive`].
+pub fn passes_table_tests(p_holm: Option<f64>, p_flip: f64) -> bool {
+    // A sign-flip p that could not be computed (more than 24 seeds) leaves the t test alone.
+    p_holm.is_some_and(|p| p <= ALPHA) && (p_flip.is_nan() || p_flip <= ALPHA)
 }
 
 impl Verdict {
@@ -97,6 +151,7 @@ impl Verdict {
             Verdict::Equivalent => "equivalent",
             Verdict::Inconclusive => "inconclusive",
             Verdict::Unmeasured => "not measured",
+            Verdict::Suggestive => "suggestive",
         }
     }
 }

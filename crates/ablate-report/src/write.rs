@@ -12,8 +12,11 @@ use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::figure_table::{Inputs, write_figures};
 use crate::markdown;
+use crate::markdown::format::verdict_label;
 use crate::per_class::confusion_frame;
 use crate::results::Results;
+use crate::stats::Direction;
+use ablate_spec::Metric;
 
 /// What `write_report` produced, for the caller's one-line summary.
 #[derive(Debug)]
@@ -51,7 +54,7 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
         .map(|c| format!("contrast-{}.csv", c.claim.id))
         .collect();
     for (c, name) in claims.iter().chain(dropout).zip(&contrasts) {
-        write_csv(out, name, &mut c.pairs.clone())?;
+        write_csv(out, name, &mut pairs_csv(c)?)?;
     }
 
     let figures = write_figures(out, &Inputs::of(&results, &analysis))?;
@@ -104,33 +107,64 @@ fn write_csv(out: &Path, name: &str, frame: &mut DataFrame) -> Result<(), Report
     Ok(())
 }
 
-/// The verdict table, one row per claim and training size, as numbers (the Markdown shows them rounded).
+/// The units a claim's differences are written in: percentage points for accuracies (as the
+/// Markdown prints them), the metric's own units otherwise.
+fn units(metric: Metric) -> (&'static str, f64) {
+    if metric.is_accuracy() {
+        ("pp", 100.0)
+    } else if metric == Metric::Params {
+        ("parameters", 1.0)
+    } else if metric.is_loss() {
+        ("loss", 1.0)
+    } else {
+        ("ratio", 1.0)
+    }
+}
+
+/// A value for a CSV cell: `None` (empty) where it is not finite, so no reader meets `inf`.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// The verdict table, one row per claim and training size, as numbers (the Markdown shows them
+/// rounded), in the units the report prints (`units`). `ci_lo`/`ci_hi` are the interval the
+/// verdict read (simultaneous over the claim's sizes, at `ci_level`); `ci95_lo`/`ci95_hi` the
+/// plain 95% interval of the row alone. `verdict_words` is the wording every page uses.
 fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
     let rows: Vec<(&ClaimResult, &crate::contrast::ClaimRow)> = claims
         .iter()
         .flat_map(|c| c.rows.iter().map(move |r| (c, r)))
         .collect();
+    let scaled = |f: &dyn Fn(&crate::contrast::ClaimRow) -> Option<f64>| {
+        rows.iter()
+            .map(|(c, r)| f(r).and_then(|x| finite(x * units(c.claim.metric).1)))
+            .collect::<Vec<_>>()
+    };
     df!(
         "claim" => rows.iter().map(|(c, _)| c.claim.id.clone()).collect::<Vec<_>>(),
         "metric" => rows.iter().map(|(c, _)| c.claim.metric.column().to_string()).collect::<Vec<_>>(),
+        "units" => rows.iter().map(|(c, _)| units(c.claim.metric).0).collect::<Vec<_>>(),
         "train_per_class" => rows.iter().map(|(_, r)| r.train_per_class).collect::<Vec<_>>(),
         "seeds" => rows.iter().map(|(_, r)| r.diff.n as u64).collect::<Vec<_>>(),
-        "diff_mean" => rows.iter().map(|(_, r)| r.diff.mean).collect::<Vec<_>>(),
-        "diff_ci_lo" => rows.iter().map(|(_, r)| r.diff.lo()).collect::<Vec<_>>(),
-        "diff_ci_hi" => rows.iter().map(|(_, r)| r.diff.hi()).collect::<Vec<_>>(),
-        "adjusted_ci_lo" => rows.iter().map(|(_, r)| r.adjusted.lo()).collect::<Vec<_>>(),
-        "adjusted_ci_hi" => rows.iter().map(|(_, r)| r.adjusted.hi()).collect::<Vec<_>>(),
+        "diff_mean" => scaled(&|r| Some(r.diff.mean)),
+        "ci_lo" => scaled(&|r| Some(r.adjusted.lo())),
+        "ci_hi" => scaled(&|r| Some(r.adjusted.hi())),
+        "ci_level" => rows.iter().map(|(c, _)| crate::stats::family_level(c.rows.len())).collect::<Vec<_>>(),
+        "ci95_lo" => scaled(&|r| Some(r.diff.lo())),
+        "ci95_hi" => scaled(&|r| Some(r.diff.hi())),
+        "direction" => rows.iter().map(|(c, r)| Direction::of(&r.adjusted, c.claim.expect).map(|d| d.as_str())).collect::<Vec<_>>(),
+        "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
         "test_images" => rows.iter().map(|(_, r)| r.test_images.map(|n| n as u64)).collect::<Vec<_>>(),
-        "image_half_95" => rows.iter().map(|(_, r)| r.image_half).collect::<Vec<_>>(),
-        "detectable_80" => rows.iter().map(|(_, r)| r.detectable).collect::<Vec<_>>(),
+        "image_half_95" => scaled(&|r| r.image_half),
+        "detectable_80" => scaled(&|r| r.detectable),
         "seeds_for_detectable_1pp" => rows.iter().map(|(_, r)| r.seeds_for_detectable.map(|n| n as u64)).collect::<Vec<_>>(),
         "seeds_on_claims_side" => rows.iter().map(|(_, r)| r.agree as u64).collect::<Vec<_>>(),
         "seeds_tied" => rows.iter().map(|(_, r)| r.ties as u64).collect::<Vec<_>>(),
-        "p_value" => rows.iter().map(|(_, r)| r.p_value).collect::<Vec<_>>(),
-        "p_sign_flip" => rows.iter().map(|(_, r)| r.p_flip).collect::<Vec<_>>(),
-        "p_adjusted" => rows.iter().map(|(_, r)| r.p_adjusted).collect::<Vec<_>>(),
-        "p_holm" => rows.iter().map(|(_, r)| r.p_holm).collect::<Vec<_>>(),
-        "rope" => rows.iter().map(|(c, _)| c.claim.rope).collect::<Vec<_>>(),
+        "p_value" => rows.iter().map(|(_, r)| finite(r.p_value)).collect::<Vec<_>>(),
+        "p_sign_flip" => rows.iter().map(|(_, r)| finite(r.p_flip)).collect::<Vec<_>>(),
+        "p_adjusted" => rows.iter().map(|(_, r)| finite(r.p_adjusted)).collect::<Vec<_>>(),
+        "p_holm" => rows.iter().map(|(_, r)| r.p_holm.and_then(finite)).collect::<Vec<_>>(),
+        "rope" => rows.iter().map(|(c, _)| c.claim.rope * units(c.claim.metric).1).collect::<Vec<_>>(),
         "verdict_half_rope" => rows.iter().map(|(_, r)| r.sensitivity.map(|s| s.half_margin.as_str().to_string())).collect::<Vec<_>>(),
         "verdict_twice_rope" => rows.iter().map(|(_, r)| r.sensitivity.map(|s| s.twice_margin.as_str().to_string())).collect::<Vec<_>>(),
         "seeds_needed" => rows.iter().map(|(_, r)| r.seeds_needed.map(|n| n as u64)).collect::<Vec<_>>(),
@@ -138,10 +172,31 @@ fn claims_frame(claims: &[ClaimResult]) -> Result<DataFrame, ReportError> {
         "max_bias_grad" => rows.iter().map(|(_, r)| r.exactness.map(|e| e.bias_grad)).collect::<Vec<_>>(),
         "opponent" => rows.iter().map(|(_, r)| r.opponent.clone()).collect::<Vec<_>>(),
         "chosen" => rows.iter().map(|(_, r)| r.chosen.clone()).collect::<Vec<_>>(),
-        "verdict" => rows.iter().map(|(_, r)| r.verdict.as_str().to_string()).collect::<Vec<_>>(),
         "not_measured_because" => rows.iter().map(|(_, r)| r.degenerate.map(|d| d.words().to_string())).collect::<Vec<_>>(),
+        // Last: words with commas, quoted, after every column a naive reader splits on.
+        "verdict_words" => rows.iter().map(|(c, r)| verdict_label(&c.claim, r)).collect::<Vec<_>>(),
     )
     .map_err(ReportError::table("building the verdict table"))
+}
+
+/// A claim's per-pair table for its CSV: differences in the report's units (`units`), and an
+/// interval end that does not exist (a pair seen at one seed) empty rather than `inf`.
+fn pairs_csv(c: &ClaimResult) -> Result<DataFrame, ReportError> {
+    let (name, scale) = units(c.claim.metric);
+    let mut frame = c.pairs.clone();
+    for column in ["diff_mean", "diff_sd", "diff_ci_lo", "diff_ci_hi"] {
+        let values: Vec<Option<f64>> = crate::frame::f64s(&frame, column)?
+            .into_iter()
+            .map(|x| finite(x * scale))
+            .collect();
+        frame
+            .with_column(Column::new(column.into(), values))
+            .map_err(ReportError::table("writing a claim's pairs"))?;
+    }
+    frame
+        .with_column(Column::new("units".into(), vec![name; frame.height()]))
+        .map_err(ReportError::table("writing a claim's pairs"))?;
+    Ok(frame)
 }
 
 fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
@@ -157,11 +212,14 @@ fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {
         "variant" => tuned.iter().map(|t| t.row.variant.clone()).collect::<Vec<_>>(),
         "chosen" => tuned.iter().map(|t| t.chosen.clone()).collect::<Vec<_>>(),
         "cells" => tuned.iter().map(|t| t.row.val.n as u64).collect::<Vec<_>>(),
+        "protocol" => tuned.iter().map(|_| "chosen on every seed's val").collect::<Vec<_>>(),
         "val_acc_mean" => tuned.iter().map(|t| t.row.val.mean).collect::<Vec<_>>(),
         "test_acc_mean" => test(|i| i.mean),
         "test_acc_ci_lo" => test(crate::stats::Interval::lo),
         "test_acc_ci_hi" => test(crate::stats::Interval::hi),
         "train_acc_mean" => tuned.iter().map(|t| t.row.train.mean).collect::<Vec<_>>(),
+        // The answer's number: each seed scored with the choice made on the other seeds.
+        "loso_acc_mean" => tuned.iter().map(|t| t.loso).collect::<Vec<_>>(),
         "params" => tuned.iter().map(|t| t.row.params).collect::<Vec<_>>(),
     )
     .map_err(ReportError::table("building the tuned table"))

@@ -3,6 +3,8 @@
 mod util;
 
 mod bad_input;
+mod browser;
+mod committed;
 mod determinism;
 #[cfg(feature = "wgpu")]
 mod device;

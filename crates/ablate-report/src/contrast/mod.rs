@@ -96,22 +96,34 @@ pub struct ClaimResult {
 }
 
 impl ClaimResult {
-    /// "supported at 25, 100; inconclusive at 1000".
+    /// "supported at every size (by 9.37, 11.56, 8.57 pp)", "equivalent at 25, 100/class;
+    /// contradicted: the opposite way at 1000/class (by 1.26 pp)": the sizes grouped by verdict
+    /// and direction ([`crate::markdown::format::verdict_group`]), each group's effects once. Every
+    /// row's own wording is in the verdict table and claims.csv.
     pub fn summary(&self) -> String {
-        let mut parts: Vec<(Verdict, Vec<String>)> = Vec::new();
+        use crate::markdown::format::{verdict_group, verdict_group_detail};
+        let mut parts: Vec<(String, Vec<&ClaimRow>)> = Vec::new();
         for row in &self.rows {
-            let size = row.train_per_class.to_string();
-            match parts.iter_mut().find(|(v, _)| *v == row.verdict) {
-                Some((_, sizes)) => sizes.push(size),
-                None => parts.push((row.verdict, vec![size])),
+            let label = verdict_group(&self.claim, row);
+            match parts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, rows)) => rows.push(row),
+                None => parts.push((label, vec![row])),
             }
-        }
-        if parts.len() == 1 {
-            return parts[0].0.as_str().to_string();
         }
         parts
             .iter()
-            .map(|(v, sizes)| format!("{} at {}/class", v.as_str(), sizes.join(", ")))
+            .map(|(label, rows)| {
+                let at = if parts.len() == 1 && self.rows.len() > 1 {
+                    " at every size".to_string()
+                } else if self.rows.len() > 1 {
+                    let sizes: Vec<String> =
+                        rows.iter().map(|r| r.train_per_class.to_string()).collect();
+                    format!(" at {}/class", sizes.join(", "))
+                } else {
+                    String::new()
+                };
+                format!("{label}{at}{}", verdict_group_detail(&self.claim, rows))
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }

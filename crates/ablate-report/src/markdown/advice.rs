@@ -30,39 +30,52 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         w,
         "One rule, stated before the results: per training size, {rule}. **Use the cheaper option unless \
          the larger is better by more than the margin with an interval that excludes 0**: a tie, an \
-         equivalence or a lead smaller than the margin is no reason to pay for the larger head. Advice \
-         here is never stronger than the verdict beside it. The accuracies beside each option are \
-         those of the variant chosen on every seed's validation; the comparison that decides is the \
-         one named under *compared*.\n"
+         equivalence or a lead smaller than the margin is no reason to pay for the larger head; where \
+         the larger is significantly ahead but its interval reaches past the margin, both are named, \
+         since the data do not say whether the gap matters. Advice here is never stronger than the \
+         verdict beside it. With an answer claim the accuracies beside each option are its \
+         leave-one-seed-out ones (marked *LOSO*: the numbers the answer's table shows, whose \
+         difference is *compared*); otherwise those of the variant chosen on every seed's \
+         validation.\n"
     );
     let _ = writeln!(
         w,
         "| per class | larger option (val; test) | cheaper option (val; test) | compared | use | why |"
     );
     let _ = writeln!(w, "|---|---|---|---|---|---|");
-    let accs = |r: &VariantRow| {
-        format!(
+    let accs = |r: &VariantRow, loso: Option<f64>| match loso {
+        Some(acc) => format!("{}; {} LOSO", pct(r.val.mean), pct(acc)),
+        None => format!(
             "{}; {}",
             pct(r.val.mean),
             r.test
                 .as_ref()
                 .map_or("no test split".to_string(), |t| pct(t.mean))
-        )
+        ),
     };
     for p in picks {
         let cheaper = match &p.cheaper {
-            Some(c) => format!("`{}` ({}; {} parameters)", c.variant, accs(c), c.params),
+            Some(c) => format!(
+                "`{}` ({}; {} parameters)",
+                c.variant,
+                accs(c, p.loso.map(|l| l.1)),
+                c.params
+            ),
             None => "none".into(),
         };
         let _ = writeln!(
             w,
-            "| {} | `{}` ({}; {} parameters) | {cheaper} | {} | `{}` | {} |",
+            "| {} | `{}` ({}; {} parameters) | {cheaper} | {} | {} | {} |",
             p.train_per_class,
             p.larger.variant,
-            accs(&p.larger),
+            accs(&p.larger, p.loso.map(|l| l.0)),
             p.larger.params,
             if p.lead.is_empty() { "—" } else { &p.lead },
-            p.recommended.variant,
+            if p.open {
+                format!("`{}` or `{}`", p.recommended.variant, p.larger.variant)
+            } else {
+                format!("`{}`", p.recommended.variant)
+            },
             p.why
         );
     }

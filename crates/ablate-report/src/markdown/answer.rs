@@ -37,8 +37,18 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                 let _ = writeln!(w, "![{}]({}.png)\n", spec.alt, spec.stem);
             }
             chosen_settings(w, analysis, c, heads);
+            if let Some(line) = bias_advice(analysis) {
+                let _ = writeln!(w, "- {line}");
+            }
+            if let Some(line) = one_run_noise(analysis, heads) {
+                let _ = writeln!(w, "- {line}");
+            }
+            // The claim the bias advice reads is said there, with its numbers: not twice.
+            let advised = bias_advice_claim(analysis).map(|c| c.claim.id.clone());
             for c in bias_claims(analysis) {
-                let _ = writeln!(w, "- {}", claim_line(c));
+                if Some(&c.claim.id) != advised.as_ref() {
+                    let _ = writeln!(w, "- {}", claim_line(c));
+                }
             }
             let _ = writeln!(w, "- {}", flip_line(c));
         }
@@ -72,8 +82,14 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                      significantly in a regime is what the claims that pin `backbone` judge (below)."
                 );
             }
+            if let Some(line) = bias_advice(analysis) {
+                let _ = writeln!(w, "- {line}");
+            }
+            let advised = bias_advice_claim(analysis).map(|c| c.claim.id.clone());
             for c in bias_claims(analysis) {
-                let _ = writeln!(w, "- {}", claim_line(c));
+                if Some(&c.claim.id) != advised.as_ref() {
+                    let _ = writeln!(w, "- {}", claim_line(c));
+                }
             }
         }
     }
@@ -204,7 +220,8 @@ fn plain_answer(
             Verdict::Equivalent => Case::Matched,
             Verdict::Supported | Verdict::Contradicted if lead > 0.0 => Case::LargeSlightly,
             Verdict::Supported | Verdict::Contradicted => Case::CheapBetter,
-            Verdict::Inconclusive => Case::NotToldApart,
+            // Excludes 0 by the claim's own interval, but not over the whole table: not a winner.
+            Verdict::Inconclusive | Verdict::Suggestive => Case::NotToldApart,
         };
         let bound = r.adjusted.lo().abs().max(r.adjusted.hi().abs());
         let (lo, hi) = (sign * r.adjusted.lo(), sign * r.adjusted.hi());
@@ -256,12 +273,22 @@ fn plain_answer(
                 gaps(v),
                 bounds(v)
             ),
-            Case::LargeSlightly => format!(
-                "at {} the {large_name} was ahead by {} (significant: {}, an estimate under the ±{margin} margin)",
-                sizes(v),
-                gaps(v),
-                ranges(v)
-            ),
+            Case::LargeSlightly => {
+                // Where the interval reaches past the margin, the data do not say whether the
+                // gap matters: say so rather than call it small.
+                let past = v.iter().any(|e| e.3.1 >= c.claim.rope);
+                let reading = if past {
+                    format!("the ±{margin} margin lies inside that range, so whether the gap matters is open")
+                } else {
+                    format!("under the ±{margin} margin")
+                };
+                format!(
+                    "at {} the {large_name} was ahead by {} (significant: {}; {reading})",
+                    sizes(v),
+                    gaps(v),
+                    ranges(v)
+                )
+            }
             Case::CheapBetter => format!(
                 "at {} the {cheap_name} was better, by {}",
                 sizes(v),
@@ -287,9 +314,9 @@ fn plain_answer(
     let action = if clearly.is_empty() {
         let extra = slightly.map_or(String::new(), |v| {
             format!(
-                "; the {large_name} buys {} at {} if that matters to you",
-                gaps(&v),
-                sizes(&v)
+                "; at {} the {large_name} buys {}: use it there if that much matters to you",
+                sizes(&v),
+                ranges(&v)
             )
         });
         format!("start with the {cheap_name}, the cheaper one{extra}")
@@ -377,10 +404,17 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
         let size = row.train_per_class;
         let pick = analysis.picks.iter().find(|p| p.train_per_class == size);
         let use_text = pick.map_or("—".to_string(), |p| {
-            let head = results
-                .variant(&p.recommended.variant)
-                .map_or(String::new(), |v| v.kind().info().thread_name.to_string());
-            format!("**{head}**: {}", p.why)
+            let name = |variant: &str| {
+                results
+                    .variant(variant)
+                    .map_or(String::new(), |v| v.kind().info().thread_name.to_string())
+            };
+            let head = name(&p.recommended.variant);
+            if p.open {
+                format!("**{head} or {}**: {}", name(&p.larger.variant), p.why)
+            } else {
+                format!("**{head}**: {}", p.why)
+            }
         });
         let _ = writeln!(
             w,
@@ -399,9 +433,10 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
          each seed's numbers are those of the heads chosen on the *other* seeds' validation, on this \
          seed's {on} split (leave-one-seed-out), so no seed's luck on validation picks what its {on} \
          scores. *Simultaneous 95% CI*: over seeds and {on} images, holding at every size at once; its \
-         ends are what the data rule out. *Smallest gap it could detect*: what this design finds \
+         ends are what the data rule out{}. *Smallest gap it could detect*: what this design finds \
          with 80% power, a property of the design, not a bound. *Use*: the cheaper head unless the \
-         larger is better by more than the margin with an interval that excludes 0.\n"
+         larger is better by more than the margin with an interval that excludes 0.\n",
+        super::format::pool_caveat(results).map_or(String::new(), |c| format!(" ({c})"))
     );
 }
 
@@ -505,7 +540,11 @@ fn context(results: &Results, on: &str) -> String {
     } else {
         format!(" ({} classes: {})", classes.len(), classes.join(", "))
     };
-    let backbone = e.config.backbone.as_ref().map(|b| b.arch.as_str());
+    // The resolution where the experiment sets one: a 64 px run and a 224 px one are not alike.
+    let backbone = e.config.backbone.as_ref().map(|b| match b.image_size {
+        Some(px) => format!("{} at {px} px", b.arch),
+        None => b.arch.clone(),
+    });
     let sizes: Vec<String> = e
         .config
         .grid
@@ -519,7 +558,7 @@ fn context(results: &Results, on: &str) -> String {
     });
     format!(
         "Measured on {source}{classes} with {}: every head variant trained with {seeds} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.{few}",
-        Regimes::of(e).trained_on(backbone),
+        Regimes::of(e).trained_on(backbone.as_deref()),
         sizes.join(", ")
     )
 }
@@ -532,10 +571,95 @@ fn bias_claims(analysis: &Analysis) -> Vec<&ClaimResult> {
         .iter()
         .filter(|c| about_the_bias(&c.claim))
         .collect();
-    let with_relu =
-        |c: &ClaimResult| c.claim.a.get(Switch::Relu) == Some(ablate_spec::Value::Flag(true));
     claims.sort_by_key(|c| !with_relu(c));
     claims
+}
+
+/// A claim whose `a` side has the ReLU between the Linear and BN (the thread's model1).
+fn with_relu(c: &ClaimResult) -> bool {
+    c.claim.a.get(Switch::Relu) == Some(ablate_spec::Value::Flag(true))
+}
+
+/// The asker's second question as an action: keep the bias before BN or drop it, in model1 as
+/// they wrote it (with the ReLU), from the first directional claim about that bias. Only a firm
+/// verdict (or equivalence at every size) gives an action; anything else says it is not settled.
+fn bias_advice(analysis: &Analysis) -> Option<String> {
+    let c = bias_advice_claim(analysis)?;
+    let on_is_a = c.claim.a.get(Switch::BiasBeforeBn) == Some(ablate_spec::Value::Flag(true));
+    let firm: Vec<_> = c
+        .rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Supported | Verdict::Contradicted))
+        .collect();
+    let kept_better = |r: &&crate::contrast::ClaimRow| (r.adjusted.mean > 0.0) == on_is_a;
+    let sizes = |rows: &[&crate::contrast::ClaimRow]| {
+        rows.iter()
+            .map(|r| r.train_per_class.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let action = if c.rows.iter().all(|r| r.verdict == Verdict::Equivalent) {
+        format!(
+            "keep it or drop it, as you like: no difference that matters at any size (within ±{})",
+            margin_text(&c.claim)
+        )
+    } else if !firm.is_empty() && firm.iter().all(kept_better) {
+        format!(
+            "keep it: dropping it costs accuracy at {}/class",
+            sizes(&firm)
+        )
+    } else if !firm.is_empty() && !firm.iter().any(kept_better) {
+        format!(
+            "drop it: keeping it costs accuracy at {}/class",
+            sizes(&firm)
+        )
+    } else {
+        "this grid does not settle it".to_string()
+    };
+    Some(format!(
+        "**The bias before BN** (in model1 with its ReLU in between, as the thread wrote it): {action}. {}",
+        claim_line(c)
+    ))
+}
+
+/// The claim [`bias_advice`] reads: the first directional one about the bias with the ReLU.
+fn bias_advice_claim(analysis: &Analysis) -> Option<&ClaimResult> {
+    bias_claims(analysis)
+        .into_iter()
+        .find(|c| c.claim.expect != Expect::Identical && with_relu(c))
+}
+
+/// The asker's third question: how far one run moves by chance. Per size, the seed-to-seed sd of
+/// each tuned head's accuracy, and how far apart two runs of the larger head that differ only in
+/// their seed fall (95%: 1.96 · √2 · sd), the yardstick for a difference one pair of runs shows.
+fn one_run_noise(analysis: &Analysis, heads: [HeadKind; 2]) -> Option<String> {
+    let on = if analysis.has_test { "test" } else { "val" };
+    let mut parts = Vec::new();
+    for &size in &analysis.sizes {
+        let Some([cheap, large]) = tuned_pair(analysis, heads, size) else {
+            continue;
+        };
+        let sd = |t: &Tuned| t.row.test.as_ref().unwrap_or(&t.row.val).sd;
+        let (sd_cheap, sd_large) = (sd(cheap), sd(large));
+        if !(sd_cheap.is_finite() && sd_large.is_finite()) {
+            continue;
+        }
+        parts.push(format!(
+            "at {size}/class an sd of {:.2} pp for {} and {:.2} pp for {}, so two runs of {} that differ only in their seed are within {:.2} pp of each other 19 times in 20",
+            sd_large * 100.0,
+            large.head.info().thread_name,
+            sd_cheap * 100.0,
+            cheap.head.info().thread_name,
+            large.head.info().thread_name,
+            1.96 * std::f64::consts::SQRT_2 * sd_large * 100.0
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "**One run's noise** (each tuned head retrained with another seed: another training subset, initialisation and batch order; {on} accuracy on this {on} split): {}. A difference that one pair of runs shows (the bias on and off, say) is news only beyond that.",
+            parts.join("; ")
+        )
+    })
 }
 
 /// A claim whose two sides differ in the bias before BN.
@@ -577,10 +701,47 @@ fn claim_line(c: &ClaimResult) -> String {
                 (l.max(e.loss_gap), g.max(e.bias_grad))
             });
         if claim.loss_epochs == Some(0) {
+            // "Useless" here means the bias never moves and BN subtracts it; the twins still part,
+            // and their accuracies with them: say by how much, so no reader takes "supported" for
+            // "the runs agree".
+            let differences: Vec<String> = c
+                .rows
+                .iter()
+                .filter(|r| r.adjusted.mean.is_finite() && r.adjusted.mean != 0.0)
+                .map(|r| {
+                    format!(
+                        "{} {} at {}/class",
+                        diff_text(claim.metric, r.adjusted.mean),
+                        ci_text(claim.metric, r.adjusted.lo(), r.adjusted.hi()),
+                        r.train_per_class
+                    )
+                })
+                .collect();
+            let parted = if differences.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; their {} differs by {}, which can only come from that rounding: in exact arithmetic BN cancels the bias, and it never moves",
+                    claim.metric.column(),
+                    differences.join(" and ")
+                )
+            };
+            // Two functions equal in exact arithmetic whose interval still excludes 0: the
+            // other rows of this training regime deserve the same caution.
+            let caution = if c
+                .rows
+                .iter()
+                .any(|r| r.adjusted.lo() > 0.0 || r.adjusted.hi() < 0.0)
+            {
+                " ⚠ an interval excluding 0 between two runs that compute the same function: in this regime, chance and rounding alone can give that, so read its other intervals as a first look"
+            } else {
+                ""
+            };
+            let parted = format!("{parted}{caution}");
             format!(
-                "the bias gets no gradient: at most {grad:.1e}; the twins' losses are not judged: \
-                 once the backbone trains they part, by up to {loss:.1e}, as runs whose float \
-                 rounding differs do"
+                "useless in the sense that it never moves: its gradient is at most {grad:.1e}, and BN \
+                 subtracts its value; the twins' losses are not judged: once the backbone trains they \
+                 part, by up to {loss:.1e}, as runs whose float rounding differs do{parted}"
             )
         } else {
             format!("largest train-loss gap {loss:.1e}, largest bias gradient {grad:.1e}")
@@ -603,15 +764,23 @@ fn claim_line(c: &ClaimResult) -> String {
             diff_text(claim.metric, reach).trim_start_matches('+')
         )
     };
-    let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical {
+    let undirected = c
+        .rows
+        .iter()
+        .all(|r| r.adjusted.lo() <= 0.0 && r.adjusted.hi() >= 0.0);
+    let verdict = if all(Verdict::Equivalent) && claim.expect != Expect::Identical && undirected {
         format!(
             "**equivalent** at every size, no difference that matters: within ±{} ({numbers})",
             margin_text(claim)
         )
-    } else if !verdicts.is_empty() && all(verdicts[0]) {
-        format!("**{}** at every size ({numbers})", verdicts[0].as_str())
     } else {
-        format!("{} ({numbers})", c.summary())
+        // One verdict for every size reads bold, as the other verdicts on this page do.
+        let summary = c.summary();
+        if summary.contains(';') {
+            format!("{summary} ({numbers})")
+        } else {
+            format!("**{summary}** ({numbers})")
+        }
     };
     format!(
         "**{}** — *{}* → {verdict}. [evidence](#{})",
@@ -629,10 +798,21 @@ fn head_words(claim: &Claim, row: &crate::contrast::ClaimRow) -> String {
     let gap = diff_text(claim.metric, mean.abs());
     let gap = gap.trim_start_matches('+');
     match row.verdict {
+        Verdict::Equivalent if row.adjusted.lo() > 0.0 || row.adjusted.hi() < 0.0 => format!(
+            "equivalent within ±{}, though {ahead} is ahead by {gap} {}",
+            margin_text(claim),
+            super::format::excludes_zero_note(row)
+        ),
         Verdict::Equivalent => format!("equivalent within ±{}", margin_text(claim)),
         Verdict::Supported | Verdict::Contradicted => {
             format!("**{ahead} is better** by {gap} (significant)")
         }
+        Verdict::Suggestive => format!(
+            "{ahead} ahead of {behind} by {gap}: suggestive only ({})",
+            super::format::verdict_label(claim, row)
+                .split_once('(')
+                .map_or("", |(_, why)| why.trim_end_matches(')'))
+        ),
         Verdict::Unmeasured => "not measured".into(),
         Verdict::Inconclusive if row.diff.n < crate::contrast::FEW_SEEDS => format!(
             "inconclusive: {ahead} ahead of {behind} by {gap} with only {} seeds",

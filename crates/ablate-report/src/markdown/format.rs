@@ -3,7 +3,76 @@
 use ablate_spec::{Claim, Compare, Expect, Metric};
 
 use crate::contrast::{ClaimRow, DETECTABLE_TARGET, FEW_SEEDS};
-use crate::stats::Verdict;
+use crate::stats::{ALPHA, Direction, Verdict, passes_table_tests};
+
+/// What the intervals cover, with the pool the seeds share: the seeds draw their training subsets
+/// from one pool, so at a size near the pool's two seeds train on many of the same images and the
+/// interval is conditional on that pool. `None` when the run recorded no data summary.
+pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> {
+    let pool = results.manifest.data.as_ref()?.smallest_class_rows;
+    if pool == 0 {
+        return None;
+    }
+    let sizes: Vec<String> = results
+        .experiment
+        .config
+        .grid
+        .train_per_class
+        .iter()
+        .map(|&n| format!("{n}/class: {:.0}%", 100.0 * n as f64 / pool as f64))
+        .collect();
+    let heavy = results
+        .experiment
+        .config
+        .grid
+        .train_per_class
+        .iter()
+        .any(|&n| 4 * n >= pool);
+    Some(format!(
+        "**What the interval covers.** Every seed draws its training subset from the same pool of {pool} \
+         images per class (its smallest class), so two seeds share on average n/{pool} of their images \
+         ({}). The interval covers the training randomness *given this pool* (which of its images, the \
+         initialisation, the batch order, the dropout draws) and a fresh test draw; it does not cover \
+         drawing a new pool from the population.{} This design does not separate the subset's share \
+         of the seed spread from initialisation and order: a block of cells that holds the subset \
+         fixed and varies the rest would.",
+        sizes.join(", "),
+        if heavy {
+            " Where seeds share a quarter of their images or more, part of the subset draw never \
+             varies, so that row's interval is narrower than a fresh training set's would be: read it \
+             as a lower bound on that spread."
+        } else {
+            ""
+        }
+    ))
+}
+
+/// The first screen's short form of [`pool_overlap`], where it matters: "given this pool of 2000
+/// images per class; at 1000/class two seeds share 50% of their images, so that interval is
+/// narrower than a fresh training set's would be". `None` where no size shares a quarter or more.
+pub(crate) fn pool_caveat(results: &crate::results::Results) -> Option<String> {
+    let pool = results.manifest.data.as_ref()?.smallest_class_rows;
+    let heavy: Vec<(usize, f64)> = results
+        .experiment
+        .config
+        .grid
+        .train_per_class
+        .iter()
+        .filter(|&&n| pool > 0 && 4 * n >= pool)
+        .map(|&n| (n, 100.0 * n as f64 / pool as f64))
+        .collect();
+    if heavy.is_empty() {
+        return None;
+    }
+    let at: Vec<String> = heavy
+        .iter()
+        .map(|(n, share)| format!("at {n}/class two seeds share {share:.0}% of their images"))
+        .collect();
+    Some(format!(
+        "given this pool of {pool} images per class; {}, so that interval is narrower than a fresh training set's would be",
+        at.join(", ")
+    ))
+}
 
 pub(crate) fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
@@ -46,6 +115,149 @@ pub(crate) fn margin_text(claim: &Claim) -> String {
     }
 }
 
+/// A size without its sign: "0.51 pp".
+fn magnitude(metric: Metric, x: f64) -> String {
+    diff_text(metric, x.abs())
+        .trim_start_matches('+')
+        .to_string()
+}
+
+/// The way a row's judged interval points, in words: "the claim's way" / "the opposite way".
+fn way(direction: Direction) -> &'static str {
+    match direction {
+        Direction::ForTheClaim => "the claim's way",
+        Direction::AgainstTheClaim => "the opposite way",
+    }
+}
+
+/// Why a row whose interval excludes 0 is only suggestive: the first table-wide test it fails.
+fn untested_reason(row: &ClaimRow) -> String {
+    match row.p_holm {
+        Some(p) if p > ALPHA => format!("Holm p = {} over the whole table", p_text(p)),
+        None => "not tested with the rest of the table".into(),
+        _ => format!("sign-flip p = {}", p_text(row.p_flip)),
+    }
+}
+
+/// "(its interval excludes 0; significant over the whole table)": what an equivalent row whose
+/// interval still excludes 0 says of the table-wide tests (nothing when it was judged alone).
+pub(crate) fn excludes_zero_note(row: &ClaimRow) -> String {
+    let tested = match row.p_holm {
+        None => String::new(),
+        Some(_) if passes_table_tests(row.p_holm, row.p_flip) => {
+            "; significant over the whole table".into()
+        }
+        Some(_) => format!(
+            "; not significant over the whole table: {}",
+            untested_reason(row)
+        ),
+    };
+    format!("(its interval excludes 0{tested})")
+}
+
+/// A row's verdict and direction without its numbers, the key [`ClaimResult::summary`] groups
+/// sizes by: "supported", "contradicted: the opposite way", "suggestive: the claim's way",
+/// "equivalent within ±1 pp, though the opposite way".
+///
+/// [`ClaimResult::summary`]: crate::contrast::ClaimResult::summary
+pub(crate) fn verdict_group(claim: &Claim, row: &ClaimRow) -> String {
+    let exact = claim.expect == Expect::Identical || claim.metric == Metric::Params;
+    match (row.verdict, Direction::of(&row.adjusted, claim.expect)) {
+        (Verdict::Contradicted, _) if !exact => "contradicted: the opposite way".into(),
+        (Verdict::Suggestive, Some(d)) => format!("suggestive: {}", way(d)),
+        (Verdict::Equivalent, Some(d)) => format!(
+            "equivalent within ±{}, though {}",
+            margin_text(claim),
+            way(d)
+        ),
+        (v, _) => v.as_str().into(),
+    }
+}
+
+/// What a group of sizes with one [`verdict_group`] adds: their effects where the group has a
+/// direction (" (by 9.37, 11.56 pp)"), and for suggestive rows the test each failed.
+pub(crate) fn verdict_group_detail(claim: &Claim, rows: &[&ClaimRow]) -> String {
+    let exact = claim.expect == Expect::Identical || claim.metric == Metric::Params;
+    let directed = rows
+        .iter()
+        .all(|r| Direction::of(&r.adjusted, claim.expect).is_some());
+    let sized = matches!(
+        rows[0].verdict,
+        Verdict::Supported | Verdict::Contradicted | Verdict::Suggestive | Verdict::Equivalent
+    );
+    if exact || !directed || !sized {
+        return String::new();
+    }
+    let unit = if claim.metric.is_accuracy() {
+        " pp"
+    } else if claim.metric.is_loss() {
+        " in the loss"
+    } else {
+        " in the ratio"
+    };
+    let sizes: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            magnitude(claim.metric, r.adjusted.mean)
+                .trim_end_matches(" pp")
+                .to_string()
+        })
+        .collect();
+    let reasons: Vec<String> = match rows[0].verdict {
+        Verdict::Suggestive => rows.iter().map(|r| untested_reason(r)).collect(),
+        Verdict::Equivalent => rows
+            .iter()
+            .map(|r| {
+                excludes_zero_note(r)
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .replace("; ", ", ")
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut detail = format!(" (by {}{unit}", sizes.join(", "));
+    if !reasons.is_empty() {
+        detail.push_str(&format!("; {}", reasons.join(", ")));
+    }
+    detail.push(')');
+    detail
+}
+
+/// A row's verdict in a few plain words, with its direction and size wherever its judged
+/// interval excludes 0: "supported, by 9.53 pp", "contradicted: the opposite way, by 1.26 pp",
+/// "suggestive: the claim's way, by 1.90 pp (Holm p = 0.240 over the whole table)", "equivalent
+/// within ±1 pp, though the opposite way by 0.51 pp (its interval excludes 0; significant over the
+/// whole table)". The one wording of a verdict
+/// that the answer, the verdict table's summaries, claims.csv and the README all carry.
+pub(crate) fn verdict_label(claim: &Claim, row: &ClaimRow) -> String {
+    let metric = claim.metric;
+    let size = magnitude(metric, row.adjusted.mean);
+    let exact = claim.expect == Expect::Identical || metric == Metric::Params;
+    let direction = Direction::of(&row.adjusted, claim.expect);
+    match (row.verdict, direction) {
+        (Verdict::Supported, _) if exact => "supported".into(),
+        (Verdict::Contradicted, _) if exact => "contradicted".into(),
+        (Verdict::Supported, _) => format!("supported, by {size}"),
+        (Verdict::Contradicted, _) => format!("contradicted: the opposite way, by {size}"),
+        (Verdict::Suggestive, Some(d)) => {
+            format!(
+                "suggestive: {}, by {size} ({})",
+                way(d),
+                untested_reason(row)
+            )
+        }
+        (Verdict::Suggestive, None) => "suggestive".into(),
+        (Verdict::Equivalent, Some(d)) => format!(
+            "equivalent within ±{}, though {} by {size} {}",
+            margin_text(claim),
+            way(d),
+            excludes_zero_note(row)
+        ),
+        (v, _) => v.as_str().into(),
+    }
+}
+
 /// The verdict of a row in words, with its direction and size: "**equivalent** within ±1 pp (small
 /// effect +0.56 pp, against the claim)", "**supported** (-7.40 pp)", "inconclusive (~14 seeds ...)".
 pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
@@ -73,22 +285,17 @@ fn directional_words(claim: &Claim, row: &ClaimRow) -> String {
     let (metric, i) = (claim.metric, &row.adjusted);
     let effect = diff_text(metric, i.mean);
     match row.verdict {
-        Verdict::Supported | Verdict::Contradicted => {
-            format!("{} ({effect})", verdict_text(row.verdict))
+        Verdict::Supported | Verdict::Contradicted | Verdict::Suggestive => {
+            format!(
+                "{} ({effect}): {}",
+                verdict_text(row.verdict),
+                verdict_label(claim, row)
+            )
         }
-        Verdict::Equivalent => {
-            let margin = margin_text(claim);
-            if i.lo() > 0.0 || i.hi() < 0.0 {
-                let expected = match claim.expect {
-                    Expect::Lower => i.mean < 0.0,
-                    _ => i.mean > 0.0,
-                };
-                let side = if expected { "for" } else { "against" };
-                format!("**equivalent** within ±{margin} (small effect {effect}, {side} the claim)")
-            } else {
-                format!("**equivalent** within ±{margin}")
-            }
+        Verdict::Equivalent if Direction::of(i, claim.expect).is_none() => {
+            format!("**equivalent** within ±{}", margin_text(claim))
         }
+        Verdict::Equivalent => format!("**{}**", verdict_label(claim, row)),
         Verdict::Unmeasured => format!(
             "not measured: {}",
             row.degenerate.map_or("no measurement", |d| d.words())
@@ -127,6 +334,7 @@ pub(crate) fn verdict_text(v: Verdict) -> &'static str {
         Verdict::Equivalent => "**equivalent**",
         Verdict::Inconclusive => "inconclusive",
         Verdict::Unmeasured => "not measured",
+        Verdict::Suggestive => "*suggestive*",
     }
 }
 

@@ -5,7 +5,7 @@
 mod advice;
 mod answer;
 mod evidence;
-mod format;
+pub(crate) mod format;
 mod header;
 mod setup;
 mod tuned;

@@ -209,7 +209,7 @@ fn equivalent_says_its_direction_when_the_interval_excludes_zero() {
     assert_eq!(row.verdict, crate::Verdict::Equivalent);
     assert_eq!(
         super::format::verdict_words(&judged.claim, row),
-        "**equivalent** within ±1 pp (small effect +0.56 pp, against the claim)"
+        "**equivalent within ±1 pp, though the opposite way by 0.56 pp (its interval excludes 0)**"
     );
     let small = judged
         .rows

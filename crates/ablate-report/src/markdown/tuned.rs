@@ -29,7 +29,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          the grid's settings ({swept}), with its accuracy on the test split. The test accuracy here is \
          that of the variant chosen on every seed's val, measured on the same seeds, so it keeps a \
          little of their val luck (a seed's val and test errors correlate); the head comparison that \
-         judges (the answer's table) is leave-one-seed-out instead. Beside it, how far ahead of the \
+         judges (the answer's table) is leave-one-seed-out instead, and its number is in the *LOSO* column \
+         (the same in tuned.csv's `loso_acc_mean`), so every place that shows a tuned head's accuracy \
+         shows one of these two, named. Beside it, how far ahead of the \
          runner-up it was on val, and the standard error of that lead over the paired seeds: a lead \
          smaller than that is a choice the seeds have not settled, so read its settings as one good \
          option, not as advice. ⚠ marks a chosen training setting at the end of its axis: the best \
@@ -37,9 +39,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
     );
     let _ = writeln!(
         w,
-        "| per class | head | chosen variant | chosen settings | val acc (chose) | lead over runner-up (val) | test acc | test 95% CI | train acc |"
+        "| per class | head | chosen variant | chosen settings | val acc (chose) | lead over runner-up (val) | test acc | test 95% CI | LOSO (the answer's) | train acc |"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
     for t in tuned {
         let (test, ci) = match &t.row.test {
             Some(i) => (pct(i.mean), format!("[{}, {}]", pct(i.lo()), pct(i.hi()))),
@@ -63,17 +65,120 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
         };
         let _ = writeln!(
             w,
-            "| {} | {} | `{}` | {}{edges} | {} | {lead} | {test} | {ci} | {} |",
+            "| {} | {} | `{}` | {}{edges} | {} | {lead} | {test} | {ci} | {} | {} |",
             t.row.train_per_class,
             t.label(),
             t.row.variant,
             t.chosen,
             pct(t.row.val.mean),
+            t.loso.map_or("—".to_string(), pct),
             pct(t.row.train.mean)
         );
     }
     let _ = writeln!(w);
+    budgets(w, results, analysis);
     confusions(w, results, analysis);
+}
+
+/// Per size (and regime): each head's expected val-chosen accuracy against the number of settings
+/// tried, so heads with unequal grids are compared at an equal budget too.
+fn budgets(w: &mut String, results: &Results, analysis: &Analysis) {
+    // The answer claim's `a` head first, so the gap reads as the answer's `a − b` does.
+    let first = results.experiment.answer_claim().and_then(|c| c.a.head);
+    let on = if analysis.has_test { "test" } else { "val" };
+    let mut groups: Vec<(u64, Option<bool>)> = Vec::new();
+    for t in &analysis.tuned {
+        let key = (t.row.train_per_class, t.finetuned);
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    let any = groups.iter().any(|key| {
+        analysis
+            .tuned
+            .iter()
+            .filter(|t| (t.row.train_per_class, t.finetuned) == *key)
+            .count()
+            > 1
+    });
+    if !any {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "### Tuning budgets\n\nA head tuned over more settings has more chances at a lucky validation \
+         score. Per size: the expected {on} accuracy of the setting chosen on val when k of the head's \
+         settings are drawn at random (Dodge et al. 2019, expected validation performance; means over \
+         seeds, every seed's val choosing), so two heads with grids of unequal size can also be \
+         compared at the same budget (**bold**: the smaller grid's size). A curve still rising at its \
+         last k says the head's grid may be too small.\n"
+    );
+    for key in groups {
+        let mut heads: Vec<&crate::choose::Tuned> = analysis
+            .tuned
+            .iter()
+            .filter(|t| (t.row.train_per_class, t.finetuned) == key)
+            .collect();
+        heads.sort_by_key(|t| Some(t.head) != first);
+        if heads.len() < 2 {
+            continue;
+        }
+        let most = heads.iter().map(|t| t.budget.len()).max().unwrap_or(0);
+        let equal = heads.iter().map(|t| t.budget.len()).min().unwrap_or(0);
+        let names: Vec<String> = heads
+            .iter()
+            .map(|t| {
+                let n = t.budget.len();
+                format!(
+                    "{} ({}, {n} setting{})",
+                    t.head.info().thread_name,
+                    t.label(),
+                    if n == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        let two = heads.len() == 2;
+        let gap_header = if two {
+            format!(
+                " {} − {} |",
+                heads[0].head.info().thread_name,
+                heads[1].head.info().thread_name
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            w,
+            "| {} per class: settings tried | {} |{gap_header}",
+            key.0,
+            names.join(" | ")
+        );
+        let _ = writeln!(
+            w,
+            "|---|{}{}",
+            "---|".repeat(heads.len()),
+            if two { "---|" } else { "" }
+        );
+        for k in crate::budget::shown_budgets(most, equal) {
+            let at = |t: &crate::choose::Tuned| t.budget.get(k - 1).copied();
+            let cells: Vec<String> = heads
+                .iter()
+                .map(|t| at(t).map_or("—".to_string(), pct))
+                .collect();
+            let gap = match (two, at(heads[0]), at(heads[1])) {
+                (true, Some(a), Some(b)) => format!(" {:+.2} pp |", (a - b) * 100.0),
+                (true, _, _) => " — |".to_string(),
+                _ => String::new(),
+            };
+            let k_text = if k == equal && heads.len() > 1 {
+                format!("**{k}**")
+            } else {
+                k.to_string()
+            };
+            let _ = writeln!(w, "| {k_text} | {} |{gap}", cells.join(" | "));
+        }
+        let _ = writeln!(w);
+    }
 }
 
 /// Per size, each tuned head's accuracy per class on test and the class it most often takes each

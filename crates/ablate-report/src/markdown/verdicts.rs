@@ -25,16 +25,19 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          `half = sqrt((t[S−1, q] · s_seed / √S)² + (z[q] · s_image / √N)²)`, where `s_seed` is the sd of \
          the S per-seed differences, `s_image` the sd of the test images' own effect (the two-way \
          random-effects model's component, the seed-by-image interaction removed, so nothing is counted \
-         twice) and q the interval's level. It describes a fresh training draw *and* a fresh test draw \
-         from the same distribution. Other metrics get the t part alone. **One family per claim:** a \
+         twice) and q the interval's level; what it covers is said below the rule. Other metrics get the t part alone. **One family per claim:** a \
          claim judged at k training sizes gets k \
          intervals that hold together at 95% (Bonferroni: each at 1 − 0.05/k), and the verdict reads \
          that interval; the `Holm` p adjusts over every judged row of this report, for a reader who \
-         takes the whole table as one family. **Rule**, fixed before reading the results: \
+         takes the whole table as one family. **Rule** (its history, and what was extended after which results, in docs/statistics.md): \
          *equivalent* when the whole interval lies inside the claim's margin `rope` (default ±1 \
          accuracy point: a practical threshold, the smallest gap worth changing a head for; the row \
          says when it still excludes 0); *supported* when it excludes 0 on the side the claim predicts; \
-         *contradicted* when it excludes 0 on the other side; *inconclusive* otherwise, with the seeds \
+         *contradicted* when it excludes 0 on the other side; either of those two reads *suggestive* \
+         instead when the row fails the table-wide Holm test or the sign-flip test (with 3 seeds the \
+         sign-flip test cannot go below 0.25), and every place that shows the row says so; a row \
+         whose interval excludes 0 names its direction wherever it is shown, an equivalent one too; \
+         *inconclusive* otherwise, with the seeds \
          that would settle it under the same formula if the observed mean and spread held (none asked \
          for below 5 seeds, where the spread is itself too uncertain). The last column gives the \
          verdict at half and at twice the margin: where it changes, the margin decides, not the data. \
@@ -55,6 +58,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          table, and the exact sign-flip permutation test (no normality assumed; with n seeds its \
          smallest p is 2/2^n, 0.0078 at 8).\n"
     );
+    if let Some(text) = super::format::pool_overlap(results) {
+        let _ = writeln!(w, "{text}\n");
+    }
     if !experiment.claims.declared {
         let _ = writeln!(
             w,
