@@ -809,9 +809,7 @@ fn head_words(claim: &Claim, row: &crate::contrast::ClaimRow) -> String {
         }
         Verdict::Suggestive => format!(
             "{ahead} ahead of {behind} by {gap}: suggestive only ({})",
-            super::format::verdict_label(claim, row)
-                .split_once('(')
-                .map_or("", |(_, why)| why.trim_end_matches(')'))
+            super::format::untested_reason(row)
         ),
         Verdict::Unmeasured => "not measured".into(),
         Verdict::Inconclusive if row.diff.n < crate::contrast::FEW_SEEDS => format!(

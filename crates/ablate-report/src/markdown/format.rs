@@ -5,29 +5,38 @@ use ablate_spec::{Claim, Compare, Expect, Metric};
 use crate::contrast::{ClaimRow, DETECTABLE_TARGET, FEW_SEEDS};
 use crate::stats::{ALPHA, Direction, Verdict, passes_table_tests};
 
-/// What the intervals cover, with the pool the seeds share: the seeds draw their training subsets
-/// from one pool, so at a size near the pool's two seeds train on many of the same images and the
-/// interval is conditional on that pool. `None` when the run recorded no data summary.
-pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> {
+/// The training pool per class (its smallest class) and, per grid size, the share of its images
+/// two seeds' subsets have in common on average (n / pool). `None` without a data summary.
+fn pool_shares(results: &crate::results::Results) -> Option<(usize, Vec<(usize, f64)>)> {
     let pool = results.manifest.data.as_ref()?.smallest_class_rows;
     if pool == 0 {
         return None;
     }
-    let sizes: Vec<String> = results
+    let shares = results
         .experiment
         .config
         .grid
         .train_per_class
         .iter()
-        .map(|&n| format!("{n}/class: {:.0}%", 100.0 * n as f64 / pool as f64))
+        .map(|&n| (n, n as f64 / pool as f64))
         .collect();
-    let heavy = results
-        .experiment
-        .config
-        .grid
-        .train_per_class
+    Some((pool, shares))
+}
+
+/// Seeds sharing at least this share of their images: part of the subset draw never varies, and
+/// the interval is narrower than a fresh training set's would be.
+const HEAVY_OVERLAP: f64 = 0.25;
+
+/// What the intervals cover, with the pool the seeds share: the seeds draw their training subsets
+/// from one pool, so at a size near the pool's two seeds train on many of the same images and the
+/// interval is conditional on that pool. `None` when the run recorded no data summary.
+pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> {
+    let (pool, shares) = pool_shares(results)?;
+    let sizes: Vec<String> = shares
         .iter()
-        .any(|&n| 4 * n >= pool);
+        .map(|(n, share)| format!("{n}/class: {:.0}%", 100.0 * share))
+        .collect();
+    let heavy = shares.iter().any(|(_, share)| *share >= HEAVY_OVERLAP);
     Some(format!(
         "**What the interval covers.** Every seed draws its training subset from the same pool of {pool} \
          images per class (its smallest class), so two seeds share on average n/{pool} of their images \
@@ -51,27 +60,29 @@ pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> 
 /// images per class; at 1000/class two seeds share 50% of their images, so that interval is
 /// narrower than a fresh training set's would be". `None` where no size shares a quarter or more.
 pub(crate) fn pool_caveat(results: &crate::results::Results) -> Option<String> {
-    let pool = results.manifest.data.as_ref()?.smallest_class_rows;
-    let heavy: Vec<(usize, f64)> = results
-        .experiment
-        .config
-        .grid
-        .train_per_class
+    let (pool, shares) = pool_shares(results)?;
+    let at: Vec<String> = shares
         .iter()
-        .filter(|&&n| pool > 0 && 4 * n >= pool)
-        .map(|&n| (n, 100.0 * n as f64 / pool as f64))
+        .filter(|(_, share)| *share >= HEAVY_OVERLAP)
+        .map(|(n, share)| {
+            format!(
+                "at {n}/class two seeds share {:.0}% of their images",
+                100.0 * share
+            )
+        })
         .collect();
-    if heavy.is_empty() {
+    if at.is_empty() {
         return None;
     }
-    let at: Vec<String> = heavy
-        .iter()
-        .map(|(n, share)| format!("at {n}/class two seeds share {share:.0}% of their images"))
-        .collect();
     Some(format!(
         "given this pool of {pool} images per class; {}, so that interval is narrower than a fresh training set's would be",
         at.join(", ")
     ))
+}
+
+/// A claim judged by exactness or by an exact count: its verdict needs no size or direction.
+fn is_exact(claim: &Claim) -> bool {
+    claim.expect == Expect::Identical || claim.metric == Metric::Params
 }
 
 pub(crate) fn pct(x: f64) -> String {
@@ -131,7 +142,7 @@ fn way(direction: Direction) -> &'static str {
 }
 
 /// Why a row whose interval excludes 0 is only suggestive: the first table-wide test it fails.
-fn untested_reason(row: &ClaimRow) -> String {
+pub(crate) fn untested_reason(row: &ClaimRow) -> String {
     match row.p_holm {
         Some(p) if p > ALPHA => format!("Holm p = {} over the whole table", p_text(p)),
         None => "not tested with the rest of the table".into(),
@@ -161,7 +172,7 @@ pub(crate) fn excludes_zero_note(row: &ClaimRow) -> String {
 ///
 /// [`ClaimResult::summary`]: crate::contrast::ClaimResult::summary
 pub(crate) fn verdict_group(claim: &Claim, row: &ClaimRow) -> String {
-    let exact = claim.expect == Expect::Identical || claim.metric == Metric::Params;
+    let exact = is_exact(claim);
     match (row.verdict, Direction::of(&row.adjusted, claim.expect)) {
         (Verdict::Contradicted, _) if !exact => "contradicted: the opposite way".into(),
         (Verdict::Suggestive, Some(d)) => format!("suggestive: {}", way(d)),
@@ -177,7 +188,7 @@ pub(crate) fn verdict_group(claim: &Claim, row: &ClaimRow) -> String {
 /// What a group of sizes with one [`verdict_group`] adds: their effects where the group has a
 /// direction (" (by 9.37, 11.56 pp)"), and for suggestive rows the test each failed.
 pub(crate) fn verdict_group_detail(claim: &Claim, rows: &[&ClaimRow]) -> String {
-    let exact = claim.expect == Expect::Identical || claim.metric == Metric::Params;
+    let exact = is_exact(claim);
     let directed = rows
         .iter()
         .all(|r| Direction::of(&r.adjusted, claim.expect).is_some());
@@ -233,7 +244,7 @@ pub(crate) fn verdict_group_detail(claim: &Claim, rows: &[&ClaimRow]) -> String 
 pub(crate) fn verdict_label(claim: &Claim, row: &ClaimRow) -> String {
     let metric = claim.metric;
     let size = magnitude(metric, row.adjusted.mean);
-    let exact = claim.expect == Expect::Identical || metric == Metric::Params;
+    let exact = is_exact(claim);
     let direction = Direction::of(&row.adjusted, claim.expect);
     match (row.verdict, direction) {
         (Verdict::Supported, _) if exact => "supported".into(),
@@ -258,8 +269,8 @@ pub(crate) fn verdict_label(claim: &Claim, row: &ClaimRow) -> String {
     }
 }
 
-/// The verdict of a row in words, with its direction and size: "**equivalent** within ±1 pp (small
-/// effect +0.56 pp, against the claim)", "**supported** (-7.40 pp)", "inconclusive (~14 seeds ...)".
+/// The verdict of a row in words for the verdict table: [`verdict_label`] in bold (suggestive in
+/// italics), "**equivalent** within ±1 pp", "inconclusive (~14 seeds ...)".
 pub(crate) fn verdict_words(claim: &Claim, row: &ClaimRow) -> String {
     if claim.expect == Expect::Identical {
         return verdict_text(row.verdict).to_string();
@@ -283,15 +294,9 @@ pub(crate) fn few_seeds_note(seeds: usize) -> Option<String> {
 
 fn directional_words(claim: &Claim, row: &ClaimRow) -> String {
     let (metric, i) = (claim.metric, &row.adjusted);
-    let effect = diff_text(metric, i.mean);
     match row.verdict {
-        Verdict::Supported | Verdict::Contradicted | Verdict::Suggestive => {
-            format!(
-                "{} ({effect}): {}",
-                verdict_text(row.verdict),
-                verdict_label(claim, row)
-            )
-        }
+        Verdict::Supported | Verdict::Contradicted => format!("**{}**", verdict_label(claim, row)),
+        Verdict::Suggestive => format!("*{}*", verdict_label(claim, row)),
         Verdict::Equivalent if Direction::of(i, claim.expect).is_none() => {
             format!("**equivalent** within ±{}", margin_text(claim))
         }
