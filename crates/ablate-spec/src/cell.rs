@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::switch::Switch;
+use crate::switch::{Switch, Value};
 use crate::train::TrainSpec;
 use crate::variant::HeadVariant;
 
@@ -22,6 +22,28 @@ impl Cell {
             self.train_per_class,
             self.seed
         )
+    }
+}
+
+/// The seed whose draw a part held fixed across seeds takes (`held_fixed`).
+pub const HELD_SEED: u64 = 0;
+
+impl Cell {
+    /// The seed of the training subset: the cell's, or [`HELD_SEED`] where `held_fixed = "subset"`.
+    pub fn subset_seed(&self) -> u64 {
+        match self.head.get(Switch::HeldFixed) {
+            Some(Value::Word("subset")) => HELD_SEED,
+            _ => self.seed,
+        }
+    }
+
+    /// The seed of everything else a cell draws (initialisation, batch order, dropout masks): the
+    /// cell's, or [`HELD_SEED`] where `held_fixed = "init_order"`.
+    pub fn draw_seed(&self) -> u64 {
+        match self.head.get(Switch::HeldFixed) {
+            Some(Value::Word("init_order")) => HELD_SEED,
+            _ => self.seed,
+        }
     }
 }
 
@@ -83,7 +105,6 @@ pub fn epoch_prefix_group_indices(cells: &[Cell], train: &TrainSpec) -> Vec<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::switch::Value;
 
     fn train() -> TrainSpec {
         TrainSpec::default()
@@ -127,6 +148,32 @@ mod tests {
                 vec![converged],
             ]
         );
+    }
+
+    #[test]
+    fn a_held_part_takes_seed_0s_draw_and_the_rest_the_cells_seed() {
+        let cell = |held: &'static str| Cell {
+            head: HeadVariant::linear().with(Switch::HeldFixed, Value::Word(held)),
+            train_per_class: 25,
+            seed: 3,
+        };
+        assert_eq!(
+            (cell("nothing").subset_seed(), cell("nothing").draw_seed()),
+            (3, 3)
+        );
+        assert_eq!(
+            (cell("subset").subset_seed(), cell("subset").draw_seed()),
+            (0, 3)
+        );
+        assert_eq!(
+            (
+                cell("init_order").subset_seed(),
+                cell("init_order").draw_seed()
+            ),
+            (3, 0)
+        );
+        assert_eq!(cell("subset").id(), "linear-last1-fixsubset-n25-s3");
+        assert_eq!(cell("nothing").id(), "linear-last1-n25-s3");
     }
 
     #[test]

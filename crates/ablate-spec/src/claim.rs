@@ -208,7 +208,10 @@ impl Selector {
 
     pub fn matches(&self, variant: &HeadVariant) -> bool {
         self.head.is_none_or(|h| h == variant.kind())
-            && Switch::all().all(|s| self.get(s).is_none_or(|want| variant.get(s) == Some(want)))
+            && Switch::all().all(|s| match self.get(s) {
+                Some(want) => variant.get(s) == Some(want),
+                None => !s.spec().pinned || variant.get(s) == Some(s.spec().default),
+            })
     }
 
     /// Whether it names `switch`.
@@ -600,6 +603,21 @@ mod tests {
             let matched: Vec<&HeadVariant> = variants.iter().filter(|w| s.matches(w)).collect();
             assert_eq!(matched, vec![v], "{}", s.describe());
         }
+    }
+
+    /// A pinned switch (`held_fixed`) is matched only at its default unless a selector names it:
+    /// the seed split's cells never join a claim or a tuning by accident.
+    #[test]
+    fn a_selector_that_does_not_name_a_pinned_switch_matches_its_default_only() {
+        let held = HeadVariant::linear().with(Switch::HeldFixed, Value::Word("subset"));
+        assert!(Selector::head(HeadKind::Linear).matches(&HeadVariant::linear()));
+        assert!(!Selector::head(HeadKind::Linear).matches(&held));
+        assert!(
+            Selector::head(HeadKind::Linear)
+                .with(Switch::HeldFixed, Value::Word("subset"))
+                .matches(&held)
+        );
+        assert!(Selector::exactly(&held).matches(&held));
     }
 
     #[test]

@@ -201,9 +201,12 @@ mod tests {
     fn shipped_experiments_load_and_the_sweep_shares_the_features() {
         let (forum, sweep) = (forum(), shipped("forum-sweep.toml"));
         // The main grid's 32 variants (8 mlp, 24 linear); claim A's 2 without a ReLU; model1's
-        // learning rates (6), epochs (6) and L2 (4); model2's budget (40 new) and converged fit
-        // (9); at 3 sizes and 8 seeds.
-        assert_eq!(forum.cells().len(), (32 + 2 + 6 + 6 + 4 + 40 + 9) * 3 * 8);
+        // learning rates (8), epochs (6) and L2 (4); the seed split's held blocks (2 heads x 2
+        // parts); model2's budget (40 new) and converged fit (9); at 3 sizes and 8 seeds.
+        assert_eq!(
+            forum.cells().len(),
+            (32 + 2 + 8 + 6 + 4 + 4 + 40 + 9) * 3 * 8
+        );
         // 16 mlp and 16 linear variants, model2's budget (40 new) and converged fit (9), at 2
         // sizes and 8 seeds.
         assert_eq!(sweep.cells().len(), (16 + 16 + 40 + 9) * 2 * 8);

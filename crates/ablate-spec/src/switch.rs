@@ -55,6 +55,7 @@ pub enum Switch {
     Epochs,
     Fit,
     Backbone,
+    HeldFixed,
 }
 
 /// The value of one switch.
@@ -159,6 +160,9 @@ pub struct SwitchSpec {
     /// How the value reads in a plain label (`dropout 0.5`, `no bias`); `None` where there is
     /// nothing worth saying (the usual value, or the `[train]` fallback).
     pub plain: fn(Value) -> Option<String>,
+    /// A claim selector that does not name this switch matches only its default: cells made to
+    /// measure something apart (the seed's parts) never enter a comparison by accident.
+    pub pinned: bool,
 }
 
 /// A number as a reader writes it: `0.5`, `0.01`, `1e-3`, `3e-4`.
@@ -176,7 +180,7 @@ const LINEAR: &[HeadKind] = &[HeadKind::Linear];
 
 /// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
 /// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
-pub static SWITCHES: [SwitchSpec; 11] = [
+pub static SWITCHES: [SwitchSpec; 12] = [
     SwitchSpec {
         switch: Switch::BiasBeforeBn,
         key: "bias_before_bn",
@@ -198,6 +202,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
                 .into(),
             )
         },
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::Relu,
@@ -220,6 +225,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
                 .into(),
             )
         },
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::Dropout,
@@ -236,6 +242,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
             Value::Number(x) if x > 0.0 => Some(format!("dropout {}", plain_number(x))),
             _ => Some("no dropout".into()),
         },
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::DropoutPosition,
@@ -258,6 +265,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         only_with: Some(Switch::Dropout),
         fallback: None,
         plain: |v| (v == Value::Word("before_bn")).then(|| "dropout before BN".into()),
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::LastBias,
@@ -271,6 +279,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         only_with: None,
         fallback: None,
         plain: |v| (v == Value::Flag(false)).then(|| "no last-layer bias".into()),
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::InputDropout,
@@ -287,6 +296,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
             Value::Number(x) if x > 0.0 => Some(format!("input dropout {}", plain_number(x))),
             _ => None,
         },
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::WeightDecay,
@@ -303,6 +313,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
             Value::Number(x) if x > 0.0 => Some(format!("L2 {}", plain_number(x))),
             _ => None,
         },
+        pinned: false,
     },
     // The training budget: a head tuned on val is tuned over these too (issue 14: model2 at the
     // asker's 20 epochs of Adam had not converged, so its L2 sweep could not matter).
@@ -321,6 +332,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
             Value::Number(x) => Some(format!("lr {}", plain_number(x))),
             _ => None,
         },
+        pinned: false,
     },
     SwitchSpec {
         switch: Switch::Epochs,
@@ -337,6 +349,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
             Value::Number(x) => Some(format!("{x} epochs")),
             _ => None,
         },
+        pinned: false,
     },
     // How model2 is fitted: `[train]`'s optimizer for its epochs, or full-batch L-BFGS to
     // convergence (the linear probe of Kornblith, Shlens & Le 2019). `lr`, `epochs` and input dropout
@@ -362,6 +375,7 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         only_with: None,
         fallback: None,
         plain: |v| (v == Value::Word("lbfgs")).then(|| "L-BFGS to convergence".into()),
+        pinned: false,
     },
     // The regime (issue 15): heads on the pretrained backbone's frozen features, or the whole
     // network trained with the head, as the asker did (`model._fc = head`, everything trained;
@@ -387,6 +401,42 @@ pub static SWITCHES: [SwitchSpec; 11] = [
         only_with: None,
         fallback: None,
         plain: |v| (v == Value::Word("finetune")).then(|| "fine-tuned".into()),
+        pinned: false,
+    },
+    // What the seed varies (issue 34): every part (the default), or all but one part held at seed
+    // 0's draw, so that the report can split the seed spread into the training subset's share and
+    // the initialisation's and batch order's (with the dropout masks). Pinned: these cells are
+    // only ever compared by the report's seed split.
+    SwitchSpec {
+        switch: Switch::HeldFixed,
+        key: "held_fixed",
+        label: "held fixed across seeds",
+        heads: BOTH,
+        kind: Kind::Word(&[
+            Word {
+                value: "nothing",
+                token: "",
+            },
+            Word {
+                value: "subset",
+                token: "fixsubset",
+            },
+            Word {
+                value: "init_order",
+                token: "fixinit",
+            },
+        ]),
+        default: Value::Word("nothing"),
+        prefix: "",
+        omitted: Some(Value::Word("nothing")),
+        only_with: None,
+        fallback: None,
+        plain: |v| match v {
+            Value::Word("subset") => Some("seed 0's training subset".into()),
+            Value::Word("init_order") => Some("seed 0's init and batch order".into()),
+            _ => None,
+        },
+        pinned: true,
     },
 ];
 
@@ -560,6 +610,13 @@ mod tests {
             (Switch::Epochs, Value::Number(40.0), Some("ep40")),
             (Switch::Fit, Value::Word("lbfgs"), Some("lbfgs")),
             (Switch::Fit, Value::Word("steps"), None),
+            (Switch::HeldFixed, Value::Word("subset"), Some("fixsubset")),
+            (
+                Switch::HeldFixed,
+                Value::Word("init_order"),
+                Some("fixinit"),
+            ),
+            (Switch::HeldFixed, Value::Word("nothing"), None),
         ];
         for &(switch, value, token) in cases {
             let spec = switch.spec();

@@ -72,7 +72,7 @@ pub(crate) fn run_epochs<S: TrainStep>(
         let order = epoch_order(
             schedule.labels.len(),
             cell.train_per_class,
-            cell.seed,
+            cell.draw_seed(),
             epoch,
         );
         let mut readings = EpochReadings::default();
@@ -87,7 +87,7 @@ pub(crate) fn run_epochs<S: TrainStep>(
             let key = step_key(cell, epoch, step);
             let draws = StepDraws::draw(
                 &DrawSpec {
-                    seed: cell.seed,
+                    seed: cell.draw_seed(),
                     step_key: &key,
                     batch: batch.len(),
                     drop_connect_rates: schedule.drop_connect_rates,

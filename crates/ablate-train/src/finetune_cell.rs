@@ -149,8 +149,8 @@ pub fn train_finetune_cell(
         .load(&train_device)?
         .freeze_stages(finetune.freeze_stages);
     let features = backbone.conv_head.weight.dims()[0];
-    let head =
-        head_config(&cell.head, train, features, images.classes()).init(cell.seed, &train_device);
+    let head = head_config(&cell.head, train, features, images.classes())
+        .init(cell.draw_seed(), &train_device);
     let mut net = FineTuneNet { backbone, head };
     let mut optim = optimizer::build(&settings);
     let mut log = EpochLog::default();

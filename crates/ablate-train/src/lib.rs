@@ -10,7 +10,7 @@
 //! # use ablate_train::{FeatureSource, train_cell};
 //! let features = ablate_data::FeatureSet::load("features.safetensors".as_ref()).unwrap();
 //! let cell = Cell { head: HeadVariant::linear(), train_per_class: 25, seed: 0 };
-//! let source = FeatureSource::new(&features, cell.train_per_class, cell.seed).unwrap();
+//! let source = FeatureSource::new(&features, cell.train_per_class, cell.subset_seed()).unwrap();
 //! let outcome = train_cell(&cell, &TrainSpec::default(), &source, &burn::tensor::Device::flex()).unwrap();
 //! println!("val acc {}", outcome.val_acc);
 //! ```

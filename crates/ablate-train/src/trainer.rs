@@ -77,7 +77,7 @@ pub fn train_cells_sharing_epochs(
     };
     let train_device = device.clone().autodiff();
     let head = head_config(&longest.head, train, source.input_dim(), source.classes())
-        .init(longest.seed, &train_device);
+        .init(longest.draw_seed(), &train_device);
     // Switches the grid sets (weight decay, learning rate, epochs) override their `[train]` settings.
     let settings = train.for_variant(&longest.head);
     if longest.head.converged() {

@@ -253,7 +253,7 @@ impl Runner<'_> {
         let inputs = self
             .finetune
             .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
-        let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.seed)?;
+        let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.subset_seed())?;
         let cell_progress = progress.cell(&cell.id());
         let on_epoch = |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
         let outcome = ablate_train::train_finetune_cell(
@@ -280,7 +280,7 @@ impl Runner<'_> {
         let source = match ablate_train::FeatureSource::new(
             self.features,
             longest.train_per_class,
-            longest.seed,
+            longest.subset_seed(),
         ) {
             Ok(source) => source,
             Err(e) => {

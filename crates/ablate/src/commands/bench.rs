@@ -52,7 +52,8 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         seed: 0,
     };
     let single = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let source = ablate_train::FeatureSource::new(&features, cell.train_per_class, cell.seed)?;
+    let source =
+        ablate_train::FeatureSource::new(&features, cell.train_per_class, cell.subset_seed())?;
     let train = &experiment.config.train;
     // Host reads (device syncs on a device backend) of the cell, and of the same cell cut to one
     // epoch: their difference over the epochs between is what one epoch costs in reads.
