@@ -11,6 +11,7 @@ use crate::error::ReportError;
 use crate::interactions::{Strata, strata};
 use crate::per_class::{Confusion, confusions};
 use crate::results::Results;
+use crate::seed_split::{SeedSplit, seed_splits};
 use crate::stats::{Verdict, passes_table_tests};
 use crate::summary::{VariantRow, variant_summary};
 
@@ -29,6 +30,8 @@ pub struct Analysis {
     pub tuned: Vec<Tuned>,
     /// The tuned heads' confusion matrices on test (empty without recorded predictions).
     pub confusions: Vec<Confusion>,
+    /// What the seed spread is made of, per claim with held cells (empty without them).
+    pub seed_splits: Vec<SeedSplit>,
 }
 
 pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
@@ -76,6 +79,7 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         dropout,
         picks: recommendations(results, &rows, &sizes, &claims, &tuned)?,
         confusions: confusions(results, &tuned)?,
+        seed_splits: seed_splits(results)?,
         tuned,
         rows,
         summary,

@@ -65,6 +65,7 @@ impl<'a> Inputs<'a> {
 pub enum Drawing {
     Lines(LineFigure),
     Dots(DotFigure),
+    Heat(crate::heatmap::HeatFigure),
 }
 
 impl Drawing {
@@ -72,6 +73,7 @@ impl Drawing {
         match self {
             Drawing::Lines(f) => render(dir, stem, f),
             Drawing::Dots(f) => render(dir, stem, f),
+            Drawing::Heat(f) => render(dir, stem, f),
         }
     }
 }
@@ -134,9 +136,16 @@ pub const VAL_ACC_BY_SIZE: FigureSpec = FigureSpec {
     stem: "val_acc_by_size",
     alt: "every variant's validation accuracy vs training-set size, one panel per head family",
     build: |i| {
+        let tuned: Vec<String> = i
+            .analysis
+            .tuned
+            .iter()
+            .map(|t| t.row.variant.clone())
+            .collect();
         Ok(Some(Drawing::Lines(figures::val_acc_by_size(
             &i.analysis.rows,
             &i.results.variants,
+            &tuned,
         ))))
     },
 };
@@ -156,15 +165,41 @@ pub const VARIANCE_SHIFT: FigureSpec = FigureSpec {
     },
 };
 
+pub const ACCURACY_BY_AXIS: FigureSpec = FigureSpec {
+    stem: "accuracy_by_axis",
+    alt: "validation accuracy against each tuned setting (learning rate, epochs, L2), the others at the tuned choice, in pp below the choice: a choice at a line's end is at the grid's edge",
+    build: |i| {
+        let a = i.analysis;
+        Ok(figures::accuracy_by_axis(i.results, &a.rows, &a.tuned).map(Drawing::Lines))
+    },
+};
+
+pub const LOSS_BY_EPOCH: FigureSpec = FigureSpec {
+    stem: "loss_by_epoch",
+    alt: "training and validation loss per epoch of the heads tuned at each size",
+    build: |i| Ok(figures::loss_by_epoch(i.results, &i.analysis.tuned)?.map(Drawing::Lines)),
+};
+
+pub const CONFUSION: FigureSpec = FigureSpec {
+    stem: "confusion",
+    alt: "confusion matrices of the heads tuned at each size on test: rows the true class, columns the predicted one, each row's share of its images",
+    build: |i| {
+        Ok(figures::confusion(&i.analysis.confusions, i.results.class_names()).map(Drawing::Heat))
+    },
+};
+
 /// Every figure, in the order they are written.
-pub const FIGURES: [FigureSpec; 7] = [
+pub const FIGURES: [FigureSpec; 10] = [
     HEAD_DIFFERENCE,
     ACCURACY_BY_SIZE,
+    ACCURACY_BY_AXIS,
     VAL_ACC_BY_EPOCH,
+    LOSS_BY_EPOCH,
     FINAL_ACCURACY,
     VAL_ACC_BY_SIZE,
     BIAS_GRAD_BY_EPOCH,
     VARIANCE_SHIFT,
+    CONFUSION,
 ];
 
 /// Renders every figure that has something to show into `out`, removes the files of those that do
@@ -376,15 +411,35 @@ variant = { head = "mlp", bias_before_bn = true, relu = true, dropout = 0.5, inp
                     (f.size().0, svg_of(f))
                 }
                 Drawing::Dots(f) => (f.size().0, svg_of(f)),
+                Drawing::Heat(f) => {
+                    // Every cell a share of its row; every panel's title within its panel.
+                    for m in &f.matrices {
+                        for row in &m.shares {
+                            let total: f64 = row.iter().sum();
+                            assert!((total - 1.0).abs() < 1e-9, "{stem}: a row sums to {total}");
+                        }
+                        let w = crate::plots::text_width(&m.title, crate::plots::PANEL_TITLE_FONT);
+                        let share = f.size().0 / f.columns.max(1) as u32;
+                        assert!(
+                            w + 20 <= share,
+                            "{stem}: {:?} is {w} px, its panel {share}",
+                            m.title
+                        );
+                    }
+                    (f.size().0, svg_of(f))
+                }
             };
             assert!(width <= PAGE_WIDTH, "{stem}: {width} px wide");
             let texts = svg_texts(&svg);
             assert!(!texts.is_empty(), "{stem}: no text parsed");
-            assert_eq!(
-                repeated_ticks(&texts),
-                Vec::<String>::new(),
-                "{stem}: ticks repeat"
-            );
+            // A heat map repeats its class names and shares by design: it has no ticks.
+            if !matches!(drawing, Drawing::Heat(_)) {
+                assert_eq!(
+                    repeated_ticks(&texts),
+                    Vec::<String>::new(),
+                    "{stem}: ticks repeat"
+                );
+            }
             if let Drawing::Lines(f) = &drawing {
                 // A bounded accuracy axis, and every value drawn on it, within [0, 1].
                 for (panel, (y0, y1)) in f.panels.iter().zip(f.y_ranges()) {

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::frame::{f64s, strings, u64s};
-use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, MAX_STYLES, Panel};
+use crate::plots::{Curve, DotFigure, DotPanel, LineFigure, Look, MAX_STYLES, OwnX, Panel};
 use crate::results::Results;
 use crate::stats;
 use crate::summary::VariantRow;
@@ -162,20 +162,7 @@ pub fn val_acc_by_epoch(
                 .enumerate()
                 .filter(|(j, f)| (*j < n_tuned) == (k < n_tuned) && head_of(&f.0) == Some(head))
                 .count();
-            // Neighbouring shades a reader can tell apart in the legend (navy next to mid-blue,
-            // or black next to dark grey, read as one): the second differs in hue, not lightness.
-            let shades = match head {
-                HeadKind::Mlp => [
-                    RGBColor(8, 48, 107),
-                    RGBColor(0, 160, 190),
-                    RGBColor(106, 81, 163),
-                ],
-                HeadKind::Linear => [
-                    RGBColor(0, 0, 0),
-                    RGBColor(166, 97, 26),
-                    RGBColor(120, 120, 120),
-                ],
-            };
+            let shades = head_shades(head);
             let light = match head {
                 HeadKind::Mlp => RGBColor(116, 169, 207),
                 HeadKind::Linear => RGBColor(170, 170, 170),
@@ -224,6 +211,12 @@ pub fn val_acc_by_epoch(
         // The grey ones under the rest.
         curves.sort_by_key(|c| !c.look.is_others());
         panel.curves = curves;
+        // Each size its own accuracy axis: shared, the 25/class runs' first epochs would flatten
+        // every other panel's curves into a few points of height.
+        panel.own_y = Some((
+            "validation accuracy (%), mean over seeds, 95% band".into(),
+            true,
+        ));
     }
     Ok(LineFigure {
         title: if every {
@@ -453,7 +446,7 @@ const BEST_PER_FAMILY: usize = MAX_STYLES / 2;
 /// Every variant, one panel per head family: validation accuracy vs training-set size. The best
 /// few of each family by val at the largest size in colour (the first family solid, the second
 /// dashed, so no colour means two things), the rest as faint grey lines.
-pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure {
+pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant], tuned: &[String]) -> LineFigure {
     let mut panels = Vec::new();
     let largest = rows.iter().map(|r| r.train_per_class).max().unwrap_or(0);
     let val = |v: &HeadVariant| {
@@ -488,9 +481,16 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
             continue;
         }
         let all = family.len();
-        // Best first (stable: ties keep grid order).
-        family.sort_by(|a, b| val(b).total_cmp(&val(a)));
+        // The tuned choices (at any size) first, so none of them is grey, then the best at the
+        // largest size (stable: ties keep grid order).
+        let is_tuned = |v: &HeadVariant| tuned.contains(&v.name());
+        family.sort_by(|a, b| {
+            is_tuned(b)
+                .cmp(&is_tuned(a))
+                .then(val(b).total_cmp(&val(a)))
+        });
         let named = budget;
+        let tuned_named = family[..named].iter().filter(|v| is_tuned(v)).count();
         let labels: Vec<String> = family[..named]
             .iter()
             .map(HeadVariant::plain_name)
@@ -524,7 +524,9 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant]) -> LineFigure
         } else {
             String::new()
         };
-        let title = if named < all {
+        let title = if named < all && tuned_named > 0 {
+            format!("{head}: tuned + best at {largest}/class ({named} of {all}){overlap}")
+        } else if named < all {
             format!("{head}: best {named} of {all} by val at {largest}/class{overlap}")
         } else {
             format!("{head} head: every variant{overlap}")
@@ -803,6 +805,7 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
             title: "the two tuned heads' accuracies (the answer's table)".into(),
             curves: sides,
             own_y: Some((format!("{on} accuracy (%), mean over seeds"), true)),
+            own_x: None,
         });
     }
     Some(LineFigure {
@@ -826,5 +829,249 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
         integer_x: true,
         percent_y: true,
         bounded_y: false,
+    })
+}
+
+/// A head's three shades for lines a legend must tell apart (one per training size or per tuned
+/// variant): neighbouring shades differ in hue, not only lightness (navy next to mid-blue, or black
+/// next to dark grey, read as one).
+fn head_shades(head: HeadKind) -> [RGBColor; 3] {
+    match head.info().drawn {
+        Drawn::BySwitches => [
+            RGBColor(8, 48, 107),
+            RGBColor(0, 160, 190),
+            RGBColor(106, 81, 163),
+        ],
+        Drawn::Black => [
+            RGBColor(0, 0, 0),
+            RGBColor(166, 97, 26),
+            RGBColor(120, 120, 120),
+        ],
+    }
+}
+
+/// The tuned heads, one per (head, size), frozen regime or the only one, in size order.
+fn tuned_heads(tuned: &[crate::choose::Tuned]) -> Vec<&crate::choose::Tuned> {
+    let mut rows: Vec<&crate::choose::Tuned> =
+        tuned.iter().filter(|t| t.finetuned != Some(true)).collect();
+    rows.sort_by_key(|t| (t.row.train_per_class, t.head));
+    rows
+}
+
+/// Train (dashed) and validation (solid) loss per epoch of the heads tuned at each size, one panel
+/// per size with its own loss axis: where a chosen head overfits (val loss turning up while train
+/// loss falls), and whether its epoch count stopped before that.
+pub fn loss_by_epoch(
+    results: &Results,
+    tuned: &[crate::choose::Tuned],
+) -> Result<Option<LineFigure>, ReportError> {
+    let chosen = tuned_heads(tuned);
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let keep = |v: &HeadVariant| chosen.iter().any(|t| t.row.variant == v.name());
+    let train = epoch_curves(results, ec::TRAIN_LOSS, keep, false)?;
+    let val = epoch_curves(results, ec::VAL_LOSS, keep, false)?;
+    let sizes = results.sizes()?;
+    let mut panels = Vec::new();
+    for ((size, train), val) in sizes.iter().zip(train).zip(val) {
+        let mut curves = Vec::new();
+        for t in chosen.iter().filter(|t| t.row.train_per_class == *size) {
+            let color = head_shades(t.head)[0];
+            let name = t.head.info().thread_name;
+            for (panel, dashed, what) in [(&val, false, "val"), (&train, true, "train")] {
+                if let Some(c) = panel.curves.iter().find(|c| c.label == t.row.variant) {
+                    curves.push(Curve {
+                        label: format!("{name} tuned: {what} loss"),
+                        look: Look {
+                            color,
+                            dashed,
+                            width: 2,
+                        },
+                        points: c.points.clone(),
+                    });
+                }
+            }
+        }
+        if !curves.is_empty() {
+            panels.push(Panel {
+                own_y: Some(("cross-entropy".into(), false)),
+                ..Panel::new(format!("{size}/class"), curves)
+            });
+        }
+    }
+    Ok((!panels.is_empty()).then(|| LineFigure {
+        title: "Training (dashed) and validation (solid) loss of the heads tuned at each size"
+            .into(),
+        x_label: "epoch (log scale)".into(),
+        y_label: "cross-entropy, mean over seeds (each panel its own axis)".into(),
+        panels,
+        log_x: true,
+        log_y: false,
+        band: false,
+        integer_x: true,
+        percent_y: false,
+        bounded_y: false,
+    }))
+}
+
+/// The training settings a tuned head was chosen over, one panel each.
+const TUNED_AXES: [Switch; 3] = [Switch::Lr, Switch::Epochs, Switch::WeightDecay];
+
+/// Validation accuracy against each tuned setting, the others held at the tuned choice's values:
+/// one panel per setting, a line per tuned head and size, in pp below the choice (0 is the choice),
+/// so that a choice at the end of a line is visibly at the grid's edge. An L2 of 0 is drawn one
+/// decade below the smallest L2 tried (a log axis has no 0), its tick reading 0. A head whose
+/// choice the grid does not vary in a setting has no line in that panel.
+pub fn accuracy_by_axis(
+    results: &Results,
+    rows: &[VariantRow],
+    tuned: &[crate::choose::Tuned],
+) -> Option<LineFigure> {
+    let chosen = tuned_heads(tuned);
+    let train = &results.experiment.config.train;
+    let setting = |v: &HeadVariant, s: Switch| -> Option<f64> {
+        let t = train.for_variant(v);
+        match s {
+            Switch::Lr => Some(t.lr),
+            Switch::Epochs => Some(t.epochs as f64),
+            Switch::WeightDecay => Some(t.weight_decay),
+            _ => None,
+        }
+    };
+    let mut panels = Vec::new();
+    let mut zero_drawn_at = None;
+    for axis in TUNED_AXES {
+        let smallest_positive = results
+            .variants
+            .iter()
+            .filter_map(|v| setting(v, axis))
+            .filter(|x| *x > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let mut curves = Vec::new();
+        for t in &chosen {
+            let Some(best) = results.variant(&t.row.variant) else {
+                continue;
+            };
+            // The variants that differ from the choice in this setting alone.
+            let line: Vec<&HeadVariant> = results
+                .variants
+                .iter()
+                .filter(|v| {
+                    v.kind() == best.kind()
+                        && Switch::all()
+                            .filter(|s| *s != axis)
+                            .all(|s| v.get(s) == best.get(s))
+                })
+                .collect();
+            if line.len() < 2 {
+                continue;
+            }
+            let mut points: Vec<(f64, f64, f64)> = line
+                .iter()
+                .filter_map(|v| {
+                    let r = rows.iter().find(|r| {
+                        r.variant == v.name() && r.train_per_class == t.row.train_per_class
+                    })?;
+                    let mut x = setting(v, axis)?;
+                    if x == 0.0 {
+                        x = smallest_positive / 10.0;
+                        zero_drawn_at = Some(x);
+                    }
+                    Some((x, r.val.mean - t.row.val.mean, 0.0))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let sizes_before = chosen
+                .iter()
+                .filter(|o| o.head == t.head && o.row.train_per_class < t.row.train_per_class)
+                .count();
+            curves.push(Curve {
+                label: format!(
+                    "{} tuned at {}/class",
+                    t.head.info().thread_name,
+                    t.row.train_per_class
+                ),
+                look: Look {
+                    color: head_shades(t.head)[sizes_before.min(2)],
+                    dashed: t.head.info().drawn == Drawn::Black,
+                    width: 2,
+                },
+                points,
+            });
+        }
+        if !curves.is_empty() {
+            panels.push(Panel {
+                own_x: Some(OwnX {
+                    label: format!("{} (log scale)", axis.spec().label),
+                    zero_at: zero_drawn_at.take(),
+                }),
+                ..Panel::new(axis.spec().label, curves)
+            });
+        }
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    Some(LineFigure {
+        title: "Validation accuracy against each tuned setting, the others at the tuned choice"
+            .into(),
+        x_label: "setting (log scale)".into(),
+        y_label: "val accuracy − the choice's (pp)".into(),
+        panels,
+        log_x: true,
+        log_y: false,
+        band: false,
+        integer_x: false,
+        percent_y: true,
+        bounded_y: false,
+    })
+}
+
+/// The tuned heads' confusion matrices (frozen regime or the only one), a row per head and a
+/// column per size; `None` without recorded predictions.
+pub fn confusion(
+    confusions: &[crate::per_class::Confusion],
+    class_names: &[String],
+) -> Option<crate::heatmap::HeatFigure> {
+    let mut shown: Vec<&crate::per_class::Confusion> = confusions.iter().collect();
+    shown.sort_by_key(|c| (c.head.clone(), c.train_per_class));
+    shown.dedup_by_key(|c| (c.head.clone(), c.train_per_class));
+    let classes = shown.first()?.counts.len();
+    let names: Vec<String> = (0..classes)
+        .map(|c| {
+            class_names
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| format!("class {c}"))
+        })
+        .collect();
+    let sizes: std::collections::BTreeSet<u64> = shown.iter().map(|c| c.train_per_class).collect();
+    let matrices = shown
+        .iter()
+        .map(|c| {
+            let head =
+                HeadKind::from_word(&c.head).map_or(c.head.as_str(), |h| h.info().thread_name);
+            crate::heatmap::Matrix {
+                title: format!(
+                    "{head} tuned, {}/class ({} seeds)",
+                    c.train_per_class, c.seeds
+                ),
+                shares: c
+                    .counts
+                    .iter()
+                    .map(|row| {
+                        let total = row.iter().sum::<u64>().max(1) as f64;
+                        row.iter().map(|&n| n as f64 / total).collect()
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Some(crate::heatmap::HeatFigure {
+        title: "Test confusion of the tuned heads: rows the true class, columns the predicted (share of the row)".into(),
+        class_names: names,
+        matrices,
+        columns: sizes.len(),
     })
 }

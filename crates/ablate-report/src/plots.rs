@@ -129,6 +129,17 @@ pub struct Panel {
     /// This panel's own y axis (its label, and whether it is an accuracy bounded by [0, 1]);
     /// `None`: the figure's, shared with the other panels so they compare at a glance.
     pub own_y: Option<(String, bool)>,
+    /// This panel's own x axis (its label; range and ticks from its own points), where the panels
+    /// measure different things; `None`: the figure's, shared.
+    pub own_x: Option<OwnX>,
+}
+
+/// A panel's own x axis.
+#[derive(Debug, Clone)]
+pub struct OwnX {
+    pub label: String,
+    /// Where a value of 0 is drawn on a log axis (its tick reads "0").
+    pub zero_at: Option<f64>,
 }
 
 impl Panel {
@@ -137,7 +148,14 @@ impl Panel {
             title: title.into(),
             curves,
             own_y: None,
+            own_x: None,
         }
+    }
+
+    fn xs(&self) -> impl Iterator<Item = f64> + Clone + '_ {
+        self.curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.0))
     }
 }
 
@@ -333,18 +351,34 @@ impl Figure for LineFigure {
             .titled(&self.title, ("sans-serif", TITLE_FONT).into_font())
             .map_err(text_err)?;
         let (plots, below) = root.split_vertically(PANEL_HEIGHT);
-        let all = self.panels.iter().flat_map(|p| &p.curves);
-        let (x0, x1) = range(
-            all.clone().flat_map(|c| c.points.iter().map(|p| p.0)),
-            self.log_x,
-        );
+        let shared: Vec<&Panel> = self.panels.iter().filter(|p| p.own_x.is_none()).collect();
+        let shared_x = range(shared.iter().flat_map(|p| p.xs()), self.log_x);
         let areas = plots.split_evenly((1, self.panels.len()));
         for ((panel, area), y) in self.panels.iter().zip(&areas).zip(self.y_ranges()) {
             let y_label = panel
                 .own_y
                 .as_ref()
                 .map_or(self.y_label.as_str(), |(l, _)| l.as_str());
-            draw_panel(self, panel, area, (x0, x1), y, y_label)?;
+            let mut xs: Vec<f64> = match &panel.own_x {
+                Some(_) => panel.xs().collect(),
+                None => shared.iter().flat_map(|p| p.xs()).collect(),
+            };
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            let x = match &panel.own_x {
+                Some(_) => range(xs.iter().copied(), self.log_x),
+                None => shared_x,
+            };
+            let axis = XAxis {
+                range: x,
+                label: panel
+                    .own_x
+                    .as_ref()
+                    .map_or(self.x_label.as_str(), |o| o.label.as_str()),
+                ticks: log_ticks(&xs, x),
+                zero_at: panel.own_x.as_ref().and_then(|o| o.zero_at),
+            };
+            draw_panel(self, panel, area, &axis, y, y_label)?;
         }
         legend(&below, &self.legend_entries(), self.legend_grid())
     }
@@ -370,14 +404,24 @@ fn log_ticks(xs: &[f64], (x0, x1): (f64, f64)) -> Vec<f64> {
     ticks
 }
 
+/// The x axis one panel draws.
+struct XAxis<'a> {
+    range: (f64, f64),
+    label: &'a str,
+    /// A log axis' ticks.
+    ticks: Vec<f64>,
+    zero_at: Option<f64>,
+}
+
 fn draw_panel<DB: DrawingBackend>(
     figure: &LineFigure,
     panel: &Panel,
     area: &DrawingArea<DB, Shift>,
-    (x0, x1): (f64, f64),
+    axis: &XAxis,
     (y0, y1): (f64, f64),
     y_label: &str,
 ) -> Result<(), String> {
+    let (x0, x1) = axis.range;
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(&panel.title, ("sans-serif", PANEL_TITLE_FONT).into_font())
@@ -392,10 +436,12 @@ fn draw_panel<DB: DrawingBackend>(
             let percent_y = figure.percent_y;
             chart
                 .configure_mesh()
-                .x_desc(figure.x_label.as_str())
+                .x_desc(axis.label)
                 .y_desc(y_label)
                 .x_label_formatter(&|x| {
-                    if integer_x {
+                    if axis.zero_at.is_some_and(|z| (x / z - 1.0).abs() < 1e-9) {
+                        "0".to_string()
+                    } else if integer_x {
                         // Only whole numbers get a label: a tick at 2.5 epochs would read "2"
                         // (or "3") beside the real 2 and 3.
                         if (x - x.round()).abs() < 1e-6 {
@@ -404,7 +450,7 @@ fn draw_panel<DB: DrawingBackend>(
                             String::new()
                         }
                     } else {
-                        format!("{x}")
+                        ablate_spec::plain_number(*x)
                     }
                 })
                 .y_label_formatter(&|y| {
@@ -469,16 +515,7 @@ fn draw_panel<DB: DrawingBackend>(
     }
     // A log x axis is ticked at the curves' own x values (the training sizes): plotters' own log
     // ticks are powers of ten and would leave 25 unlabelled.
-    let x_ticks = || {
-        let mut xs: Vec<f64> = figure
-            .panels
-            .iter()
-            .flat_map(|p| p.curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)))
-            .collect();
-        xs.sort_by(f64::total_cmp);
-        xs.dedup();
-        log_ticks(&xs, (x0, x1))
-    };
+    let x_ticks = || axis.ticks.clone();
     match (figure.log_x, figure.log_y) {
         (false, false) => body!(
             builder
@@ -634,6 +671,8 @@ impl Figure for DotFigure {
                             format!("{x:.2}")
                         }
                     })
+                    // No minor lines: at a ratio axis' fine ticks they hid the dots.
+                    .light_line_style(WHITE.mix(0.0))
                     .label_style(("sans-serif", 13))
                     .axis_desc_style(("sans-serif", 14))
                     .draw()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ablate_results::columns::{epochs as ec, predictions as pc, runs as rc};
 use ablate_results::{Layout, Manifest, ResultsStore};
-use ablate_spec::{Experiment, HeadVariant, Metric};
+use ablate_spec::{Experiment, HeadVariant, Metric, Switch};
 use polars::prelude::*;
 
 use crate::error::ReportError;
@@ -16,9 +16,13 @@ use crate::frame::{strings, u64s};
 pub struct Results {
     pub manifest: Manifest,
     pub experiment: Experiment,
+    /// The cells every part of the report reads: all but the held ones.
     pub runs: DataFrame,
+    /// Cells with a part of the seed held fixed (`held_fixed`), which only the seed split reads;
+    /// `None` when the grid has none.
+    pub held: Option<DataFrame>,
     pub epochs: DataFrame,
-    /// The grid's variants that have cells, in grid order.
+    /// The grid's variants that have cells (the held ones left out), in grid order.
     pub variants: Vec<HeadVariant>,
     /// Per-image test predictions with the test labels, when the folder recorded them.
     pub test: Option<TestPredictions>,
@@ -146,14 +150,39 @@ impl Results {
                 ),
             });
         }
+        let is_held = |v: &HeadVariant| {
+            v.get(Switch::HeldFixed)
+                .is_some_and(|x| x != Switch::HeldFixed.spec().default)
+        };
+        let held_names: Vec<String> = grid
+            .iter()
+            .filter(|v| is_held(v))
+            .map(HeadVariant::name)
+            .collect();
         let variants = grid
             .into_iter()
-            .filter(|v| names.binary_search(&v.name()).is_ok())
+            .filter(|v| !is_held(v) && names.binary_search(&v.name()).is_ok())
             .collect();
+        let (runs, held) = if held_names.is_empty() {
+            (runs, None)
+        } else {
+            let mask: BooleanChunked = strings(&runs, rc::VARIANT)?
+                .iter()
+                .map(|n| held_names.contains(n))
+                .collect();
+            let held = runs
+                .filter(&mask)
+                .map_err(ReportError::table("setting the held cells apart"))?;
+            let rest = runs
+                .filter(&!&mask)
+                .map_err(ReportError::table("setting the held cells apart"))?;
+            (rest, (held.height() > 0).then_some(held))
+        };
         Ok(Self {
             manifest,
             experiment,
             runs,
+            held,
             epochs,
             variants,
             test: None,

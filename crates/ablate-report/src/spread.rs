@@ -151,6 +151,16 @@ impl Spread {
         ((t * t) * self.seed_se2(seeds) + (z * z) * self.image_se2()).sqrt()
     }
 
+    /// The half-width at `level` had the seed variance been `factor²` times what it is (the seed
+    /// split's fresh-draw widening), the test images' part unchanged.
+    pub fn half_seed_widened(&self, level: f64, factor: f64) -> f64 {
+        Spread {
+            seed_var: self.seed_var * factor * factor,
+            ..self.clone()
+        }
+        .half(level)
+    }
+
     /// The half-width at `level` of the test split's own noise: the spread over images of the
     /// seed-averaged differences (what a larger test split shrinks). 0 without images.
     pub fn image_half(&self, level: f64) -> f64 {

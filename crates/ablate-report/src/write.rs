@@ -48,6 +48,13 @@ pub fn write_report(results_dir: &Path, out: &Path) -> Result<Written, ReportErr
             .map_err(ReportError::table("the confusion matrices"))?;
         write_csv(out, "confusion.csv", &mut frame)?;
     }
+    if !analysis.seed_splits.is_empty() {
+        write_csv(
+            out,
+            "seed_split.csv",
+            &mut seed_split_frame(&analysis.seed_splits)?,
+        )?;
+    }
     let contrasts: Vec<String> = claims
         .iter()
         .chain(dropout)
@@ -197,6 +204,30 @@ fn pairs_csv(c: &ClaimResult) -> Result<DataFrame, ReportError> {
         .with_column(Column::new("units".into(), vec![name; frame.height()]))
         .map_err(ReportError::table("writing a claim's pairs"))?;
     Ok(frame)
+}
+
+/// The seed split, one row per measured claim and size, in the claim's units (pp for accuracies).
+fn seed_split_frame(splits: &[crate::seed_split::SeedSplit]) -> Result<DataFrame, ReportError> {
+    let rows: Vec<(&str, &crate::seed_split::SplitRow)> = splits
+        .iter()
+        .flat_map(|s| s.rows.iter().map(move |r| (s.claim.as_str(), r)))
+        .collect();
+    let pp = |f: fn(&crate::seed_split::SplitRow) -> f64| {
+        rows.iter().map(|(_, r)| 100.0 * f(r)).collect::<Vec<f64>>()
+    };
+    df!(
+        "claim" => rows.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+        "train_per_class" => rows.iter().map(|(_, r)| r.train_per_class).collect::<Vec<_>>(),
+        "seeds" => rows.iter().map(|(_, r)| r.seeds as u64).collect::<Vec<_>>(),
+        "units" => rows.iter().map(|_| "pp").collect::<Vec<_>>(),
+        "sd_all" => pp(|r| r.sd_all),
+        "sd_subset_held" => pp(|r| r.sd_subset_held),
+        "sd_init_order_held" => pp(|r| r.sd_init_held),
+        "subset_share" => rows.iter().map(|(_, r)| r.subset_share).collect::<Vec<_>>(),
+        "pool_fraction" => rows.iter().map(|(_, r)| r.pool_fraction).collect::<Vec<_>>(),
+        "fresh_widening" => rows.iter().map(|(_, r)| r.widen).collect::<Vec<_>>(),
+    )
+    .map_err(ReportError::table("building the seed split table"))
 }
 
 fn tuned_frame(tuned: &[Tuned]) -> Result<DataFrame, ReportError> {

@@ -180,6 +180,8 @@ pub fn judge(rule: &Rule, evidence: &Evidence) -> ClaimRow {
         train_per_class: evidence.train_per_class,
         diff,
         adjusted,
+        spread: spread.clone(),
+        level,
         sides: (f64::NAN, f64::NAN),
         agree: evidence.diffs.iter().filter(|d| **d * sign > 0.0).count(),
         ties: evidence.diffs.iter().filter(|d| **d == 0.0).count(),

@@ -78,6 +78,10 @@ pub struct ClaimRow {
     /// Inconclusive rows whose test split alone is too noisy to settle them: the half-width of the
     /// image noise, which no number of seeds removes.
     pub test_limited: Option<f64>,
+    /// The spread behind the intervals, and the level of `adjusted`: what reads the interval another
+    /// way (the seed split's fresh-draw widening) starts from.
+    pub spread: crate::spread::Spread,
+    pub level: f64,
     /// The verdict at half and at twice the margin (directional, measured rows).
     pub sensitivity: Option<Sensitivity>,
     /// Why the row has no verdict ([`Verdict::Unmeasured`]).

@@ -436,7 +436,12 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
          ends are what the data rule out{}. *Smallest gap it could detect*: what this design finds \
          with 80% power, a property of the design, not a bound. *Use*: the cheaper head unless the \
          larger is better by more than the margin with an interval that excludes 0.\n",
-        super::format::pool_caveat(results).map_or(String::new(), |c| format!(" ({c})"))
+        super::format::pool_caveat(results).map_or(String::new(), |caveat| {
+            match super::seed_split::fresh_caveat(analysis, c) {
+                Some(fresh) => format!(" ({caveat}: {fresh}, from the seed split in DETAILS)"),
+                None => format!(" ({caveat})"),
+            }
+        })
     );
 }
 
@@ -462,9 +467,18 @@ fn chosen_settings(w: &mut String, analysis: &Analysis, c: &ClaimResult, heads: 
                 )
             })
             .collect();
-        let folds = row
-            .stable_folds
-            .map_or("—".to_string(), |(same, n)| format!("{same} of {n}"));
+        // A choice that most folds make differently is a near tie on val: the answer's numbers
+        // average several settings, not this one (the leave-one-seed-out accuracies are still
+        // honest; the setting named here is not what most seeds were scored with).
+        let folds = row.stable_folds.map_or("—".to_string(), |(same, n)| {
+            if 2 * same < n {
+                format!(
+                    "{same} of {n} ⚠ the choice changes with the seed left out: a near tie on val, so the table's numbers mix settings"
+                )
+            } else {
+                format!("{same} of {n}")
+            }
+        });
         rows.push(format!(
             "| {} | {} | {folds} |",
             row.train_per_class,

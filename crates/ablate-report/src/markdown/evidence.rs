@@ -10,8 +10,8 @@ use crate::analysis::Analysis;
 use crate::contrast::ClaimResult;
 use crate::error::ReportError;
 use crate::figure_table::{
-    ACCURACY_BY_SIZE, BIAS_GRAD_BY_EPOCH, FINAL_ACCURACY, FigureSpec, VAL_ACC_BY_EPOCH,
-    VAL_ACC_BY_SIZE, VARIANCE_SHIFT,
+    ACCURACY_BY_AXIS, ACCURACY_BY_SIZE, BIAS_GRAD_BY_EPOCH, FINAL_ACCURACY, FigureSpec,
+    LOSS_BY_EPOCH, VAL_ACC_BY_EPOCH, VAL_ACC_BY_SIZE, VARIANCE_SHIFT,
 };
 use crate::frame::{f64s, strings};
 use crate::interactions::Strata;
@@ -26,6 +26,10 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     };
     let _ = writeln!(w, "### Which head, at which data size\n");
     figure(w, &ACCURACY_BY_SIZE);
+    if context.figures.contains(&ACCURACY_BY_AXIS.stem) {
+        let _ = writeln!(w, "### The tuned settings and the grid's edges\n");
+        figure(w, &ACCURACY_BY_AXIS);
+    }
     let _ = writeln!(w, "### Accuracy per variant\n");
     figure(w, &FINAL_ACCURACY);
     if context.figures.contains(&VAL_ACC_BY_SIZE.stem) {
@@ -39,6 +43,9 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     }
     figure(w, &VAL_ACC_BY_SIZE);
     figure(w, &VAL_ACC_BY_EPOCH);
+    if context.figures.contains(&LOSS_BY_EPOCH.stem) {
+        figure(w, &LOSS_BY_EPOCH);
+    }
     for (c, strata) in claims.iter().zip(&analysis.strata) {
         let _ = writeln!(
             w,

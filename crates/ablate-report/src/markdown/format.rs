@@ -30,7 +30,10 @@ const HEAVY_OVERLAP: f64 = 0.25;
 /// What the intervals cover, with the pool the seeds share: the seeds draw their training subsets
 /// from one pool, so at a size near the pool's two seeds train on many of the same images and the
 /// interval is conditional on that pool. `None` when the run recorded no data summary.
-pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> {
+pub(crate) fn pool_overlap(
+    results: &crate::results::Results,
+    split_measured: bool,
+) -> Option<String> {
     let (pool, shares) = pool_shares(results)?;
     let sizes: Vec<String> = shares
         .iter()
@@ -42,9 +45,7 @@ pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> 
          images per class (its smallest class), so two seeds share on average n/{pool} of their images \
          ({}). The interval covers the training randomness *given this pool* (which of its images, the \
          initialisation, the batch order, the dropout draws) and a fresh test draw; it does not cover \
-         drawing a new pool from the population.{} This design does not separate the subset's share \
-         of the seed spread from initialisation and order: a block of cells that holds the subset \
-         fixed and varies the rest would.",
+         drawing a new pool from the population.{}{}",
         sizes.join(", "),
         if heavy {
             " Where seeds share a quarter of their images or more, part of the subset draw never \
@@ -52,6 +53,12 @@ pub(crate) fn pool_overlap(results: &crate::results::Results) -> Option<String> 
              as a lower bound on that spread."
         } else {
             ""
+        },
+        if split_measured {
+            " The seed split below measures how much narrower."
+        } else {
+            " This design does not separate the subset's share of the seed spread from \
+             initialisation and order: cells that hold one part fixed (`held_fixed`) would."
         }
     ))
 }

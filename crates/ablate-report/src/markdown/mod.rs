@@ -7,6 +7,7 @@ mod answer;
 mod evidence;
 pub(crate) mod format;
 mod header;
+mod seed_split;
 mod setup;
 mod tuned;
 mod variants;

@@ -193,7 +193,13 @@ fn confusions(w: &mut String, results: &Results, analysis: &Analysis) {
         w,
         "### Per class on test: where the tuned heads go wrong\n\n\
          Each tuned head's accuracy on each class's test images and the class it most often takes \
-         them for, over all its seeds (full confusion matrices in `confusion.csv`).\n"
+         them for, over all its seeds (full confusion matrices in `confusion.csv` and the figure).\n"
+    );
+    let spec = &crate::figure_table::CONFUSION;
+    let _ = writeln!(
+        w,
+        "![{}]({}.png)\n\n([SVG]({}.svg))\n",
+        spec.alt, spec.stem, spec.stem
     );
     for &size in &analysis.sizes {
         let at: Vec<_> = analysis

@@ -58,9 +58,13 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis) {
          table, and the exact sign-flip permutation test (no normality assumed; with n seeds its \
          smallest p is 2/2^n, 0.0078 at 8).\n"
     );
-    if let Some(text) = super::format::pool_overlap(results) {
+    if let Some(text) = super::format::pool_overlap(results, !analysis.seed_splits.is_empty()) {
         let _ = writeln!(w, "{text}\n");
     }
+    let answer = experiment
+        .answer_claim()
+        .and_then(|a| claims.iter().find(|c| c.claim.id == a.id));
+    super::seed_split::write(w, analysis, answer);
     if !experiment.claims.declared {
         let _ = writeln!(
             w,
