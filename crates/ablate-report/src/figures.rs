@@ -877,7 +877,8 @@ pub fn loss_by_epoch(
     for ((size, train), val) in sizes.iter().zip(train).zip(val) {
         let mut curves = Vec::new();
         for t in chosen.iter().filter(|t| t.row.train_per_class == *size) {
-            let color = head_shades(t.head)[0];
+            // The heads' own colours (blue and black), which a reader tells apart dashed too.
+            let color = head_colour(t.head);
             let name = t.head.info().thread_name;
             for (panel, dashed, what) in [(&val, false, "val"), (&train, true, "train")] {
                 if let Some(c) = panel.curves.iter().find(|c| c.label == t.row.variant) {
@@ -1002,9 +1003,15 @@ pub fn accuracy_by_axis(
         }
         if !curves.is_empty() {
             panels.push(Panel {
-                own_x: Some(OwnX {
-                    label: format!("{} (log scale)", axis.spec().label),
-                    zero_at: zero_drawn_at.take(),
+                own_x: Some(match zero_drawn_at.take() {
+                    Some(z) => OwnX {
+                        label: format!("{} (log scale; 0 drawn at the left)", axis.spec().label),
+                        zero_at: Some(z),
+                    },
+                    None => OwnX {
+                        label: format!("{} (log scale)", axis.spec().label),
+                        zero_at: None,
+                    },
                 }),
                 ..Panel::new(axis.spec().label, curves)
             });
@@ -1050,11 +1057,17 @@ pub fn confusion(
     let matrices = shown
         .iter()
         .map(|c| {
-            let head =
-                HeadKind::from_word(&c.head).map_or(c.head.as_str(), |h| h.info().thread_name);
+            // "mlp" or, where the grid has both regimes, "mlp, fine-tuned" (`Tuned::label`).
+            let (word, regime) = c.head.split_once(", ").unwrap_or((c.head.as_str(), ""));
+            let head = HeadKind::from_word(word).map_or(word, |h| h.info().thread_name);
+            let regime = if regime.is_empty() {
+                String::new()
+            } else {
+                format!(" {regime}")
+            };
             crate::heatmap::Matrix {
                 title: format!(
-                    "{head} tuned, {}/class ({} seeds)",
+                    "{head}{regime}, {}/class ({} seeds)",
                     c.train_per_class, c.seeds
                 ),
                 shares: c
@@ -1069,7 +1082,8 @@ pub fn confusion(
         })
         .collect();
     Some(crate::heatmap::HeatFigure {
-        title: "Test confusion of the tuned heads: rows the true class, columns the predicted (share of the row)".into(),
+        title: "The tuned heads' test confusion: rows true class, columns predicted (% of row)"
+            .into(),
         class_names: names,
         matrices,
         columns: sizes.len(),

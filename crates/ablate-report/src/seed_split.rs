@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use ablate_results::columns::runs as rc;
-use ablate_spec::{Compare, Expect, HeadVariant, Switch, Value};
+use ablate_spec::{Compare, Expect, HeadVariant, Metric, Switch, Value};
 use polars::prelude::DataFrame;
 
 use crate::error::ReportError;
@@ -37,13 +37,15 @@ pub struct SplitRow {
     pub pool_fraction: f64,
     /// How much wider the seed part of the interval would be for a fresh training set: the subset's
     /// variance drawn without replacement from the pool is `(1 - f)` times a fresh draw's (for a
-    /// mean-like statistic), so the fresh variance is `var_all + var_subset * f / (1 - f)`; this
-    /// is `sqrt(fresh / var_all)`. `None` where the subsets are the whole pool (f = 1).
+    /// mean-like statistic). With the subset's part of `var_all` taken as `subset_share * var_all`
+    /// (the share from the held blocks, so the three blocks' sampling noise cannot make the part
+    /// exceed the whole), the fresh variance is `var_all * (1 + subset_share * f / (1 - f))`; this
+    /// is its square root over `var_all`'s. `None` where the subsets are the whole pool (f = 1).
     pub widen: Option<f64>,
 }
 
 /// The split for every claim that compares one `a` variant with one `b` variant (`compare = "all"`
-/// on an accuracy) and has both in the held blocks. Empty without held cells.
+/// on a val or test accuracy) and has both in the held blocks. Empty without held cells.
 pub fn seed_splits(results: &Results) -> Result<Vec<SeedSplit>, ReportError> {
     let Some(held) = &results.held else {
         return Ok(Vec::new());
@@ -58,9 +60,11 @@ pub fn seed_splits(results: &Results) -> Result<Vec<SeedSplit>, ReportError> {
     };
     let mut splits = Vec::new();
     for claim in results.experiment.claims.iter() {
+        // The split is about the intervals of what a head generalises to: not the training fit.
         if claim.compare != Compare::All
             || claim.expect == Expect::Identical
             || !claim.metric.is_accuracy()
+            || claim.metric == Metric::TrainAcc
         {
             continue;
         }
@@ -108,7 +112,7 @@ pub fn seed_splits(results: &Results) -> Result<Vec<SeedSplit>, ReportError> {
             let (var_rest, var_subset) = (sd_subset_held.powi(2), sd_init_held.powi(2));
             let subset_share = var_subset / (var_subset + var_rest);
             let f = size as f64 / pool as f64;
-            let widen = fresh_widening(sd_all.powi(2), var_subset, f);
+            let widen = fresh_widening(subset_share, f);
             rows.push(SplitRow {
                 train_per_class: size,
                 seeds: seeds.len(),
@@ -160,8 +164,8 @@ fn paired(table: &ByCell, a: &str, b: &str, size: u64) -> HashMap<u64, f64> {
 }
 
 /// See [`SplitRow::widen`].
-fn fresh_widening(var_all: f64, var_subset: f64, f: f64) -> Option<f64> {
-    (f < 1.0 && var_all > 0.0).then(|| (1.0 + var_subset * f / ((1.0 - f) * var_all)).sqrt())
+fn fresh_widening(subset_share: f64, f: f64) -> Option<f64> {
+    (f < 1.0 && subset_share.is_finite()).then(|| (1.0 + subset_share * f / (1.0 - f)).sqrt())
 }
 
 fn sample_sd(xs: &[f64]) -> f64 {
@@ -176,14 +180,15 @@ mod tests {
 
     #[test]
     fn the_fresh_draw_adds_the_subsets_missing_variance() {
-        // var_all 1, var_subset 0.5 at f = 0.5: half the subset's variance is missing, so the
-        // fresh variance is 1 + 0.5.
-        let widen = fresh_widening(1.0, 0.5, 0.5).unwrap();
+        // Half the seed variance is the subset's, and half of that is missing at f = 0.5: the
+        // fresh variance is 1.5 times the pool's.
+        let widen = fresh_widening(0.5, 0.5).unwrap();
         assert!((widen - 1.5f64.sqrt()).abs() < 1e-12);
-        // A small share of the pool leaves almost nothing out; the whole pool leaves no estimate.
-        assert!(fresh_widening(1.0, 0.5, 0.0125).unwrap() < 1.004);
-        assert_eq!(fresh_widening(1.0, 0.5, 1.0), None);
-        assert_eq!(fresh_widening(0.0, 0.5, 0.5), None);
+        // A small share of the pool leaves almost nothing out; the whole pool leaves no estimate;
+        // no subset part, no widening.
+        assert!(fresh_widening(0.5, 0.0125).unwrap() < 1.004);
+        assert_eq!(fresh_widening(0.5, 1.0), None);
+        assert_eq!(fresh_widening(0.0, 0.5), Some(1.0));
         assert!((sample_sd(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
     }
 }

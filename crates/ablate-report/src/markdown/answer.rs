@@ -343,8 +343,9 @@ fn plain_answer(
     } else {
         ""
     };
-    // Where a head's choice sits at the grid's edge, a better setting may lie beyond it, for
-    // either head: the gap could be larger either way.
+    // Where a head's choice sits at the grid's edge, a better setting may lie beyond it: that
+    // head may do better than shown, so the gap could move its way (either way when both are).
+    let mut at_edge: Vec<&str> = Vec::new();
     let edges: Vec<String> = [0, 1]
         .iter()
         .filter_map(|&k| {
@@ -361,6 +362,7 @@ fn plain_answer(
                 .iter()
                 .find_map(|r| tuned_pair(analysis, heads, r.train_per_class))?;
             (!sizes.is_empty()).then(|| {
+                at_edge.push(pair[k].head.info().thread_name);
                 format!(
                     "{} at {}",
                     pair[k].head.info().thread_name,
@@ -369,13 +371,16 @@ fn plain_answer(
             })
         })
         .collect();
-    let edge = if edges.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " Some chosen settings sit at the grid's edge ({} per class): a better setting may lie beyond it, so a gap there could be larger either way",
+    let edge = match at_edge.as_slice() {
+        [] => String::new(),
+        [one] => format!(
+            " Some of {one}'s chosen settings sit at the grid's edge ({} per class): a better one may lie beyond it, so {one} may do better there than shown and the gap move its way",
             edges.join("; ")
-        )
+        ),
+        _ => format!(
+            " Some chosen settings sit at the grid's edge ({} per class): a better one may lie beyond it, so either head may do better there than shown and the gap move either way",
+            edges.join("; ")
+        ),
     };
     let mut text = format!("{features}, {}", clauses.join("; "));
     text.push_str(&format!(". So: {action}{caveat}."));
@@ -494,7 +499,7 @@ fn chosen_settings(w: &mut String, analysis: &Analysis, c: &ClaimResult, heads: 
     };
     let _ = writeln!(
         w,
-        "**Settings chosen on validation** (on every seed's; hover for the variant's full name; ⚠: at an end of the grid's range, so a better setting may lie beyond it and a gap there could be larger either way):\n"
+        "**Settings chosen on validation** (on every seed's; hover for the variant's full name; ⚠: at an end of the grid's range, so a better setting may lie beyond it and that head do better than shown):\n"
     );
     let _ = writeln!(
         w,
@@ -659,7 +664,7 @@ fn one_run_noise(analysis: &Analysis, heads: [HeadKind; 2]) -> Option<String> {
             continue;
         }
         parts.push(format!(
-            "at {size}/class an sd of {:.2} pp for {} and {:.2} pp for {}, so two runs of {} that differ only in their seed are within {:.2} pp of each other 19 times in 20",
+            "at {size}/class an sd of {:.2} pp for {} and {:.2} pp for {}, so two runs of {} that differ only in their seed are within about {:.2} pp of each other 19 times in 20",
             sd_large * 100.0,
             large.head.info().thread_name,
             sd_cheap * 100.0,

@@ -29,6 +29,13 @@ pub fn write(w: &mut String, analysis: &Analysis, context: &Context) -> Result<(
     if context.figures.contains(&ACCURACY_BY_AXIS.stem) {
         let _ = writeln!(w, "### The tuned settings and the grid's edges\n");
         figure(w, &ACCURACY_BY_AXIS);
+        let _ = writeln!(
+            w,
+            "A line per tuned head and size, through the settings that differ from its choice in \
+             that one setting; a head whose choice the grid does not vary in a setting has no line \
+             there (the budget blocks vary the settings around the asker's heads, so a choice \
+             elsewhere may have none). A choice at a line's end is at the grid's edge.\n"
+        );
     }
     let _ = writeln!(w, "### Accuracy per variant\n");
     figure(w, &FINAL_ACCURACY);

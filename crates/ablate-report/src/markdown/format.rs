@@ -25,7 +25,7 @@ fn pool_shares(results: &crate::results::Results) -> Option<(usize, Vec<(usize, 
 
 /// Seeds sharing at least this share of their images: part of the subset draw never varies, and
 /// the interval is narrower than a fresh training set's would be.
-const HEAVY_OVERLAP: f64 = 0.25;
+pub(crate) const HEAVY_OVERLAP: f64 = 0.25;
 
 /// What the intervals cover, with the pool the seeds share: the seeds draw their training subsets
 /// from one pool, so at a size near the pool's two seeds train on many of the same images and the

@@ -11,7 +11,7 @@ use crate::contrast::{ClaimResult, ClaimRow};
 use crate::seed_split::{SeedSplit, SplitRow};
 
 /// Widenings below this are not worth a second interval.
-const NOTICEABLE: f64 = 1.005;
+const NOTICEABLE: f64 = 1.02;
 
 /// The split measured on a claim with the answer claim's heads and metric, and its row at `size`.
 fn split_for<'a>(
@@ -43,17 +43,30 @@ pub(crate) fn fresh_interval<'a>(
         .then_some((row.adjusted.mean - half, row.adjusted.mean + half, split))
 }
 
-/// "about -1.14 to -0.42 pp for a fresh training set (the seed split, below)" for the answer's
-/// footnote; `None` where no size widens noticeably.
+/// "about [-1.12 pp, -0.45 pp] for training sets drawn afresh" for the answer's footnote, at the
+/// sizes whose seeds share a quarter of their images or more (where the footnote already says the
+/// interval is narrower than a fresh training set's); `None` where no such size widens noticeably.
 pub(crate) fn fresh_caveat(analysis: &Analysis, answer: &ClaimResult) -> Option<String> {
-    let parts: Vec<String> = answer
+    let heavy = |size: u64| {
+        split_for(analysis, &answer.claim, size)
+            .is_some_and(|(_, r)| r.pool_fraction >= super::format::HEAVY_OVERLAP)
+    };
+    let rows: Vec<&ClaimRow> = answer
         .rows
+        .iter()
+        .filter(|r| heavy(r.train_per_class))
+        .collect();
+    let parts: Vec<String> = rows
         .iter()
         .filter_map(|row| {
             let (lo, hi, _) = fresh_interval(analysis, &answer.claim, row)?;
+            let at = if rows.len() > 1 {
+                format!("at {}/class ", row.train_per_class)
+            } else {
+                String::new()
+            };
             Some(format!(
-                "at {}/class about {} for training sets drawn afresh",
-                row.train_per_class,
+                "{at}about {} for training sets drawn afresh",
                 ci_text(answer.claim.metric, lo, hi)
             ))
         })
@@ -75,7 +88,8 @@ pub fn write(w: &mut String, analysis: &Analysis, answer: Option<&ClaimResult>) 
              draws the training subset from the pool, and the initialisation, batch order and \
              dropout masks. The grid also trains the claim's two variants with one of those parts \
              held at seed 0's draw while the seed varies the other (`held_fixed`; those cells enter \
-             no claim and no tuning):\n",
+             no claim and no tuning; the two heads' held cells still share their draws, so each \
+             block's difference is paired as the claim's is):\n",
             split.claim,
             metric.column()
         );
@@ -100,14 +114,19 @@ pub fn write(w: &mut String, analysis: &Analysis, answer: Option<&ClaimResult>) 
         }
         let _ = writeln!(
             w,
-            "\n*The widening*: a subset of n drawn from a pool of N without replacement varies \
+            "\n*The subset's share* is `sd(init, order held)² / (sd(subset held)² + sd(init, order held)²)`. \
+             *The widening*: a subset of n drawn from a pool of N without replacement varies \
              (1 − n/N) times as much as one drawn afresh (the finite-population correction, exact \
-             for a mean and an approximation for a trained model's accuracy), so the seeds' variance \
-             for fresh training sets is about `sd_all² + var(subset part) · f / (1 − f)` with \
-             f = n/N; the seed part of the interval widens by the square root of that over `sd_all²`. \
-             Each sd is itself uncertain (with {seeds} seeds, about ±{:.0}% of its value), so the \
-             shares are rough; the sd with everything varying need not equal the two parts' sum.\n",
-            100.0 / (2.0 * (seeds.max(2) - 1) as f64).sqrt()
+             for a mean and an approximation for a trained model's accuracy); taking the subset's \
+             part of the seed variance as its share of `sd_all²`, a fresh training set's seed \
+             variance is about `sd_all² · (1 + share · f / (1 − f))` with f = n/N, and the seed \
+             part of the interval widens by its square root. Each sd is itself uncertain (with \
+             {seeds} seeds, about ±{:.0}% of its value) and a ratio of two variances from {seeds} \
+             seeds spans about a factor of {:.0} at 95%, so the share and the widening are rough \
+             (the sd with everything varying need not equal the two parts' sum, and here need not \
+             be the larger).\n",
+            100.0 / (2.0 * (seeds.max(2) - 1) as f64).sqrt(),
+            f_ratio_span(seeds)
         );
     }
     let Some(answer) = answer else {
@@ -133,9 +152,18 @@ pub fn write(w: &mut String, analysis: &Analysis, answer: Option<&ClaimResult>) 
     if !lines.is_empty() {
         let _ = writeln!(
             w,
-            "The answer's simultaneous intervals read for a fresh training set (the verdicts read the \
-             intervals given the pool):\n\n{}\n",
+            "The answer's simultaneous intervals read for a fresh training set, assuming its tuned \
+             heads' seed split is what the asker's heads show (the tuned heads' own cells are not \
+             held; the verdicts read the intervals given the pool):\n\n{}\n",
             lines.join("\n")
         );
     }
+}
+
+/// The ratio between the 97.5% and 2.5% points of F(n-1, n-1): how far apart two variance
+/// estimates from `seeds` seeds each can lie by chance alone (about 5 at 8 seeds).
+fn f_ratio_span(seeds: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, FisherSnedecor};
+    let dof = (seeds.max(2) - 1) as f64;
+    FisherSnedecor::new(dof, dof).map_or(f64::NAN, |f| f.inverse_cdf(0.975) / f.inverse_cdf(0.025))
 }
