@@ -865,7 +865,9 @@ pub fn loss_by_epoch(
     results: &Results,
     tuned: &[crate::choose::Tuned],
 ) -> Result<Option<LineFigure>, ReportError> {
-    let chosen = tuned_heads(tuned);
+    // Every tuned head, of both regimes where the grid has both.
+    let mut chosen: Vec<&crate::choose::Tuned> = tuned.iter().collect();
+    chosen.sort_by_key(|t| (t.row.train_per_class, t.head, t.finetuned));
     if chosen.is_empty() {
         return Ok(None);
     }
@@ -877,9 +879,18 @@ pub fn loss_by_epoch(
     for ((size, train), val) in sizes.iter().zip(train).zip(val) {
         let mut curves = Vec::new();
         for t in chosen.iter().filter(|t| t.row.train_per_class == *size) {
-            // The heads' own colours (blue and black), which a reader tells apart dashed too.
-            let color = head_colour(t.head);
-            let name = t.head.info().thread_name;
+            // The heads' own colours (blue and black), which a reader tells apart dashed too; a
+            // fine-tuned head in its head's second shade.
+            let color = if t.finetuned == Some(true) {
+                head_shades(t.head)[1]
+            } else {
+                head_colour(t.head)
+            };
+            let name = match t.finetuned {
+                Some(true) => format!("{}, fine-tuned,", t.head.info().thread_name),
+                Some(false) => format!("{}, frozen,", t.head.info().thread_name),
+                None => t.head.info().thread_name.to_string(),
+            };
             for (panel, dashed, what) in [(&val, false, "val"), (&train, true, "train")] {
                 if let Some(c) = panel.curves.iter().find(|c| c.label == t.row.variant) {
                     curves.push(Curve {
