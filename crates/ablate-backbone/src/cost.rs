@@ -27,20 +27,62 @@ fn out_side(side: u64, stride: u64) -> u64 {
     side.div_ceil(stride)
 }
 
+/// A part of the network, for costs per part: what fine-tuning from a cut would still run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Stem,
+    /// A row of the stage table (0-based, as [`crate::arch::BlockSpec::stage`]).
+    Stage(usize),
+    /// The head convolution, its BatchNorm and activation, and the pooling.
+    Head,
+}
+
 impl ForwardCost {
-    pub fn of(arch: &Arch, size: usize) -> Self {
-        let mut c = ForwardCost {
+    fn zero() -> Self {
+        ForwardCost {
             macs: 0,
             params: 0,
             activations: 0,
             layers: 0,
-        };
+        }
+    }
+
+    fn add(&mut self, other: &ForwardCost) {
+        self.macs += other.macs;
+        self.params += other.params;
+        self.activations += other.activations;
+        self.layers += other.layers;
+    }
+
+    /// The whole forward pass: the sum of [`ForwardCost::parts`].
+    pub fn of(arch: &Arch, size: usize) -> Self {
+        let mut total = Self::zero();
+        for (_, part) in Self::parts(arch, size) {
+            total.add(&part);
+        }
+        total
+    }
+
+    /// The cost of `parts` at and above `from` (the top of the network a cut leaves to train).
+    pub fn from_part(arch: &Arch, size: usize, from: Part) -> Self {
+        let mut total = Self::zero();
+        for (_, part) in Self::parts(arch, size).iter().filter(|(p, _)| *p >= from) {
+            total.add(part);
+        }
+        total
+    }
+
+    /// The cost per part, bottom to top: the stem, each stage, the head.
+    pub fn parts(arch: &Arch, size: usize) -> Vec<(Part, ForwardCost)> {
+        let mut parts = Vec::new();
         let se = arch.family == Family::B;
         let stem = arch.stem_filters() as u64;
         let mut side = out_side(size as u64, 2);
+        let mut c = Self::zero();
         c.conv_bn(3, stem, 3, 1, side, true);
-        let mut se_extra = (0u64, 0u64, 0u64, 0u64);
+        parts.push((Part::Stem, c));
         for b in arch.blocks() {
+            let mut c = Self::zero();
             let (cin, cout) = (b.input_filters as u64, b.output_filters as u64);
             let expanded = b.expanded() as u64;
             if b.expand_ratio != 1 {
@@ -51,10 +93,10 @@ impl ForwardCost {
             if let (true, Some(squeezed)) = (se, b.se_filters) {
                 let squeezed = squeezed as u64;
                 // Pool, reduce (with bias), swish, expand (with bias), sigmoid, scale the map.
-                se_extra.0 += 2 * expanded * squeezed;
-                se_extra.1 += 2 * expanded * squeezed + squeezed + expanded;
-                se_extra.2 += expanded * out * out + 2 * (expanded + squeezed);
-                se_extra.3 += 6;
+                c.macs += 2 * expanded * squeezed;
+                c.params += 2 * expanded * squeezed + squeezed + expanded;
+                c.activations += expanded * out * out + 2 * (expanded + squeezed);
+                c.layers += 6;
             }
             c.conv_bn(expanded, cout, 1, 1, out, false);
             if b.has_skip() {
@@ -62,17 +104,22 @@ impl ForwardCost {
                 c.layers += 1;
             }
             side = out;
+            match parts.last_mut() {
+                Some((Part::Stage(s), sum)) if *s == b.stage => sum.add(&c),
+                _ => parts.push((Part::Stage(b.stage), c)),
+            }
         }
         let last = arch
             .blocks()
             .last()
             .map_or(stem, |b| b.output_filters as u64);
+        let mut c = Self::zero();
         c.conv_bn(last, arch.feature_dim() as u64, 1, 1, side, true);
-        c.macs += se_extra.0;
-        c.params += se_extra.1;
-        c.activations += se_extra.2 + arch.feature_dim() as u64;
-        c.layers += se_extra.3 + 1;
-        c
+        // The pooled features.
+        c.activations += arch.feature_dim() as u64;
+        c.layers += 1;
+        parts.push((Part::Head, c));
+        parts
     }
 
     /// A convolution `cin -> cout`, `k`x`k`, in `groups`, over `side`^2 outputs, then BatchNorm and
@@ -130,6 +177,22 @@ mod tests {
             bn += 2 * expanded + 2 * b.output_filters as u64;
         }
         ForwardCost::of(arch, 224).params - bn
+    }
+
+    /// The parts add up to the whole, bottom to top, and the top from the last stage up is a small
+    /// share of the multiply-adds (what fine-tuning from a cut saves).
+    #[test]
+    fn parts_add_up_and_the_top_is_cheap() {
+        let arch = Arch::from_name("efficientnet-lite0").unwrap();
+        let parts = ForwardCost::parts(&arch, 224);
+        assert_eq!(parts.first().map(|p| p.0), Some(Part::Stem));
+        assert_eq!(parts.last().map(|p| p.0), Some(Part::Head));
+        assert_eq!(parts.len(), 2 + 7, "stem, 7 stages, head");
+        let whole = ForwardCost::of(&arch, 224);
+        assert_eq!(ForwardCost::from_part(&arch, 224, Part::Stem), whole);
+        let top = ForwardCost::from_part(&arch, 224, Part::Stage(6));
+        assert!(top.macs * 5 < whole.macs, "{} of {}", top.macs, whole.macs);
+        assert!(top.macs > 0 && top.params > whole.params / 5);
     }
 
     /// Multiply-adds as the EfficientNet papers give them: b0 0.39 G at 224 px, b5 9.9 G at 456 px

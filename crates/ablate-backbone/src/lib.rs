@@ -30,7 +30,7 @@ mod norm;
 
 pub use act::Act;
 pub use arch::Arch;
-pub use cost::ForwardCost;
+pub use cost::{ForwardCost, Part};
 pub use error::BackboneError;
 pub use imagenet::imagenet_class_name;
 pub use load::{LoadReport, load};

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ablate_backbone::{Arch, ForwardCost, imagenet_class_name, load};
+use ablate_backbone::{Arch, ForwardCost, Part, imagenet_class_name, load};
 use ablate_images::{ImageSource, Preprocess};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
@@ -97,6 +97,32 @@ fn cost(arch: &str, size: Option<usize>, batch: usize) -> Result<ExitCode> {
         gb(c.activations) * batch as f64,
         4.0 * gb(c.params)
     )?;
+    // What fine-tuning from a cut still runs each step: the parts above it (the lower stages'
+    // activations come from a cache).
+    writeln!(
+        out,
+        "trained from a cut (the parts from the named one up; the rest frozen and cached):"
+    )?;
+    writeln!(
+        out,
+        "  from        multiply-adds  parameters  feature maps kept"
+    )?;
+    let share = |x: u64, of: u64| 100.0 * x as f64 / of.max(1) as f64;
+    for (part, _) in ForwardCost::parts(&arch, size) {
+        let top = ForwardCost::from_part(&arch, size, part);
+        let name = match part {
+            Part::Stem => "stem".to_string(),
+            Part::Stage(s) => format!("stage {}", s + 1),
+            Part::Head => "head conv".to_string(),
+        };
+        writeln!(
+            out,
+            "  {name:<10}  {:>12.1}%  {:>9.1}%  {:>16.1}%",
+            share(top.macs, c.macs),
+            share(top.params, c.params),
+            share(top.activations, c.activations)
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
