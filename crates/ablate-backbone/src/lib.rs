@@ -27,6 +27,7 @@ mod load;
 mod mbconv;
 mod model;
 mod norm;
+mod top;
 
 pub use act::Act;
 pub use arch::Arch;
@@ -36,3 +37,4 @@ pub use imagenet::imagenet_class_name;
 pub use load::{LoadReport, load};
 pub use mbconv::MbConv;
 pub use model::EfficientNet;
+pub use top::BackboneTop;

@@ -10,6 +10,7 @@ use crate::act::Act;
 use crate::arch::Arch;
 use crate::mbconv::{MbConv, conv, new_batch_norm};
 use crate::norm::batch_norm;
+use crate::top::{BackboneTop, TopParts, forward_top, freeze_statistics};
 
 /// EfficientNet: inference on a plain device, training (fine-tuning) on an autodiff one. Field names are lukemelas' keys without the leading underscore, so the
 /// module tree is the weight file's tree (`_blocks.3._se_reduce.weight` -> `blocks.3.se_reduce.weight`).
@@ -28,6 +29,10 @@ pub struct EfficientNet {
     /// Not a weight: chosen by the architecture.
     #[module(skip)]
     pub act: Act,
+    /// The stem and this many stages are frozen ([`Self::freeze_stages`]): they run as at
+    /// inference, off the autodiff graph.
+    #[module(skip)]
+    pub frozen_stages: usize,
 }
 
 impl EfficientNet {
@@ -49,6 +54,7 @@ impl EfficientNet {
             bn1: new_batch_norm(features, device),
             fc: with_classifier.then(|| LinearConfig::new(features, 1000).init(device)),
             act,
+            frozen_stages: 0,
         }
     }
 
@@ -92,33 +98,139 @@ impl EfficientNet {
     /// [`Self::forward_features`] with drop-connect: `drop_connect[i]` is block i's per-image scale
     /// `[batch, 1, 1, 1]` (see [`MbConv::forward_with`]); missing entries and `None` mean none.
     /// Draw them with the rates of [`Self::drop_connect_rates`].
+    ///
+    /// Frozen stages ([`Self::freeze_stages`]) run as at inference (running statistics, no
+    /// drop-connect) on the plain device, exactly as [`Self::forward_cut`] computes the activations
+    /// a cut cache holds: training from that cache is this forward, minus the frozen part.
     pub fn forward_features_train(
         &self,
         x: Tensor<4>,
         drop_connect: &[Option<Tensor<4>>],
     ) -> Tensor<2> {
-        let mut x = self
-            .act
-            .forward(batch_norm(&self.bn0, self.conv_stem.forward(x)));
-        for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward_with(x, drop_connect.get(i).cloned().flatten());
+        let first = self.first_trained_block();
+        let x = if self.frozen_stages > 0 && x.device().is_autodiff() {
+            Tensor::from_inner(
+                self.bottom_valid()
+                    .forward_cut(x.inner(), self.frozen_stages),
+            )
+        } else if self.frozen_stages > 0 {
+            self.forward_cut(x, self.frozen_stages)
+        } else {
+            self.forward_stem(x)
+        };
+        forward_top(
+            TopParts {
+                blocks: &self.blocks[first..],
+                first,
+                conv_head: &self.conv_head,
+                bn1: &self.bn1,
+                act: self.act,
+            },
+            x,
+            drop_connect,
+        )
+    }
+
+    fn forward_stem(&self, x: Tensor<4>) -> Tensor<4> {
+        self.act
+            .forward(batch_norm(&self.bn0, self.conv_stem.forward(x)))
+    }
+
+    /// The activations entering stage `stage` (0-based, of the 7): the stem and the blocks of the
+    /// stages before it, as at inference. What a cut cache holds for each image.
+    ///
+    /// # Shapes
+    /// - input: `[batch, 3, h, w]`, output: `[batch, channels, h', w']` ([`Self::cut_shape`])
+    pub fn forward_cut(&self, x: Tensor<4>, stage: usize) -> Tensor<4> {
+        let mut x = self.forward_stem(x);
+        for block in self.blocks.iter().take_while(|b| b.stage < stage) {
+            x = block.forward(x);
         }
-        let x = self.act.forward(batch_norm(
-            &self.bn1,
-            ablate_matmul::conv1x1(&self.conv_head, x),
-        ));
-        x.mean_dim(3).mean_dim(2).flatten(1, 3)
+        x
+    }
+
+    /// [`Self::forward_cut`] image by image over rayon's threads on flex (bit-identical to the
+    /// whole batch, as [`Self::forward_features_per_image`]).
+    pub fn forward_cut_per_image(&self, x: Tensor<4>, stage: usize) -> Tensor<4> {
+        let [batch, ..] = x.dims();
+        let device = x.device();
+        if batch <= 1 || device.is_autodiff() || !ablate_matmul::is_flex(&device) {
+            return self.forward_cut(x, stage);
+        }
+        let cut: Vec<Tensor<4>> = x
+            .split(1, 0)
+            .into_par_iter()
+            .map(|image| self.forward_cut(image, stage))
+            .collect();
+        Tensor::cat(cut, 0)
+    }
+
+    /// `[channels, h, w]` of [`Self::forward_cut`] for square images of `image_size` pixels:
+    /// every stride-2 layer halves the side, rounding up (TF's `Same` padding).
+    pub fn cut_shape(&self, stage: usize, image_size: usize) -> [usize; 3] {
+        let stem = self.conv_stem.weight.dims()[0];
+        let mut side = image_size.div_ceil(2);
+        let mut channels = stem;
+        for block in self.blocks.iter().take_while(|b| b.stage < stage) {
+            side = side.div_ceil(block.depthwise_conv.stride[0]);
+            channels = block.project_conv.weight.dims()[0];
+        }
+        [channels, side, side]
+    }
+
+    /// The index of the first block that trains (after the frozen stages).
+    fn first_trained_block(&self) -> usize {
+        self.blocks
+            .iter()
+            .take_while(|b| b.stage < self.frozen_stages)
+            .count()
+    }
+
+    /// The stem and the frozen blocks on the plain device (cheap: the tensors are shared).
+    fn bottom_valid(&self) -> EfficientNet {
+        let first = self.first_trained_block();
+        EfficientNet {
+            conv_stem: self.conv_stem.valid(),
+            bn0: self.bn0.valid(),
+            blocks: self.blocks[..first].iter().map(Module::valid).collect(),
+            conv_head: self.conv_head.valid(),
+            bn1: self.bn1.valid(),
+            fc: None,
+            act: self.act,
+            frozen_stages: self.frozen_stages,
+        }
+    }
+
+    /// The part that trains when the stem and the first `stage` stages are frozen: the blocks from
+    /// stage `stage` on, the head conv and its BatchNorm. It trains from a cut cache
+    /// ([`Self::forward_cut`]) as the whole network trains with those stages frozen.
+    pub fn into_top(self, stage: usize) -> BackboneTop {
+        let first = self.blocks.iter().take_while(|b| b.stage < stage).count();
+        BackboneTop {
+            blocks: self.blocks.into_iter().skip(first).collect(),
+            conv_head: self.conv_head,
+            bn1: self.bn1,
+            act: self.act,
+            first_block: first,
+        }
     }
 
     /// Per block, the probability that drop-connect drops its residual branch for an image:
-    /// lukemelas' schedule, `rate * index / blocks` (0 for the first block and for blocks without
-    /// a residual connection, which drop-connect does not touch).
+    /// lukemelas' schedule, `rate * index / blocks` (0 for the first block, for blocks without
+    /// a residual connection, which drop-connect does not touch, and for frozen stages, which run
+    /// as at inference).
     pub fn drop_connect_rates(&self, rate: f64) -> Vec<f64> {
         let n = self.blocks.len() as f64;
         self.blocks
             .iter()
             .enumerate()
-            .map(|(i, b)| if b.skip { rate * i as f64 / n } else { 0.0 })
+            .map(|(i, b)| {
+                if b.skip && b.stage >= self.frozen_stages {
+                    rate * i as f64 / n
+                } else {
+                    0.0
+                }
+            })
             .collect()
     }
 
@@ -136,6 +248,18 @@ impl EfficientNet {
             .into_iter()
             .map(|b| if b.stage < stages { b.freeze() } else { b })
             .collect();
+        self.frozen_stages = stages;
+        self
+    }
+
+    /// The BatchNorms that train normalize with their running (pretrained) statistics instead of
+    /// the batch's, and never update them, while their scale and shift still train: the common
+    /// fine-tuning recipe of BatchNorm kept in eval mode (`model.train()` then `bn.eval()` in
+    /// PyTorch; Keras' `training=False`).
+    pub fn with_running_batch_norm(mut self) -> Self {
+        for bn in self.batch_norms_mut() {
+            freeze_statistics(bn);
+        }
         self
     }
 

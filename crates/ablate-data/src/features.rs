@@ -24,6 +24,10 @@ pub mod meta {
     pub const IMAGE_SIZE: &str = "image_size";
     /// The extraction's cache key (names the cached file).
     pub const CACHE_KEY: &str = "cache_key";
+    /// A cut cache's stage: its rows are the activations entering this stage (0-based).
+    pub const CUT_STAGE: &str = "cut_stage";
+    /// A cut cache's `[channels, h, w]` per row, as JSON.
+    pub const CUT_SHAPE: &str = "cut_shape";
 }
 
 /// One split: row-major `[len, dim]` features and a label per row.

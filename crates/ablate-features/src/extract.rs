@@ -20,10 +20,11 @@ pub fn extract(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<(), FeaturesError> {
     let (model, _) = ablate_backbone::load(&plan.arch, &plan.backbone.weights, device)?;
+    let size = plan.preprocess.size;
+    let cut_shape = plan.cut.map(|stage| model.cut_shape(stage, size));
+    let dim = cut_shape.map_or(plan.arch.feature_dim(), |s| s.iter().product());
     let mut done = 0;
     let mut run = |items: &[LabeledImage]| -> Result<Split, FeaturesError> {
-        let dim = plan.arch.feature_dim();
-        let size = plan.preprocess.size;
         let mut x = Vec::with_capacity(items.len() * dim);
         for batch in items.chunks(plan.backbone.batch_size) {
             // Decoding and resizing are per image: spread them over the cores; the network runs batched.
@@ -34,8 +35,14 @@ pub fn extract(
             let flat: Vec<f32> = inputs.into_iter().flatten().collect();
             let images =
                 Tensor::<4>::from_data(TensorData::new(flat, [batch.len(), 3, size, size]), device);
-            let features = model.forward_features_per_image(images).into_data();
-            x.extend(features.iter::<f32>());
+            let rows = match plan.cut {
+                Some(stage) => model
+                    .forward_cut_per_image(images, stage)
+                    .flatten::<2>(1, 3)
+                    .into_data(),
+                None => model.forward_features_per_image(images).into_data(),
+            };
+            x.extend(rows.iter::<f32>());
             done += batch.len();
             progress(done);
         }
@@ -55,7 +62,7 @@ pub fn extract(
         },
     };
 
-    let metadata = BTreeMap::from([
+    let mut metadata = BTreeMap::from([
         (meta::ARCH.to_string(), plan.arch.name.to_string()),
         (
             meta::WEIGHTS.to_string(),
@@ -75,6 +82,13 @@ pub fn extract(
         ),
         (meta::CACHE_KEY.to_string(), plan.key.clone()),
     ]);
+    if let (Some(stage), Some(shape)) = (plan.cut, cut_shape) {
+        metadata.insert(meta::CUT_STAGE.to_string(), stage.to_string());
+        metadata.insert(
+            meta::CUT_SHAPE.to_string(),
+            serde_json::to_string(&shape).expect("numbers serialize"),
+        );
+    }
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|source| FeaturesError::Read {
             path: dir.to_owned(),

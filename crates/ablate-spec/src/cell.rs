@@ -49,10 +49,10 @@ impl Cell {
 
 impl Cell {
     /// What a cell shares with the cells that differ from it in the epoch count alone; `None` for a
-    /// cell that shares with none: fitted to convergence (no epochs), or fine-tuned (each keeps its
-    /// own checkpoint).
+    /// cell that shares with none: fitted to convergence (no epochs). Fine-tuned cells share too
+    /// (from a cut cache their run is shared; on images the runner trains each on its own).
     fn epoch_prefix_key(&self) -> Option<String> {
-        if self.head.converged() || self.head.finetuned() {
+        if self.head.converged() {
             return None;
         }
         let mut key = format!(

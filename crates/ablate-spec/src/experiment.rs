@@ -642,6 +642,43 @@ seeds = [0]
             e.config_hash(),
             "the backbone's lr is hashed"
         );
+        // The fine-tuning recipe's axes multiply the fine-tuned variants only.
+        let recipe = parse(&IMAGES.replace(
+            "train_per_class",
+            "backbone_lr = [1e-4, 1e-3]\nbackbone_bn = [\"batch\", \"running\"]\ntrain_per_class",
+        ))
+        .unwrap();
+        let names: Vec<String> = recipe.head_variants().iter().map(|v| v.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "mlp-bias1-relu1-drop0-last1",
+                "mlp-bias1-relu1-drop0-last1-ft-blr0.0001",
+                "mlp-bias1-relu1-drop0-last1-ft-blr0.0001-bnrun",
+                "mlp-bias1-relu1-drop0-last1-ft-blr0.001",
+                "mlp-bias1-relu1-drop0-last1-ft-blr0.001-bnrun",
+                "linear-last1",
+                "linear-last1-ft-blr0.0001",
+                "linear-last1-ft-blr0.0001-bnrun",
+                "linear-last1-ft-blr0.001",
+                "linear-last1-ft-blr0.001-bnrun",
+            ]
+        );
+        let tuned_lr = |name: &str| {
+            let v = recipe
+                .head_variants()
+                .into_iter()
+                .find(|v| v.name() == name)
+                .unwrap();
+            recipe
+                .config
+                .finetune
+                .clone()
+                .unwrap_or_default()
+                .for_variant(&v)
+                .backbone_lr
+        };
+        assert_eq!(tuned_lr("linear-last1-ft-blr0.001"), 1e-3);
         let frozen = parse(&IMAGES.replace("backbone = [\"frozen\", \"finetune\"]\n", "")).unwrap();
         assert_eq!(frozen.config.finetune, None);
 
@@ -655,6 +692,11 @@ seeds = [0]
                 "[grid]",
                 "[finetune]\ndrop_connect = 1.0\n[grid]",
                 &["finetune.drop_connect"],
+            ),
+            (
+                "[grid]",
+                "[finetune]\ncut_cache = true\n[grid]",
+                &["finetune.cut_cache", "freeze_stages"],
             ),
             (
                 "[grid]",

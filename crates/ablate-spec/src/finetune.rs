@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::DataSpec;
 use crate::error::SpecError;
+use crate::switch::{Switch, Value};
 use crate::validate::Invalid;
 use crate::variant::HeadVariant;
 
@@ -19,8 +20,13 @@ pub struct FinetuneSpec {
     /// lukemelas' `drop_connect_rate`: the probability of dropping the last block's residual
     /// branch, scaled down linearly towards the first block.
     pub drop_connect: f64,
-    /// The stem and this many of the 7 stages stay as loaded (no gradient, running statistics).
+    /// The stem and this many of the 7 stages stay as loaded and run as at inference (no
+    /// gradient, running statistics, no drop-connect).
     pub freeze_stages: usize,
+    /// Train from a cache of the frozen stages' output (the cut), computed once per dataset and
+    /// backbone, instead of running them forward at every step: the same training (tested), at
+    /// the cost of the stages that train. Needs `freeze_stages` >= 1.
+    pub cut_cache: bool,
     /// Which BatchNorm statistics the fine-tuned backbone is evaluated with (val every epoch, and
     /// the final train/val/test measurements).
     pub eval_bn_stats: EvalBnStats,
@@ -45,7 +51,37 @@ impl Default for FinetuneSpec {
             backbone_lr: 1e-4,
             drop_connect: 0.2,
             freeze_stages: 0,
+            cut_cache: false,
             eval_bn_stats: EvalBnStats::default(),
+        }
+    }
+}
+
+/// How a fine-tuned cell's BatchNorms normalize while training (the `backbone_bn` switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackboneBn {
+    /// Batch statistics, running averages updated (`model.train()`).
+    Batch,
+    /// The pretrained running statistics, never updated; scale and shift train.
+    Running,
+}
+
+impl FinetuneSpec {
+    /// The settings a cell of `variant` fine-tunes with: the grid's `backbone_lr` replaces
+    /// `[finetune]`'s.
+    pub fn for_variant(&self, variant: &HeadVariant) -> FinetuneSpec {
+        let mut settings = self.clone();
+        if let Some(Value::Number(x)) = variant.get(Switch::BackboneLr) {
+            settings.backbone_lr = x;
+        }
+        settings
+    }
+
+    /// The `backbone_bn` switch of `variant`.
+    pub fn batch_norm(variant: &HeadVariant) -> BackboneBn {
+        match variant.get(Switch::BackboneBn) {
+            Some(Value::Word("running")) => BackboneBn::Running,
+            _ => BackboneBn::Batch,
         }
     }
 }
@@ -76,6 +112,14 @@ pub(crate) fn validate(
             return Err(invalid(
                 "finetune.freeze_stages",
                 format!("EfficientNet has 7 stages, got {}", f.freeze_stages),
+            ));
+        }
+        if f.cut_cache && f.freeze_stages == 0 {
+            return Err(invalid(
+                "finetune.cut_cache",
+                "caches the output of the frozen stages, but `freeze_stages` is 0: set it to the \
+                 stages below the cut (6 trains the last stage and the head conv)"
+                    .into(),
             ));
         }
         if finetuned.is_empty() {

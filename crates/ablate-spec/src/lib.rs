@@ -49,7 +49,7 @@ pub use config::Config;
 pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec};
 pub use error::SpecError;
 pub use experiment::{Claims, Experiment};
-pub use finetune::{EvalBnStats, FinetuneSpec};
+pub use finetune::{BackboneBn, EvalBnStats, FinetuneSpec};
 pub use grid::{GridBlock, GridSpec};
 pub use heads::{Drawn, HEADS, HeadInfo};
 pub use report::{HeadTexts, Highlight, ReportSpec};

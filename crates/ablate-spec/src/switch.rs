@@ -56,6 +56,8 @@ pub enum Switch {
     Fit,
     Backbone,
     HeldFixed,
+    BackboneLr,
+    BackboneBn,
 }
 
 /// The value of one switch.
@@ -180,7 +182,7 @@ const LINEAR: &[HeadKind] = &[HeadKind::Linear];
 
 /// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
 /// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
-pub static SWITCHES: [SwitchSpec; 12] = [
+pub static SWITCHES: [SwitchSpec; 14] = [
     SwitchSpec {
         switch: Switch::BiasBeforeBn,
         key: "bias_before_bn",
@@ -438,6 +440,56 @@ pub static SWITCHES: [SwitchSpec; 12] = [
         },
         pinned: true,
     },
+    // The fine-tuned backbone's learning rate (issue 35: the recipe is tuned on val, not one
+    // guess), `[finetune] backbone_lr` where the grid leaves it out. Frozen cells have none.
+    SwitchSpec {
+        switch: Switch::BackboneLr,
+        key: "backbone_lr",
+        label: "backbone learning rate",
+        heads: BOTH,
+        kind: Kind::Number(Range::Positive),
+        default: Value::Unset,
+        prefix: "blr",
+        omitted: Some(Value::Unset),
+        only_with: Some(Switch::Backbone),
+        fallback: Some(TrainSetting::BackboneLr),
+        plain: |v| match v {
+            Value::Number(x) => Some(format!("backbone lr {}", plain_number(x))),
+            _ => None,
+        },
+        pinned: false,
+    },
+    // How the fine-tuned backbone's BatchNorms normalize while training (issue 35; the thread is
+    // about BatchNorm): on the batch's statistics, as the asker's `model.train()` does, or on the
+    // pretrained running statistics with their scale and shift still training (BatchNorm kept in
+    // eval mode, a common fine-tuning recipe).
+    SwitchSpec {
+        switch: Switch::BackboneBn,
+        key: "backbone_bn",
+        label: "backbone BatchNorm",
+        heads: BOTH,
+        kind: Kind::Word(&[
+            Word {
+                value: "batch",
+                token: "",
+            },
+            Word {
+                value: "running",
+                token: "bnrun",
+            },
+        ]),
+        default: Value::Word("batch"),
+        prefix: "",
+        omitted: Some(Value::Word("batch")),
+        only_with: Some(Switch::Backbone),
+        fallback: None,
+        plain: |v| {
+            (v == Value::Word("running")).then(|| "backbone BN on running statistics".into())
+        },
+        // Pinned: the recipe is judged by the claims that name it; "tuned" means tuned over
+        // batch-statistics cells, so sweeping it never silently changes what a tuned head is.
+        pinned: true,
+    },
 ];
 
 impl Switch {
@@ -617,6 +669,10 @@ mod tests {
                 Some("fixinit"),
             ),
             (Switch::HeldFixed, Value::Word("nothing"), None),
+            (Switch::BackboneLr, Value::Number(3e-4), Some("blr0.0003")),
+            (Switch::BackboneLr, Value::Unset, None),
+            (Switch::BackboneBn, Value::Word("running"), Some("bnrun")),
+            (Switch::BackboneBn, Value::Word("batch"), None),
         ];
         for &(switch, value, token) in cases {
             let spec = switch.spec();

@@ -61,6 +61,8 @@ impl TrainSpec {
             // `[train]`'s budget is the baseline of every cell whose grid leaves `lr`/`epochs`
             // unset (a block of the grid sweeps it around that baseline): no conflict.
             TrainSetting::Lr | TrainSetting::Epochs => false,
+            // Not a `[train]` setting: `[finetune] backbone_lr` is the baseline of the grid's axis.
+            TrainSetting::BackboneLr => false,
         }
     }
 
@@ -82,6 +84,8 @@ impl TrainSpec {
             TrainSetting::Lr => self.lr = x,
             // A whole number: the switch's range is checked when the grid is read.
             TrainSetting::Epochs => self.epochs = x as usize,
+            // `FinetuneSpec::for_variant` reads it.
+            TrainSetting::BackboneLr => {}
         }
     }
 
@@ -137,6 +141,8 @@ pub enum TrainSetting {
     WeightDecay,
     Lr,
     Epochs,
+    /// `[finetune] backbone_lr` (the one fallback outside `[train]`).
+    BackboneLr,
 }
 
 impl TrainSetting {
@@ -146,6 +152,7 @@ impl TrainSetting {
             TrainSetting::WeightDecay => "weight_decay",
             TrainSetting::Lr => "lr",
             TrainSetting::Epochs => "epochs",
+            TrainSetting::BackboneLr => "backbone_lr",
         }
     }
 }

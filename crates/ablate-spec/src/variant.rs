@@ -113,11 +113,13 @@ impl HeadVariant {
         }
     }
 
-    /// Whether `switch` is on: a set flag or a number above 0.
+    /// Whether `switch` is on: a set flag, a number above 0, a word other than its default.
     pub fn is_active(&self, switch: Switch) -> bool {
         match self.get(switch) {
             Some(Value::Flag(b)) => b,
             Some(Value::Number(x)) => x > 0.0,
+            // A word is on away from its default (`backbone = "finetune"`).
+            Some(v @ Value::Word(_)) => v != switch.spec().default,
             _ => false,
         }
     }

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::epochs::EpochLog;
 use crate::error::TrainError;
-use crate::finetune::FineTuneNet;
 
 /// Where one cell's checkpoint lives (a folder of its own).
 #[derive(Debug, Clone)]
@@ -72,7 +71,7 @@ impl Checkpoint {
     /// Saves the state after the epochs of `log`.
     pub fn save(
         &self,
-        net: &FineTuneNet,
+        net: &impl ModuleSnapshot,
         optim: &ModuleOptimizer,
         log: &EpochLog,
     ) -> Result<(), TrainError> {
@@ -109,7 +108,7 @@ impl Checkpoint {
     /// starts from the pretrained weights). A checkpoint of another cell is refused, naming it.
     pub fn resume(
         &self,
-        net: &mut FineTuneNet,
+        net: &mut impl ModuleSnapshot,
         optim: ModuleOptimizer,
     ) -> Result<(ModuleOptimizer, Option<Progress>), TrainError> {
         let progress_path = self.dir.join(PROGRESS);

@@ -20,6 +20,13 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Backbone(#[from] ablate_backbone::BackboneError),
+    #[error(transparent)]
+    Data(#[from] ablate_data::DataError),
+    #[error("cut cache {path}: {message}")]
+    Cut {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("checkpoint {path}: {message}")]
     Checkpoint {
         path: std::path::PathBuf,

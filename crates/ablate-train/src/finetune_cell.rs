@@ -2,17 +2,16 @@
 //! batches and draws, val after every epoch; the final measurements are the frozen regime's, taken
 //! on the features of the fine-tuned backbone in eval mode.
 
-use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use ablate_backbone::{Arch, EfficientNet};
 use ablate_heads::Head;
 use ablate_results::{CellOutcome, EpochMetrics};
-use ablate_spec::{Cell, EvalBnStats, FinetuneSpec, TrainSpec};
+use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use burn::tensor::{Device, Gradients, Tensor};
 
 use crate::checkpoint::Checkpoint;
 use crate::draws::StepDraws;
@@ -22,7 +21,8 @@ use crate::evaluate::{Evaluation, evaluate};
 use crate::finetune::{FineTuneNet, PartLr, optimizer_step};
 use crate::images::ImageBatches;
 use crate::optimizer;
-use crate::source::{BatchSource, Split};
+use crate::pooled::PooledFeatures;
+use crate::source::Split;
 use crate::trainer::{Trained, finish, head_config};
 
 /// The pretrained backbone a fine-tuning cell starts from: loaded afresh for every cell, because a
@@ -68,7 +68,7 @@ impl<'a> Watch<'a> {
         }
     }
 
-    fn epoch(&self, done: &[EpochMetrics], all: usize) {
+    pub(crate) fn epoch(&self, done: &[EpochMetrics], all: usize) {
         if let Some(on_epoch) = self.on_epoch {
             on_epoch(done, all);
         }
@@ -115,7 +115,7 @@ impl TrainStep for FinetuneStep<'_> {
         }
         // Val in eval mode: the backbone's features, then the head, as `finish` measures the cell.
         let eval = self.net.valid();
-        let features = BackboneFeatures::of(
+        let features = backbone_features(
             &eval.backbone,
             self.images,
             &[Split::Val],
@@ -144,10 +144,14 @@ pub fn train_finetune_cell(
     let started = Instant::now();
     let train_device = device.clone().autodiff();
     let settings = train.for_variant(&cell.head);
+    let finetune = &finetune.for_variant(&cell.head);
     let eval_batch = backbone.eval_batch.max(1);
-    let backbone = backbone
+    let mut backbone = backbone
         .load(&train_device)?
         .freeze_stages(finetune.freeze_stages);
+    if FinetuneSpec::batch_norm(&cell.head) == BackboneBn::Running {
+        backbone = backbone.with_running_batch_norm();
+    }
     let features = backbone.conv_head.weight.dims()[0];
     let head = head_config(&cell.head, train, features, images.classes())
         .init(cell.draw_seed(), &train_device);
@@ -195,7 +199,7 @@ pub fn train_finetune_cell(
         Ok(())
     })?;
     let eval = step.net.valid();
-    let features = BackboneFeatures::of(
+    let features = backbone_features(
         &eval.backbone,
         images,
         &[Split::Train, Split::Val, Split::Test],
@@ -227,84 +231,20 @@ fn recompute_bn(
     )
 }
 
-/// The eval-mode features of a (fine-tuned) backbone over a cell's splits: the frozen regime's
-/// [`BatchSource`], so a fine-tuned cell is measured by the same code as a frozen one.
-struct BackboneFeatures<'a> {
+/// The eval-mode features of a (fine-tuned) backbone over a cell's splits of `images`.
+fn backbone_features<'a>(
+    backbone: &EfficientNet,
     images: &'a ImageBatches<'a>,
-    dim: usize,
-    /// Per split (train, val, test), `[rows, dim]` flat; empty when not computed.
-    x: [Vec<f32>; 3],
-}
-
-fn slot(split: Split) -> usize {
-    match split {
-        Split::Train => 0,
-        Split::Val => 1,
-        Split::Test => 2,
-    }
-}
-
-impl<'a> BackboneFeatures<'a> {
-    fn of(
-        backbone: &EfficientNet,
-        images: &'a ImageBatches<'a>,
-        splits: &[Split],
-        eval_batch: usize,
-        device: &Device,
-    ) -> Self {
-        let dim = backbone.conv_head.weight.dims()[0];
-        let mut x: [Vec<f32>; 3] = Default::default();
-        for &split in splits {
-            let len = images.len(split);
-            let mut out = Vec::with_capacity(len * dim);
-            for start in (0..len).step_by(eval_batch) {
-                let end = (start + eval_batch).min(len);
-                let batch = images.span(split, start..end, device);
-                out.extend(
-                    backbone
-                        .forward_features_per_image(batch)
-                        .into_data()
-                        .iter::<f32>(),
-                );
-            }
-            x[slot(split)] = out;
-        }
-        BackboneFeatures { images, dim, x }
-    }
-}
-
-impl BatchSource for BackboneFeatures<'_> {
-    fn input_dim(&self) -> usize {
-        self.dim
-    }
-
-    fn classes(&self) -> usize {
-        self.images.classes()
-    }
-
-    fn len(&self, split: Split) -> usize {
-        if self.x[slot(split)].is_empty() {
-            0
-        } else {
-            self.images.len(split)
-        }
-    }
-
-    fn labels(&self, split: Split) -> &[u32] {
-        self.images.labels(split)
-    }
-
-    fn rows(&self, split: Split, rows: &[usize], device: &Device) -> Tensor<2> {
-        let x = &self.x[slot(split)];
-        let mut block = Vec::with_capacity(rows.len() * self.dim);
-        for &i in rows {
-            block.extend_from_slice(&x[i * self.dim..(i + 1) * self.dim]);
-        }
-        Tensor::from_data(TensorData::new(block, [rows.len(), self.dim]), device)
-    }
-
-    fn span(&self, split: Split, span: Range<usize>, device: &Device) -> Tensor<2> {
-        let block = self.x[slot(split)][span.start * self.dim..span.end * self.dim].to_vec();
-        Tensor::from_data(TensorData::new(block, [span.len(), self.dim]), device)
-    }
+    splits: &[Split],
+    eval_batch: usize,
+    device: &Device,
+) -> PooledFeatures<'a> {
+    PooledFeatures::of(
+        backbone.conv_head.weight.dims()[0],
+        images.classes(),
+        |split| images.labels(split),
+        splits,
+        eval_batch,
+        |split, span| backbone.forward_features_per_image(images.span(split, span, device)),
+    )
 }

@@ -16,6 +16,7 @@
 //! ```
 
 mod checkpoint;
+mod cut_cell;
 mod draws;
 mod epochs;
 mod error;
@@ -25,10 +26,12 @@ mod finetune_cell;
 mod host_reads;
 mod images;
 mod optimizer;
+mod pooled;
 mod source;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, Progress};
+pub use cut_cell::{CutInputs, CutSet, TopNet, train_cut_cell, train_cut_cells};
 pub use draws::{DrawSpec, StepDraws, step_key};
 pub use epochs::EpochLog;
 pub use error::TrainError;

@@ -8,11 +8,12 @@ use ablate_results::{
     CellOutcome, CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore,
 };
 use ablate_spec::{Cell, Experiment, FinetuneSpec, epoch_prefix_groups};
-use ablate_train::{Checkpoint, ImageBatches, ImageSet, PretrainedBackbone, Watch};
+use ablate_train::{Checkpoint, CutSet, ImageBatches, ImageSet, PretrainedBackbone, Watch};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use rayon::prelude::*;
 
+use crate::cli::Backend;
 use crate::progress::GridProgress;
 
 /// What a run did.
@@ -25,28 +26,56 @@ pub struct RunSummary {
 }
 
 /// What fine-tuning cells train on besides the features: the images, preprocessed once for the
-/// whole run, and the pretrained weights each cell starts from.
+/// whole run, or the cut cache of the frozen stages' output (`[finetune] cut_cache`); and the
+/// pretrained weights each cell starts from.
 pub struct FinetuneInputs {
-    pub images: ImageSet,
+    pub data: FinetuneData,
     pub backbone: PretrainedBackbone,
     pub spec: FinetuneSpec,
 }
 
+/// What a fine-tuning cell's steps read.
+pub enum FinetuneData {
+    /// The whole network trains on images.
+    Images(ImageSet),
+    /// The stages above the cut train on the cached activations entering them.
+    Cut(CutSet),
+}
+
 impl FinetuneInputs {
     /// The experiment's images at `backbone.image_size`, in the order the features file has them
-    /// (so a seed draws the same training images in both regimes).
-    pub fn prepare(experiment: &Experiment) -> Result<Self> {
+    /// (so a seed draws the same training images in both regimes), or its cut cache (made first
+    /// if missing, except by a shard).
+    pub fn prepare(
+        experiment: &Experiment,
+        backend: Backend,
+        device: &Device,
+        shard: bool,
+    ) -> Result<Self> {
         let plan = ablate_features::Plan::new(experiment)?;
-        let images = ImageSet::preprocess(&plan.dataset, &plan.preprocess)
-            .context("preprocessing the images for fine-tuning")?;
+        let spec = experiment.config.finetune.clone().unwrap_or_default();
+        let data = if spec.cut_cache {
+            FinetuneData::Cut(crate::commands::resolve_cut_cache(
+                experiment,
+                backend,
+                device,
+                spec.freeze_stages,
+                shard,
+            )?)
+        } else {
+            FinetuneData::Images(
+                ImageSet::preprocess(&plan.dataset, &plan.preprocess)
+                    .context("preprocessing the images for fine-tuning")?,
+            )
+        };
         Ok(FinetuneInputs {
-            images,
+            data,
             backbone: PretrainedBackbone {
                 arch: plan.arch,
                 weights: plan.backbone.weights.clone(),
                 eval_batch: plan.backbone.batch_size,
             },
-            spec: experiment.config.finetune.clone().unwrap_or_default(),
+            spec,
         })
     }
 }
@@ -186,9 +215,9 @@ impl Runner<'_> {
                 if fatal.lock().expect("no worker panics holding it").is_some() {
                     return;
                 }
-                match group.as_slice() {
-                    [cell] if cell.head.finetuned() => {
-                        settle(cell, self.train_finetune(cell, &progress));
+                match group.first() {
+                    Some(first) if first.head.finetuned() => {
+                        self.train_finetune_group(group, &progress, &settle);
                     }
                     _ => self.train_frozen(group, &settle),
                 }
@@ -249,26 +278,87 @@ impl Runner<'_> {
         }
     }
 
-    fn train_finetune(&self, cell: &Cell, progress: &GridProgress) -> Result<CellRecord> {
-        let inputs = self
-            .finetune
-            .context("fine-tuning cell without images (FinetuneInputs::prepare was not run)")?;
-        let images = ImageBatches::new(&inputs.images, cell.train_per_class, cell.subset_seed())?;
-        let cell_progress = progress.cell(&cell.id());
+    /// Trains a group of fine-tuning cells that differ in their epoch count alone: from a cut
+    /// cache as one run (see [`ablate_train::train_cut_cells`]); on images each on its own.
+    fn train_finetune_group(
+        &self,
+        group: &[Cell],
+        progress: &GridProgress,
+        settle: &(impl Fn(&Cell, Result<CellRecord>) + Sync),
+    ) {
+        let Some(inputs) = self.finetune else {
+            for cell in group {
+                settle(
+                    cell,
+                    Err(anyhow::anyhow!(
+                        "fine-tuning cell without images (FinetuneInputs::prepare was not run)"
+                    )),
+                );
+            }
+            return;
+        };
+        let Some(longest) = group.last() else {
+            return;
+        };
+        let train = &self.experiment.config.train;
+        let cell_progress = progress.cell(&longest.id());
         let on_epoch = |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
-        let outcome = ablate_train::train_finetune_cell(
-            cell,
-            &self.experiment.config.train,
-            &inputs.spec,
-            &inputs.backbone,
-            &images,
-            &self.device,
-            Watch {
-                checkpoint: Some(&self.checkpoint(cell)),
-                on_epoch: Some(&on_epoch),
-            },
-        )?;
-        Ok(self.record(cell, outcome))
+        match &inputs.data {
+            FinetuneData::Images(set) => {
+                for cell in group {
+                    let checkpoint = self.checkpoint(cell);
+                    let watch = Watch {
+                        checkpoint: Some(&checkpoint),
+                        on_epoch: Some(&on_epoch),
+                    };
+                    let outcome = ImageBatches::new(set, cell.train_per_class, cell.subset_seed())
+                        .and_then(|images| {
+                            ablate_train::train_finetune_cell(
+                                cell,
+                                train,
+                                &inputs.spec,
+                                &inputs.backbone,
+                                &images,
+                                &self.device,
+                                watch,
+                            )
+                        });
+                    settle(
+                        cell,
+                        outcome.map(|o| self.record(cell, o)).map_err(Into::into),
+                    );
+                }
+            }
+            FinetuneData::Cut(cut) => {
+                let checkpoint = self.checkpoint(longest);
+                let watch = Watch {
+                    checkpoint: Some(&checkpoint),
+                    on_epoch: Some(&on_epoch),
+                };
+                let mut done = 0usize;
+                let ended = ablate_train::train_cut_cells(
+                    group,
+                    &ablate_train::CutInputs {
+                        train,
+                        finetune: &inputs.spec,
+                        backbone: &inputs.backbone,
+                        cut,
+                    },
+                    &self.device,
+                    watch,
+                    |cell, outcome| {
+                        done += 1;
+                        settle(cell, Ok(self.record(cell, outcome)));
+                    },
+                );
+                if let Err(e) = ended {
+                    let message = format!("{e:#}");
+                    for cell in &group[done..] {
+                        settle(cell, Err(anyhow::anyhow!("{message}")));
+                    }
+                }
+            }
+        }
     }
 
     /// Trains a group of frozen-backbone cells that differ in their epoch count alone as one run

@@ -340,3 +340,122 @@ fn restart_after_a_config_change_trains_finetuning_cells_afresh() {
         "the finished cell's checkpoint is removed"
     );
 }
+
+/// The cached cut (issue 35): fine-tuning the stages above a cut from the cache of what the frozen
+/// stages give equals training the whole network with those stages frozen, bit for bit, on the b0
+/// fixture (SE, swish, drop-connect on the residual blocks above the cut, both heads, both
+/// BatchNorm modes, precise BN at every epoch). Exact because the frozen stages run as at inference
+/// on the plain device in both (`EfficientNet::forward_features_train`), flex computes each image
+/// alone whether a batch is split or whole, and the trained top is one code path
+/// (`forward_top`). A cache of another cut is another file; a stale file at the expected path
+/// is refused, never trained on.
+#[test]
+fn fine_tuning_from_a_cut_cache_equals_the_whole_network_with_frozen_stages() {
+    let s = idx_scratch();
+    let with = |cut_cache: bool, stages: usize| {
+        experiment(&fixture_weights())
+            .replace(
+                "relu = [true]",
+                "relu = [true]\nbackbone = [\"finetune\"]\nbackbone_bn = [\"batch\", \"running\"]\ndropout = [0.5]\ninput_dropout = [0.2]\nepochs = [1, 2]\nseeds = [0, 1]",
+            )
+            .replace("train_per_class = [4, 8]", "train_per_class = [8]")
+            .replace(
+                "[grid]",
+                &format!(
+                    "[finetune]\nbackbone_lr = 1e-3\ndrop_connect = 0.5\nfreeze_stages = {stages}\ncut_cache = {cut_cache}\n[grid]"
+                ),
+            )
+    };
+    let run = |name: &str, text: &str| {
+        s.write(
+            &format!("{name}.toml"),
+            &text.replace("name = \"images\"", &format!("name = \"{name}\"")),
+        );
+        let out = s.ablate(&["run", &format!("{name}.toml"), "--no-report"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    run("whole", &with(false, 5));
+    let err = run("cut", &with(true, 5));
+    assert!(err.contains("cut cache (the input of stage 5)"), "{err}");
+    assert!(
+        !s.path("results/cut/checkpoints").exists()
+            || std::fs::read_dir(s.path("results/cut/checkpoints"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "no checkpoint left once every cell is recorded"
+    );
+    // The runs differ in their config (cut_cache), so in config_hash; and in time.
+    let drop = ["seconds", "config_hash"];
+    let whole = csv_without(&s.path("results/whole/runs.csv"), &drop);
+    let cut = csv_without(&s.path("results/cut/runs.csv"), &drop);
+    // The cut run trains each cell's 1 epoch as the first of its 2-epoch twin; the whole network
+    // trains each alone: the same numbers.
+    assert_eq!(
+        whole.len(),
+        1 + 3 * 2 * 2 * 2,
+        "3 heads x 2 BN modes x 2 epochs x 2 seeds"
+    );
+    assert_eq!(whole, cut, "runs.csv");
+    assert_eq!(
+        s.read("results/whole/epochs.csv"),
+        s.read("results/cut/epochs.csv")
+    );
+    // A grid that lost cells (one a shorter epoch count, one a longest) retrains them, alone
+    // or as the first epochs of a run, to the same records.
+    for id in [
+        "linear-last1-in0.2-ep1-ft-n8-s1",
+        "mlp-bias0-relu1-drop0.5-last1-in0.2-ep2-ft-bnrun-n8-s0",
+    ] {
+        std::fs::remove_file(s.path(&format!("results/cut/cells/{id}.json")))
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+    let err = run("cut", &with(true, 5));
+    assert!(err.contains("22 done before, 2 trained now"), "{err}");
+    assert_eq!(csv_without(&s.path("results/cut/runs.csv"), &drop), whole);
+    // The BN modes differ (the switch reaches training), and seeds differ.
+    let val = whole[0].iter().position(|h| h == "val_loss").unwrap();
+    let losses: std::collections::BTreeSet<&str> =
+        whole[1..].iter().map(|r| r[val].as_str()).collect();
+    assert_eq!(losses.len(), whole.len() - 1, "every cell its own val loss");
+
+    // Another cut is another cache file.
+    let caches = || {
+        std::fs::read_dir(s.path("assets/features"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.contains("-cut"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(caches().len(), 1, "{:?}", caches());
+    run("cut4", &with(true, 4));
+    let mut files = caches();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    // A stale file where the stage-4 cache belongs (here: the stage-5 cache copied over it) is
+    // refused, naming the file and both keys.
+    let (four, five): (Vec<&String>, Vec<&String>) = files.iter().partition(|f| f.contains("cut4"));
+    std::fs::copy(
+        s.path(&format!("assets/features/{}", five[0])),
+        s.path(&format!("assets/features/{}", four[0])),
+    )
+    .unwrap();
+    s.write(
+        "stale.toml",
+        &with(true, 4).replace("name = \"images\"", "name = \"stale\""),
+    );
+    let out = s.ablate(&["run", "stale.toml", "--no-report"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a stale cut cache was trained on");
+    assert!(
+        err.contains(four[0].as_str()) && err.contains("cache key"),
+        "{err}"
+    );
+    assert!(
+        !s.path("results/stale/runs.csv").exists(),
+        "nothing written from a stale cache"
+    );
+}

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use ablate_data::FeatureSet;
 use ablate_features::{Plan, extract};
 use ablate_spec::{DataSpec, Experiment};
+use ablate_train::CutSet;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,7 +90,12 @@ fn source(experiment: &Experiment) -> Result<Source> {
 
 fn note_reuse(path: &Path, plan: &Plan) {
     eprintln!(
-        "features: reusing {} (cache key {})",
+        "{}: reusing {} (cache key {})",
+        if plan.cut.is_some() {
+            "cut cache"
+        } else {
+            "features"
+        },
         path.display(),
         plan.key
     );
@@ -112,9 +119,19 @@ pub fn resolve_features(
         note_reuse(&path, &plan);
         return Ok(path);
     }
+    extract_to(&plan, &path, device)?;
+    Ok(path)
+}
+
+/// Runs `plan`'s extraction into `path`, with a progress bar and its rate.
+fn extract_to(plan: &Plan, path: &Path, device: &Device) -> Result<()> {
     let total = plan.images();
+    let what = match plan.cut {
+        Some(stage) => format!("cut cache (the input of stage {stage})"),
+        None => "features".into(),
+    };
     eprintln!(
-        "features: {} on {} train + {} val + {} test images at {} px -> {}",
+        "{what}: {} on {} train + {} val + {} test images at {} px -> {}",
         plan.arch.name,
         plan.dataset.train.len(),
         plan.dataset.val.len(),
@@ -131,12 +148,45 @@ pub fn resolve_features(
         .progress_chars("=> "),
     );
     let started = Instant::now();
-    extract(&plan, &path, device, &|done| bar.set_position(done as u64))?;
+    extract(plan, path, device, &|done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "features: {total} images in {seconds:.1} s ({:.1} images/s)",
+        "{what}: {total} images in {seconds:.1} s ({:.1} images/s)",
         total as f64 / seconds
     );
-    Ok(path)
+    Ok(())
+}
+
+/// The cut cache that `[finetune] cut_cache` trains from: the activations entering stage
+/// `stage` for every image, cached by a key over the weights, the images, the preprocessing and
+/// the cut, and made first if missing (a shard never makes it: `ablate prepare` does). A file
+/// whose recorded key is not the experiment's is refused, never trained on.
+pub fn resolve_cut_cache(
+    experiment: &Experiment,
+    backend: Backend,
+    device: &Device,
+    stage: usize,
+    shard: bool,
+) -> Result<CutSet> {
+    let plan = Plan::new(experiment)
+        .with_context(|| format!("preparing the cut cache of {}", experiment.source.display()))?
+        .cut_at(stage);
+    let path = cache_file(&plan, backend);
+    if path.exists() {
+        note_reuse(&path, &plan);
+    } else if shard {
+        anyhow::bail!(
+            "{}: its cut cache is not made yet (no {}); run `ablate prepare {}` once before the shards",
+            experiment.source.display(),
+            path.display(),
+            experiment.source.display()
+        );
+    } else {
+        extract_to(&plan, &path, device)?;
+    }
+    let set = FeatureSet::load(&path)
+        .with_context(|| format!("loading the cut cache of {}", experiment.source.display()))?;
+    plan.check(&set)?;
+    Ok(CutSet::new(set)?)
 }

@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
-pub use features::{cached_features, resolve_features};
+pub use features::{cached_features, resolve_cut_cache, resolve_features};
 
 pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {

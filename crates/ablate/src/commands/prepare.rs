@@ -18,6 +18,18 @@ pub fn prepare(args: &PrepareArgs) -> Result<ExitCode> {
     let features = FeatureSet::load(&path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;
+    // The shards fine-tuning from a cut read its cache; they never make it.
+    if let Some(finetune) = experiment.config.finetune.as_ref().filter(|f| f.cut_cache)
+        && experiment.cells().iter().any(|c| c.head.finetuned())
+    {
+        super::resolve_cut_cache(
+            &experiment,
+            args.backend,
+            &device,
+            finetune.freeze_stages,
+            false,
+        )?;
+    }
     let store = ResultsStore::open(&args.out, &experiment, false)?;
     store.record_data(&data_summary(&features))?;
     eprintln!(

@@ -56,6 +56,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let features = FeatureSet::load(&features_path)
         .with_context(|| format!("loading the features of {}", args.experiment.display()))?;
     check_fits(&experiment, &features)?;
+    // Before the results folder is touched: a stale or missing cut cache leaves it as it was.
+    let finetune = if cells.iter().any(|c| c.head.finetuned()) {
+        Some(FinetuneInputs::prepare(
+            &experiment,
+            args.backend,
+            &device,
+            shard.is_some(),
+        )?)
+    } else {
+        None
+    };
     let store = if partial {
         ResultsStore::open_shard(&args.out, &experiment)?
     } else {
@@ -67,11 +78,6 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         store.record_data(&data_summary(&features))?;
     }
     note_single_sample_batches(&experiment, &features);
-    let finetune = if cells.iter().any(|c| c.head.finetuned()) {
-        Some(FinetuneInputs::prepare(&experiment)?)
-    } else {
-        None
-    };
 
     let runner = Runner {
         experiment: &experiment,
