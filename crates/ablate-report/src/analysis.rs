@@ -32,6 +32,9 @@ pub struct Analysis {
     pub confusions: Vec<Confusion>,
     /// What the seed spread is made of, per claim with held cells (empty without them).
     pub seed_splits: Vec<SeedSplit>,
+    /// The regime the answer claim compares its heads in, where the grid has both
+    /// ([`claim_regime`]): the tuned heads the answer shows are that regime's.
+    pub answer_regime: Option<bool>,
 }
 
 pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
@@ -80,6 +83,7 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
         picks: recommendations(results, &rows, &sizes, &claims, &tuned)?,
         confusions: confusions(results, &tuned)?,
         seed_splits: seed_splits(results)?,
+        answer_regime: results.experiment.answer_claim().and_then(claim_regime),
         tuned,
         rows,
         summary,
@@ -102,7 +106,11 @@ fn attach_loso(results: &Results, claims: &[ClaimResult], tuned: &mut [Tuned]) {
     let Some(judged) = claims.iter().find(|c| c.claim.id == answer.id) else {
         return;
     };
-    for t in tuned.iter_mut().filter(|t| t.finetuned.is_none()) {
+    let regime = claim_regime(&judged.claim);
+    for t in tuned
+        .iter_mut()
+        .filter(|t| t.finetuned.is_none() || t.finetuned == regime)
+    {
         let Some(row) = judged
             .rows
             .iter()
@@ -118,6 +126,18 @@ fn attach_loso(results: &Results, claims: &[ClaimResult], tuned: &mut [Tuned]) {
             None
         };
     }
+}
+
+/// The regime both sides of `claim` pin (`Some(true)`: fine-tuned, `Some(false)`: frozen), where
+/// the grid has both and the claim compares within one; `None` when its sides do not agree on one.
+pub(crate) fn claim_regime(claim: &ablate_spec::Claim) -> Option<bool> {
+    let regime = |side: &ablate_spec::Selector| match side.get(ablate_spec::Switch::Backbone) {
+        Some(ablate_spec::Value::Word("finetune")) => Some(true),
+        Some(ablate_spec::Value::Word("frozen")) => Some(false),
+        _ => None,
+    };
+    let a = regime(&claim.a);
+    (a == regime(&claim.b)).then_some(a).flatten()
 }
 
 /// One verdict vocabulary for the whole report: a supported or contradicted row that fails the

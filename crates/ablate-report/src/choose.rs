@@ -57,6 +57,9 @@ pub fn best_on_val<'a>(rows: impl IntoIterator<Item = &'a VariantRow>) -> Option
         })
 }
 
+/// The rule's reason where the cheaper option's interval is above the larger's.
+const CHEAPER_BETTER: &str = "the cheaper one is better";
+
 /// The rule, on one comparison of the larger option against the cheaper one: the larger is used
 /// only when it is better by more than `margin` and its interval excludes 0. Returns whether to
 /// use the larger, and the reason in words. `lead` is `larger − cheaper`.
@@ -114,7 +117,7 @@ fn weigh(lead: &stats::Interval, margin: f64) -> Weighed {
             ),
         )
     } else if lead.hi() < 0.0 {
-        say(false, false, "the cheaper one is better".into())
+        say(false, false, CHEAPER_BETTER.into())
     } else if lead.lo() > -margin && lead.hi() < margin {
         say(
             false,
@@ -170,10 +173,15 @@ pub fn recommendations(
             continue;
         };
         if let Some((judged, a, b)) = answer {
+            // The answer claim's regime, where the grid has both (its tuned heads are that
+            // regime's, as the answer's table shows them).
+            let regime = crate::analysis::claim_regime(&judged.claim);
             let tuned_of = |head: HeadKind| {
-                tuned
-                    .iter()
-                    .find(|t| t.head == head && t.row.train_per_class == size)
+                tuned.iter().find(|t| {
+                    t.head == head
+                        && t.row.train_per_class == size
+                        && (t.finetuned.is_none() || t.finetuned == regime)
+                })
             };
             let row = judged.rows.iter().find(|r| r.train_per_class == size);
             if let (Some(row), Some(ta), Some(tb)) = (row, tuned_of(a), tuned_of(b)) {
@@ -200,6 +208,13 @@ pub fn recommendations(
                     }
                 } else {
                     weigh(&lead, judged.claim.rope)
+                };
+                // The rule reads the interval; where the table-wide tests demoted the verdict,
+                // the reason must not sound firmer than the verdict beside it.
+                let why = if row.verdict == Verdict::Suggestive && why == CHEAPER_BETTER {
+                    "the cheaper one, ahead of the other: suggestive only, like the verdict".into()
+                } else {
+                    why
                 };
                 // Said as the claim measures it (`a − b`), as the answer's table says it.
                 let names = [

@@ -382,7 +382,15 @@ pub fn accuracy_by_size(
             .iter()
             .filter(|(_, v)| v.kind() == variant.kind())
             .count();
-        let color = if same_head == 0 {
+        // With both regimes the fine-tuned tuned heads are already dashed in their head's
+        // colour: a highlight takes its head's light shade, so the two never look alike.
+        let both_regimes = tuned.iter().any(|t| t.finetuned == Some(true));
+        let color = if same_head == 0 && both_regimes {
+            match variant.kind() {
+                HeadKind::Mlp => RGBColor(116, 169, 207),
+                HeadKind::Linear => RGBColor(170, 170, 170),
+            }
+        } else if same_head == 0 {
             head_colour(variant.kind())
         } else {
             palette[(k + same_head) % palette.len()]
@@ -392,7 +400,7 @@ pub fn accuracy_by_size(
             look: Look {
                 color,
                 dashed: true,
-                width: 2,
+                width: if both_regimes { 3 } else { 2 },
             },
             points: rows
                 .iter()
@@ -835,17 +843,20 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
 /// A head's three shades for lines a legend must tell apart (one per training size or per tuned
 /// variant): neighbouring shades differ in hue, not only lightness (navy next to mid-blue, or black
 /// next to dark grey, read as one).
-fn head_shades(head: HeadKind) -> [RGBColor; 3] {
+fn head_shades(head: HeadKind) -> [RGBColor; 4] {
+    // Four: a grid with both regimes at two sizes tunes four variants of a head.
     match head.info().drawn {
         Drawn::BySwitches => [
             RGBColor(8, 48, 107),
             RGBColor(0, 160, 190),
             RGBColor(106, 81, 163),
+            RGBColor(35, 139, 69),
         ],
         Drawn::Black => [
             RGBColor(0, 0, 0),
             RGBColor(166, 97, 26),
             RGBColor(120, 120, 120),
+            RGBColor(190, 30, 70),
         ],
     }
 }

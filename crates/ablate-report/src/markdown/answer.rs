@@ -37,6 +37,9 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                 let _ = writeln!(w, "![{}]({}.png)\n", spec.alt, spec.stem);
             }
             chosen_settings(w, analysis, c, heads);
+            if let Some(line) = regime_line(results, analysis) {
+                let _ = writeln!(w, "- {line}");
+            }
             if let Some(line) = bias_advice(analysis) {
                 let _ = writeln!(w, "- {line}");
             }
@@ -123,7 +126,11 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
     let others: Vec<&ClaimResult> = analysis
         .claims
         .iter()
-        .filter(|c| !about_the_bias(&c.claim) && Some(&c.claim.id) != head.as_ref())
+        .filter(|c| {
+            !about_the_bias(&c.claim)
+                && !about_the_regime(&c.claim)
+                && Some(&c.claim.id) != head.as_ref()
+        })
         .collect();
     if !others.is_empty() {
         let _ = writeln!(
@@ -149,13 +156,15 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
     }
 }
 
-/// The answer claim's heads at one size: the tuned row of each, cheaper first by parameters.
+/// The answer claim's heads at one size: the tuned row of each, cheaper first by parameters (in
+/// the answer claim's regime, where the grid has both).
 fn tuned_pair(analysis: &Analysis, heads: [HeadKind; 2], size: u64) -> Option<[&Tuned; 2]> {
     let tuned = |head: HeadKind| {
-        analysis
-            .tuned
-            .iter()
-            .find(|t| t.head == head && t.row.train_per_class == size)
+        analysis.tuned.iter().find(|t| {
+            t.head == head
+                && t.row.train_per_class == size
+                && (t.finetuned.is_none() || t.finetuned == analysis.answer_regime)
+        })
     };
     let (one, two) = (tuned(heads[0])?, tuned(heads[1])?);
     Some(if one.row.params <= two.row.params {
@@ -267,9 +276,25 @@ fn plain_answer(
                 sizes(v),
                 bounds(v)
             ),
+            // An interval that excludes 0 where the table-wide tests do not confirm it
+            // (suggestive) is not "not told apart" in a reader's sense: say what holds.
+            Case::NotToldApart
+                if v.iter().all(|e| e.3.0 > 0.0 || e.3.1 < 0.0)
+                    && (v.iter().all(|e| e.1 > 0.0) || v.iter().all(|e| e.1 < 0.0)) =>
+            {
+                format!(
+                    "at {} the {} was ahead ({} {}; its interval excludes 0, but the tests over \
+                     the whole table do not confirm it: suggestive only)",
+                    sizes(v),
+                    if v[0].1 > 0.0 { &large_name } else { &cheap_name },
+                    if v.len() == 1 { "by" } else { "by, in turn," },
+                    gaps(v)
+                )
+            }
             Case::NotToldApart => format!(
-                "at {} the two heads were not told apart (gaps {}; the intervals reach {})",
+                "at {} the two heads were not told apart ({} {}; the intervals reach {})",
                 sizes(v),
+                if v.len() == 1 { "a gap of" } else { "gaps" },
                 gaps(v),
                 bounds(v)
             ),
@@ -332,7 +357,18 @@ fn plain_answer(
                 .join(", ")
         )
     };
-    let features = if results.experiment.config.data.needs_backbone() {
+    let fine_tuned = c.claim.a.get(Switch::Backbone) == Some(ablate_spec::Value::Word("finetune"));
+    let top_only = results
+        .experiment
+        .config
+        .finetune
+        .as_ref()
+        .is_some_and(|f| f.freeze_stages > 0);
+    let features = if fine_tuned && top_only {
+        "With the backbone's top fine-tuned"
+    } else if fine_tuned {
+        "With the backbone fine-tuned"
+    } else if results.experiment.config.data.needs_backbone() {
         "On these features"
     } else {
         "Here"
@@ -415,10 +451,11 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
                     .map_or(String::new(), |v| v.kind().info().thread_name.to_string())
             };
             let head = name(&p.recommended.variant);
+            let why = &p.why;
             if p.open {
-                format!("**{head} or {}**: {}", name(&p.larger.variant), p.why)
+                format!("**{head} or {}**: {why}", name(&p.larger.variant))
             } else {
-                format!("**{head}**: {}", p.why)
+                format!("**{head}**: {why}")
             }
         });
         let _ = writeln!(
@@ -577,7 +614,10 @@ fn context(results: &Results, on: &str) -> String {
     });
     format!(
         "Measured on {source}{classes} with {}: every head variant trained with {seeds} seeds at {} training images per class, accuracies on {on}. For your own data, run the same grid on it.{few}",
-        Regimes::of(e).trained_on(backbone.as_deref()),
+        Regimes::of(e).trained_on(
+            backbone.as_deref(),
+            e.config.finetune.as_ref().map_or(0, |f| f.freeze_stages)
+        ),
         sizes.join(", ")
     )
 }
@@ -681,6 +721,107 @@ fn one_run_noise(analysis: &Analysis, heads: [HeadKind; 2]) -> Option<String> {
     })
 }
 
+/// A claim whose sides train in different regimes (fine-tuned against frozen).
+fn about_the_regime(claim: &Claim) -> bool {
+    let s = Switch::Backbone;
+    claim.a.get(s).is_some() && claim.b.get(s).is_some() && claim.a.get(s) != claim.b.get(s)
+}
+
+/// "**Does fine-tuning beat a frozen backbone?** model1 (mlp): +1.2 pp [...] at 25/class, ...":
+/// the claims that compare the regimes, each with its difference and simultaneous interval per
+/// size and its verdict, on the first screen (they are the other half of a fine-tuner's question).
+fn regime_line(results: &Results, analysis: &Analysis) -> Option<String> {
+    let parts: Vec<String> = analysis
+        .claims
+        .iter()
+        .filter(|c| about_the_regime(&c.claim))
+        .map(|c| {
+            let who = c.claim.a.head.map_or_else(
+                || c.claim.id.clone(),
+                |h| format!("{} ({h})", h.info().thread_name),
+            );
+            let sides = match c.claim.a.get(Switch::Backbone) {
+                Some(ablate_spec::Value::Word("finetune")) => "fine-tuned − frozen",
+                _ => "a − b",
+            };
+            let sizes: Vec<String> = c
+                .rows
+                .iter()
+                .filter(|r| r.adjusted.mean.is_finite())
+                .map(|r| {
+                    format!(
+                        "{} {} at {}/class",
+                        diff_text(c.claim.metric, r.adjusted.mean),
+                        ci_text(c.claim.metric, r.adjusted.lo(), r.adjusted.hi()),
+                        r.train_per_class
+                    )
+                })
+                .collect();
+            format!(
+                "{who}, {sides}: {} ([{}](#{}): {})",
+                sizes.join(", "),
+                c.claim.id,
+                anchor(&c.claim.id),
+                c.summary()
+            )
+        })
+        .collect();
+    // What "fine-tuning" was here, where only the top trained: the answer holds for that.
+    let what = match results
+        .experiment
+        .config
+        .finetune
+        .as_ref()
+        .map(|f| f.freeze_stages)
+    {
+        Some(n) if n > 0 => format!(
+            "; here fine-tuning trains {} and the head conv with the head, the stages below \
+             frozen: training the whole network was not measured",
+            crate::regimes::stages_from(n)
+        ),
+        _ => String::new(),
+    };
+    // How many settings each regime's tuned heads were chosen from: a comparison of tuned arms
+    // leans toward the arm tuned over more.
+    let budgets: Vec<String> = analysis
+        .claims
+        .iter()
+        .filter(|c| about_the_regime(&c.claim))
+        .filter_map(|c| {
+            let head = c.claim.a.head?;
+            let count = |finetuned: bool| {
+                analysis
+                    .tuned
+                    .iter()
+                    .filter(|t| t.head == head && t.finetuned == Some(finetuned))
+                    .map(|t| t.budget.len())
+                    .max()
+            };
+            Some(format!(
+                "{} {} fine-tuned against {} frozen",
+                head.info().thread_name,
+                count(true)?,
+                count(false)?
+            ))
+        })
+        .collect();
+    let lean = if budgets.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ". Settings tuned over: {}; where one regime had more, the comparison leans its way",
+            budgets.join(", ")
+        )
+    };
+    (!parts.is_empty()).then(|| {
+        format!(
+            "**Does fine-tuning beat a frozen backbone?** (each head tuned on val in each regime; \
+             simultaneous 95% CI{what}) {}{lean}.",
+            parts.join("; ")
+        )
+    })
+}
+
 /// A claim whose two sides differ in the bias before BN.
 fn about_the_bias(claim: &Claim) -> bool {
     let s = Switch::BiasBeforeBn;
@@ -720,7 +861,7 @@ fn claim_line(c: &ClaimResult) -> String {
                 (l.max(e.loss_gap), g.max(e.bias_grad))
             });
         if claim.loss_epochs == Some(0) {
-            // "Useless" here means the bias never moves and BN subtracts it; the twins still part,
+            // "Useless" here means the loss does not depend on the bias (BN subtracts it); the twins still part,
             // and their accuracies with them: say by how much, so no reader takes "supported" for
             // "the runs agree".
             let differences: Vec<String> = c
@@ -740,7 +881,7 @@ fn claim_line(c: &ClaimResult) -> String {
                 String::new()
             } else {
                 format!(
-                    "; their {} differs by {}, which can only come from that rounding: in exact arithmetic BN cancels the bias, and it never moves",
+                    "; their {} differs by {}, which can only come from that rounding: in exact arithmetic BN cancels the bias, whatever its value",
                     claim.metric.column(),
                     differences.join(" and ")
                 )
@@ -758,9 +899,11 @@ fn claim_line(c: &ClaimResult) -> String {
             };
             let parted = format!("{parted}{caution}");
             format!(
-                "useless in the sense that it never moves: its gradient is at most {grad:.1e}, and BN \
-                 subtracts its value; the twins' losses are not judged: once the backbone trains they \
-                 part, by up to {loss:.1e}, as runs whose float rounding differs do{parted}"
+                "useless in the sense that the loss does not depend on it: BN subtracts its value, \
+                 and its gradient is at most {grad:.1e}, float rounding (Adam, which divides by the \
+                 gradient's own size, may still move the bias, to no effect on the loss); the twins' \
+                 losses are not judged: once the backbone trains they part, by up to {loss:.1e}, as \
+                 runs whose float rounding differs do{parted}"
             )
         } else {
             format!("largest train-loss gap {loss:.1e}, largest bias gradient {grad:.1e}")

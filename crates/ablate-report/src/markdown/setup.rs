@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use ablate_results::DataSummary;
 use ablate_results::columns::runs as rc;
 use ablate_spec::{
-    CsvLabels, DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, Value,
+    CsvLabels, DataSpec, EvalBnStats, Experiment, FinetuneSpec, GridBlock, Switch, TrainSetting,
+    Value,
 };
 
 use super::Context;
@@ -78,15 +79,26 @@ pub fn write(w: &mut String, results: &Results, context: &Context) -> Result<(),
 fn regime_text(e: &Experiment) -> String {
     const FROZEN: &str = "features = global-average-pooled last stage";
     let finetune = |f: &FinetuneSpec| {
+        let trains = match f.freeze_stages {
+            0 => "the whole network trained with the head".to_string(),
+            n => format!(
+                "{} and the head conv trained with the head (the stem and the first {n} stages \
+                 frozen, run as at inference{})",
+                crate::regimes::stages_from(n),
+                if f.cut_cache {
+                    ": their output for every image computed once and cached, the same training \
+                     as running them at every step"
+                } else {
+                    ""
+                }
+            ),
+        };
         format!(
-            "the whole network trained with the head: backbone lr {}, drop-connect {}, {}, \
-             BatchNorms on batch statistics while training and, for every evaluation, {}",
+            "{trains}: backbone lr {} (where the grid has no `backbone_lr` axis), drop-connect {}, \
+             BatchNorms on batch statistics while training (unless `backbone_bn` says running) \
+             and, for every evaluation, {}",
             f.backbone_lr,
             f.drop_connect,
-            match f.freeze_stages {
-                0 => "no stage frozen".to_string(),
-                n => format!("stem and first {n} stages frozen"),
-            },
             match f.eval_bn_stats {
                 EvalBnStats::Recomputed => {
                     "statistics recomputed on the cell's training images after each epoch"
@@ -199,7 +211,8 @@ fn held_out(val: f64, test: Option<f64>) -> String {
 fn grid_text(e: &Experiment) -> String {
     let g = &e.config.grid;
     let mut parts = vec![format!("heads {}", list(&g.head))];
-    parts.extend(block_axes(&g.main(), false));
+    let finetuned = e.head_variants().iter().any(|v| v.finetuned());
+    parts.extend(block_axes(&g.main(), false, finetuned));
     parts.push(format!(
         "training sizes {} per class",
         list(&g.train_per_class)
@@ -207,7 +220,7 @@ fn grid_text(e: &Experiment) -> String {
     parts.push(format!("seeds {}", list(&g.seeds)));
     let mut text = parts.join("; ");
     for block in &g.also {
-        let axes = block_axes(block, true);
+        let axes = block_axes(block, true, finetuned);
         let _ = write!(
             text,
             "; **plus** {}{}",
@@ -223,8 +236,9 @@ fn grid_text(e: &Experiment) -> String {
 }
 
 /// `label values` per switch of the block's heads (only the switches the block sets, when
-/// `set_only`), per head where the heads differ.
-fn block_axes(block: &GridBlock, set_only: bool) -> Vec<String> {
+/// `set_only`), per head where the heads differ; the fine-tuning recipe's switches only where the
+/// experiment has `finetuned` cells.
+fn block_axes(block: &GridBlock, set_only: bool, finetuned: bool) -> Vec<String> {
     let mut parts = Vec::new();
     for switch in Switch::all() {
         let spec = switch.spec();
@@ -234,10 +248,14 @@ fn block_axes(block: &GridBlock, set_only: bool) -> Vec<String> {
             .copied()
             .filter(|h| spec.has(*h))
             .collect();
-        if heads.is_empty() || (set_only && !block.sweeps(switch)) {
+        let recipe = spec.only_with == Some(Switch::Backbone);
+        if heads.is_empty() || (set_only && !block.sweeps(switch)) || (recipe && !finetuned) {
             continue;
         }
         let shown = |values: Vec<Value>| match (values.as_slice(), spec.fallback) {
+            ([Value::Unset], Some(TrainSetting::BackboneLr)) => {
+                "as `[finetune] backbone_lr`".to_string()
+            }
             ([Value::Unset], Some(key)) => format!("as `[train] {key}`"),
             _ => list(&values),
         };
