@@ -1009,9 +1009,15 @@ pub fn accuracy_by_axis(
                 .iter()
                 .filter(|o| o.head == t.head && o.row.train_per_class < t.row.train_per_class)
                 .count();
+            // With both regimes only the frozen heads are drawn here: say so.
+            let regime = if t.finetuned.is_some() {
+                ", frozen backbone"
+            } else {
+                ""
+            };
             curves.push(Curve {
                 label: format!(
-                    "{} tuned at {}/class",
+                    "{} tuned at {}/class{regime}",
                     t.head.info().thread_name,
                     t.row.train_per_class
                 ),
