@@ -10,11 +10,14 @@ use crate::act::Act;
 use crate::arch::BlockSpec;
 use crate::norm::batch_norm;
 
+/// The BatchNorms' momentum, in PyTorch's convention (lukemelas' models).
+pub(crate) const BATCH_NORM_MOMENTUM: f64 = 0.01;
+
 /// BatchNorm as these models have it: eps 1e-3 (TF's), momentum 0.01 in PyTorch's convention.
 pub(crate) fn new_batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels)
         .with_epsilon(1e-3)
-        .with_momentum(0.01)
+        .with_momentum(BATCH_NORM_MOMENTUM)
         .init(device)
 }
 

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::act::Act;
 use crate::arch::Arch;
-use crate::mbconv::{MbConv, conv, new_batch_norm};
+use crate::mbconv::{BATCH_NORM_MOMENTUM, MbConv, conv, new_batch_norm};
 use crate::norm::batch_norm;
 use crate::top::{BackboneTop, TopParts, forward_top, freeze_statistics};
 
@@ -82,17 +82,7 @@ impl EfficientNet {
     /// device BatchNorm may use batch statistics, so the batch stays whole there. On a device
     /// backend (wgpu, cuda) the batch is the unit of work: it goes through whole.
     pub fn forward_features_per_image(&self, x: Tensor<4>) -> Tensor<2> {
-        let [batch, ..] = x.dims();
-        let device = x.device();
-        if batch <= 1 || device.is_autodiff() || !ablate_matmul::is_flex(&device) {
-            return self.forward_features(x);
-        }
-        let features: Vec<Tensor<2>> = x
-            .split(1, 0)
-            .into_par_iter()
-            .map(|images| self.forward_features(images))
-            .collect();
-        Tensor::cat(features, 0)
+        per_image(x, |images| self.forward_features(images))
     }
 
     /// [`Self::forward_features`] with drop-connect: `drop_connect[i]` is block i's per-image scale
@@ -152,17 +142,7 @@ impl EfficientNet {
     /// [`Self::forward_cut`] image by image over rayon's threads on flex (bit-identical to the
     /// whole batch, as [`Self::forward_features_per_image`]).
     pub fn forward_cut_per_image(&self, x: Tensor<4>, stage: usize) -> Tensor<4> {
-        let [batch, ..] = x.dims();
-        let device = x.device();
-        if batch <= 1 || device.is_autodiff() || !ablate_matmul::is_flex(&device) {
-            return self.forward_cut(x, stage);
-        }
-        let cut: Vec<Tensor<4>> = x
-            .split(1, 0)
-            .into_par_iter()
-            .map(|image| self.forward_cut(image, stage))
-            .collect();
-        Tensor::cat(cut, 0)
+        per_image(x, |image| self.forward_cut(image, stage))
     }
 
     /// `[channels, h, w]` of [`Self::forward_cut`] for square images of `image_size` pixels:
@@ -270,27 +250,15 @@ impl EfficientNet {
     /// steps, not ImageNet's hundreds of thousands, so eval mode would normalize with statistics of
     /// earlier weights. Frozen BatchNorms keep theirs. Needs an autodiff device (batch statistics);
     /// training itself never reads running statistics, so this changes evaluations only.
-    pub fn recompute_batch_norm_stats(
-        mut self,
-        batches: impl IntoIterator<Item = Tensor<4>>,
-    ) -> Self {
-        let momentum = self.bn0.momentum;
-        let mut seen = 0usize;
-        for batch in batches {
-            let n = batch.dims()[0];
-            seen += n;
-            // Batch k weighs its share of the images so far: the running value ends as the
-            // image-weighted mean of the batches' statistics (the first batch replaces the old one).
-            let share = n as f64 / seen as f64;
-            for bn in self.batch_norms_mut() {
-                bn.momentum = share;
-            }
-            let _ = self.forward_features(batch);
-        }
-        for bn in self.batch_norms_mut() {
-            bn.momentum = momentum;
-        }
-        self
+    pub fn recompute_batch_norm_stats(self, batches: impl IntoIterator<Item = Tensor<4>>) -> Self {
+        recompute_statistics(
+            self,
+            batches,
+            |m, momentum| m.batch_norms_mut().for_each(|bn| bn.momentum = momentum),
+            |m, batch| {
+                let _ = m.forward_features(batch);
+            },
+        )
     }
 
     fn batch_norms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm> {
@@ -309,6 +277,44 @@ impl EfficientNet {
             .as_ref()
             .map(|fc| ablate_matmul::linear(fc, features))
     }
+}
+
+/// `forward` image by image over rayon's threads on flex, the images' outputs concatenated; the
+/// whole batch at once on an autodiff device (batch statistics) or a device backend (the batch
+/// is the unit of work there). On flex every layer computes image by image, so the split changes
+/// the speed, never the numbers.
+pub(crate) fn per_image<const D: usize>(
+    x: Tensor<4>,
+    forward: impl Fn(Tensor<4>) -> Tensor<D> + Sync,
+) -> Tensor<D> {
+    let [batch, ..] = x.dims();
+    let device = x.device();
+    if batch <= 1 || device.is_autodiff() || !ablate_matmul::is_flex(&device) {
+        return forward(x);
+    }
+    let outputs: Vec<Tensor<D>> = x.split(1, 0).into_par_iter().map(&forward).collect();
+    Tensor::cat(outputs, 0)
+}
+
+/// Precise BN for `model`: its training BatchNorms' running statistics become the image-weighted
+/// mean of their batch statistics over `batches` (each batch's momentum its share of the images
+/// so far, the first replacing the old value); `set_momentum` sets every such BatchNorm's momentum,
+/// `forward` runs a batch in train mode. The momentum comes back afterwards.
+pub(crate) fn recompute_statistics<M>(
+    mut model: M,
+    batches: impl IntoIterator<Item = Tensor<4>>,
+    set_momentum: impl Fn(&mut M, f64),
+    forward: impl Fn(&M, Tensor<4>),
+) -> M {
+    let mut seen = 0usize;
+    for batch in batches {
+        let n = batch.dims()[0];
+        seen += n;
+        set_momentum(&mut model, n as f64 / seen as f64);
+        forward(&model, batch);
+    }
+    set_momentum(&mut model, BATCH_NORM_MOMENTUM);
+    model
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 
 use crate::act::Act;
 use crate::mbconv::MbConv;
+use crate::model::{per_image, recompute_statistics};
 use crate::norm::batch_norm;
 
 /// The blocks from a stage on, the head conv and its BatchNorm ([`crate::EfficientNet::into_top`]).
@@ -95,24 +96,21 @@ impl BackboneTop {
 
     /// [`crate::EfficientNet::recompute_batch_norm_stats`] for the top: the batches are cut
     /// activations of the training images.
-    pub fn recompute_batch_norm_stats(
-        mut self,
-        batches: impl IntoIterator<Item = Tensor<4>>,
-    ) -> Self {
-        let momentum = self.bn1.momentum;
-        let mut seen = 0usize;
-        for batch in batches {
-            seen += batch.dims()[0];
-            let share = batch.dims()[0] as f64 / seen as f64;
-            for bn in self.batch_norms_mut() {
-                bn.momentum = share;
-            }
-            let _ = self.forward_features(batch);
-        }
-        for bn in self.batch_norms_mut() {
-            bn.momentum = momentum;
-        }
-        self
+    pub fn recompute_batch_norm_stats(self, batches: impl IntoIterator<Item = Tensor<4>>) -> Self {
+        recompute_statistics(
+            self,
+            batches,
+            |m, momentum| m.batch_norms_mut().for_each(|bn| bn.momentum = momentum),
+            |m, batch| {
+                let _ = m.forward_features(batch);
+            },
+        )
+    }
+
+    /// [`Self::forward_features`] image by image over rayon's threads on flex (bit-identical to
+    /// the whole batch, as [`crate::EfficientNet::forward_features_per_image`]).
+    pub fn forward_features_per_image(&self, x: Tensor<4>) -> Tensor<2> {
+        per_image(x, |image| self.forward_features(image))
     }
 
     fn batch_norms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm> {

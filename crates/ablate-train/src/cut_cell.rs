@@ -14,7 +14,6 @@ use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Gradients, Tensor};
-use rayon::prelude::*;
 
 use crate::draws::StepDraws;
 use crate::epochs::{EpochLog, Schedule, TrainStep, run_epochs};
@@ -110,25 +109,13 @@ fn top_features<'a>(
     eval_batch: usize,
     device: &Device,
 ) -> PooledFeatures<'a> {
-    let per_image = ablate_matmul::is_flex(device);
     PooledFeatures::of(
         top.conv_head.weight.dims()[0],
         cut.source.classes(),
         |split| cut.source.labels(split),
         splits,
         eval_batch,
-        |split, span| {
-            let x = cut.span(split, span, device);
-            if !per_image || x.dims()[0] <= 1 {
-                return top.forward_features(x);
-            }
-            let parts: Vec<Tensor<2>> = x
-                .split(1, 0)
-                .into_par_iter()
-                .map(|image| top.forward_features(image))
-                .collect();
-            Tensor::cat(parts, 0)
-        },
+        |split, span| top.forward_features_per_image(cut.span(split, span, device)),
     )
 }
 

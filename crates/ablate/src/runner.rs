@@ -352,10 +352,7 @@ impl Runner<'_> {
                     },
                 );
                 if let Err(e) = ended {
-                    let message = format!("{e:#}");
-                    for cell in &group[done..] {
-                        settle(cell, Err(anyhow::anyhow!("{message}")));
-                    }
+                    settle_unfinished(group, done, &e, settle);
                 }
             }
         }
@@ -393,15 +390,29 @@ impl Runner<'_> {
             },
         );
         if let Err(e) = ended {
-            let message = format!("{e:#}");
-            for cell in &group[done..] {
-                let context = if cell == longest {
-                    String::new()
-                } else {
-                    format!(" (trained as the first epochs of {})", longest.id())
-                };
-                settle(cell, Err(anyhow::anyhow!("{message}{context}")));
-            }
+            settle_unfinished(group, done, &e, settle);
         }
+    }
+}
+
+/// A group's run ended with `error` after `done` of its cells were recorded: the others are
+/// settled as failed, each shorter one saying it trained as the first epochs of the longest.
+fn settle_unfinished(
+    group: &[Cell],
+    done: usize,
+    error: &dyn std::fmt::Display,
+    settle: &(impl Fn(&Cell, Result<CellRecord>) + Sync),
+) {
+    let message = format!("{error:#}");
+    let Some(longest) = group.last() else {
+        return;
+    };
+    for cell in &group[done..] {
+        let context = if cell == longest {
+            String::new()
+        } else {
+            format!(" (trained as the first epochs of {})", longest.id())
+        };
+        settle(cell, Err(anyhow::anyhow!("{message}{context}")));
     }
 }
