@@ -20,7 +20,7 @@ pub struct BnStats {
 /// variance shift and the statistics it would normalize with had no dropout sat upstream of it.
 #[derive(Debug, Clone)]
 pub struct BnOnRows {
-    /// [`crate::MlpHead::var_ratio`]: `None` when no feature has a ratio.
+    /// [`variance_shift`]: `None` when no feature has a ratio.
     pub var_ratio: Option<f64>,
     /// The rows' mean and unbiased variance per feature.
     pub refit: BnStats,
@@ -121,6 +121,52 @@ impl BatchNorm1d {
             .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
         output
     }
+}
+
+/// Li et al.'s variance shift, measured: per BN feature, its running variance (learned in
+/// training, with dropout upstream when there is some) divided by `var`, the (biased) variance of
+/// BN's input over the training rows in eval mode (no dropout), `[1, features]`; the median over
+/// features. Given the training rows, about 1/(1-p) for dropout p right before BN on centred
+/// inputs, about 1 without dropout upstream (given other rows, a train/val difference in the data
+/// would enter too).
+///
+/// The median, not the mean: behind a ReLU some units are all but dead on `x` (eval variance
+/// ~1e-10) and their ratios of 1e5-1e6 would decide the mean alone (the forum grid measured means
+/// up to 2.2e6 where the median is ~1). Features whose eval input is constant have no ratio;
+/// `None` when every feature is such.
+///
+/// The running variance starts at 1 and is an exponential average with momentum m, so after
+/// `updates` steps it still holds (1 - m)^updates of that 1: it is corrected as Adam corrects its
+/// moments, `(running - (1 - m)^k) / (1 - (1 - m)^k)`, which leaves the average of the batch
+/// variances alone (40 steps at 25 per class would otherwise keep ~1.5% of the 1).
+pub fn variance_shift(bn: &BatchNorm1d, var: Tensor<2>, updates: usize) -> Option<f64> {
+    let var: Vec<f32> = var.into_data().try_to_vec::<f32>().ok()?;
+    let running: Vec<f32> = bn
+        .running_var
+        .value()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()?;
+    let left = (1.0 - bn.momentum).powi(updates.min(i32::MAX as usize) as i32);
+    if updates == 0 || left >= 1.0 {
+        return None;
+    }
+    let mut ratios: Vec<f64> = running
+        .iter()
+        .zip(&var)
+        .filter(|(_, v)| **v > 1e-12)
+        .map(|(r, v)| (f64::from(*r) - left) / (1.0 - left) / f64::from(*v))
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    Some(if ratios.len() % 2 == 1 {
+        ratios[mid]
+    } else {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    })
 }
 
 #[cfg(test)]

@@ -91,9 +91,13 @@ pub fn open(
 }
 
 fn subdirectories(dir: &Path) -> Result<Vec<String>, ImagesError> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    // An entry that cannot be read is an error naming the folder, not a class silently missing.
+    let entries = std::fs::read_dir(dir)
         .map_err(read_error(dir))?
-        .filter_map(Result::ok)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error(dir))?;
+    let mut names: Vec<String> = entries
+        .into_iter()
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.'))
@@ -104,9 +108,12 @@ fn subdirectories(dir: &Path) -> Result<Vec<String>, ImagesError> {
 
 /// The class folder's images, sorted by name; an empty class is an error naming the folder.
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>, ImagesError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    let entries = std::fs::read_dir(dir)
         .map_err(read_error(dir))?
-        .filter_map(Result::ok)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(read_error(dir))?;
+    let mut files: Vec<PathBuf> = entries
+        .into_iter()
         .map(|e| e.path())
         .filter(|p| {
             p.extension()

@@ -134,7 +134,7 @@ fn weigh(lead: &stats::Interval, margin: f64) -> Weighed {
 }
 
 fn claim_side_name(head: Option<HeadKind>) -> &'static str {
-    head.map_or("a", |h| h.info().thread_name)
+    head.map_or("a", |h| h.info().label)
 }
 
 /// `model2 − model1 = +0.50 pp [-0.20, +1.20] on test`.
@@ -538,13 +538,13 @@ seeds = [0, 1, 2, 3, 4]
         let results = testing::results(experiment, None, |v, size, seed| {
             let base = 0.8 + jitter[seed as usize];
             let acc = match (v.kind(), v.dropout(), v.weight_decay()) {
-                (HeadKind::Mlp, 0.5, _) => base + if size == 10 { 0.005 } else { 0.03 },
-                (HeadKind::Mlp, _, _) => base - 0.01,
+                (HeadKind::MLP, 0.5, _) => base + if size == 10 { 0.005 } else { 0.03 },
+                (HeadKind::MLP, _, _) => base - 0.01,
                 (_, _, Some(wd)) if wd > 0.0 => base,
                 _ => base - 0.02,
             };
             let mut cell = Cell::acc(1.0, acc, acc);
-            cell.params = if v.kind() == HeadKind::Mlp { 1000 } else { 10 };
+            cell.params = if v.kind() == HeadKind::MLP { 1000 } else { 10 };
             cell
         });
         let (_, rows) = variant_summary(&results).unwrap();

@@ -156,17 +156,18 @@ pub fn val_acc_by_epoch(
                 width: 2,
             })
         } else {
-            let head = head_of(name).unwrap_or(HeadKind::Mlp);
+            // Every featured line is a variant of the results (tuned choices and highlights).
+            let Some(head) = head_of(name) else {
+                looks.push(Look::OTHERS);
+                continue;
+            };
             let same_before = featured[..k]
                 .iter()
                 .enumerate()
                 .filter(|(j, f)| (*j < n_tuned) == (k < n_tuned) && head_of(&f.0) == Some(head))
                 .count();
             let shades = head_shades(head);
-            let light = match head {
-                HeadKind::Mlp => RGBColor(116, 169, 207),
-                HeadKind::Linear => RGBColor(170, 170, 170),
-            };
+            let light = rgb(head.info().colours.light);
             match (k < n_tuned, same_before) {
                 (true, r) if r < shades.len() => Look {
                     color: shades[r],
@@ -308,12 +309,14 @@ pub fn bias_grad_by_epoch(
     })
 }
 
-/// A head's colour wherever a figure draws the two heads: model1 blue, model2 black.
+/// A head's colour wherever a figure draws one line per head (its row's: model1 blue, model2
+/// black).
 fn head_colour(head: HeadKind) -> RGBColor {
-    match head.info().drawn {
-        Drawn::BySwitches => RGBColor(33, 102, 172),
-        Drawn::Black => RGBColor(0, 0, 0),
-    }
+    rgb(head.info().colours.main)
+}
+
+fn rgb((r, g, b): ablate_spec::Rgb) -> RGBColor {
+    RGBColor(r, g, b)
 }
 
 /// Accuracy (test, or val without a test split) with its 95% interval, per size.
@@ -339,15 +342,14 @@ pub fn accuracy_by_size(
     ];
     let mut curves = Vec::new();
     // Per head, and per regime where the grid has both (fine-tuned dashed).
-    let heads = HeadKind::ALL.map(|head| {
-        let info = head.info();
-        let color = head_colour(head);
-        let label = format!(
-            "{} ({}), chosen on every seed's val",
-            info.thread_name, info.word
-        );
-        (head, label, color)
-    });
+    let heads: Vec<_> = HeadKind::all()
+        .map(|head| {
+            let info = head.info();
+            let color = head_colour(head);
+            let label = format!("{} ({}), chosen on every seed's val", info.label, info.word);
+            (head, label, color)
+        })
+        .collect();
     let regimes = [
         (None, ""),
         (Some(false), ", frozen backbone"),
@@ -386,10 +388,7 @@ pub fn accuracy_by_size(
         // colour: a highlight takes its head's light shade, so the two never look alike.
         let both_regimes = tuned.iter().any(|t| t.finetuned == Some(true));
         let color = if same_head == 0 && both_regimes {
-            match variant.kind() {
-                HeadKind::Mlp => RGBColor(116, 169, 207),
-                HeadKind::Linear => RGBColor(170, 170, 170),
-            }
+            rgb(variant.kind().info().colours.light)
         } else if same_head == 0 {
             head_colour(variant.kind())
         } else {
@@ -470,9 +469,8 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant], tuned: &[Stri
     };
     // Colours to share: every variant gets one when they fit, else each family its best few and
     // what is left to the families with more.
-    let sizes: Vec<usize> = HeadKind::ALL
-        .iter()
-        .map(|h| order.iter().filter(|v| v.kind() == *h).count())
+    let sizes: Vec<usize> = HeadKind::all()
+        .map(|h| order.iter().filter(|v| v.kind() == h).count())
         .collect();
     let mut budget: Vec<usize> = sizes.iter().map(|&n| n.min(BEST_PER_FAMILY)).collect();
     let mut left = MAX_STYLES.saturating_sub(budget.iter().sum());
@@ -482,7 +480,7 @@ pub fn val_acc_by_size(rows: &[VariantRow], order: &[HeadVariant], tuned: &[Stri
         left -= more;
     }
     let mut colour = 0;
-    for (head, budget) in HeadKind::ALL.into_iter().zip(budget) {
+    for (head, budget) in HeadKind::all().zip(budget) {
         let mut family: Vec<HeadVariant> =
             order.iter().copied().filter(|v| v.kind() == head).collect();
         if family.is_empty() {
@@ -688,7 +686,7 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
     let claim = results.experiment.answer_claim()?;
     let judged = claims.iter().find(|c| c.claim.id == claim.id)?;
     let name = |h: Option<ablate_spec::HeadKind>, side: &str| {
-        h.map_or(side.to_string(), |h| h.info().thread_name.to_string())
+        h.map_or(side.to_string(), |h| h.info().label.to_string())
     };
     let (a, b) = (name(claim.a.head, "a"), name(claim.b.head, "b"));
     fn measured(c: &ClaimResult) -> Vec<&crate::contrast::ClaimRow> {
@@ -845,20 +843,7 @@ pub fn head_difference(results: &Results, claims: &[ClaimResult]) -> Option<Line
 /// next to dark grey, read as one).
 fn head_shades(head: HeadKind) -> [RGBColor; 4] {
     // Four: a grid with both regimes at two sizes tunes four variants of a head.
-    match head.info().drawn {
-        Drawn::BySwitches => [
-            RGBColor(8, 48, 107),
-            RGBColor(0, 160, 190),
-            RGBColor(106, 81, 163),
-            RGBColor(35, 139, 69),
-        ],
-        Drawn::Black => [
-            RGBColor(0, 0, 0),
-            RGBColor(166, 97, 26),
-            RGBColor(120, 120, 120),
-            RGBColor(190, 30, 70),
-        ],
-    }
+    head.info().colours.shades.map(rgb)
 }
 
 /// The tuned heads, one per (head, size), frozen regime or the only one, in size order.
@@ -898,9 +883,9 @@ pub fn loss_by_epoch(
                 head_colour(t.head)
             };
             let name = match t.finetuned {
-                Some(true) => format!("{}, fine-tuned,", t.head.info().thread_name),
-                Some(false) => format!("{}, frozen,", t.head.info().thread_name),
-                None => t.head.info().thread_name.to_string(),
+                Some(true) => format!("{}, fine-tuned,", t.head.info().label),
+                Some(false) => format!("{}, frozen,", t.head.info().label),
+                None => t.head.info().label.to_string(),
             };
             for (panel, dashed, what) in [(&val, false, "val"), (&train, true, "train")] {
                 if let Some(c) = panel.curves.iter().find(|c| c.label == t.row.variant) {
@@ -1018,12 +1003,12 @@ pub fn accuracy_by_axis(
             curves.push(Curve {
                 label: format!(
                     "{} tuned at {}/class{regime}",
-                    t.head.info().thread_name,
+                    t.head.info().label,
                     t.row.train_per_class
                 ),
                 look: Look {
                     color: head_shades(t.head)[sizes_before.min(2)],
-                    dashed: t.head.info().drawn == Drawn::Black,
+                    dashed: t.head.info().drawn == Drawn::Plain,
                     width: 2,
                 },
                 points,
@@ -1087,7 +1072,7 @@ pub fn confusion(
         .map(|c| {
             // "mlp" or, where the grid has both regimes, "mlp, fine-tuned" (`Tuned::label`).
             let (word, regime) = c.head.split_once(", ").unwrap_or((c.head.as_str(), ""));
-            let head = HeadKind::from_word(word).map_or(word, |h| h.info().thread_name);
+            let head = HeadKind::from_word(word).map_or(word, |h| h.info().label);
             let regime = if regime.is_empty() {
                 String::new()
             } else {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::switch::{HeadKind, Value};
+use crate::heads::HeadKind;
+use crate::switch::Value;
 
 /// `[a, b]` for every head, or `{ mlp = [..], linear = [..] }`. A list serializes as a list, so a
 /// grid written either way hashes as it reads.

@@ -10,7 +10,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::SpecError;
-use crate::switch::{HeadKind, Switch, Value};
+use crate::heads::HeadKind;
+use crate::switch::{Switch, Value};
 use crate::value_serde::ValueSeed;
 use crate::variant::HeadVariant;
 
@@ -531,8 +532,8 @@ mod tests {
             vec![(variants[0], variants[1]), (variants[2], variants[3])]
         );
         let heads = claim(
-            Selector::head(HeadKind::Linear),
-            Selector::head(HeadKind::Mlp).flag(Switch::BiasBeforeBn, true),
+            Selector::head(HeadKind::LINEAR),
+            Selector::head(HeadKind::MLP).flag(Switch::BiasBeforeBn, true),
         );
         // The linear variant sets weight decay, the mlp ones leave it to [train]: they pair.
         assert_eq!(heads.pairs(&variants).len(), 2);
@@ -558,8 +559,8 @@ mod tests {
 
         // The linear head has no mlp switches, so it pairs with every mlp variant.
         let linear_vs_mlp = claim(
-            Selector::head(HeadKind::Linear),
-            Selector::head(HeadKind::Mlp),
+            Selector::head(HeadKind::LINEAR),
+            Selector::head(HeadKind::MLP),
         );
         assert_eq!(linear_vs_mlp.pairs(&grid()).len(), 8);
 
@@ -610,10 +611,10 @@ mod tests {
     #[test]
     fn a_selector_that_does_not_name_a_pinned_switch_matches_its_default_only() {
         let held = HeadVariant::linear().with(Switch::HeldFixed, Value::Word("subset"));
-        assert!(Selector::head(HeadKind::Linear).matches(&HeadVariant::linear()));
-        assert!(!Selector::head(HeadKind::Linear).matches(&held));
+        assert!(Selector::head(HeadKind::LINEAR).matches(&HeadVariant::linear()));
+        assert!(!Selector::head(HeadKind::LINEAR).matches(&held));
         assert!(
-            Selector::head(HeadKind::Linear)
+            Selector::head(HeadKind::LINEAR)
                 .with(Switch::HeldFixed, Value::Word("subset"))
                 .matches(&held)
         );

@@ -892,7 +892,7 @@ train_per_class = [25, 1000]
             (
                 "head = [\"mlp\", \"linear\"]",
                 "head = [\"mlp\", \"cnn\"]",
-                &["unknown variant", "cnn"],
+                &["unknown head `cnn`", "`fastai`"],
             ),
             (
                 "last_bias = [true]",

@@ -11,7 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::axis::HeadAxis;
 use crate::error::SpecError;
-use crate::switch::{HeadKind, SWITCHES, Switch, Value};
+use crate::heads::HeadKind;
+use crate::switch::{SWITCHES, Switch, Value};
 use crate::train::TrainSpec;
 use crate::validate::{Invalid, check_axis};
 use crate::value_serde::AxisSeed;
@@ -46,14 +47,20 @@ impl GridBlock {
         self.axes
             .get(&switch)
             .and_then(|axis| axis.for_head(head))
-            .map_or_else(|| vec![switch.spec().default], <[Value]>::to_vec)
+            .map_or_else(|| vec![switch.spec().default_for(head)], <[Value]>::to_vec)
     }
 
-    /// Whether the block sets an axis for `switch` other than its default alone.
+    /// Whether the block sets an axis for `switch` other than its default alone. A head whose
+    /// preset has another value (fastai's dropout 0.5) makes `[default]` a setting of its own.
     pub fn sweeps(&self, switch: Switch) -> bool {
-        self.axes
-            .get(&switch)
-            .is_some_and(|axis| *axis != HeadAxis::Shared(vec![switch.spec().default]))
+        let spec = switch.spec();
+        self.axes.get(&switch).is_some_and(|axis| {
+            *axis != HeadAxis::Shared(vec![spec.default])
+                || self
+                    .head
+                    .iter()
+                    .any(|&h| spec.has(h) && spec.default_for(h) != spec.default)
+        })
     }
 
     /// The block's head variants, heads in the order of `head`, each the nested product of its
@@ -144,7 +151,7 @@ impl GridSpec {
             }
         }
         if values.is_empty() {
-            values.push(switch.spec().default);
+            values.push(switch.spec().default_for(head));
         }
         values
     }
@@ -367,6 +374,12 @@ impl GridBlock {
                     }
                     spec.check(value).map_err(|e| invalid(&key, e.0))?;
                 }
+            }
+            // An axis no head of the block has would act on nothing: refused, with the layers of
+            // each head, rather than ignored.
+            if !block.head.iter().any(|&h| spec.has(h)) {
+                let why: Vec<String> = block.head.iter().map(|&h| spec.absent_from(h)).collect();
+                return Err(invalid(&key, why.join("; ")));
             }
             if let Some(fallback) = spec.fallback
                 && train.is_set(fallback)

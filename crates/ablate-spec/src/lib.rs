@@ -32,6 +32,7 @@ mod experiment;
 mod finetune;
 mod grid;
 mod heads;
+mod layer;
 mod report;
 pub mod seeding;
 pub mod shard;
@@ -51,10 +52,11 @@ pub use error::SpecError;
 pub use experiment::{Claims, Experiment};
 pub use finetune::{BackboneBn, EvalBnStats, FinetuneSpec};
 pub use grid::{GridBlock, GridSpec};
-pub use heads::{Drawn, HEADS, HeadInfo};
+pub use heads::{Colours, Drawn, HEADS, HeadInfo, HeadKind, Rgb};
+pub use layer::{Layer, LayerRole, Width, layer_names, layers_line};
 pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{
-    HeadKind, Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word, plain_number,
+    Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word, plain_number,
 };
 pub use thread::{Unmeasured, context_claims, measurable, thread_claims};
 pub use train::{OptimizerKind, TrainSetting, TrainSpec};

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::{Claim, Compare, Metric, Selector};
 use crate::error::SpecError;
-use crate::switch::HeadKind;
+use crate::heads::HeadKind;
 use crate::validate::Invalid;
 use crate::variant::HeadVariant;
 

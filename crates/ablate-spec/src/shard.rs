@@ -19,7 +19,7 @@ pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
         DataSpec::Idx { val_per_class, .. } => *val_per_class,
         _ => ASSUMED_VAL_PER_CLASS,
     };
-    let width = (cell.head.kind().info().cost_width)(&experiment.config.train);
+    let width = cell.head.kind().info().cost_width(&experiment.config.train);
     let rows = cell.train_per_class as f64 + val as f64 / 4.0;
     if cell.head.converged() {
         // Full-batch L-BFGS: a few hundred cheap evaluations over the training rows.

@@ -8,38 +8,9 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
+use crate::heads::HeadKind;
+use crate::layer::{Layer, LayerRole};
 use crate::train::TrainSetting;
-
-/// The thread's two heads; what else is known of each is its row of [`crate::HEADS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HeadKind {
-    /// The thread's model1: `Linear -> [ReLU] -> BatchNorm1d -> Dropout -> Linear`.
-    Mlp,
-    /// The thread's model2: one `Linear`.
-    Linear,
-}
-
-impl HeadKind {
-    pub const ALL: [HeadKind; 2] = [HeadKind::Mlp, HeadKind::Linear];
-
-    /// Its word ([`crate::HeadInfo::word`]).
-    pub fn as_str(self) -> &'static str {
-        self.info().word
-    }
-
-    pub fn from_word(word: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|h| h.as_str() == word)
-    }
-}
-
-impl fmt::Display for HeadKind {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A switch of the grid. The discriminant is the switch's row in [`SWITCHES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -144,8 +115,13 @@ pub struct SwitchSpec {
     pub key: &'static str,
     /// A few words for tables and figures ("bias before BN").
     pub label: &'static str,
-    /// The heads that have it; the others ignore the axis and print nothing for it.
-    pub heads: &'static [HeadKind],
+    /// The layer it acts on (`None`: it applies to every head). A head without that layer does
+    /// not have the switch: it prints nothing for it, and an axis naming it for that head is
+    /// refused with the head's layers listed.
+    pub acts_on: Option<LayerRole>,
+    /// The value a head's preset gives it, read off the first layer of [`SwitchSpec::acts_on`]
+    /// (fastai's Linears have no bias); `None`: [`SwitchSpec::default`] for every head.
+    pub preset: Option<fn(&Layer) -> Value>,
     pub kind: Kind,
     /// The value of a head whose axis the grid leaves out.
     pub default: Value,
@@ -176,9 +152,10 @@ pub fn plain_number(x: f64) -> String {
     }
 }
 
-const BOTH: &[HeadKind] = &[HeadKind::Mlp, HeadKind::Linear];
-const MLP: &[HeadKind] = &[HeadKind::Mlp];
-const LINEAR: &[HeadKind] = &[HeadKind::Linear];
+/// A Linear's bias as a flag value.
+fn bias_of(layer: &Layer) -> Value {
+    Value::Flag(matches!(layer, Layer::Linear { bias: true, .. }))
+}
 
 /// The table. Row order is the order of variant names, of the grid's nested expansion (earlier rows
 /// vary slowest), of the results columns and of an experiment's canonical (hashed) form.
@@ -187,7 +164,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::BiasBeforeBn,
         key: "bias_before_bn",
         label: "bias before BN",
-        heads: MLP,
+        acts_on: Some(LayerRole::LinearBeforeBn),
+        preset: Some(bias_of),
         kind: Kind::Flag,
         default: Value::Flag(true),
         prefix: "bias",
@@ -210,7 +188,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Relu,
         key: "relu",
         label: "ReLU",
-        heads: MLP,
+        acts_on: Some(LayerRole::Relu),
+        preset: Some(|_| Value::Flag(true)),
         kind: Kind::Flag,
         default: Value::Flag(true),
         prefix: "relu",
@@ -233,7 +212,11 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Dropout,
         key: "dropout",
         label: "dropout",
-        heads: MLP,
+        acts_on: Some(LayerRole::LastDropout),
+        preset: Some(|l| match l {
+            Layer::Dropout { p } => Value::Number(*p),
+            _ => Value::Number(0.0),
+        }),
         kind: Kind::Number(Range::Rate),
         default: Value::Number(0.0),
         prefix: "drop",
@@ -250,7 +233,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::DropoutPosition,
         key: "dropout_position",
         label: "dropout position",
-        heads: MLP,
+        acts_on: Some(LayerRole::DropoutAfterBn),
+        preset: None,
         kind: Kind::Word(&[
             Word {
                 value: "after_bn",
@@ -273,7 +257,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::LastBias,
         key: "last_bias",
         label: "last-layer bias",
-        heads: BOTH,
+        acts_on: Some(LayerRole::LastLinear),
+        preset: Some(bias_of),
         kind: Kind::Flag,
         default: Value::Flag(true),
         prefix: "last",
@@ -287,7 +272,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::InputDropout,
         key: "input_dropout",
         label: "input dropout",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Number(Range::Rate),
         default: Value::Number(0.0),
         prefix: "in",
@@ -304,7 +290,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::WeightDecay,
         key: "weight_decay",
         label: "weight decay",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Number(Range::NonNegative),
         default: Value::Unset,
         prefix: "wd",
@@ -323,7 +310,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Lr,
         key: "lr",
         label: "learning rate",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Number(Range::Positive),
         default: Value::Unset,
         prefix: "lr",
@@ -340,7 +328,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Epochs,
         key: "epochs",
         label: "epochs",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Number(Range::Count),
         default: Value::Unset,
         prefix: "ep",
@@ -360,7 +349,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Fit,
         key: "fit",
         label: "fit",
-        heads: LINEAR,
+        acts_on: Some(LayerRole::OnlyLinear),
+        preset: None,
         kind: Kind::Word(&[
             Word {
                 value: "steps",
@@ -386,7 +376,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::Backbone,
         key: "backbone",
         label: "backbone",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Word(&[
             Word {
                 value: "frozen",
@@ -413,7 +404,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::HeldFixed,
         key: "held_fixed",
         label: "held fixed across seeds",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Word(&[
             Word {
                 value: "nothing",
@@ -446,7 +438,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::BackboneLr,
         key: "backbone_lr",
         label: "backbone learning rate",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Number(Range::Positive),
         default: Value::Unset,
         prefix: "blr",
@@ -467,7 +460,8 @@ pub static SWITCHES: [SwitchSpec; 14] = [
         switch: Switch::BackboneBn,
         key: "backbone_bn",
         label: "backbone BatchNorm",
-        heads: BOTH,
+        acts_on: None,
+        preset: None,
         kind: Kind::Word(&[
             Word {
                 value: "batch",
@@ -516,14 +510,39 @@ impl Switch {
     pub fn of(head: HeadKind) -> impl Iterator<Item = Switch> {
         SWITCHES
             .iter()
-            .filter(move |s| s.heads.contains(&head))
+            .filter(move |s| s.has(head))
             .map(|s| s.switch)
     }
 }
 
 impl SwitchSpec {
+    /// Whether `head` has the layer the switch acts on (every head has a switch that acts on none).
     pub fn has(&self, head: HeadKind) -> bool {
-        self.heads.contains(&head)
+        self.acts_on
+            .is_none_or(|role| !role.find(head.layers()).is_empty())
+    }
+
+    /// The value of `head` where the grid leaves the axis out: what its preset says, else
+    /// [`SwitchSpec::default`].
+    pub fn default_for(&self, head: HeadKind) -> Value {
+        let layers = head.layers();
+        match (self.acts_on, self.preset) {
+            (Some(role), Some(preset)) => role
+                .find(layers)
+                .first()
+                .map_or(self.default, |&i| preset(&layers[i])),
+            _ => self.default,
+        }
+    }
+
+    /// Why `head` does not have the switch: what it acts on and the head's layers.
+    pub fn absent_from(&self, head: HeadKind) -> String {
+        let acts = self.acts_on.map_or("", LayerRole::describe);
+        format!(
+            "`{}` acts on {acts}, and the {head} head has none: {}",
+            self.key,
+            crate::layer::layers_line(head.layers())
+        )
     }
 
     /// The word of a word switch whose value is `text`.

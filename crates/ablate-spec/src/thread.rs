@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::{Claim, Compare, Expect, Metric, Selector};
 use crate::grid::GridSpec;
-use crate::switch::{HeadKind, Switch, Value};
+use crate::heads::HeadKind;
+use crate::switch::{Switch, Value};
 use crate::variant::HeadVariant;
 
 /// A default claim the grid lacks the variants for, and what to add.
@@ -24,8 +25,8 @@ pub const ANSWER_CLAIM: &str = "D";
 
 /// The thread's claims in their general form (both heads tuned where the thread compares them).
 pub fn thread_claims() -> Vec<Claim> {
-    let mlp = || Selector::head(HeadKind::Mlp);
-    let linear = || Selector::head(HeadKind::Linear);
+    let mlp = || Selector::head(HeadKind::MLP);
+    let linear = || Selector::head(HeadKind::LINEAR);
     let bias = |relu: bool, on: bool| {
         mlp()
             .flag(Switch::BiasBeforeBn, on)
@@ -85,7 +86,7 @@ pub fn thread_claims() -> Vec<Claim> {
 pub fn context_claims(variants: &[HeadVariant], metric: Metric) -> Vec<Claim> {
     let mut rates: Vec<f64> = variants
         .iter()
-        .filter(|v| v.kind() == HeadKind::Mlp)
+        .filter(|v| v.kind() == HeadKind::MLP)
         .map(|v| v.dropout())
         .collect();
     rates.sort_by(f64::total_cmp);
@@ -93,7 +94,7 @@ pub fn context_claims(variants: &[HeadVariant], metric: Metric) -> Vec<Claim> {
     if !rates.contains(&0.0) {
         return Vec::new();
     }
-    let mlp_with = |rate| Selector::head(HeadKind::Mlp).number(Switch::Dropout, rate);
+    let mlp_with = |rate| Selector::head(HeadKind::MLP).number(Switch::Dropout, rate);
     rates
         .iter()
         .filter(|p| **p > 0.0)
@@ -145,7 +146,7 @@ fn additions(selector: &Selector, grid: &GridSpec) -> Vec<String> {
     let mut add = Vec::new();
     let heads: Vec<HeadKind> = match selector.head {
         Some(h) => vec![h],
-        None => HeadKind::ALL.to_vec(),
+        None => HeadKind::all().collect(),
     };
     if let Some(h) = selector.head
         && !grid.heads().contains(&h)

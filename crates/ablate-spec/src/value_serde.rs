@@ -7,8 +7,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 
 use crate::axis::{HeadAxis, PerHead};
-use crate::heads::HEADS;
-use crate::switch::{HeadKind, Kind, Switch, Value};
+use crate::heads::HeadKind;
+use crate::switch::{Kind, Switch, Value};
 
 /// A value as its plain TOML/JSON scalar: a bool, a number, a string (`Unset` as null).
 pub(crate) struct Plain(pub Value);
@@ -172,18 +172,11 @@ impl<'de> Visitor<'de> for AxisSeed {
             let kind = HeadKind::from_word(&head).ok_or_else(|| {
                 de::Error::custom(format!(
                     "unknown head `{head}` (a per-head axis takes {})",
-                    HEADS
-                        .iter()
-                        .map(|h| format!("`{}`", h.word))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    HeadKind::words()
                 ))
             })?;
             if !spec.has(kind) {
-                return Err(de::Error::custom(format!(
-                    "`{}` is not a switch of the {kind} head",
-                    spec.key
-                )));
+                return Err(de::Error::custom(spec.absent_from(kind)));
             }
             if per_head.0.contains_key(&kind) {
                 return Err(de::Error::custom(format!("head `{head}` given twice")));

@@ -8,7 +8,9 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::switch::{HeadKind, Switch, SwitchSpec, Value};
+use crate::heads::HeadKind;
+use crate::layer::{Layer, layer_names};
+use crate::switch::{Switch, SwitchSpec, Value};
 use crate::value_serde::ValueSeed;
 
 /// Where the mlp head's dropout sits relative to its BatchNorm (the `dropout_position` switch).
@@ -35,17 +37,17 @@ impl HeadVariant {
     pub fn new(head: HeadKind) -> Self {
         let mut values = [Value::Unset; Switch::COUNT];
         for s in Switch::all() {
-            values[s as usize] = s.spec().default;
+            values[s as usize] = s.spec().default_for(head);
         }
         Self { head, values }
     }
 
     pub fn mlp() -> Self {
-        Self::new(HeadKind::Mlp)
+        Self::new(HeadKind::MLP)
     }
 
     pub fn linear() -> Self {
-        Self::new(HeadKind::Linear)
+        Self::new(HeadKind::LINEAR)
     }
 
     /// The same variant with `switch` set to `value`.
@@ -55,12 +57,7 @@ impl HeadVariant {
     /// user input go through the checked paths (grid expansion, name parsing, records).
     pub fn with(mut self, switch: Switch, value: Value) -> Self {
         let spec = switch.spec();
-        assert!(
-            spec.has(self.head),
-            "{} has no `{}` switch",
-            self.head,
-            spec.key
-        );
+        assert!(spec.has(self.head), "{}", spec.absent_from(self.head));
         if let Err(e) = spec.check(value) {
             panic!("`{}` {e}", spec.key);
         }
@@ -119,12 +116,62 @@ impl HeadVariant {
             Some(Value::Flag(b)) => b,
             Some(Value::Number(x)) => x > 0.0,
             // A word is on away from its default (`backbone = "finetune"`).
-            Some(v @ Value::Word(_)) => v != switch.spec().default,
+            Some(v @ Value::Word(_)) => v != switch.spec().default_for(self.head),
             _ => false,
         }
     }
 
-    /// The dropout rate of the hidden layer (0 for `linear`, which has none).
+    /// The head's layers with the variant's switches applied, each with its name (the key of its
+    /// initial weights and dropout draws, [`layer_names`], taken on the preset's list so that a
+    /// switch never renames a layer): the bias switches set their Linears' biases, `relu = false`
+    /// leaves the ReLUs out, `dropout` sets the rate of the dropout before the output Linear and
+    /// `dropout_position = "before_bn"` moves it in front of the BatchNorm before it.
+    pub fn layers(&self) -> Vec<(String, Layer)> {
+        use crate::layer::LayerRole;
+        let preset = self.head.layers();
+        let names = layer_names(preset);
+        let at = |role: LayerRole| role.find(preset);
+        let before_bn = at(LayerRole::LinearBeforeBn);
+        let relus = at(LayerRole::Relu);
+        let last_dropout = at(LayerRole::LastDropout);
+        let last_linear = at(LayerRole::LastLinear);
+        let moved = self.dropout_position() == DropoutPosition::BeforeBn;
+        let mut layers: Vec<(String, Layer)> = Vec::with_capacity(preset.len());
+        for (i, (name, layer)) in names.into_iter().zip(preset).enumerate() {
+            let mut layer = *layer;
+            if let Layer::Linear { bias, .. } = &mut layer {
+                if before_bn.contains(&i)
+                    && let Some(Value::Flag(b)) = self.get(Switch::BiasBeforeBn)
+                {
+                    *bias = b;
+                }
+                if last_linear.contains(&i)
+                    && let Some(Value::Flag(b)) = self.get(Switch::LastBias)
+                {
+                    *bias = b;
+                }
+            }
+            if relus.contains(&i) && !self.is_on(Switch::Relu) {
+                continue;
+            }
+            if last_dropout.contains(&i) {
+                let p = self.dropout();
+                if moved {
+                    // In front of the BatchNorm just emitted (DropoutAfterBn: it follows one).
+                    let bn = layers.pop().expect("a dropout after BN follows the BN");
+                    layers.push((name, Layer::Dropout { p }));
+                    layers.push(bn);
+                } else {
+                    layers.push((name, Layer::Dropout { p }));
+                }
+                continue;
+            }
+            layers.push((name, layer));
+        }
+        layers
+    }
+
+    /// The dropout rate of the layer before the output Linear (0 for a head without one).
     pub fn dropout(&self) -> f64 {
         self.number_of(Switch::Dropout).unwrap_or(0.0)
     }
@@ -183,7 +230,7 @@ impl HeadVariant {
     /// A label for people: the thread's name of the head, then its settings in words
     /// (`model1: bias, ReLU, dropout 0.5, input dropout 0.2, lr 1e-4, 20 epochs`).
     pub fn plain_name(&self) -> String {
-        let thread = self.head.info().thread_name;
+        let thread = self.head.info().label;
         match self.phrases().join(", ") {
             p if p.is_empty() => thread.to_string(),
             p => format!("{thread}: {p}"),
@@ -214,7 +261,7 @@ pub fn plain_labels(variants: &[HeadVariant]) -> Vec<String> {
                 .filter(|p| same_head.len() < 2 || !same_head.iter().all(|q| q.contains(p)))
                 .map(String::as_str)
                 .collect();
-            let thread = v.kind().info().thread_name;
+            let thread = v.kind().info().label;
             if telling.is_empty() {
                 thread.to_string()
             } else {
@@ -260,8 +307,12 @@ impl FromStr for HeadVariant {
         };
         let mut tokens = name.split('-').peekable();
         let head = tokens.next().unwrap_or_default();
-        let head = HeadKind::from_word(head)
-            .ok_or_else(|| fail(format!("unknown head `{head}` (mlp or linear)")))?;
+        let head = HeadKind::from_word(head).ok_or_else(|| {
+            fail(format!(
+                "unknown head `{head}` (the heads are {})",
+                HeadKind::words()
+            ))
+        })?;
         let mut variant = HeadVariant::new(head);
         for switch in Switch::of(head) {
             let spec = switch.spec();
@@ -489,5 +540,100 @@ mod tests {
                 .to_string();
             assert!(err.contains(needle), "{bad}: {err}");
         }
+    }
+
+    fn preset(word: &str) -> HeadVariant {
+        HeadVariant::new(HeadKind::from_word(word).unwrap())
+    }
+
+    fn kinds(v: &HeadVariant) -> Vec<(String, Layer)> {
+        v.layers()
+    }
+
+    /// The switches act on the layers they name, by place, and keep each layer's name.
+    #[test]
+    fn switches_rewrite_the_layers_they_name() {
+        use crate::layer::{Layer::*, Width};
+        let fc = |out, bias| Linear { out, bias };
+        let names = |v: &HeadVariant| kinds(v).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let layers = |v: &HeadVariant| kinds(v).into_iter().map(|(_, l)| l).collect::<Vec<_>>();
+        let asker = mlp(true, true, 0.5);
+        assert_eq!(
+            layers(&asker),
+            [
+                fc(Width::Hidden, true),
+                Relu,
+                BatchNorm,
+                Dropout { p: 0.5 },
+                fc(Width::Classes, true)
+            ]
+        );
+        // No ReLU, no bias; dropout before BN keeps its name `dropout` (its draws' key).
+        let v = mlp(false, false, 0.25).with(Switch::DropoutPosition, Value::Word("before_bn"));
+        assert_eq!(
+            layers(&v),
+            [
+                fc(Width::Hidden, false),
+                Dropout { p: 0.25 },
+                BatchNorm,
+                fc(Width::Classes, true)
+            ]
+        );
+        assert_eq!(names(&v), ["fc1", "dropout", "bn", "fc2"]);
+        assert_eq!(names(&HeadVariant::linear()), ["fc"]);
+        // A preset's own values are its defaults: fastai's Linears have no bias, its last dropout
+        // is 0.5, and the name says so.
+        let fastai = preset("fastai");
+        assert_eq!(fastai.name(), "fastai-bias0-relu1-drop0.5-last0");
+        assert_eq!(fastai.name().parse::<HeadVariant>().unwrap(), fastai);
+        assert_eq!(
+            layers(&fastai.number(Switch::Dropout, 0.0))[..6],
+            [
+                BatchNorm,
+                Dropout { p: 0.25 },
+                fc(Width::Fixed(512), false),
+                Relu,
+                BatchNorm,
+                Dropout { p: 0.0 }
+            ]
+        );
+        assert_eq!(preset("timm").name(), "timm-drop0.2-last1");
+        // Switches a head has no layer for are not its switches.
+        let ln = preset("mlp_ln_gelu");
+        assert_eq!(ln.get(Switch::BiasBeforeBn), None);
+        assert_eq!(ln.get(Switch::Relu), None);
+        assert_eq!(ln.get(Switch::DropoutPosition), None);
+        assert_eq!(preset("mlp_bn_relu").get(Switch::DropoutPosition), None);
+        assert!(preset("timm").get(Switch::Fit).is_none());
+        assert!(HeadVariant::linear().get(Switch::Fit).is_some());
+    }
+
+    /// A grid axis no head of its block has is refused, naming the layers of each.
+    #[test]
+    fn an_axis_without_a_layer_is_refused_with_the_heads_layers() {
+        let text = r#"
+name = "x"
+[data]
+kind = "features"
+path = "f.safetensors"
+[grid]
+head = ["linear", "mlp_ln_gelu"]
+relu = [true, false]
+train_per_class = [10]
+seeds = [0]
+"#;
+        let err = crate::Experiment::from_toml_str(text, "x.toml".as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("grid.relu"), "{err}");
+        assert!(
+            err.contains("Linear(→H) → GELU → LayerNorm → Dropout(0) → Linear(→C)"),
+            "{err}"
+        );
+        let per_head = text.replace("relu = [true, false]", "relu = { mlp_ln_gelu = [false] }");
+        let err = crate::Experiment::from_toml_str(&per_head, "x.toml".as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("acts on a ReLU"), "{err}");
     }
 }

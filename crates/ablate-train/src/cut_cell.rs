@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ablate_backbone::{BackboneTop, EfficientNet};
 use ablate_data::{FeatureSet, meta};
-use ablate_heads::Head;
+use ablate_heads::SequentialHead;
 use ablate_results::CellOutcome;
 use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
@@ -76,7 +76,7 @@ impl CutSet {
 #[derive(Module, Debug)]
 pub struct TopNet {
     pub top: BackboneTop,
-    pub head: Head,
+    pub head: SequentialHead,
 }
 
 /// A cell's rows of the cut cache as the top's input `[rows, c, h, w]`.
@@ -138,10 +138,10 @@ impl TrainStep for CutStep<'_> {
             Some(mask) => features * mask.clone(),
             None => features,
         };
-        self.net.head.forward(features, draws.head_dropout.clone())
+        self.net.head.forward(features, Some(&draws.head_dropout))
     }
 
-    fn head(&self) -> &Head {
+    fn head(&self) -> &SequentialHead {
         &self.net.head
     }
 
@@ -304,7 +304,7 @@ pub fn train_cut_cells(
         drop_connect_rates: &rates,
         input_dropout: cell.head.input_dropout(),
         features,
-        head_dropout_width: net.head.dropout_width(),
+        head_dropouts: net.head.dropout_draws(),
     };
     let step = CutStep {
         net,

@@ -3,6 +3,7 @@
 //! the same draws (the paired design), and a cell resumed after epoch k draws what an uninterrupted
 //! run draws.
 
+use ablate_heads::DropoutDraws;
 use ablate_spec::Cell;
 use ablate_spec::seeding::stream;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -21,8 +22,9 @@ pub struct StepDraws {
     pub drop_connect: Vec<Option<Tensor<4>>>,
     /// The backbone's dropout on the pooled features: keep-scale `[batch, features]`.
     pub input_mask: Option<Tensor<2>>,
-    /// Uniform draws `[batch, hidden]` for the mlp head's dropout.
-    pub head_dropout: Option<Tensor<2>>,
+    /// Uniform draws `[batch, width]` for each of the head's dropout layers that draws
+    /// (`SequentialHead::dropout_draws`), in its order.
+    pub head_dropout: Vec<Tensor<2>>,
 }
 
 /// Where one step's draws come from and what they are for.
@@ -36,8 +38,8 @@ pub struct DrawSpec<'a> {
     pub drop_connect_rates: &'a [f64],
     pub input_dropout: f64,
     pub features: usize,
-    /// The mlp head's dropout width (0: none).
-    pub head_dropout_width: usize,
+    /// The head's dropout layers that draw: each one's stream key and width.
+    pub head_dropouts: &'a [DropoutDraws],
 }
 
 impl StepDraws {
@@ -70,15 +72,17 @@ impl StepDraws {
                 .collect();
             Tensor::<2>::from_data(TensorData::new(mask, [spec.batch, spec.features]), device)
         });
-        let head_dropout = (spec.head_dropout_width > 0).then(|| {
-            let mut rng = stream(spec.seed, &format!("dropout/{}", spec.step_key));
-            let len = spec.batch * spec.head_dropout_width;
-            let u: Vec<f32> = (0..len).map(|_| rng.random::<f32>()).collect();
-            Tensor::<2>::from_data(
-                TensorData::new(u, [spec.batch, spec.head_dropout_width]),
-                device,
-            )
-        });
+        // Each layer's own stream (model1's one dropout layer is `dropout`: its key since issue 9).
+        let head_dropout = spec
+            .head_dropouts
+            .iter()
+            .map(|d| {
+                let mut rng = stream(spec.seed, &format!("{}/{}", d.key, spec.step_key));
+                let len = spec.batch * d.width;
+                let u: Vec<f32> = (0..len).map(|_| rng.random::<f32>()).collect();
+                Tensor::<2>::from_data(TensorData::new(u, [spec.batch, d.width]), device)
+            })
+            .collect();
         StepDraws {
             drop_connect,
             input_mask,

@@ -6,7 +6,7 @@
 //! then are read in one go: on a device backend a read per step would make every step wait.
 
 use ablate_data::epoch_order;
-use ablate_heads::Head;
+use ablate_heads::SequentialHead;
 use ablate_results::EpochMetrics;
 use ablate_spec::Cell;
 use burn::tensor::activation::log_softmax;
@@ -24,7 +24,7 @@ pub(crate) trait TrainStep: Sized {
     /// `batch`, with the step's draws.
     fn forward(&self, batch: &[usize], draws: &StepDraws, device: &Device) -> Tensor<2>;
     /// The head, where claim A's pre-BN bias gradient is read.
-    fn head(&self) -> &Head;
+    fn head(&self) -> &SequentialHead;
     /// One optimizer step with the gradients of the backward pass.
     fn step(self, grads: Gradients) -> Self;
     /// Eval-mode val loss and accuracy at the end of an epoch (on the plain device).
@@ -44,8 +44,8 @@ pub(crate) struct Schedule<'a> {
     pub input_dropout: f64,
     /// Width of the features the input dropout masks.
     pub features: usize,
-    /// The mlp head's dropout width (0: none).
-    pub head_dropout_width: usize,
+    /// The head's dropout layers that draw ([`ablate_heads::SequentialHead::dropout_draws`]).
+    pub head_dropouts: Vec<ablate_heads::DropoutDraws>,
 }
 
 /// What the epochs so far recorded: the state a checkpoint keeps besides the weights.
@@ -93,7 +93,7 @@ pub(crate) fn run_epochs<S: TrainStep>(
                     drop_connect_rates: schedule.drop_connect_rates,
                     input_dropout: schedule.input_dropout,
                     features: schedule.features,
-                    head_dropout_width: schedule.head_dropout_width,
+                    head_dropouts: &schedule.head_dropouts,
                 },
                 train_device,
             );
@@ -125,19 +125,30 @@ pub(crate) fn run_epochs<S: TrainStep>(
     Ok((learner, log))
 }
 
-/// Mean cross-entropy of a training batch.
-fn cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+/// Mean cross-entropy of logits against one-hot targets (the one definition every trainer uses).
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     (log_softmax(logits, 1) * targets).sum_dim(1).mean().neg()
 }
 
-/// The largest |gradient| of the head's pre-BN bias in one step (claim A's measurement), on the
+/// The largest |gradient| of the head's pre-BN biases in one step (claim A's measurement), on the
 /// device; `None` when the head has no such bias.
-fn bias_grad_max(head: &Head, grads: &Gradients) -> Option<Tensor<1>> {
-    let bias = head.bias_before_bn()?.val();
-    Some(match bias.grad(grads) {
-        Some(g) => g.abs().max(),
-        None => Tensor::zeros([1], &bias.device().inner()),
-    })
+fn bias_grad_max(head: &SequentialHead, grads: &Gradients) -> Option<Tensor<1>> {
+    let maxima: Vec<Tensor<1>> = head
+        .biases_before_bn()
+        .into_iter()
+        .map(|bias| {
+            let bias = bias.val();
+            match bias.grad(grads) {
+                Some(g) => g.abs().max(),
+                None => Tensor::zeros([1], &bias.device().inner()),
+            }
+        })
+        .collect();
+    match maxima.len() {
+        0 => None,
+        1 => maxima.into_iter().next(),
+        _ => Some(Tensor::cat(maxima, 0).max()),
+    }
 }
 
 /// What an epoch's steps measured, kept on the device until the epoch ends: reading a loss every

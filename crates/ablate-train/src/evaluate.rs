@@ -1,6 +1,6 @@
 //! Eval-mode loss and accuracy over a whole split.
 
-use ablate_heads::{BnStats, Head};
+use ablate_heads::{BnStats, SequentialHead};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -22,7 +22,7 @@ const EVAL_CHUNK: usize = 2048;
 
 /// Evaluates `head` (already switched to eval mode with `valid()`) on `split` of `source`.
 pub fn evaluate(
-    head: &Head,
+    head: &SequentialHead,
     source: &impl BatchSource,
     split: Split,
     device: &Device,
@@ -33,7 +33,7 @@ pub fn evaluate(
 /// [`evaluate`], and given `refit` the same evaluation with those BatchNorm statistics in place of
 /// the running ones (the layers before BN computed once for both).
 pub fn evaluate_with_refit(
-    head: &Head,
+    head: &SequentialHead,
     refit: Option<&BnStats>,
     source: &impl BatchSource,
     split: Split,

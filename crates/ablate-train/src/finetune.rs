@@ -8,7 +8,7 @@
 //! design holds: one seed, one step, the same draws for every head variant.
 
 use ablate_backbone::EfficientNet;
-use ablate_heads::Head;
+use ablate_heads::SequentialHead;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Gradients;
@@ -20,7 +20,7 @@ use crate::draws::StepDraws;
 #[derive(Module, Debug)]
 pub struct FineTuneNet {
     pub backbone: EfficientNet,
-    pub head: Head,
+    pub head: SequentialHead,
 }
 
 impl FineTuneNet {
@@ -33,7 +33,7 @@ impl FineTuneNet {
             Some(mask) => features * mask.clone(),
             None => features,
         };
-        self.head.forward(features, draws.head_dropout.clone())
+        self.head.forward(features, Some(&draws.head_dropout))
     }
 
     /// Logits in eval mode (call on [`Module::valid`]'s copy).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use ablate_backbone::{Arch, EfficientNet};
-use ablate_heads::Head;
+use ablate_heads::SequentialHead;
 use ablate_results::{CellOutcome, EpochMetrics};
 use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
@@ -95,7 +95,7 @@ impl TrainStep for FinetuneStep<'_> {
         self.net.forward_train(x, draws)
     }
 
-    fn head(&self) -> &Head {
+    fn head(&self) -> &SequentialHead {
         &self.net.head
     }
 
@@ -176,7 +176,7 @@ pub fn train_finetune_cell(
         drop_connect_rates: &rates,
         input_dropout: cell.head.input_dropout(),
         features,
-        head_dropout_width: net.head.dropout_width(),
+        head_dropouts: net.head.dropout_draws(),
     };
     let step = FinetuneStep {
         net,

@@ -33,7 +33,7 @@ mod trainer;
 pub use checkpoint::{Checkpoint, Progress};
 pub use cut_cell::{CutInputs, CutSet, TopNet, train_cut_cell, train_cut_cells};
 pub use draws::{DrawSpec, StepDraws, step_key};
-pub use epochs::EpochLog;
+pub use epochs::{EpochLog, cross_entropy};
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{FineTuneNet, PartLr, optimizer_step};

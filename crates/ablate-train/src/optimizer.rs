@@ -296,11 +296,11 @@ fn floats_mut(data: &mut TensorData, id: ParamId) -> &mut [f32] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ablate_heads::{HeadConfig, MlpHeadConfig};
+    use ablate_heads::HeadConfig;
     use burn::module::ModuleVisitor;
 
     /// Every float parameter's values, in the module's order.
-    fn all_floats(head: &ablate_heads::Head) -> Vec<Vec<f32>> {
+    fn all_floats(head: &ablate_heads::SequentialHead) -> Vec<Vec<f32>> {
         struct Collect(Vec<Vec<f32>>);
         impl ModuleVisitor for Collect {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -328,7 +328,7 @@ mod tests {
                 ..TrainSpec::default()
             };
             let device = Device::flex().autodiff();
-            let config = HeadConfig::Mlp(MlpHeadConfig::new(12, 16, 3));
+            let config = HeadConfig::of(&ablate_spec::HeadVariant::mlp(), 12, 16, 3);
             let mut fused_head = config.init(7, &device);
             let mut burn_head = config.init(7, &device);
             let mut fused = FusedAdam::new(&train);
@@ -343,7 +343,7 @@ mod tests {
                 // The last steps' gradients are ~1e-21, as a fitted cell's are: their squares
                 // are subnormal, which the fused pass skips (see TINY_GRADIENT).
                 let scale = if step < 3 { 1.0 } else { 1e-21 };
-                let loss = |head: &ablate_heads::Head| {
+                let loss = |head: &ablate_heads::SequentialHead| {
                     head.forward(x.clone(), None)
                         .square()
                         .mean()

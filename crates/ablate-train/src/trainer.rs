@@ -3,41 +3,29 @@
 
 use std::time::Instant;
 
-use ablate_heads::{Head, HeadConfig, LinearHeadConfig, MlpHeadConfig};
+use ablate_heads::{HeadConfig, SequentialHead};
 use ablate_results::{CellOutcome, EpochMetrics, FitReport};
-use ablate_spec::{Cell, DropoutPosition, HeadKind, HeadVariant, Switch, TrainSpec};
+use ablate_spec::{Cell, HeadVariant, TrainSpec};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Gradients, Tensor};
 
 use crate::draws::StepDraws;
-use crate::epochs::{EpochLog, Schedule, TrainStep, one_hot, run_epochs};
+use crate::epochs::{EpochLog, Schedule, TrainStep, cross_entropy, one_hot, run_epochs};
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate, evaluate_with_refit};
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
-/// The head a grid variant stands for, for `input_dim` features and `classes` classes.
+/// The head a grid variant stands for, for `input_dim` features and `classes` classes: its
+/// layers with the variant's switches applied ([`ablate_spec::HeadVariant::layers`]).
 pub fn head_config(
     variant: &HeadVariant,
     train: &TrainSpec,
     input_dim: usize,
     classes: usize,
 ) -> HeadConfig {
-    match variant.kind() {
-        HeadKind::Mlp => HeadConfig::Mlp(
-            MlpHeadConfig::new(input_dim, train.hidden, classes)
-                .with_bias_before_bn(variant.is_on(Switch::BiasBeforeBn))
-                .with_relu(variant.is_on(Switch::Relu))
-                .with_dropout(variant.dropout())
-                .with_last_bias(variant.is_on(Switch::LastBias))
-                .with_dropout_before_bn(variant.dropout_position() == DropoutPosition::BeforeBn),
-        ),
-        HeadKind::Linear => HeadConfig::Linear(
-            LinearHeadConfig::new(input_dim, classes).with_bias(variant.is_on(Switch::LastBias)),
-        ),
-    }
+    HeadConfig::of(variant, input_dim, train.hidden, classes)
 }
 
 /// Trains one cell on `device` (a plain device: autodiff is added here) on the batches of `source`
@@ -112,14 +100,14 @@ pub fn train_cells_sharing_epochs(
 
 /// A trained head and what training recorded on the way.
 pub(crate) struct Trained {
-    pub head: Head,
+    pub head: SequentialHead,
     pub log: EpochLog,
     pub fit: Option<FitReport>,
 }
 
 /// The frozen regime's step: the head alone, on the features of `source`, with the fused Adam.
 struct FrozenStep<'a, S: BatchSource> {
-    head: Head,
+    head: SequentialHead,
     optim: optimizer::HeadOptimizer,
     lr: f64,
     source: &'a S,
@@ -133,10 +121,10 @@ impl<S: BatchSource> TrainStep for FrozenStep<'_, S> {
             Some(mask) => x * mask.clone(),
             None => x,
         };
-        self.head.forward(x, draws.head_dropout.clone())
+        self.head.forward(x, Some(&draws.head_dropout))
     }
 
-    fn head(&self) -> &Head {
+    fn head(&self) -> &SequentialHead {
         &self.head
     }
 
@@ -157,10 +145,10 @@ impl<S: BatchSource> TrainStep for FrozenStep<'_, S> {
 fn train_steps(
     cell: &Cell,
     settings: &TrainSpec,
-    head: Head,
+    head: SequentialHead,
     source: &impl BatchSource,
     train_device: &Device,
-    mut after_epoch: impl FnMut(&Head, &EpochLog),
+    mut after_epoch: impl FnMut(&SequentialHead, &EpochLog),
 ) -> Result<(), TrainError> {
     let schedule = Schedule {
         cell,
@@ -171,7 +159,7 @@ fn train_steps(
         drop_connect_rates: &[],
         input_dropout: cell.head.input_dropout(),
         features: source.input_dim(),
-        head_dropout_width: head.dropout_width(),
+        head_dropouts: head.dropout_draws(),
     };
     let step = FrozenStep {
         head,
@@ -203,7 +191,7 @@ const LBFGS_GRAD_TOLERANCE: f64 = 1e-5;
 fn fit_converged(
     cell: &Cell,
     settings: &TrainSpec,
-    head: Head,
+    head: SequentialHead,
     source: &impl BatchSource,
     train_device: &Device,
 ) -> Result<Trained, TrainError> {
@@ -218,12 +206,9 @@ fn fit_converged(
     );
     let wd = settings.weight_decay;
     let mut evaluations = 0usize;
-    let mut objective = |head: Head| {
+    let mut objective = |head: SequentialHead| {
         evaluations += 1;
-        let ce = (log_softmax(head.forward(x.clone(), None), 1) * targets.clone())
-            .sum_dim(1)
-            .mean()
-            .neg();
+        let ce = cross_entropy(head.forward(x.clone(), None), targets.clone());
         let loss = if wd > 0.0 {
             ce + head.squared_norm().mul_scalar(wd / 2.0)
         } else {
@@ -276,7 +261,7 @@ fn fit_converged(
 }
 
 /// The largest |gradient| over the head's parameters.
-fn grad_abs_max(head: &Head, grads: &GradientsParams) -> f64 {
+fn grad_abs_max(head: &SequentialHead, grads: &GradientsParams) -> f64 {
     struct AbsMax<'a> {
         grads: &'a GradientsParams,
         max: f64,
@@ -301,7 +286,7 @@ pub(crate) fn finish(
     started: Instant,
 ) -> CellOutcome {
     let params = trained.head.trainable_params();
-    let eval_head: Head = trained.head.valid();
+    let eval_head: SequentialHead = trained.head.valid();
     let train_rows = source.len(Split::Train);
     let fit = evaluate(&eval_head, source, Split::Train, device);
     // The last epoch ended with this very evaluation (same head, same rows): reuse it.

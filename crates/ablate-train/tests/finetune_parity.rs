@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use ablate_backbone::{Arch, EfficientNet, load};
-use ablate_heads::{Head, HeadConfig, MlpHeadConfig};
+use ablate_heads::{BatchNorm1d, HeadConfig, HeadLayer, SequentialHead};
+use ablate_matmul::BlockedLinear;
+use ablate_spec::{HeadVariant, Switch};
 use ablate_spec::{OptimizerKind, TrainSpec};
 use ablate_train::{DrawSpec, FineTuneNet, PartLr, StepDraws, optimizer_step};
 use burn::module::Param;
@@ -145,28 +147,56 @@ fn check(fixture: &Fixture, kind: &str, name: &str, ours: &[f32], failures: &mut
 }
 
 /// model1 as the fixture's PyTorch `nn.Sequential` holds it (Linear weights are [out, in] there).
-fn head_from(fixture: &Fixture, device: &Device) -> Head {
+fn head_from(fixture: &Fixture, device: &Device) -> SequentialHead {
     let (w1_shape, _) = fixture.get("head.0.weight");
     let (hidden, features) = (w1_shape[0], w1_shape[1]);
     let classes = fixture.get("head.4.weight").0[0];
-    let config = HeadConfig::Mlp(
-        MlpHeadConfig::new(features, hidden, classes)
-            .with_bias_before_bn(true)
-            .with_relu(true)
-            .with_dropout(0.0),
-    );
-    let Head::Mlp(mut mlp) = config.init(0, device) else {
-        unreachable!()
-    };
+    let variant = HeadVariant::mlp()
+        .flag(Switch::BiasBeforeBn, true)
+        .flag(Switch::Relu, true)
+        .number(Switch::Dropout, 0.0);
+    let mut head = HeadConfig::of(&variant, features, hidden, classes).init(0, device);
     let linear = |w: &str, b: &str| Linear {
         weight: Param::from_tensor(transposed(fixture.tensor::<2>(w, device))),
         bias: Some(Param::from_tensor(fixture.tensor::<1>(b, device))),
     };
-    mlp.fc1 = ablate_matmul::BlockedLinear::from_linear(linear("head.0.weight", "head.0.bias"));
-    mlp.fc2 = ablate_matmul::BlockedLinear::from_linear(linear("head.4.weight", "head.4.bias"));
-    mlp.bn.gamma = Param::from_tensor(fixture.tensor::<1>("head.2.weight", device));
-    mlp.bn.beta = Param::from_tensor(fixture.tensor::<1>("head.2.bias", device));
-    Head::Mlp(mlp)
+    // model1's layers: fc1, relu, bn, dropout, fc2.
+    head.layers[0] = HeadLayer::Linear(BlockedLinear::from_linear(linear(
+        "head.0.weight",
+        "head.0.bias",
+    )));
+    head.layers[4] = HeadLayer::Linear(BlockedLinear::from_linear(linear(
+        "head.4.weight",
+        "head.4.bias",
+    )));
+    let HeadLayer::BatchNorm(bn) = &mut head.layers[2] else {
+        unreachable!("model1's third layer is its BatchNorm")
+    };
+    bn.gamma = Param::from_tensor(fixture.tensor::<1>("head.2.weight", device));
+    bn.beta = Param::from_tensor(fixture.tensor::<1>("head.2.bias", device));
+    head
+}
+
+/// model1's parameterised layers, by their place in its list.
+struct Model1<'a> {
+    fc1: &'a BlockedLinear,
+    bn: &'a BatchNorm1d,
+    fc2: &'a BlockedLinear,
+}
+
+fn model1(head: &SequentialHead) -> Model1<'_> {
+    let linear = |i: usize| match &head.layers[i] {
+        HeadLayer::Linear(l) => l,
+        other => panic!("layer {i} is {other:?}, not a Linear"),
+    };
+    let HeadLayer::BatchNorm(bn) = &head.layers[2] else {
+        panic!("model1's third layer is its BatchNorm")
+    };
+    Model1 {
+        fc1: linear(0),
+        bn,
+        fc2: linear(4),
+    }
 }
 
 fn backbone(device: &Device) -> EfficientNet {
@@ -193,9 +223,7 @@ fn cross_entropy(logits: Tensor<2>, labels: &[f32], device: &Device) -> Tensor<1
 /// The watched parameters in lukemelas' names, as this port holds them.
 fn watched(net: &FineTuneNet) -> Vec<(&'static str, Vec<f32>)> {
     let b = &net.backbone;
-    let Head::Mlp(h) = &net.head else {
-        unreachable!()
-    };
+    let h = model1(&net.head);
     vec![
         ("_conv_stem.weight", values(b.conv_stem.weight.val())),
         ("_bn0.weight", values(b.bn0.gamma.val())),
@@ -220,9 +248,7 @@ fn watched(net: &FineTuneNet) -> Vec<(&'static str, Vec<f32>)> {
 
 fn running_stats(net: &FineTuneNet) -> Vec<(&'static str, Vec<f32>, Vec<f32>)> {
     let b = &net.backbone;
-    let Head::Mlp(h) = &net.head else {
-        unreachable!()
-    };
+    let h = model1(&net.head);
     let bn = |n: &'static str, bn: &burn::nn::BatchNorm| {
         (
             n,
@@ -270,9 +296,7 @@ fn one_finetuning_step_matches_pytorch() {
     // Gradients, in the names of the fixture.
     let grad_of = |name: &str| -> Vec<f32> {
         let b = &net.backbone;
-        let Head::Mlp(h) = &net.head else {
-            unreachable!()
-        };
+        let h = model1(&net.head);
         match name {
             "_conv_stem.weight" => values(b.conv_stem.weight.grad(&grads).unwrap()),
             "_bn0.weight" => values(b.bn0.gamma.grad(&grads).unwrap()),
@@ -355,7 +379,7 @@ fn drop_connect_steps_are_deterministic_and_shaped_like_pytorch() {
             drop_connect_rates: &rates,
             input_dropout: fixture.meta("dropout_rate"),
             features: 1280,
-            head_dropout_width: 0,
+            head_dropouts: &[],
         };
         let draws = StepDraws::draw(&spec, &device.clone().inner());
         let draws = StepDraws {
@@ -367,7 +391,7 @@ fn drop_connect_steps_are_deterministic_and_shaped_like_pytorch() {
             input_mask: draws
                 .input_mask
                 .map(|t| Tensor::from_data(t.into_data(), &device)),
-            head_dropout: None,
+            head_dropout: Vec::new(),
         };
         let logits = net.forward_train(images.clone(), &draws);
         assert_eq!(logits.dims().to_vec(), fixture.get("logits").0);
@@ -420,12 +444,10 @@ fn claim_a_is_exact_when_finetuning() {
         head: 1e-3,
     };
     let run = |bias: bool| {
-        let head = HeadConfig::Mlp(
-            MlpHeadConfig::new(1280, 64, 4)
-                .with_bias_before_bn(bias)
-                .with_relu(false),
-        )
-        .init(0, &device);
+        let variant = HeadVariant::mlp()
+            .flag(Switch::BiasBeforeBn, bias)
+            .flag(Switch::Relu, false);
+        let head = HeadConfig::of(&variant, 1280, 64, 4).init(0, &device);
         let mut net = FineTuneNet {
             backbone: backbone(&device),
             head,
@@ -443,15 +465,13 @@ fn claim_a_is_exact_when_finetuning() {
                 drop_connect_rates: &rates,
                 input_dropout: 0.2,
                 features: 1280,
-                head_dropout_width: 0,
+                head_dropouts: &[],
             };
             let draws = StepDraws::draw(&spec, &device);
             let loss = cross_entropy(net.forward_train(images.clone(), &draws), &labels, &device);
             losses.push(values(loss.clone())[0]);
             let grads = loss.backward();
-            if let Head::Mlp(h) = &net.head
-                && let Some(b) = &h.fc1.bias
-            {
+            if let Some(b) = net.head.biases_before_bn().first() {
                 let g = values(b.grad(&grads).unwrap());
                 bias_grad_max = g.iter().fold(bias_grad_max, |m, v| m.max(v.abs()));
             }

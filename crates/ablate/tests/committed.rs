@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 /// The shipped experiments whose results and reports are committed.
-const REPORTS: [&str; 3] = ["forum", "forum-sweep", "forum-finetune"];
+const REPORTS: [&str; 4] = ["forum", "forum-sweep", "forum-finetune", "heads"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -399,8 +399,8 @@ seeds = [0, 1, 2]
         testing::results(experiment, None, |v, _, seed| {
             // (val, test): val prefers linear wd0.1 and mlp drop0.5.
             let (val, test) = match (v.kind(), v.weight_decay() == Some(0.0), v.dropout() == 0.0) {
-                (HeadKind::Linear, true, _) => (0.80, 0.90),
-                (HeadKind::Linear, false, _) => (0.85, 0.84),
+                (HeadKind::LINEAR, true, _) => (0.80, 0.90),
+                (HeadKind::LINEAR, false, _) => (0.85, 0.84),
                 (_, _, true) => (0.70, 0.80),
                 _ => (0.75, 0.78),
             };
@@ -483,8 +483,8 @@ seeds = [0, 1, 2, 3, 4]
                 "D",
                 "",
                 metric,
-                Selector::head(HeadKind::Linear),
-                Selector::head(HeadKind::Mlp),
+                Selector::head(HeadKind::LINEAR),
+                Selector::head(HeadKind::MLP),
                 Expect::Higher,
             )
         };

@@ -70,7 +70,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
                     w,
                     "- **{} per class{regime}**, {} ({}) tuned on val: {}, {} on {on} (95% CI {} to {})",
                     t.row.train_per_class,
-                    t.head.info().thread_name,
+                    t.head.info().label,
                     t.head,
                     plain_variant(&t.row.variant),
                     pct(acc.mean),
@@ -398,12 +398,8 @@ fn plain_answer(
                 .iter()
                 .find_map(|r| tuned_pair(analysis, heads, r.train_per_class))?;
             (!sizes.is_empty()).then(|| {
-                at_edge.push(pair[k].head.info().thread_name);
-                format!(
-                    "{} at {}",
-                    pair[k].head.info().thread_name,
-                    sizes.join(", ")
-                )
+                at_edge.push(pair[k].head.info().label);
+                format!("{} at {}", pair[k].head.info().label, sizes.join(", "))
             })
         })
         .collect();
@@ -448,7 +444,7 @@ fn head_table(w: &mut String, results: &Results, analysis: &Analysis, c: &ClaimR
             let name = |variant: &str| {
                 results
                     .variant(variant)
-                    .map_or(String::new(), |v| v.kind().info().thread_name.to_string())
+                    .map_or(String::new(), |v| v.kind().info().label.to_string())
             };
             let head = name(&p.recommended.variant);
             let why = &p.why;
@@ -541,8 +537,8 @@ fn chosen_settings(w: &mut String, analysis: &Analysis, c: &ClaimResult, heads: 
     let _ = writeln!(
         w,
         "| per class | {} | {} | the same choice in leave-one-seed-out folds |\n|---|---|---|---|",
-        pair[0].head.info().thread_name,
-        pair[1].head.info().thread_name
+        pair[0].head.info().label,
+        pair[1].head.info().label
     );
     for r in rows {
         let _ = writeln!(w, "{r}");
@@ -706,10 +702,10 @@ fn one_run_noise(analysis: &Analysis, heads: [HeadKind; 2]) -> Option<String> {
         parts.push(format!(
             "at {size}/class an sd of {:.2} pp for {} and {:.2} pp for {}, so two runs of {} that differ only in their seed are within about {:.2} pp of each other 19 times in 20",
             sd_large * 100.0,
-            large.head.info().thread_name,
+            large.head.info().label,
             sd_cheap * 100.0,
-            cheap.head.info().thread_name,
-            large.head.info().thread_name,
+            cheap.head.info().label,
+            large.head.info().label,
             1.96 * std::f64::consts::SQRT_2 * sd_large * 100.0
         ));
     }
@@ -738,7 +734,7 @@ fn regime_line(results: &Results, analysis: &Analysis) -> Option<String> {
         .map(|c| {
             let who = c.claim.a.head.map_or_else(
                 || c.claim.id.clone(),
-                |h| format!("{} ({h})", h.info().thread_name),
+                |h| format!("{} ({h})", h.info().label),
             );
             let sides = match c.claim.a.get(Switch::Backbone) {
                 Some(ablate_spec::Value::Word("finetune")) => "fine-tuned − frozen",
@@ -799,7 +795,7 @@ fn regime_line(results: &Results, analysis: &Analysis) -> Option<String> {
             };
             Some(format!(
                 "{} {} fine-tuned against {} frozen",
-                head.info().thread_name,
+                head.info().label,
                 count(true)?,
                 count(false)?
             ))
@@ -844,7 +840,7 @@ fn head_claim<'a>(
 
 /// The thread's name of a side's head (`model1`), or "a"/"b" when the side names none.
 fn side_name(head: Option<HeadKind>, fallback: &'static str) -> &'static str {
-    head.map_or(fallback, |h| h.info().thread_name)
+    head.map_or(fallback, |h| h.info().label)
 }
 
 /// "**A** — *the claim* → supported at every size (...)".

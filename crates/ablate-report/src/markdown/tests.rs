@@ -26,7 +26,7 @@ fn measure(v: &HeadVariant, size: u64, seed: u64, classes: u64) -> Cell {
     let own_key = (v.dropout() * 10.0) as u64 * 4 + u64::from(relu) * 2 + u64::from(bias && relu);
     let own = 0.004 * wobble(seed, size, 10 + own_key);
     match v.kind() {
-        HeadKind::Mlp => {
+        HeadKind::MLP => {
             let drop = v.dropout();
             let params = F * H + if bias { H } else { 0 } + 2 * H + H * classes + classes;
             let loss = [1.0, 0.5, 0.1 + 0.01 * drop + 0.001 * own_key as f64];
@@ -39,7 +39,7 @@ fn measure(v: &HeadVariant, size: u64, seed: u64, classes: u64) -> Cell {
                 bias_grad: bias.then_some(if relu { 2e-3 } else { 3e-9 }),
             }
         }
-        HeadKind::Linear => {
+        _ => {
             let wd = v.weight_decay().unwrap_or(0.0);
             let key = (wd * 100.0) as u64;
             let own = 0.003 * wobble(seed, size, 50 + key);

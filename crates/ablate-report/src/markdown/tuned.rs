@@ -131,7 +131,7 @@ fn budgets(w: &mut String, results: &Results, analysis: &Analysis) {
                 let n = t.budget.len();
                 format!(
                     "{} ({}, {n} setting{})",
-                    t.head.info().thread_name,
+                    t.head.info().label,
                     t.label(),
                     if n == 1 { "" } else { "s" }
                 )
@@ -141,8 +141,8 @@ fn budgets(w: &mut String, results: &Results, analysis: &Analysis) {
         let gap_header = if two {
             format!(
                 " {} − {} |",
-                heads[0].head.info().thread_name,
-                heads[1].head.info().thread_name
+                heads[0].head.info().label,
+                heads[1].head.info().label
             )
         } else {
             String::new()

@@ -272,10 +272,9 @@ fn finetune_bench(
     steps: usize,
     device: &Device,
 ) -> Result<ExitCode> {
-    use ablate_heads::{HeadConfig, MlpHeadConfig};
+    use ablate_heads::HeadConfig;
     use ablate_train::{DrawSpec, FineTuneNet, PartLr, StepDraws, build_optimizer, optimizer_step};
     use burn::tensor::Int;
-    use burn::tensor::activation::log_softmax;
 
     const CLASSES: usize = 4;
     let arch = Arch::from_name(arch)?;
@@ -283,8 +282,9 @@ fn finetune_bench(
     let (mut backbone, _) = load(&arch, weights, &train_device)?;
     backbone.fc = None;
     let features = arch.feature_dim();
-    let head = HeadConfig::Mlp(MlpHeadConfig::new(features, 1024, CLASSES).with_dropout(0.5))
-        .init(0, &train_device);
+    let asker = ablate_spec::HeadVariant::mlp().number(ablate_spec::Switch::Dropout, 0.5);
+    let head = HeadConfig::of(&asker, features, 1024, CLASSES).init(0, &train_device);
+    let head_dropouts = head.dropout_draws();
     let mut net = FineTuneNet { backbone, head };
     let mut optim = build_optimizer(&ablate_spec::TrainSpec::default());
     let lr = PartLr {
@@ -311,15 +311,12 @@ fn finetune_bench(
                 drop_connect_rates: &rates,
                 input_dropout: 0.2,
                 features,
-                head_dropout_width: 1024,
+                head_dropouts: &head_dropouts,
             },
             &train_device,
         );
         let logits = net.forward_train(images.clone(), &draws);
-        let loss = (log_softmax(logits, 1) * targets.clone())
-            .sum_dim(1)
-            .mean()
-            .neg();
+        let loss = ablate_train::cross_entropy(logits, targets.clone());
         let _ = loss.clone().into_scalar::<f32>();
         let grads = loss.backward();
         optimizer_step(&mut optim, net, grads, lr)

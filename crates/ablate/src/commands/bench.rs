@@ -145,7 +145,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
     let cell_seconds: f64 = records.values().map(|r| r.outcome.seconds).sum();
     let big_mlp: Vec<f64> = records
         .values()
-        .filter(|r| r.cell.train_per_class == 1000 && r.cell.head.kind() == HeadKind::Mlp)
+        .filter(|r| r.cell.train_per_class == 1000 && r.cell.head.kind() == HeadKind::MLP)
         .map(|r| r.outcome.seconds)
         .collect();
     writeln!(

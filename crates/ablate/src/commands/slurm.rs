@@ -26,9 +26,21 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn load(folder: &Path) -> Option<Self> {
-        let bytes = std::fs::read(Layout::new(folder).slurm_plan()).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// The folder's plan; `None` when no array was written for it. An unreadable or corrupt plan
+    /// is an error naming the file, not "no plan" (which would group the cells as one shard).
+    pub fn load(folder: &Path) -> anyhow::Result<Option<Self>> {
+        let path = Layout::new(folder).slurm_plan();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => anyhow::bail!("cannot read the Slurm plan {}: {e}", path.display()),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "the Slurm plan {} is corrupt ({e}); delete it or rerun `ablate slurm`",
+                path.display()
+            )
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cli::StatusArgs;
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode> {
     let (store, _, experiment) = ResultsStore::at(&args.results)?;
-    let plan = super::slurm::Plan::load(store.folder());
+    let plan = super::slurm::Plan::load(store.folder())?;
     let shards = args
         .shards
         .or_else(|| plan.as_ref().map(|p| p.tasks))
