@@ -107,11 +107,5 @@ pub fn open(spec: &CsvData) -> Result<ImageDataset, ImagesError> {
         spec.val_fraction,
         spec.test_fraction.unwrap_or(0.0),
     );
-    Ok(ImageDataset {
-        class_names,
-        train: splits.train,
-        val: splits.val,
-        test: splits.test,
-        content_sha256: hex::encode(hasher.finalize()),
-    })
+    Ok(ImageDataset::from_splits(class_names, splits, hasher))
 }

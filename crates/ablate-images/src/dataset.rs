@@ -84,6 +84,25 @@ pub(crate) struct Splits {
     pub test: Vec<LabeledImage>,
 }
 
+impl ImageDataset {
+    /// The dataset of `splits`, its content hash the digest of what `hasher` was fed (the loaders
+    /// hash the bytes of every image, in order).
+    pub(crate) fn from_splits(
+        class_names: Vec<String>,
+        splits: Splits,
+        hasher: sha2::Sha256,
+    ) -> Self {
+        use sha2::Digest;
+        ImageDataset {
+            class_names,
+            train: splits.train,
+            val: splits.val,
+            test: splits.test,
+            content_sha256: hex::encode(hasher.finalize()),
+        }
+    }
+}
+
 /// Splits each class's items into train, val (`val_fraction`, at least one) and test
 /// (`test_fraction`; none when 0), deterministically: items are sorted by the caller, then shuffled
 /// by a stream keyed by the class; val takes the first items, test the next, train the rest (at

@@ -81,13 +81,7 @@ pub fn open(
         })?;
         split_by_fraction(files_of(root)?, fraction, test_fraction.unwrap_or(0.0))
     };
-    Ok(ImageDataset {
-        class_names,
-        train: splits.train,
-        val: splits.val,
-        test: splits.test,
-        content_sha256: hex::encode(hasher.finalize()),
-    })
+    Ok(ImageDataset::from_splits(class_names, splits, hasher))
 }
 
 fn subdirectories(dir: &Path) -> Result<Vec<String>, ImagesError> {
