@@ -44,23 +44,15 @@ impl ImageDataset {
     /// Reads the dataset a `[data]` section describes. `kind = "features"` has no images: an error.
     pub fn open(spec: &DataSpec) -> Result<Self, ImagesError> {
         match spec {
-            DataSpec::Idx {
-                path,
-                classes,
-                class_names,
-                train_pool_per_class,
-                val_per_class,
-                test_per_class,
-                test_from_train_per_class,
-            } => crate::idx::open(
-                path,
-                classes,
-                class_names.as_deref(),
+            DataSpec::Idx(data) => crate::idx::open(
+                &data.path,
+                &data.classes,
+                data.class_names.as_deref(),
                 crate::idx::Counts {
-                    train_pool: *train_pool_per_class,
-                    val: *val_per_class,
-                    test: test_per_class.unwrap_or(0),
-                    test_from_train: test_from_train_per_class.unwrap_or(0),
+                    train_pool: data.train_pool_per_class,
+                    val: data.val_per_class,
+                    test: data.test_per_class.unwrap_or(0),
+                    test_from_train: data.test_from_train_per_class.unwrap_or(0),
                 },
             ),
             DataSpec::ImageFolder {

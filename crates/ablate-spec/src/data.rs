@@ -17,26 +17,7 @@ pub enum DataSpec {
     Features { path: PathBuf },
     /// MNIST-format IDX files (gzipped or not) in `path`: `train-images-idx3-ubyte[.gz]`,
     /// `train-labels-idx1-ubyte[.gz]`, `t10k-...` (the t10k files hold the validation and test sets).
-    Idx {
-        path: PathBuf,
-        /// Labels to keep, in the order that numbers them 0..C.
-        classes: Vec<u32>,
-        #[serde(default)]
-        class_names: Option<Vec<String>>,
-        /// Training images per class to extract; the grid's `train_per_class` subsets are drawn from them.
-        train_pool_per_class: usize,
-        /// Validation images per class, from the t10k files.
-        val_per_class: usize,
-        /// Test images per class, from the t10k files after the validation images (disjoint from
-        /// them). Absent: no test split, and the report says it reports on val.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        test_per_class: Option<usize>,
-        /// More test images per class from the train files, after the training pool (disjoint from
-        /// it): the labelled images a grid leaves unused, for a test split large enough that its own
-        /// sampling noise does not hide the differences the report measures.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        test_from_train_per_class: Option<usize>,
-    },
+    Idx(IdxData),
     /// `root/<class>/<image>` (jpg, png). With `root/train/<class>` and `root/val/<class>` (and
     /// optionally `root/test/<class>`) the split is given; otherwise `val_fraction` (and
     /// `test_fraction`) of each class is held out.
@@ -49,6 +30,31 @@ pub enum DataSpec {
     },
     /// Kaggle style: a CSV and a folder of images ([`CsvData`]).
     Csv(CsvData),
+}
+
+/// MNIST-format IDX files ([`DataSpec::Idx`]); the loader (`ablate-images`), the validator and the
+/// report read this very type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdxData {
+    pub path: PathBuf,
+    /// Labels to keep, in the order that numbers them 0..C.
+    pub classes: Vec<u32>,
+    #[serde(default)]
+    pub class_names: Option<Vec<String>>,
+    /// Training images per class to extract; the grid's `train_per_class` subsets are drawn from them.
+    pub train_pool_per_class: usize,
+    /// Validation images per class, from the t10k files.
+    pub val_per_class: usize,
+    /// Test images per class, from the t10k files after the validation images (disjoint from
+    /// them). Absent: no test split, and the report says it reports on val.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_per_class: Option<usize>,
+    /// More test images per class from the train files, after the training pool (disjoint from
+    /// it): the labelled images a grid leaves unused, for a test split large enough that its own
+    /// sampling noise does not hide the differences the report measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_from_train_per_class: Option<usize>,
 }
 
 /// Kaggle style: a CSV with an image-id column and either a label column or one-hot columns
@@ -162,7 +168,7 @@ pub(crate) fn validate(
         }
     }
     match data {
-        DataSpec::Idx {
+        DataSpec::Idx(IdxData {
             classes,
             class_names,
             train_pool_per_class,
@@ -170,7 +176,7 @@ pub(crate) fn validate(
             test_per_class,
             test_from_train_per_class,
             ..
-        } => {
+        }) => {
             check_axis(classes, "data.classes", invalid)?;
             if let Some(names) = class_names
                 && names.len() != classes.len()

@@ -799,9 +799,7 @@ train_per_class = [25, 1000]
     #[test]
     fn image_data_needs_a_backbone_and_consistent_counts() {
         let e = parse(IDX).unwrap();
-        assert!(
-            matches!(&e.config.data, DataSpec::Idx { classes, .. } if classes == &[0, 2, 4, 6])
-        );
+        assert!(matches!(&e.config.data, DataSpec::Idx(d) if d.classes == [0, 2, 4, 6]));
         assert_eq!(e.config.backbone.as_ref().unwrap().batch_size, 32);
         let cases: &[(&str, &str, &[&str])] = &[
             (

@@ -47,7 +47,7 @@ pub use axis::{HeadAxis, PerHead};
 pub use cell::{Cell, epoch_prefix_group_indices, epoch_prefix_groups};
 pub use claim::{Claim, Compare, Expect, Metric, Selector, variant_pairs};
 pub use config::Config;
-pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec};
+pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec, IdxData};
 pub use error::SpecError;
 pub use experiment::{Claims, Experiment};
 pub use finetune::{BackboneBn, EvalBnStats, FinetuneSpec};

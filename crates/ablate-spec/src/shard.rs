@@ -16,7 +16,7 @@ const ASSUMED_VAL_PER_CLASS: usize = 100;
 /// head; measured 4.95 s : 8.15 s : 39.7 s.
 pub fn cell_cost(experiment: &Experiment, cell: &Cell) -> f64 {
     let val = match &experiment.config.data {
-        DataSpec::Idx { val_per_class, .. } => *val_per_class,
+        DataSpec::Idx(data) => data.val_per_class,
         _ => ASSUMED_VAL_PER_CLASS,
     };
     let width = cell.head.kind().info().cost_width(&experiment.config.train);

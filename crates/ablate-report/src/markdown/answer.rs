@@ -571,7 +571,7 @@ fn context(results: &Results, on: &str) -> String {
         })
     };
     let source = match &e.config.data {
-        DataSpec::Idx { path, .. } => format!("`{}`", named(path)),
+        DataSpec::Idx(data) => format!("`{}`", named(&data.path)),
         DataSpec::ImageFolder { root, .. } => format!("the image folder `{}`", named(root)),
         DataSpec::Csv(data) => format!("`{}`", named(&data.csv)),
         DataSpec::Features { path } => format!("the features file `{}`", named(path)),
@@ -580,10 +580,10 @@ fn context(results: &Results, on: &str) -> String {
         (Some(d), _) => d.class_names.clone(),
         (
             None,
-            DataSpec::Idx {
+            DataSpec::Idx(ablate_spec::IdxData {
                 class_names: Some(n),
                 ..
-            },
+            }),
         ) => n.clone(),
         _ => Vec::new(),
     };

@@ -126,22 +126,16 @@ fn list<T: std::fmt::Display>(values: &[T]) -> String {
 /// Where the data came from, and what the run found in it.
 fn data_text(e: &Experiment, found: Option<&DataSummary>) -> String {
     let source = match &e.config.data {
-        DataSpec::Idx {
-            path,
-            classes,
-            class_names,
-            train_pool_per_class,
-            val_per_class,
-            test_per_class,
-            test_from_train_per_class,
-        } => format!(
-            "idx `{}`, classes {} ({}), training pool {train_pool_per_class} per class (train files), validation {val_per_class} per class (t10k files), {}",
-            path.display(),
-            list(classes),
-            class_names
+        DataSpec::Idx(d) => format!(
+            "idx `{}`, classes {} ({}), training pool {} per class (train files), validation {} per class (t10k files), {}",
+            d.path.display(),
+            list(&d.classes),
+            d.class_names
                 .as_ref()
                 .map_or("unnamed".into(), |n| n.join(", ")),
-            match (test_per_class, test_from_train_per_class) {
+            d.train_pool_per_class,
+            d.val_per_class,
+            match (d.test_per_class, d.test_from_train_per_class) {
                 (None, None) => "no test split".into(),
                 (t10k, train) => format!(
                     "test {} per class ({}; disjoint from the pool and from validation)",
