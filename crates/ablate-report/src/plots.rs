@@ -178,6 +178,8 @@ pub struct LineFigure {
 }
 
 const PANEL_HEIGHT: u32 = 430;
+/// The most line-figure panels side by side.
+const PANELS_PER_ROW: usize = 3;
 pub const TITLE_FONT: u32 = 22;
 /// A panel's own title, above its plot.
 pub const PANEL_TITLE_FONT: u32 = 17;
@@ -225,9 +227,17 @@ impl LineFigure {
             .collect()
     }
 
+    /// Panels per row and rows: up to [`PANELS_PER_ROW`] side by side (a panel per head family
+    /// with seven heads would leave each too narrow for its title), more on further rows.
+    fn grid(&self) -> (usize, usize) {
+        let n = self.panels.len().max(1);
+        let columns = n.min(PANELS_PER_ROW);
+        (columns, n.div_ceil(columns))
+    }
+
     /// Room for the panels and the title, within the page.
     pub fn width(&self) -> u32 {
-        (300 + 430 * self.panels.len() as u32)
+        (300 + 430 * self.grid().0 as u32)
             .max(text_width(&self.title, TITLE_FONT) + 100)
             .min(PAGE_WIDTH)
     }
@@ -342,7 +352,11 @@ fn range(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
 impl Figure for LineFigure {
     fn size(&self) -> (u32, u32) {
         let (_, _, rows) = self.legend_grid();
-        (self.width(), 45 + PANEL_HEIGHT + 16 + rows * LEGEND_LINE)
+        let panel_rows = self.grid().1 as u32;
+        (
+            self.width(),
+            45 + PANEL_HEIGHT * panel_rows + 16 + rows * LEGEND_LINE,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -350,10 +364,11 @@ impl Figure for LineFigure {
         let root = root
             .titled(&self.title, ("sans-serif", TITLE_FONT).into_font())
             .map_err(text_err)?;
-        let (plots, below) = root.split_vertically(PANEL_HEIGHT);
+        let (columns, panel_rows) = self.grid();
+        let (plots, below) = root.split_vertically(PANEL_HEIGHT * panel_rows as u32);
         let shared: Vec<&Panel> = self.panels.iter().filter(|p| p.own_x.is_none()).collect();
         let shared_x = range(shared.iter().flat_map(|p| p.xs()), self.log_x);
-        let areas = plots.split_evenly((1, self.panels.len()));
+        let areas = plots.split_evenly((panel_rows, columns));
         for ((panel, area), y) in self.panels.iter().zip(&areas).zip(self.y_ranges()) {
             let y_label = panel
                 .own_y

@@ -546,17 +546,13 @@ mod tests {
         HeadVariant::new(HeadKind::from_word(word).unwrap())
     }
 
-    fn kinds(v: &HeadVariant) -> Vec<(String, Layer)> {
-        v.layers()
-    }
-
     /// The switches act on the layers they name, by place, and keep each layer's name.
     #[test]
     fn switches_rewrite_the_layers_they_name() {
         use crate::layer::{Layer::*, Width};
         let fc = |out, bias| Linear { out, bias };
-        let names = |v: &HeadVariant| kinds(v).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
-        let layers = |v: &HeadVariant| kinds(v).into_iter().map(|(_, l)| l).collect::<Vec<_>>();
+        let names = |v: &HeadVariant| v.layers().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let layers = |v: &HeadVariant| v.layers().into_iter().map(|(_, l)| l).collect::<Vec<_>>();
         let asker = mlp(true, true, 0.5);
         assert_eq!(
             layers(&asker),
