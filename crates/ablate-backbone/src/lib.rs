@@ -27,6 +27,7 @@ mod load;
 mod mbconv;
 mod model;
 mod norm;
+mod pretrained;
 mod top;
 
 pub use act::Act;
@@ -37,4 +38,5 @@ pub use imagenet::imagenet_class_name;
 pub use load::{LoadReport, load};
 pub use mbconv::MbConv;
 pub use model::EfficientNet;
+pub use pretrained::Pretrained;
 pub use top::BackboneTop;

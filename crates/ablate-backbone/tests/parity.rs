@@ -155,3 +155,38 @@ fn bad_weight_files_name_the_culprit() {
         }
     }
 }
+
+/// What the fine-tuning cells start from: an instance of the weights read once is the file's,
+/// float for float, and owns its BatchNorm statistics (recomputing one instance's leaves the next
+/// instance as the file has it).
+#[test]
+fn a_pretrained_instance_is_the_file_and_shares_no_state() {
+    use burn::module::Module;
+    let device = Device::flex();
+    let train_device = device.clone().autodiff();
+    let arch = Arch::from_name("efficientnet-lite0").unwrap();
+    let (from_file, _) = load(&arch, &lite0_weights(), &device).unwrap();
+    let pretrained = ablate_backbone::Pretrained::load(&arch, &lite0_weights()).unwrap();
+    let x = |device: &Device| {
+        let values: Vec<f32> = (0..4 * 3 * 32 * 32)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(values, [4, 3, 32, 32]), device)
+    };
+    // Eval-mode features, which read the running statistics.
+    let features = |m: &ablate_backbone::EfficientNet| {
+        m.valid()
+            .forward_features(x(&device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let want = features(&from_file);
+    let first = pretrained.instance(&train_device).unwrap();
+    assert!(first.fc.is_none(), "the ImageNet classifier is left out");
+    assert_eq!(features(&first), want, "bit for bit the file's");
+    let moved = first.recompute_batch_norm_stats([x(&train_device)]);
+    assert_ne!(features(&moved), want, "the statistics moved");
+    let second = pretrained.instance(&train_device).unwrap();
+    assert_eq!(features(&second), want, "untouched by the first instance");
+}

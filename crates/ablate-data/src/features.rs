@@ -424,13 +424,12 @@ pub fn write_features(
         path: path.to_owned(),
         message,
     })?;
-    // Atomic: a reader never sees half a file.
+    // Atomic, under a temporary name of its own: a reader never sees half a file, and two
+    // extractions of the same file never write into one temporary file.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    ablate_record::write_atomic(path, &bytes).map_err(io)
 }
 
 /// The same safetensors bytes with the header's JSON keys in sorted order. safetensors writes the

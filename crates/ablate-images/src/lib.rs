@@ -16,7 +16,9 @@ mod error;
 mod folder;
 mod idx;
 mod preprocess;
+mod preprocessed;
 
 pub use dataset::{ImageDataset, ImageSource, LabeledImage};
 pub use error::ImagesError;
 pub use preprocess::Preprocess;
+pub use preprocessed::{ImageSet, ImageSplit};

@@ -1,28 +1,11 @@
-//! Atomic file writes: a reader, or a run killed mid-write, sees the old file or the new one, never half.
+//! Atomic file writes (`ablate-record`'s, the one writer of the workspace), with the path in the error.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::error::ResultsError;
 
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it over `path`.
+/// Writes `bytes` to `path` atomically: a reader, or a run killed mid-write, sees the old file or
+/// the new one, never half.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    // Results are shared (a cluster's filesystem, a web server): readable by all like a normal file,
-    // not the 0600 of a temporary file.
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(ResultsError::io(path))?;
-    tmp.write_all(bytes).map_err(ResultsError::io(path))?;
-    tmp.as_file().sync_all().map_err(ResultsError::io(path))?;
-    tmp.persist(path).map_err(|e| ResultsError::Io {
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
+    ablate_record::write_atomic(path, bytes).map_err(ResultsError::io(path))
 }

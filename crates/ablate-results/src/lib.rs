@@ -30,10 +30,11 @@ mod run_info;
 mod store;
 mod tables;
 
+pub use ablate_record::{CellOutcome, EpochMetrics, FitReport};
 pub use atomic::write_atomic;
 pub use error::ResultsError;
 pub use layout::Layout;
-pub use record::{CellOutcome, CellRecord, EpochMetrics, FailedCell, FitReport, Provenance};
+pub use record::{CellRecord, FailedCell, Provenance};
 pub use run_info::RunInfo;
 pub use store::{DataSummary, Manifest, ResultsStore};
 pub use tables::{Tables, build_tables};

@@ -10,7 +10,9 @@ use crate::atomic::write_atomic;
 use crate::columns::{epochs as ep, predictions as pc, runs as rc};
 use crate::error::ResultsError;
 use crate::layout::{Layout, TABLE_STEMS};
-use crate::record::{CellRecord, EpochMetrics};
+use ablate_record::EpochMetrics;
+
+use crate::record::CellRecord;
 
 /// One row per cell (`runs`), one row per cell and epoch (`epochs`), and one row per cell with its
 /// test predictions (`predictions`, when the cells have a test split).

@@ -9,14 +9,15 @@ use std::time::Instant;
 use ablate_backbone::{BackboneTop, EfficientNet};
 use ablate_data::{FeatureSet, meta};
 use ablate_heads::SequentialHead;
-use ablate_results::CellOutcome;
+use ablate_record::{CellOutcome, EpochLog};
 use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Gradients, Tensor};
 
+use crate::checkpoint;
 use crate::draws::StepDraws;
-use crate::epochs::{EpochLog, Schedule, TrainStep, run_epochs};
+use crate::epochs::{Schedule, TrainStep, run_epochs};
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate};
 use crate::finetune::PartLr;
@@ -260,7 +261,10 @@ pub fn train_cut_cells(
                 path: cut.set.path.clone(),
                 message: format!(
                     "holds activations of shape {:?}, but {}'s stage {} takes {expected:?} at {} px",
-                    cut.shape, backbone.arch.name, cut.stage, cut.image_size
+                    cut.shape,
+                    backbone.weights.arch().name,
+                    cut.stage,
+                    cut.image_size
                 ),
             });
         }
@@ -279,10 +283,10 @@ pub fn train_cut_cells(
     let mut log = EpochLog::default();
     let epochs_of = |c: &Cell| train.for_variant(&c.head).epochs;
     if let Some(checkpoint) = watch.checkpoint {
-        let (resumed, progress) = checkpoint.resume(&mut net, optim)?;
+        let (resumed, saved) = checkpoint::resume(checkpoint, &mut net, optim)?;
         optim = resumed;
-        if let Some(progress) = progress {
-            log = progress.log;
+        if let Some(saved) = saved {
+            log = saved;
         }
         // A checkpoint at or past a cell's count cannot measure it any more: start afresh (the
         // same numbers, every draw being keyed). Cells already recorded are not in `cells`.
@@ -341,7 +345,7 @@ pub fn train_cut_cells(
         if let Some(checkpoint) = watch.checkpoint
             && log.epochs.len() < settings.epochs
         {
-            checkpoint.save(&step.net, &step.optim, log)?;
+            checkpoint::save(checkpoint, &step.net, &step.optim, log)?;
         }
         watch.epoch(&log.epochs, settings.epochs);
         Ok(())

@@ -7,11 +7,10 @@
 
 use ablate_data::epoch_order;
 use ablate_heads::SequentialHead;
-use ablate_results::EpochMetrics;
+use ablate_record::{EpochLog, EpochMetrics};
 use ablate_spec::Cell;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
 
 use crate::draws::{DrawSpec, StepDraws, step_key};
 use crate::error::TrainError;
@@ -46,14 +45,6 @@ pub(crate) struct Schedule<'a> {
     pub features: usize,
     /// The head's dropout layers that draw ([`ablate_heads::SequentialHead::dropout_draws`]).
     pub head_dropouts: Vec<ablate_heads::DropoutDraws>,
-}
-
-/// What the epochs so far recorded: the state a checkpoint keeps besides the weights.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochLog {
-    pub epochs: Vec<EpochMetrics>,
-    pub steps: usize,
-    pub dropped_single_sample_batch: bool,
 }
 
 /// Trains `learner` from the epoch after `log`'s last (0 for a fresh start) to `schedule.epochs`,

@@ -27,9 +27,6 @@ pub enum TrainError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("checkpoint {path}: {message}")]
-    Checkpoint {
-        path: std::path::PathBuf,
-        message: String,
-    },
+    #[error(transparent)]
+    Checkpoint(#[from] ablate_record::CheckpointError),
 }

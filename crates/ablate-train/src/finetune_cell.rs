@@ -2,20 +2,19 @@
 //! batches and draws, val after every epoch; the final measurements are the frozen regime's, taken
 //! on the features of the fine-tuned backbone in eval mode.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use ablate_backbone::{Arch, EfficientNet};
+use ablate_backbone::{EfficientNet, Pretrained};
 use ablate_heads::SequentialHead;
-use ablate_results::{CellOutcome, EpochMetrics};
+use ablate_record::{CellOutcome, CheckpointStore, EpochLog, EpochMetrics};
 use ablate_spec::{BackboneBn, Cell, EvalBnStats, FinetuneSpec, TrainSpec};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Gradients, Tensor};
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint;
 use crate::draws::StepDraws;
-use crate::epochs::{EpochLog, Schedule, TrainStep, run_epochs};
+use crate::epochs::{Schedule, TrainStep, run_epochs};
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate};
 use crate::finetune::{FineTuneNet, PartLr, optimizer_step};
@@ -25,23 +24,19 @@ use crate::pooled::PooledFeatures;
 use crate::source::Split;
 use crate::trainer::{Trained, finish, head_config};
 
-/// The pretrained backbone a fine-tuning cell starts from: loaded afresh for every cell, because a
-/// clone of a burn module shares its BatchNorm running statistics with the original (training one
-/// cell would move the next cell's starting point).
-#[derive(Debug, Clone, PartialEq)]
+/// The pretrained backbone fine-tuning cells start from: read once by its owner, and an instance of
+/// its own for every cell (see [`Pretrained`]).
+#[derive(Debug, Clone)]
 pub struct PretrainedBackbone {
-    pub arch: Arch,
-    pub weights: PathBuf,
+    pub weights: Pretrained,
     /// Images per forward pass when evaluating (`[backbone] batch_size`).
     pub eval_batch: usize,
 }
 
 impl PretrainedBackbone {
-    /// The backbone without its ImageNet classifier, on `device`.
+    /// A fresh backbone without its ImageNet classifier, on `device`.
     pub fn load(&self, device: &Device) -> Result<EfficientNet, TrainError> {
-        let (mut model, _) = ablate_backbone::load(&self.arch, &self.weights, device)?;
-        model.fc = None;
-        Ok(model)
+        Ok(self.weights.instance(device)?)
     }
 }
 
@@ -53,7 +48,7 @@ pub type OnEpoch<'a> = dyn Fn(&[EpochMetrics], usize) + Sync + 'a;
 #[derive(Clone, Copy, Default)]
 pub struct Watch<'a> {
     /// Where the state after every epoch is saved, and resumed from.
-    pub checkpoint: Option<&'a Checkpoint>,
+    pub checkpoint: Option<&'a dyn CheckpointStore>,
     /// Called with (the epochs done so far, epochs in all) once the cell starts (after resuming)
     /// and after every epoch, e.g. to show progress, val accuracy and an ETA.
     pub on_epoch: Option<&'a OnEpoch<'a>>,
@@ -61,7 +56,7 @@ pub struct Watch<'a> {
 
 impl<'a> Watch<'a> {
     /// Only a checkpoint.
-    pub fn checkpoint(checkpoint: &'a Checkpoint) -> Self {
+    pub fn checkpoint(checkpoint: &'a dyn CheckpointStore) -> Self {
         Watch {
             checkpoint: Some(checkpoint),
             on_epoch: None,
@@ -159,10 +154,10 @@ pub fn train_finetune_cell(
     let mut optim = optimizer::build(&settings);
     let mut log = EpochLog::default();
     if let Some(checkpoint) = watch.checkpoint {
-        let (resumed, progress) = checkpoint.resume(&mut net, optim)?;
+        let (resumed, saved) = checkpoint::resume(checkpoint, &mut net, optim)?;
         optim = resumed;
-        if let Some(progress) = progress {
-            log = progress.log;
+        if let Some(saved) = saved {
+            log = saved;
         }
     }
     watch.epoch(&log.epochs, settings.epochs);
@@ -193,7 +188,7 @@ pub fn train_finetune_cell(
     };
     let (step, log) = run_epochs(step, &schedule, log, &train_device, |step, log| {
         if let Some(checkpoint) = watch.checkpoint {
-            checkpoint.save(&step.net, &step.optim, log)?;
+            checkpoint::save(checkpoint, &step.net, &step.optim, log)?;
         }
         watch.epoch(&log.epochs, settings.epochs);
         Ok(())

@@ -1,68 +1,16 @@
-//! Images for fine-tuning: decoded, resized and normalized once per run and held in memory, shared
-//! by every cell (decoding and resizing each epoch would cost more than a training step on CPU).
-//! A cell's training subset is drawn from the labels exactly as the frozen regime draws it from the
-//! features file (same labels, same order, same keyed streams): one seed, the same images.
+//! Images for fine-tuning, as one cell sees them: the [`ImageSet`] its owner preprocessed once per
+//! run (`ablate-images`), and the cell's rows of it. A cell's training subset is drawn from the
+//! labels exactly as the frozen regime draws it from the features file (same labels, same order,
+//! same keyed streams): one seed, the same images.
 
 use std::ops::Range;
 
 use ablate_data::stratified_subset;
-use ablate_images::{ImageDataset, ImagesError, LabeledImage, Preprocess};
+use ablate_images::ImageSet;
 use burn::tensor::{Device, Tensor, TensorData};
-use rayon::prelude::*;
 
 use crate::error::TrainError;
 use crate::source::Split;
-
-/// One split's preprocessed images `[n, 3, size, size]`, flat, and labels.
-#[derive(Debug, Clone)]
-pub struct ImageSplit {
-    pub x: Vec<f32>,
-    pub y: Vec<u32>,
-}
-
-/// A dataset's splits, preprocessed at one image size.
-#[derive(Debug, Clone)]
-pub struct ImageSet {
-    pub size: usize,
-    pub classes: usize,
-    pub train: ImageSplit,
-    pub val: ImageSplit,
-    pub test: Option<ImageSplit>,
-}
-
-impl ImageSet {
-    /// Preprocesses every image of `dataset` (in parallel over the cores).
-    pub fn preprocess(
-        dataset: &ImageDataset,
-        preprocess: &Preprocess,
-    ) -> Result<Self, ImagesError> {
-        let split = |items: &[LabeledImage]| -> Result<ImageSplit, ImagesError> {
-            let inputs: Vec<Vec<f32>> = items
-                .par_iter()
-                .map(|item| preprocess.apply(&item.source))
-                .collect::<Result<_, _>>()?;
-            Ok(ImageSplit {
-                x: inputs.into_iter().flatten().collect(),
-                y: items.iter().map(|i| i.label).collect(),
-            })
-        };
-        Ok(ImageSet {
-            size: preprocess.size,
-            classes: dataset.class_names.len(),
-            train: split(&dataset.train)?,
-            val: split(&dataset.val)?,
-            test: if dataset.test.is_empty() {
-                None
-            } else {
-                Some(split(&dataset.test)?)
-            },
-        })
-    }
-
-    fn image_len(&self) -> usize {
-        3 * self.size * self.size
-    }
-}
 
 /// One cell's view of an [`ImageSet`]: its stratified training subset, the val and test splits.
 pub struct ImageBatches<'a> {

@@ -30,16 +30,15 @@ mod pooled;
 mod source;
 mod trainer;
 
-pub use checkpoint::{Checkpoint, Progress};
 pub use cut_cell::{CutInputs, CutSet, TopNet, train_cut_cell, train_cut_cells};
 pub use draws::{DrawSpec, StepDraws, step_key};
-pub use epochs::{EpochLog, cross_entropy};
+pub use epochs::cross_entropy;
 pub use error::TrainError;
 pub use evaluate::{Evaluation, evaluate};
 pub use finetune::{FineTuneNet, PartLr, optimizer_step};
 pub use finetune_cell::{PretrainedBackbone, Watch, train_finetune_cell};
 pub use host_reads::host_reads;
-pub use images::{ImageBatches, ImageSet, ImageSplit};
+pub use images::ImageBatches;
 pub use optimizer::{adam_pass_seconds, build as build_optimizer};
 pub use source::{BatchSource, FeatureSource, Split};
 pub use trainer::{head_config, train_cell, train_cells_sharing_epochs};

@@ -4,14 +4,14 @@
 use std::time::Instant;
 
 use ablate_heads::{HeadConfig, SequentialHead};
-use ablate_results::{CellOutcome, EpochMetrics, FitReport};
+use ablate_record::{CellOutcome, EpochLog, EpochMetrics, FitReport};
 use ablate_spec::{Cell, HeadVariant, TrainSpec};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::tensor::{Device, Gradients, Tensor};
 
 use crate::draws::StepDraws;
-use crate::epochs::{EpochLog, Schedule, TrainStep, cross_entropy, one_hot, run_epochs};
+use crate::epochs::{Schedule, TrainStep, cross_entropy, one_hot, run_epochs};
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate, evaluate_with_refit};
 use crate::optimizer;

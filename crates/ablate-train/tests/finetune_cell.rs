@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use ablate_backbone::Arch;
-use ablate_images::{ImageDataset, Preprocess};
+use ablate_backbone::Pretrained;
+use ablate_images::{ImageDataset, ImageSet, Preprocess};
+use ablate_record::CheckpointDir;
 use ablate_spec::{Cell, DataSpec, EvalBnStats, FinetuneSpec, HeadVariant, Switch, TrainSpec};
-use ablate_train::{
-    Checkpoint, ImageBatches, ImageSet, PretrainedBackbone, Watch, train_finetune_cell,
-};
+use ablate_train::{ImageBatches, PretrainedBackbone, Watch, train_finetune_cell};
 
 /// The config hash the checkpoints below are written under.
 const CONFIG: &str = "0123456789abcdef";
@@ -29,8 +29,7 @@ fn lite0() -> PretrainedBackbone {
         path.display()
     );
     PretrainedBackbone {
-        arch: Arch::from_name("efficientnet-lite0").unwrap(),
-        weights: path,
+        weights: Pretrained::load(&Arch::from_name("efficientnet-lite0").unwrap(), &path).unwrap(),
         eval_batch: 8,
     }
 }
@@ -172,7 +171,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
     .unwrap();
 
     // The same cell stopped after two epochs (as a kill after epoch 2's checkpoint leaves it)...
-    let checkpoint = Checkpoint::new(&dir.path().join("ckpt"), &cell.id(), CONFIG);
+    let checkpoint = CheckpointDir::new(&dir.path().join("ckpt"), &cell.id(), CONFIG);
     let first = train_finetune_cell(
         &cell,
         &train(2),
@@ -186,7 +185,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
     assert_eq!(first.epochs[..], whole.epochs[..2]);
     // ...then run again: only epoch 3 trains, and the progress it reports says so.
     let reported = std::sync::Mutex::new(Vec::new());
-    let on_epoch = |done: &[ablate_results::EpochMetrics], all| {
+    let on_epoch = |done: &[ablate_record::EpochMetrics], all| {
         reported.lock().unwrap().push((done.len(), all))
     };
     let resumed = train_finetune_cell(
@@ -230,7 +229,7 @@ fn an_interrupted_finetuning_cell_resumes_where_it_stopped() {
         &backbone,
         &images,
         &device,
-        Watch::checkpoint(&Checkpoint::new(
+        Watch::checkpoint(&CheckpointDir::new(
             &dir.path().join("ckpt"),
             &other.id(),
             CONFIG,
@@ -274,7 +273,7 @@ fn recomputed_batch_norm_statistics_change_evaluations_only() {
         .unwrap()
     };
     let (recomputed, running) = (run(EvalBnStats::Recomputed), run(EvalBnStats::Running));
-    let losses = |o: &ablate_results::CellOutcome| -> Vec<f64> {
+    let losses = |o: &ablate_record::CellOutcome| -> Vec<f64> {
         o.epochs.iter().map(|e| e.train_loss).collect()
     };
     assert_eq!(losses(&recomputed), losses(&running));
@@ -311,7 +310,7 @@ fn a_checkpoint_of_another_config_is_removed_not_resumed() {
     };
     let ckpt = dir.path().join("ckpt");
     // Interrupted after one epoch under the old config...
-    let stale = Checkpoint::new(&ckpt, &cell.id(), "old-config");
+    let stale = CheckpointDir::new(&ckpt, &cell.id(), "old-config");
     let run = |spec: &FinetuneSpec, epochs, watch| {
         train_finetune_cell(
             &cell,
@@ -328,7 +327,7 @@ fn a_checkpoint_of_another_config_is_removed_not_resumed() {
     assert!(ckpt.join("progress.json").is_file());
     // ...then run under the new one, as `--restart` or a shard of the new config would.
     let fresh = run(&new, 2, Watch::default());
-    let current = Checkpoint::new(&ckpt, &cell.id(), "new-config");
+    let current = CheckpointDir::new(&ckpt, &cell.id(), "new-config");
     let resumed = run(&new, 2, Watch::checkpoint(&current));
     assert_eq!(
         resumed.epochs, fresh.epochs,

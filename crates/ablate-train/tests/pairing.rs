@@ -1,7 +1,7 @@
 //! The paired design, checked end to end on small synthetic features.
 
 use ablate_data::{FeatureSet, SyntheticSpec, synthetic_features, write_features};
-use ablate_results::CellOutcome;
+use ablate_record::CellOutcome;
 use ablate_spec::{Cell, HeadVariant, Switch, TrainSpec};
 use ablate_train::{FeatureSource, train_cell};
 use burn::tensor::Device;

@@ -4,11 +4,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ablate_data::FeatureSet;
+use ablate_images::ImageSet;
+use ablate_record::{CheckpointDir, CheckpointStore};
 use ablate_results::{
     CellOutcome, CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore,
 };
 use ablate_spec::{Cell, Experiment, FinetuneSpec, epoch_prefix_groups};
-use ablate_train::{Checkpoint, CutSet, ImageBatches, ImageSet, PretrainedBackbone, Watch};
+use ablate_train::{CutSet, ImageBatches, PretrainedBackbone, Watch};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use rayon::prelude::*;
@@ -71,8 +73,7 @@ impl FinetuneInputs {
         Ok(FinetuneInputs {
             data,
             backbone: PretrainedBackbone {
-                arch: plan.arch,
-                weights: plan.backbone.weights.clone(),
+                weights: ablate_backbone::Pretrained::load(&plan.arch, &plan.backbone.weights)?,
                 eval_batch: plan.backbone.batch_size,
             },
             spec,
@@ -260,9 +261,9 @@ impl Runner<'_> {
     }
 
     /// Where a fine-tuning cell saves its state after each epoch (removed once its record is saved).
-    fn checkpoint(&self, cell: &Cell) -> Checkpoint {
+    fn checkpoint(&self, cell: &Cell) -> CheckpointDir {
         let id = cell.id();
-        Checkpoint::new(
+        CheckpointDir::new(
             &self.store.layout().checkpoint(&id),
             &id,
             self.store.config_hash(),
@@ -302,7 +303,7 @@ impl Runner<'_> {
         };
         let train = &self.experiment.config.train;
         let cell_progress = progress.cell(&longest.id());
-        let on_epoch = |done: &[ablate_results::EpochMetrics], all| cell_progress.epoch(done, all);
+        let on_epoch = |done: &[ablate_record::EpochMetrics], all| cell_progress.epoch(done, all);
         match &inputs.data {
             FinetuneData::Images(set) => {
                 for cell in group {
