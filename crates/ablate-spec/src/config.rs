@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cell::Cell;
 use crate::data::{self, BackboneSpec, DataSpec};
+use crate::declared::DeclaredHeads;
 use crate::error::SpecError;
 use crate::finetune::{self, FinetuneSpec};
 use crate::grid::GridSpec;
@@ -21,6 +22,15 @@ use crate::variant::HeadVariant;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Heads the file declares beside the presets (`[heads.<word>]`). First, so that a manifest
+    /// declares them before its grid names them; left out when there are none (the hashes of
+    /// experiments without declared heads did not change).
+    #[serde(
+        default,
+        skip_serializing_if = "DeclaredHeads::is_empty",
+        deserialize_with = "crate::declared::deserialize_declared"
+    )]
+    pub heads: DeclaredHeads,
     pub name: String,
     pub data: DataSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ use crate::cell::Cell;
 use crate::claim::{Claim, validate_claims};
 use crate::config::Config;
 use crate::data::{BackboneSpec, DataSpec};
+use crate::declared::{DeclaredHead, DeclaredHeads, declare};
 use crate::error::SpecError;
 use crate::finetune::FinetuneSpec;
 use crate::grid::GridSpec;
@@ -55,6 +56,9 @@ impl Deref for Claims {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExperiment {
+    /// Declared by [`HeadsFirst`] before the rest is read.
+    #[serde(default)]
+    heads: DeclaredHeads,
     name: String,
     data: DataSpec,
     #[serde(default)]
@@ -71,6 +75,15 @@ struct RawExperiment {
     report: ReportSpec,
 }
 
+/// The file's `[heads]` alone (every other key ignored), read before the rest; each head is read
+/// on its own, so that a bad one is named. In word order, as a manifest declares them (a declared
+/// head's colour is its place in the process's declarations).
+#[derive(Deserialize)]
+struct HeadsFirst {
+    #[serde(default)]
+    heads: std::collections::BTreeMap<String, toml::Value>,
+}
+
 impl Experiment {
     /// Reads and validates an experiment file.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
@@ -83,12 +96,29 @@ impl Experiment {
 
     /// Parses and validates experiment text; `path` is only used in messages and as [`Experiment::source`].
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, SpecError> {
+        // The grid, claims and prose name declared heads by word: declare them first. A file that
+        // does not parse here fails below with the parser's message.
+        if let Ok(first) = toml::from_str::<HeadsFirst>(text) {
+            for (word, value) in first.heads {
+                let key = format!("heads.{word}");
+                let invalid = |problem: String| SpecError::Invalid {
+                    path: path.to_owned(),
+                    key: key.clone(),
+                    problem,
+                };
+                let head: DeclaredHead = value
+                    .try_into()
+                    .map_err(|e: toml::de::Error| invalid(one_line(&e.to_string())))?;
+                declare(&word, &head).map_err(invalid)?;
+            }
+        }
         let raw: RawExperiment = toml::from_str(text).map_err(|err| SpecError::Parse {
             path: path.to_owned(),
             // toml's message spans several lines (a caret under the key); one line reads better in logs.
             message: did_you_mean(&one_line(&err.to_string())),
         })?;
         let config = Config {
+            heads: raw.heads,
             name: raw.name,
             data: raw.data,
             backbone: raw.backbone,

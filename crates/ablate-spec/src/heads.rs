@@ -21,14 +21,22 @@ impl HeadKind {
     /// The thread's model2.
     pub const LINEAR: HeadKind = HeadKind(1);
 
-    /// Every head, in table order.
+    /// Every head, in table order: the presets, then the heads declared in this process.
     pub fn all() -> impl Iterator<Item = HeadKind> {
-        (0..HEADS.len()).map(|i| HeadKind(i as u8))
+        (0..HEADS.len() + crate::declared::count()).map(|i| HeadKind(i as u8))
     }
 
-    /// Its row of [`HEADS`].
+    /// The head of row `row` (a preset's place in [`HEADS`], or a declared head's after them).
+    pub(crate) fn from_row(row: usize) -> HeadKind {
+        HeadKind(row as u8)
+    }
+
+    /// Its row: of [`HEADS`], or a declared head's ([`crate::declared`]).
     pub fn info(self) -> &'static HeadInfo {
-        &HEADS[self.0 as usize]
+        let row = self.0 as usize;
+        HEADS
+            .get(row)
+            .unwrap_or_else(|| crate::declared::row(row - HEADS.len()))
     }
 
     /// Its layers as the preset has them (before any switch).
@@ -47,9 +55,8 @@ impl HeadKind {
 
     /// Every head's word, for an error that lists them.
     pub fn words() -> String {
-        HEADS
-            .iter()
-            .map(|h| format!("`{}`", h.word))
+        Self::all()
+            .map(|h| format!("`{}`", h.as_str()))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -297,7 +304,7 @@ mod tests {
 
     #[test]
     fn rows_have_unique_words_that_round_trip() {
-        assert_eq!(HeadKind::all().count(), HEADS.len());
+        assert!(HeadKind::all().count() >= HEADS.len());
         for kind in HeadKind::all() {
             let word = kind.info().word;
             assert!(!word.contains('-'), "{word}: names split on `-`");

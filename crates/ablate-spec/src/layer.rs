@@ -77,6 +77,93 @@ impl fmt::Display for Layer {
     }
 }
 
+/// How a layer is written in an experiment file's `[heads.<word>]` (the forms [`Layer`]'s
+/// `FromStr` takes, for the error that lists them).
+pub const LAYER_FORMS: &str = "`linear(H)` (`[train] hidden` wide), `linear(C)` (the classes), `linear(512)`, each with an optional `, no bias`; `relu`, `gelu`, `batchnorm`, `layernorm`, `dropout(0.2)`";
+
+impl Layer {
+    /// The layer as an experiment file writes it (canonical: what the config hash covers).
+    pub fn word(&self) -> String {
+        match self {
+            Layer::Linear { out, bias } => {
+                let out = match out {
+                    Width::Hidden => "H".to_string(),
+                    Width::Classes => "C".to_string(),
+                    Width::Fixed(n) => n.to_string(),
+                };
+                let bias = if *bias { "" } else { ", no bias" };
+                format!("linear({out}{bias})")
+            }
+            Layer::Relu => "relu".into(),
+            Layer::Gelu => "gelu".into(),
+            Layer::BatchNorm => "batchnorm".into(),
+            Layer::LayerNorm => "layernorm".into(),
+            Layer::Dropout { p } => format!("dropout({p})"),
+        }
+    }
+}
+
+impl std::str::FromStr for Layer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a layer; a layer is {LAYER_FORMS}");
+        let compact: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let lower = compact.to_ascii_lowercase();
+        let (name, args) = match lower.split_once('(') {
+            Some((name, rest)) => (
+                name.trim(),
+                Some(rest.strip_suffix(')').ok_or_else(bad)?.trim()),
+            ),
+            None => (lower.trim(), None),
+        };
+        match (name, args) {
+            ("relu", None) => Ok(Layer::Relu),
+            ("gelu", None) => Ok(Layer::Gelu),
+            ("batchnorm" | "batchnorm1d", None) => Ok(Layer::BatchNorm),
+            ("layernorm", None) => Ok(Layer::LayerNorm),
+            ("dropout", Some(p)) => {
+                let p: f64 = p.parse().map_err(|_| bad())?;
+                if !(0.0..1.0).contains(&p) {
+                    return Err(format!("`{text}`: a dropout rate is in [0, 1)"));
+                }
+                Ok(Layer::Dropout { p })
+            }
+            ("linear", Some(args)) => {
+                let (out, bias) = match args.split_once(',') {
+                    Some((out, "no bias")) => (out.trim(), false),
+                    Some((out, rest)) if rest.trim() == "no bias" => (out.trim(), false),
+                    Some(_) => return Err(bad()),
+                    None => (args, true),
+                };
+                let out = match out {
+                    "h" => Width::Hidden,
+                    "c" => Width::Classes,
+                    n => match n.parse::<usize>() {
+                        Ok(n) if n > 0 => Width::Fixed(n),
+                        _ => return Err(bad()),
+                    },
+                };
+                Ok(Layer::Linear { out, bias })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl serde::Serialize for Layer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.word())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Layer {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A head's layers as one line (`Linear(→H) → ReLU → BatchNorm1d → Dropout(0) → Linear(→C)`), the
 /// list a refused switch names.
 pub fn layers_line(layers: &[Layer]) -> String {
@@ -200,6 +287,46 @@ mod tests {
             bias: true,
         },
     ];
+
+    #[test]
+    fn layer_words_round_trip_and_bad_ones_list_the_forms() {
+        let layers = [
+            Layer::Linear {
+                out: Width::Hidden,
+                bias: true,
+            },
+            Layer::Linear {
+                out: Width::Fixed(512),
+                bias: false,
+            },
+            Layer::Linear {
+                out: Width::Classes,
+                bias: true,
+            },
+            Layer::Relu,
+            Layer::Gelu,
+            Layer::BatchNorm,
+            Layer::LayerNorm,
+            Layer::Dropout { p: 0.25 },
+        ];
+        for layer in layers {
+            assert_eq!(layer.word().parse::<Layer>(), Ok(layer), "{}", layer.word());
+        }
+        assert_eq!("Linear( 512 , no bias )".parse(), Ok(layers[1]));
+        assert_eq!("BatchNorm1d".parse(), Ok(Layer::BatchNorm));
+        for bad in [
+            "conv(3)",
+            "linear(0)",
+            "linear(H, bias)",
+            "dropout",
+            "dropout(1.0)",
+            "relu(2)",
+        ] {
+            let err = bad.parse::<Layer>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+        assert!("conv".parse::<Layer>().unwrap_err().contains("`layernorm`"));
+    }
 
     #[test]
     fn names_keep_the_thread_heads_keys() {

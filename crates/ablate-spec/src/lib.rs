@@ -27,6 +27,7 @@ mod cell;
 mod claim;
 mod config;
 mod data;
+mod declared;
 mod error;
 mod experiment;
 mod finetune;
@@ -48,12 +49,13 @@ pub use cell::{Cell, epoch_prefix_group_indices, epoch_prefix_groups};
 pub use claim::{Claim, Compare, Expect, Metric, Selector, variant_pairs};
 pub use config::Config;
 pub use data::{BackboneSpec, CsvData, CsvLabels, DataSpec, IdxData};
+pub use declared::{DeclaredHead, DeclaredHeads, declare};
 pub use error::SpecError;
 pub use experiment::{Claims, Experiment};
 pub use finetune::{BackboneBn, EvalBnStats, FinetuneSpec};
 pub use grid::{GridBlock, GridSpec};
 pub use heads::{Colours, Drawn, HEADS, HeadInfo, HeadKind, Rgb};
-pub use layer::{Layer, LayerRole, Width, layer_names, layers_line};
+pub use layer::{LAYER_FORMS, Layer, LayerRole, Width, layer_names, layers_line};
 pub use report::{HeadTexts, Highlight, ReportSpec};
 pub use switch::{
     Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word, plain_number,

@@ -5,6 +5,7 @@ mod util;
 mod bad_input;
 mod browser;
 mod committed;
+mod declared;
 mod determinism;
 #[cfg(feature = "wgpu")]
 mod device;
