@@ -15,6 +15,9 @@ pub enum ReportError {
         what: &'static str,
         source: polars::error::PolarsError,
     },
+    /// A value the report needs is missing from a table (a hand-edited or truncated CSV, say).
+    #[error("column `{column}`, row {row}: no value where the report needs one")]
+    Missing { column: String, row: usize },
     #[error("plot {file}: {message}")]
     Plot { file: String, message: String },
     #[error(transparent)]

@@ -23,7 +23,7 @@
 //! A closed form, not a bootstrap: the same numbers give the same interval to the last digit, and
 //! the seeds hint and the detectable effect are the same formula at another number of seeds.
 
-use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+use crate::stats::{mean, normal_quantile, sample_var, t_quantile};
 
 /// The power at which [`Spread::detectable`] is stated (the usual 80%).
 pub const POWER: f64 = 0.8;
@@ -226,32 +226,6 @@ impl Spread {
         }
         (2..=10_000).find(|&n| f(self, n) < target)
     }
-}
-
-fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        f64::NAN
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
-}
-
-/// Sample variance (n - 1); NaN below two values.
-fn sample_var(values: &[f64], mean: f64) -> f64 {
-    if values.len() < 2 {
-        return f64::NAN;
-    }
-    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64
-}
-
-fn t_quantile(dof: usize, q: f64) -> f64 {
-    StudentsT::new(0.0, 1.0, dof as f64)
-        .expect("dof >= 1 is a valid t distribution")
-        .inverse_cdf(q)
-}
-
-fn normal_quantile(q: f64) -> f64 {
-    Normal::standard().inverse_cdf(q)
 }
 
 #[cfg(test)]

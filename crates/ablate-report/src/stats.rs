@@ -5,7 +5,7 @@
 //! share (training subset, initialisation, batch order) cancels.
 
 use ablate_spec::Expect;
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 pub const LEVEL: f64 = 0.95;
 
@@ -31,8 +31,36 @@ impl Interval {
 
 /// The two-sided `level` quantile of Student's t with `dof` degrees of freedom.
 pub fn t_quantile_at(dof: usize, level: f64) -> f64 {
-    let t = StudentsT::new(0.0, 1.0, dof as f64).expect("dof >= 1 is a valid t distribution");
-    t.inverse_cdf(1.0 - (1.0 - level) / 2.0)
+    t_quantile(dof, 1.0 - (1.0 - level) / 2.0)
+}
+
+/// The `q` quantile of Student's t with `dof` degrees of freedom.
+pub fn t_quantile(dof: usize, q: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, dof as f64)
+        .expect("dof >= 1 is a valid t distribution")
+        .inverse_cdf(q)
+}
+
+/// The `q` quantile of the standard normal.
+pub fn normal_quantile(q: f64) -> f64 {
+    Normal::standard().inverse_cdf(q)
+}
+
+/// The mean; NaN of nothing.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        f64::NAN
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// The sample variance about `mean` (n - 1 in the denominator); NaN below two values.
+pub fn sample_var(values: &[f64], mean: f64) -> f64 {
+    if values.len() < 2 {
+        return f64::NAN;
+    }
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64
 }
 
 /// Half-width of the 95% t interval from a sample's size and standard deviation.
@@ -60,16 +88,8 @@ pub fn family_level(family: usize) -> f64 {
 
 pub fn t_interval(values: &[f64]) -> Interval {
     let n = values.len();
-    let mean = if n == 0 {
-        f64::NAN
-    } else {
-        values.iter().sum::<f64>() / n as f64
-    };
-    let sd = if n < 2 {
-        f64::NAN
-    } else {
-        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-    };
+    let mean = mean(values);
+    let sd = sample_var(values, mean).sqrt();
     Interval {
         n,
         mean,

@@ -59,11 +59,15 @@ pub fn provenance(w: &mut String, results: &Results) -> Result<(), ReportError> 
 /// The distinct hashes of a column, each in backticks; features made outside ablate (a synthetic
 /// or user-made file) record none, which is said in words rather than as empty backticks.
 fn hashes(runs: &DataFrame, column: &str) -> Result<String, ReportError> {
-    let recorded: Vec<String> = distinct_values(runs, column)?
+    // Empty (or, read back from a CSV, missing): not recorded.
+    let mut recorded: Vec<String> = crate::frame::optional_strings(runs, column)?
         .into_iter()
+        .flatten()
         .filter(|h| !h.is_empty())
         .map(|h| format!("`{h}`"))
         .collect();
+    recorded.sort();
+    recorded.dedup();
     Ok(if recorded.is_empty() {
         "not recorded (the features file does not say)".into()
     } else {
