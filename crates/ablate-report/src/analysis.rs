@@ -76,7 +76,7 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
     let mut claims = claims;
     holm(&mut claims);
     demote_untested(&mut claims);
-    attach_loso(results, &claims, &mut tuned);
+    attach_loso(results, &claims, context_metric, &mut tuned);
     Ok(Analysis {
         strata,
         dropout,
@@ -93,22 +93,34 @@ pub fn analyse(results: &Results) -> Result<Analysis, ReportError> {
     })
 }
 
-/// One number per fact: each tuned head that the answer claim compares gets the claim's own
-/// leave-one-seed-out accuracy at its size, so tuned.csv and the details carry the answer's number
-/// beside the all-seeds choice, labelled.
-fn attach_loso(results: &Results, claims: &[ClaimResult], tuned: &mut [Tuned]) {
-    let Some(answer) = results.experiment.answer_claim() else {
-        return;
-    };
-    if answer.compare != ablate_spec::Compare::Tuned {
-        return;
+/// One number per fact: each tuned head that a tuned claim between two heads compares gets the
+/// claim's own leave-one-seed-out accuracy at its size, so tuned.csv, the details and the first
+/// screen carry the verdict's number beside the all-seeds choice, labelled. The answer claim goes
+/// first; the others fill the heads it does not compare (a head's leave-one-seed-out choice reads
+/// its own variants alone, so every claim that names it gives it the same number).
+fn attach_loso(results: &Results, claims: &[ClaimResult], metric: Metric, tuned: &mut [Tuned]) {
+    let answer_claim = results.experiment.answer_claim();
+    let answer = answer_claim.map(|a| a.id.as_str());
+    // The tuned table's accuracy is on test where there is a test split: the claims on another
+    // metric say nothing of it.
+    let metric = answer_claim.map_or(metric, |a| a.metric);
+    let mut judged: Vec<&ClaimResult> = claims
+        .iter()
+        .filter(|c| c.claim.compare == ablate_spec::Compare::Tuned && c.claim.metric == metric)
+        .filter(|c| c.claim.a.head.is_some() && c.claim.a.head != c.claim.b.head)
+        .collect();
+    // The answer claim first (a stable sort keeps the file's order after it).
+    judged.sort_by_key(|c| Some(c.claim.id.as_str()) != answer);
+    for c in judged {
+        attach_claim_loso(c, tuned);
     }
-    let Some(judged) = claims.iter().find(|c| c.claim.id == answer.id) else {
-        return;
-    };
+}
+
+fn attach_claim_loso(judged: &ClaimResult, tuned: &mut [Tuned]) {
     let regime = claim_regime(&judged.claim);
     for t in tuned
         .iter_mut()
+        .filter(|t| t.loso.is_none())
         .filter(|t| t.finetuned.is_none() || t.finetuned == regime)
     {
         let Some(row) = judged

@@ -270,6 +270,67 @@ fn the_answer_table_and_tuned_csv_carry_the_same_numbers() {
     }
 }
 
+/// The heads report's table of every head: each accuracy is tuned.csv's leave-one-seed-out one,
+/// and each head's gap to model2 that its claim judged (claims.csv's `diff_mean`, in pp) is the
+/// difference of two of the table's numbers: one number per fact.
+#[test]
+fn every_heads_accuracy_is_the_one_its_claim_judged() {
+    let tuned = csv("heads", "tuned.csv");
+    let (heads, sizes) = (strings(&tuned, "head"), strings(&tuned, "train_per_class"));
+    let loso = numbers(&tuned, "loso_acc_mean");
+    let acc = |head: &str, size: &str| {
+        (0..tuned.height())
+            .find(|&i| heads[i] == head && sizes[i] == size)
+            .map(|i| loso[i])
+            .unwrap_or_else(|| panic!("no tuned {head} at {size}"))
+    };
+    let page = first_screen("heads");
+    let table = page
+        .split("**Every head, tuned on val**")
+        .nth(1)
+        .expect("the first screen has the table of every head");
+    let mut rows = 0;
+    for line in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains('%'))
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let head = cells[1].split('`').nth(1).expect("the head's word");
+        for (size, cell) in [("25", cells[3]), ("100", cells[4])] {
+            assert_eq!(
+                format!("{:.2}%", acc(head, size) * 100.0),
+                cell,
+                "{head} at {size}"
+            );
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 7, "{table}");
+    let claims = csv("heads", "claims.csv");
+    let (ids, claim_sizes) = (
+        strings(&claims, "claim"),
+        strings(&claims, "train_per_class"),
+    );
+    let diff = numbers(&claims, "diff_mean");
+    for (id, head) in [
+        ("H-fastai", "fastai"),
+        ("H-timm", "timm"),
+        ("H-two-hidden", "mlp2"),
+    ] {
+        for size in ["25", "100"] {
+            let i = (0..claims.height())
+                .find(|&i| ids[i] == id && claim_sizes[i] == size)
+                .unwrap();
+            let gap = (acc(head, size) - acc("linear", size)) * 100.0;
+            assert!(
+                (gap - diff[i]).abs() < 1e-9,
+                "{id} at {size}: {gap} vs {}",
+                diff[i]
+            );
+        }
+    }
+}
+
 /// Point 5: where the larger head is significantly ahead by an interval that reaches past the
 /// margin, the advice names both heads instead of the cheaper one alone.
 #[test]

@@ -121,6 +121,7 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
         w,
         "- Every claim with its numbers: [verdicts](#verdicts); the heads chosen per size: [tuned heads](#tuned-heads-chosen-on-validation-reported-on-test); the data and training: [setup](#setup).\n"
     );
+    every_head(w, analysis, on);
     // The other claims, a row each: the verdict table has them in full.
     let head = head.map(|(c, _)| c.claim.id.clone());
     let others: Vec<&ClaimResult> = analysis
@@ -154,6 +155,60 @@ pub fn write(w: &mut String, results: &Results, analysis: &Analysis, ctx: &super
         }
         let _ = writeln!(w);
     }
+}
+
+/// With more than the answer's two heads: every head's tuned accuracy per size, the number its
+/// claim judged (leave-one-seed-out; the same as tuned.csv's `loso_acc_mean`), and its size, so a
+/// reader choosing a head sees each one's figure beside its verdict below.
+fn every_head(w: &mut String, analysis: &Analysis, on: &str) {
+    let mut heads: Vec<String> = Vec::new();
+    for t in &analysis.tuned {
+        if !heads.contains(&t.label()) {
+            heads.push(t.label());
+        }
+    }
+    let mut kinds: Vec<HeadKind> = analysis.tuned.iter().map(|t| t.head).collect();
+    kinds.sort();
+    kinds.dedup();
+    if kinds.len() <= 2 {
+        return;
+    }
+    let sizes: Vec<u64> = analysis.sizes.clone();
+    let _ = writeln!(
+        w,
+        "**Every head, tuned on val** ({on} accuracy, leave-one-seed-out as in the table above; — where no claim judges the head at that size):\n"
+    );
+    let columns: Vec<String> = sizes.iter().map(|n| format!("{n} per class")).collect();
+    let _ = writeln!(w, "| head | parameters | {} |", columns.join(" | "));
+    let _ = writeln!(w, "|---|---:|{}", "---:|".repeat(sizes.len()));
+    for label in &heads {
+        let rows: Vec<&Tuned> = analysis
+            .tuned
+            .iter()
+            .filter(|t| &t.label() == label)
+            .collect();
+        let Some(first) = rows.first() else {
+            continue;
+        };
+        let accs: Vec<String> = sizes
+            .iter()
+            .map(|&n| {
+                rows.iter()
+                    .find(|t| t.row.train_per_class == n)
+                    .and_then(|t| t.loso)
+                    .map_or("—".to_string(), pct)
+            })
+            .collect();
+        let _ = writeln!(
+            w,
+            "| {} (`{}`) | {} | {} |",
+            first.head.info().label,
+            label,
+            first.row.params,
+            accs.join(" | ")
+        );
+    }
+    let _ = writeln!(w);
 }
 
 /// The answer claim's heads at one size: the tuned row of each, cheaper first by parameters (in
