@@ -18,6 +18,22 @@ pub enum Width {
     Fixed(usize),
 }
 
+impl Width {
+    /// `H`, `C` or the number: as lists and experiment files write it.
+    fn short(self) -> String {
+        match self {
+            Width::Hidden => "H".to_string(),
+            Width::Classes => "C".to_string(),
+            Width::Fixed(n) => n.to_string(),
+        }
+    }
+}
+
+/// What a Linear without a bias adds to its name.
+fn bias_suffix(bias: bool) -> &'static str {
+    if bias { "" } else { ", no bias" }
+}
+
 /// One layer of a head. Every layer acts on `[batch, features]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Layer {
@@ -60,12 +76,7 @@ impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Layer::Linear { out, bias } => {
-                let out = match out {
-                    Width::Hidden => "H".to_string(),
-                    Width::Classes => "C".to_string(),
-                    Width::Fixed(n) => n.to_string(),
-                };
-                let bias = if *bias { "" } else { ", no bias" };
+                let (out, bias) = (out.short(), bias_suffix(*bias));
                 write!(f, "Linear(→{out}{bias})")
             }
             Layer::Relu => f.write_str("ReLU"),
@@ -86,12 +97,7 @@ impl Layer {
     pub fn word(&self) -> String {
         match self {
             Layer::Linear { out, bias } => {
-                let out = match out {
-                    Width::Hidden => "H".to_string(),
-                    Width::Classes => "C".to_string(),
-                    Width::Fixed(n) => n.to_string(),
-                };
-                let bias = if *bias { "" } else { ", no bias" };
+                let (out, bias) = (out.short(), bias_suffix(*bias));
                 format!("linear({out}{bias})")
             }
             Layer::Relu => "relu".into(),
