@@ -3,7 +3,11 @@
 grid:     the 81 cells of `ablate bench` (mlp: bias x ReLU x dropout {0, 0.5}; linear; 25/100/1000 per
           class; seeds 0-2; 20 epochs of Adam at 1e-3, batch 64, val loss and accuracy after every
           epoch, then eval-mode train accuracy), on the same features file, `--jobs` cells at once,
-          each on one thread (as ablate's workers).
+          each on one thread (as ablate's workers). With `--vmap`, what a PyTorch user does to train
+          many models at once ("model ensembling"): the 8 mlp cells of one size and seed as one
+          ensemble, `torch.func.stack_module_state` + `functional_call` under `vmap`, one module
+          whose bias, ReLU and dropout rate are per-model buffers (vmap needs one function), the
+          same batches for the 8 (as ablate's stacks); the linear cell trains as in `grid`.
 features: lite0 at 224 px on the first N images per class of Fashion-MNIST's 4 classes (train and
           t10k files), the same preprocessing (gray -> RGB, bilinear resize, ImageNet mean/std),
           eval mode, batches of 64, on `--threads` threads.
@@ -98,8 +102,97 @@ def train_cell(args):
     return time.perf_counter() - started
 
 
+class SwitchMlp(nn.Module):
+    """model1 with its switches as buffers, so that the 8 variants are one function for vmap."""
+
+    def __init__(self, dim, hidden, classes, bias, relu, dropout):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, classes)
+        if not bias:
+            with torch.no_grad():
+                self.fc1.bias.zero_()
+        self.register_buffer("bias_on", torch.tensor(float(bias)))
+        self.register_buffer("relu_on", torch.tensor(float(relu)))
+        self.register_buffer("p", torch.tensor(dropout))
+
+    def forward(self, x, u):
+        h = x @ self.fc1.weight.T + self.fc1.bias * self.bias_on
+        h = torch.where(self.relu_on > 0, F.relu(h), h)
+        h = self.bn(h)
+        if self.training:
+            h = h * ((u >= self.p).float() / (1 - self.p))
+        return self.fc2(h)
+
+
+def train_ensemble(args):
+    """The 8 mlp cells of one size and seed as one vmapped ensemble; then the linear cell."""
+    from torch.func import functional_call, stack_module_state
+
+    per_class, seed = args["group"]
+    torch.set_num_threads(1)
+    data = args["data"]
+    tx, ty, vx, vy = data["train_x"], data["train_y"], data["val_x"], data["val_y"]
+    classes = int(ty.max()) + 1
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate([rng.permutation(np.flatnonzero(ty == c))[:per_class] for c in range(classes)])
+    x, y = torch.from_numpy(tx[rows]), torch.from_numpy(ty[rows].astype(np.int64))
+    xv, yv = torch.from_numpy(vx), torch.from_numpy(vy.astype(np.int64))
+    torch.manual_seed(seed)
+    dim = x.shape[1]
+    variants = [(b, r, p) for b in (True, False) for r in (True, False) for p in (0.0, 0.5)]
+    models = [SwitchMlp(dim, 1024, classes, *v) for v in variants]
+    params, buffers = stack_module_state(models)
+    base = SwitchMlp(dim, 1024, classes, True, True, 0.0).to("meta")
+    bias_mask = torch.tensor([float(b) for b, _, _ in variants])[:, None]
+    opt = torch.optim.Adam(params.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+
+    def loss_of(p, b, xb, yb, u):
+        return F.cross_entropy(functional_call(base, (p, b), (xb, u)), yb)
+
+    ensemble_loss = torch.vmap(loss_of, in_dims=(0, 0, None, None, None), randomness="same")
+    started = time.perf_counter()
+    for _ in range(args["epochs"]):
+        base.train()
+        order = torch.randperm(len(y))
+        for batch in order.split(64):
+            if len(batch) < 2:
+                continue
+            u = torch.rand(len(batch), 1024)
+            loss = ensemble_loss(params, buffers, x[batch], y[batch], u).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            # A bias that is off stays a zero.
+            params["fc1.bias"].grad *= bias_mask
+            opt.step()
+        base.eval()
+        with torch.no_grad():
+            logits = torch.vmap(lambda p, b: functional_call(base, (p, b), (xv, None)))(params, buffers)
+            [F.cross_entropy(l, yv).item() for l in logits]
+            [(l.argmax(1) == yv).float().mean().item() for l in logits]
+    with torch.no_grad():
+        logits = torch.vmap(lambda p, b: functional_call(base, (p, b), (x, None)))(params, buffers)
+        [(l.argmax(1) == y).float().mean().item() for l in logits]
+    ensemble = time.perf_counter() - started
+    linear = train_cell({"cell": (("linear", True, False, 0.0), per_class, seed), "data": data,
+                         "epochs": args["epochs"]})
+    return ensemble + linear
+
+
 def grid(opts):
     data = read_safetensors(opts.features)
+    if opts.vmap:
+        groups = [{"group": (n, s), "data": data, "epochs": opts.epochs}
+                  for n in (25, 100, 1000) for s in (0, 1, 2)]
+        started = time.perf_counter()
+        with mp.get_context("fork").Pool(opts.jobs) as pool:
+            seconds = pool.map(train_ensemble, groups, chunksize=1)
+        wall = time.perf_counter() - started
+        print(f"pytorch vmap grid: {len(groups) * 9} cells as {len(groups)} ensembles of 8 mlp + "
+              f"1 linear, {opts.jobs} workers x 1 thread: {wall:.1f} s wall, "
+              f"{sum(seconds):.1f} s summed over workers' groups")
+        return
     jobs = [{"cell": c, "data": data, "epochs": opts.epochs} for c in cells()]
     started = time.perf_counter()
     with mp.get_context("fork").Pool(opts.jobs) as pool:
@@ -158,6 +251,7 @@ def main():
     g.add_argument("features")
     g.add_argument("--jobs", type=int, default=2)
     g.add_argument("--epochs", type=int, default=20)
+    g.add_argument("--vmap", action="store_true")
     f = sub.add_parser("features")
     f.add_argument("--idx", required=True)
     f.add_argument("--weights", required=True)

@@ -43,6 +43,14 @@ impl PairedDropout {
     }
 }
 
+/// The keep-scale [`PairedDropout`] multiplies by where its uniform draw is `u`, as it computes it
+/// (burn compares in f32 and divides by `1 - p` in f32): `1 / (1 - p)`, or 0 where `u < p`. The
+/// stacked head's per-head masks are made with it.
+pub fn keep_scale(u: f32, p: f64) -> f32 {
+    let kept = if u >= p as f32 { 1.0f32 } else { 0.0 };
+    kept / (1.0 - p) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +79,30 @@ mod tests {
             y(&PairedDropoutConfig::new(0.0).init(), Some(u)),
             vec![1.0, 2.0, 3.0, 4.0]
         );
+    }
+
+    /// `keep_scale` is the mask `forward` multiplies by, bit for bit, at rates whose f32 rounding
+    /// goes either way and at draws on the boundary.
+    #[test]
+    fn keep_scale_is_the_forward_mask() {
+        let device = Device::flex();
+        for p in [0.1, 0.2, 0.25, 0.3, 0.5, 0.7, 0.9] {
+            let below = f32::from_bits((p as f32).to_bits() - 1);
+            let draws = [0.0, below, p as f32, 0.5, 0.999, 0.123_456_79];
+            let u = Tensor::<2>::from_floats([draws], &device);
+            let ones = Tensor::<2>::ones([1, draws.len()], &device);
+            let masked = PairedDropoutConfig::new(p)
+                .init()
+                .forward(ones, Some(u))
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let scales: Vec<f32> = draws.iter().map(|&u| keep_scale(u, p)).collect();
+            assert_eq!(
+                masked.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                scales.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "p = {p}"
+            );
+        }
     }
 }

@@ -26,9 +26,11 @@ mod dropout;
 mod init;
 mod layers;
 mod sequential;
+mod stacked;
 
 pub use batch_norm::{BatchNorm1d, BatchNorm1dConfig, BnOnRows, BnStats, variance_shift};
-pub use dropout::PairedDropout;
+pub use dropout::{PairedDropout, keep_scale};
 pub use init::keyed_linear;
 pub use layers::HeadLayer;
 pub use sequential::{DropoutDraws, HeadConfig, SequentialHead};
+pub use stacked::{StackedDropout, StackedHead};

@@ -37,6 +37,7 @@ mod layer;
 mod report;
 pub mod seeding;
 pub mod shard;
+mod stack;
 mod switch;
 mod thread;
 mod train;
@@ -57,6 +58,7 @@ pub use grid::{GridBlock, GridSpec};
 pub use heads::{Colours, Drawn, HEADS, HeadInfo, HeadKind, Rgb};
 pub use layer::{LAYER_FORMS, Layer, LayerRole, Width, layer_names, layers_line};
 pub use report::{HeadTexts, Highlight, ReportSpec};
+pub use stack::{stack_group_indices, stack_key};
 pub use switch::{
     Kind, Range, SWITCHES, Switch, SwitchSpec, Value, ValueError, Word, plain_number,
 };

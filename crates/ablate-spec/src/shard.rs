@@ -49,50 +49,56 @@ const BACKBONE_WIDTH: f64 = 3.0e5;
 const LBFGS_EVALUATIONS: f64 = 200.0;
 
 /// Assigns each of `cells` to one of `shards` shards. Cells that differ in their epoch count alone
-/// train as one run ([`crate::epoch_prefix_groups`]), so they go to one shard together, at the cost
-/// of their longest. Longest expected cost first, each to the shard with the least cost so far (ties
-/// to the lowest index). Returns the shard index of every cell, in the order of `cells`. The same
-/// cells in the same order always give the same assignment.
+/// train as one run ([`crate::epoch_prefix_groups`]) and such runs of one seed, size and layer list
+/// as one stack ([`crate::stack_group_indices`]), so a stack goes to one shard whole, at the cost
+/// of its runs' longest cells. Largest expected cost first, each to the shard with the least cost
+/// so far (ties to the lowest index). Returns the shard index of every cell, in the order of
+/// `cells`. The same cells in the same order always give the same assignment.
 pub fn assign(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<usize> {
     assert!(shards >= 1, "at least one shard");
-    let groups = crate::epoch_prefix_group_indices(cells, &experiment.config.train);
-    let costs: Vec<f64> = groups
+    let stacks = crate::stack_group_indices(cells, &experiment.config.train);
+    let costs: Vec<f64> = stacks
         .iter()
-        .map(|g| group_cost(experiment, cells, g))
+        .map(|s| stack_cost(experiment, cells, s))
         .collect();
-    let mut order: Vec<usize> = (0..groups.len()).collect();
+    let mut order: Vec<usize> = (0..stacks.len()).collect();
     // Stable: equal costs keep the grid order.
     order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
     let mut load = vec![0.0f64; shards];
     let mut shard_of = vec![0usize; cells.len()];
-    for g in order {
+    for s in order {
         let (lightest, _) = load
             .iter()
             .enumerate()
             .min_by(|a, b| a.1.total_cmp(b.1))
             .expect("shards >= 1");
-        for &i in &groups[g] {
+        for &i in stacks[s].iter().flatten() {
             shard_of[i] = lightest;
         }
-        load[lightest] += costs[g];
+        load[lightest] += costs[s];
     }
     shard_of
 }
 
-/// A group's cost: its longest cell's (the others are measured on the way).
-fn group_cost(experiment: &Experiment, cells: &[Cell], group: &[usize]) -> f64 {
-    group
+/// A stack's cost: its groups' longest cells' (the others are measured on the way).
+fn stack_cost(experiment: &Experiment, cells: &[Cell], stack: &[Vec<usize>]) -> f64 {
+    stack
         .iter()
-        .map(|&i| cell_cost(experiment, &cells[i]))
-        .fold(0.0, f64::max)
+        .map(|group| {
+            group
+                .iter()
+                .map(|&i| cell_cost(experiment, &cells[i]))
+                .fold(0.0, f64::max)
+        })
+        .sum()
 }
 
 /// The expected cost of each shard under [`assign`] (a group of epoch prefixes counted once).
 pub fn shard_costs(experiment: &Experiment, cells: &[Cell], shards: usize) -> Vec<f64> {
     let shard_of = assign(experiment, cells, shards);
     let mut load = vec![0.0; shards];
-    for group in crate::epoch_prefix_group_indices(cells, &experiment.config.train) {
-        load[shard_of[group[0]]] += group_cost(experiment, cells, &group);
+    for stack in crate::stack_group_indices(cells, &experiment.config.train) {
+        load[shard_of[stack[0][0]]] += stack_cost(experiment, cells, &stack);
     }
     load
 }

@@ -63,12 +63,11 @@ impl StepDraws {
             })
             .collect();
         let input_mask = (spec.input_dropout > 0.0).then(|| {
-            let mut rng = stream(spec.seed, &format!("input-dropout/{}", spec.step_key));
             let p = spec.input_dropout;
-            let keep = (1.0 / (1.0 - p)) as f32;
             let len = spec.batch * spec.features;
-            let mask: Vec<f32> = (0..len)
-                .map(|_| if rng.random::<f64>() >= p { keep } else { 0.0 })
+            let mask: Vec<f32> = input_uniforms(spec.seed, spec.step_key, len)
+                .into_iter()
+                .map(|u| input_keep(u, p))
                 .collect();
             Tensor::<2>::from_data(TensorData::new(mask, [spec.batch, spec.features]), device)
         });
@@ -77,9 +76,7 @@ impl StepDraws {
             .head_dropouts
             .iter()
             .map(|d| {
-                let mut rng = stream(spec.seed, &format!("{}/{}", d.key, spec.step_key));
-                let len = spec.batch * d.width;
-                let u: Vec<f32> = (0..len).map(|_| rng.random::<f32>()).collect();
+                let u = dropout_uniforms(spec.seed, &d.key, spec.step_key, spec.batch * d.width);
                 Tensor::<2>::from_data(TensorData::new(u, [spec.batch, d.width]), device)
             })
             .collect();
@@ -89,4 +86,25 @@ impl StepDraws {
             head_dropout,
         }
     }
+}
+
+/// The input dropout's uniform draws of one step (`len` = batch x features), shared by every rate.
+pub(crate) fn input_uniforms(seed: u64, step_key: &str, len: usize) -> Vec<f64> {
+    let mut rng = stream(seed, &format!("input-dropout/{step_key}"));
+    (0..len).map(|_| rng.random::<f64>()).collect()
+}
+
+/// The input dropout's keep-scale for draw `u` at rate `p`: `1 / (1 - p)` or 0.
+pub(crate) fn input_keep(u: f64, p: f64) -> f32 {
+    if u >= p {
+        (1.0 / (1.0 - p)) as f32
+    } else {
+        0.0
+    }
+}
+
+/// The uniform draws of the head's dropout layer `layer` in one step (`len` = batch x width).
+pub(crate) fn dropout_uniforms(seed: u64, layer: &str, step_key: &str, len: usize) -> Vec<f32> {
+    let mut rng = stream(seed, &format!("{layer}/{step_key}"));
+    (0..len).map(|_| rng.random::<f32>()).collect()
 }

@@ -153,11 +153,11 @@ struct EpochReadings {
 }
 
 /// An epoch's readings on the host.
-struct EpochSummary {
+pub(crate) struct EpochSummary {
     /// Of the steps' losses, in step order, in f64.
-    loss_sum: f64,
-    steps: usize,
-    bias_grad_max: Option<f64>,
+    pub loss_sum: f64,
+    pub steps: usize,
+    pub bias_grad_max: Option<f64>,
 }
 
 impl EpochReadings {
@@ -185,26 +185,39 @@ impl EpochReadings {
             0,
         ));
         let (losses, maxima) = values.split_at(steps);
-        if let Some((&step, &loss)) = self
-            .steps
-            .iter()
-            .zip(losses)
-            .find(|(_, loss)| !loss.is_finite())
-        {
-            return Err(TrainError::Diverged {
-                cell: cell.id(),
-                epoch: epoch + 1,
-                step,
-                loss,
-            });
-        }
-        Ok(EpochSummary {
-            loss_sum: losses.iter().map(|&l| f64::from(l)).sum(),
-            steps,
-            bias_grad_max: with_bias
-                .then(|| maxima.iter().fold(0.0f64, |m, &g| m.max(f64::from(g)))),
-        })
+        summarize(
+            &self.steps,
+            losses,
+            with_bias.then_some(maxima),
+            cell,
+            epoch,
+        )
     }
+}
+
+/// An epoch's readings on the host: `losses` in step order (`steps` are their indices in the
+/// epoch's batch order), the bias-gradient maxima when the head has such a bias. A loss that is
+/// not finite ends the cell with the step that made it.
+pub(crate) fn summarize(
+    steps: &[usize],
+    losses: &[f32],
+    maxima: Option<&[f32]>,
+    cell: &Cell,
+    epoch: usize,
+) -> Result<EpochSummary, TrainError> {
+    if let Some((&step, &loss)) = steps.iter().zip(losses).find(|(_, loss)| !loss.is_finite()) {
+        return Err(TrainError::Diverged {
+            cell: cell.id(),
+            epoch: epoch + 1,
+            step,
+            loss,
+        });
+    }
+    Ok(EpochSummary {
+        loss_sum: losses.iter().map(|&l| f64::from(l)).sum(),
+        steps: losses.len(),
+        bias_grad_max: maxima.map(|m| m.iter().fold(0.0f64, |m, &g| m.max(f64::from(g)))),
+    })
 }
 
 /// One-hot targets `[rows, classes]` of the given rows of `labels`.

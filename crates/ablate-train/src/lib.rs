@@ -28,6 +28,8 @@ mod images;
 mod optimizer;
 mod pooled;
 mod source;
+mod stack;
+mod stacked_adam;
 mod trainer;
 
 pub use cut_cell::{CutInputs, CutSet, TopNet, train_cut_cell, train_cut_cells};
@@ -41,4 +43,5 @@ pub use host_reads::host_reads;
 pub use images::ImageBatches;
 pub use optimizer::{adam_pass_seconds, build as build_optimizer};
 pub use source::{BatchSource, FeatureSource, Split};
+pub use stack::{StackEvent, train_stack};
 pub use trainer::{head_config, train_cell, train_cells_sharing_epochs};

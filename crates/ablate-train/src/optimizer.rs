@@ -111,29 +111,74 @@ impl FusedAdam {
             second: vec![0.0; values.len()],
         });
         moments.time += 1;
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let bias_correction2_sqrt = (1.0 - b2.powi(moments.time)).sqrt();
-        let c = Coefficients {
-            b1,
-            b2,
-            f1: 1.0 - b1,
-            f2: 1.0 - b2,
-            combined: bias_correction2_sqrt / (1.0 - b1.powi(moments.time)),
-            eps: self.epsilon * bias_correction2_sqrt,
+        adam_update(
+            &AdamBetas {
+                beta_1: self.beta_1,
+                beta_2: self.beta_2,
+                epsilon: self.epsilon,
+            },
+            moments.time,
             lr,
-        };
-        let (first, second) = (&mut moments.first[..], &mut moments.second[..]);
-        let first_step = moments.time == 1;
-        pulp::Arch::new().dispatch(AdamPass {
+            self.weight_decay,
             values,
             grad,
-            first,
-            second,
-            c: &c,
-            weight_decay: self.weight_decay,
-            first_step,
-        });
+            &mut moments.first,
+            &mut moments.second,
+        );
     }
+}
+
+/// Adam's constants (`[train] betas`, `eps`) in f32.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdamBetas {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+impl AdamBetas {
+    pub fn of(train: &TrainSpec) -> Self {
+        Self {
+            beta_1: train.betas[0] as f32,
+            beta_2: train.betas[1] as f32,
+            epsilon: train.eps as f32,
+        }
+    }
+}
+
+/// Step `time` (1 for the first) of Adam on one parameter's values in place, with its moments:
+/// the one element-wise pass both the per-cell and the stacked optimizer run.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam_update(
+    betas: &AdamBetas,
+    time: i32,
+    lr: f32,
+    weight_decay: Option<f32>,
+    values: &mut [f32],
+    grad: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+) {
+    let (b1, b2) = (betas.beta_1, betas.beta_2);
+    let bias_correction2_sqrt = (1.0 - b2.powi(time)).sqrt();
+    let c = Coefficients {
+        b1,
+        b2,
+        f1: 1.0 - b1,
+        f2: 1.0 - b2,
+        combined: bias_correction2_sqrt / (1.0 - b1.powi(time)),
+        eps: betas.epsilon * bias_correction2_sqrt,
+        lr,
+    };
+    pulp::Arch::new().dispatch(AdamPass {
+        values,
+        grad,
+        first,
+        second,
+        c: &c,
+        weight_decay,
+        first_step: time == 1,
+    });
 }
 
 /// Seconds per pass of the fused Adam over `len` parameters, moments already started (the mean of

@@ -79,13 +79,8 @@ impl BatchSource for PooledFeatures<'_> {
         self.labels[slot(split)]
     }
 
-    fn rows(&self, split: Split, rows: &[usize], device: &Device) -> Tensor<2> {
-        let x = &self.x[slot(split)];
-        let mut block = Vec::with_capacity(rows.len() * self.dim);
-        for &i in rows {
-            block.extend_from_slice(&x[i * self.dim..(i + 1) * self.dim]);
-        }
-        Tensor::from_data(TensorData::new(block, [rows.len(), self.dim]), device)
+    fn rows_host(&self, split: Split, rows: &[usize]) -> Vec<f32> {
+        crate::source::gather_rows(&self.x[slot(split)], self.dim, rows)
     }
 
     fn span(&self, split: Split, span: Range<usize>, device: &Device) -> Tensor<2> {

@@ -25,7 +25,15 @@ pub trait BatchSource {
     fn len(&self, split: Split) -> usize;
     fn labels(&self, split: Split) -> &[u32];
     /// The inputs `[rows.len(), input_dim]` of the given rows of `split`, in that order.
-    fn rows(&self, split: Split, rows: &[usize], device: &Device) -> Tensor<2>;
+    fn rows(&self, split: Split, rows: &[usize], device: &Device) -> Tensor<2> {
+        let block = self.rows_host(split, rows);
+        Tensor::from_data(
+            TensorData::new(block, [rows.len(), self.input_dim()]),
+            device,
+        )
+    }
+    /// The same rows on the host, flat (what a stack's input is assembled from).
+    fn rows_host(&self, split: Split, rows: &[usize]) -> Vec<f32>;
     /// The inputs of a contiguous span of `split` (evaluation walks a split in spans).
     fn span(&self, split: Split, span: Range<usize>, device: &Device) -> Tensor<2>;
 
@@ -84,13 +92,8 @@ impl BatchSource for FeatureSource<'_> {
         }
     }
 
-    fn rows(&self, split: Split, rows: &[usize], device: &Device) -> Tensor<2> {
-        let (x, dim) = (self.x(split), self.input_dim());
-        let mut block = Vec::with_capacity(rows.len() * dim);
-        for &i in rows {
-            block.extend_from_slice(&x[i * dim..(i + 1) * dim]);
-        }
-        Tensor::from_data(TensorData::new(block, [rows.len(), dim]), device)
+    fn rows_host(&self, split: Split, rows: &[usize]) -> Vec<f32> {
+        gather_rows(self.x(split), self.input_dim(), rows)
     }
 
     fn span(&self, split: Split, span: Range<usize>, device: &Device) -> Tensor<2> {
@@ -98,4 +101,13 @@ impl BatchSource for FeatureSource<'_> {
         let block = self.x(split)[span.start * dim..span.end * dim].to_vec();
         Tensor::from_data(TensorData::new(block, [span.len(), dim]), device)
     }
+}
+
+/// The given rows of a flat `[_, dim]` matrix, in that order.
+pub(crate) fn gather_rows(x: &[f32], dim: usize, rows: &[usize]) -> Vec<f32> {
+    let mut block = Vec::with_capacity(rows.len() * dim);
+    for &i in rows {
+        block.extend_from_slice(&x[i * dim..(i + 1) * dim]);
+    }
+    block
 }

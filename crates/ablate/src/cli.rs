@@ -94,6 +94,11 @@ pub struct RunArgs {
     /// Only the cells listed in this file (one id per line), e.g. the missing cells of a grid.
     #[arg(long)]
     pub cells: Option<PathBuf>,
+    /// The most runs trained as one stacked model (cells of one seed, size and layer list; see
+    /// README, "Stacked cells"); 1, the default, trains every cell on its own; 0: as many as fit
+    /// in about 2 GiB per worker.
+    #[arg(long)]
+    pub stack: Option<u64>,
 }
 
 #[derive(Args)]
@@ -169,6 +174,9 @@ pub struct SlurmArgs {
     /// An array of only the cells still missing from the results folder (and no features job).
     #[arg(long)]
     pub missing: bool,
+    /// Passed to every task's `ablate run --stack` (default: unstacked).
+    #[arg(long)]
+    pub stack: Option<u64>,
 }
 
 #[derive(Args)]
@@ -194,6 +202,10 @@ pub struct BenchArgs {
     /// Cells trained at once in the grid part (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Stack size of the grid part, as `ablate run --stack` (default 1, unstacked; with `1` given
+    /// explicitly the stacked single-thread timings are skipped).
+    #[arg(long)]
+    pub stack: Option<u64>,
     /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: Backend,

@@ -9,7 +9,7 @@ use ablate_record::{CheckpointDir, CheckpointStore};
 use ablate_results::{
     CellOutcome, CellRecord, DataSummary, FailedCell, Provenance, ResultsError, ResultsStore,
 };
-use ablate_spec::{Cell, Experiment, FinetuneSpec, epoch_prefix_groups};
+use ablate_spec::{Cell, Experiment, FinetuneSpec};
 use ablate_train::{CutSet, ImageBatches, PretrainedBackbone, Watch};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -92,6 +92,40 @@ pub struct Runner<'a> {
     pub device: Device,
     pub backend: &'static str,
     pub jobs: usize,
+    /// The most epoch-prefix groups one stack trains (`--stack`; 1: every group on its own);
+    /// `None`: as many as [`STACK_MEMORY`] holds.
+    pub stack: Option<usize>,
+}
+
+/// What the stacks one worker trains at a time may take of memory when `--stack` leaves their size
+/// to ablate: about 2 GiB per worker (see [`stack_row_bytes`]).
+pub const STACK_MEMORY: usize = 2 << 30;
+
+/// What one row of a stack holds while it trains, in bytes: its parameters four times (values,
+/// gradients, Adam's two moments), and per step its input, its dropout keep-scales and each
+/// layer's output with its gradient (`batch x width`, twice, per layer), all f32. The mlp head of
+/// the forum (F = 1280, H = 1024, batch 64) is about 22 MB a row: 90 rows in 2 GiB.
+pub fn stack_row_bytes(config: &ablate_heads::HeadConfig, batch: usize) -> usize {
+    let mut width = config.d_input;
+    let mut params = 0;
+    let mut activations = config.d_input * 2;
+    for (_, layer) in &config.layers {
+        match *layer {
+            ablate_spec::Layer::Linear { out, bias } => {
+                let out = match out {
+                    ablate_spec::Width::Hidden => config.hidden,
+                    ablate_spec::Width::Classes => config.classes,
+                    ablate_spec::Width::Fixed(n) => n,
+                };
+                params += width * out + if bias { out } else { 0 };
+                width = out;
+            }
+            ablate_spec::Layer::BatchNorm | ablate_spec::Layer::LayerNorm => params += 2 * width,
+            _ => {}
+        }
+        activations += 2 * width;
+    }
+    4 * (4 * params + batch * activations)
 }
 
 /// Refuses a grid that asks for more training samples per class than the features file has.
@@ -152,13 +186,15 @@ impl Runner<'_> {
         let missing = self.store.missing_cells(cells)?;
         let already_done = cells.len() - missing.len();
         let cost = |c: &Cell| ablate_spec::shard::cell_cost(self.experiment, c);
-        // Cells that differ in their epoch count alone train as one run to the longest count.
-        // Largest runs first, handed out in that order as workers free up (`par_bridge`; a slice's
+        // Cells that differ in their epoch count alone train as one run to the longest count, and
+        // such runs of one seed, size and layer list as one stack (`ablate_spec::stack_key`).
+        // Largest first, handed out in that order as workers free up (`par_bridge`; a slice's
         // `par_iter` would split the list in halves and start one worker on the smallest), so the
-        // grid ends with small runs, not with one big one.
-        let mut groups = epoch_prefix_groups(&missing, &self.experiment.config.train);
+        // grid ends with small ones, not with one big one.
+        let mut stacks = self.stacks(&missing);
         let group_cost = |g: &Vec<Cell>| g.last().map_or(0.0, cost);
-        groups.sort_by(|a, b| group_cost(b).total_cmp(&group_cost(a)));
+        let stack_cost = |s: &Vec<Vec<Cell>>| s.iter().map(group_cost).sum::<f64>();
+        stacks.sort_by(|a, b| stack_cost(b).total_cmp(&stack_cost(a)));
 
         let progress = GridProgress::new(&missing.iter().map(cost).collect::<Vec<_>>());
         let failed = Mutex::new(Vec::new());
@@ -212,15 +248,18 @@ impl Runner<'_> {
             }
         };
         pool.install(|| {
-            groups.iter().par_bridge().for_each(|group| {
+            stacks.iter().par_bridge().for_each(|stack| {
                 if fatal.lock().expect("no worker panics holding it").is_some() {
                     return;
                 }
-                match group.first() {
-                    Some(first) if first.head.finetuned() => {
-                        self.train_finetune_group(group, &progress, &settle);
-                    }
-                    _ => self.train_frozen(group, &settle),
+                match stack.as_slice() {
+                    [group] => match group.first() {
+                        Some(first) if first.head.finetuned() => {
+                            self.train_finetune_group(group, &progress, &settle);
+                        }
+                        _ => self.train_frozen(group, &settle),
+                    },
+                    rows => self.train_stacked(rows, &settle),
                 }
             });
         });
@@ -393,6 +432,90 @@ impl Runner<'_> {
         if let Err(e) = ended {
             settle_unfinished(group, done, &e, settle);
         }
+    }
+}
+
+impl Runner<'_> {
+    /// `cells` as the stacks this run trains: [`ablate_spec::stack_group_indices`], each cut into
+    /// pieces of at most `--stack` groups (or as many as [`STACK_MEMORY`] holds), the groups of
+    /// one piece of about the same epoch count (a row that is done leaves its stack, but the
+    /// stack runs to its longest row).
+    fn stacks(&self, cells: &[Cell]) -> Vec<Vec<Vec<Cell>>> {
+        let train = &self.experiment.config.train;
+        let epochs = |g: &Vec<Cell>| g.last().map_or(0, |c| train.for_variant(&c.head).epochs);
+        let mut out = Vec::new();
+        for stack in ablate_spec::stack_group_indices(cells, train) {
+            let mut groups: Vec<Vec<Cell>> = stack
+                .into_iter()
+                .map(|g| g.into_iter().map(|i| cells[i]).collect())
+                .collect();
+            groups.sort_by_key(|g| std::cmp::Reverse(epochs(g)));
+            let limit = self.stack_limit(&groups[0][0]).max(1);
+            let mut rest = groups.into_iter().peekable();
+            while rest.peek().is_some() {
+                out.push(rest.by_ref().take(limit).collect());
+            }
+        }
+        out
+    }
+
+    /// The most groups one stack of `cell`'s kind trains.
+    fn stack_limit(&self, cell: &Cell) -> usize {
+        // Unstacked unless asked: on the forum grid's seed-0 slice (2 cores) the stacked run took
+        // 337 s against 192 s one cell at a time (model1's big stacks left one worker idle, and
+        // stacking does not speed up its products); see docs/performance.md.
+        let Some(n) = self.stack else { return 1 };
+        if n != 0 {
+            return n;
+        }
+        let train = &self.experiment.config.train;
+        let config = ablate_train::head_config(
+            &cell.head,
+            train,
+            self.features.dim(),
+            self.features.num_classes,
+        );
+        STACK_MEMORY / stack_row_bytes(&config, train.for_variant(&cell.head).batch_size).max(1)
+    }
+
+    /// Trains a stack of epoch-prefix groups of frozen-backbone cells (one seed and size: one
+    /// training subset) as one model; `settle` gets each cell's record or error.
+    fn train_stacked(
+        &self,
+        rows: &[Vec<Cell>],
+        settle: &(impl Fn(&Cell, Result<CellRecord>) + Sync),
+    ) {
+        let Some(first) = rows.first().and_then(|r| r.first()) else {
+            return;
+        };
+        let source = match ablate_train::FeatureSource::new(
+            self.features,
+            first.train_per_class,
+            first.subset_seed(),
+        ) {
+            Ok(source) => source,
+            Err(e) => {
+                let message = format!("{e:#}");
+                for cell in rows.iter().flatten() {
+                    settle(cell, Err(anyhow::anyhow!("{message}")));
+                }
+                return;
+            }
+        };
+        ablate_train::train_stack(
+            rows,
+            &self.experiment.config.train,
+            &source,
+            &self.device,
+            |event| match event {
+                ablate_train::StackEvent::Finished(cell, outcome) => {
+                    settle(cell, Ok(self.record(cell, outcome)));
+                }
+                ablate_train::StackEvent::Failed { row, done, error } => {
+                    settle_unfinished(&rows[row], done, &error, settle);
+                }
+            },
+        );
     }
 }
 

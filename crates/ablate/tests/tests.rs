@@ -13,6 +13,7 @@ mod features;
 mod report;
 mod resume;
 mod shards;
+mod stacked;
 
 /// The device tests need a build with the wgpu feature (`scripts/test.sh` makes one): without it
 /// they are not compiled, and this test's name says so in the test list.

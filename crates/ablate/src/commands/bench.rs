@@ -111,6 +111,53 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         writeln!(out, "{}", ceiling.describe(steps_per_s))?;
     }
 
+    // Part 1b: the same cells stacked (`ablate_train::train_stack`), against each trained alone.
+    if args.stack != Some(1) {
+        let train = &experiment.config.train;
+        for (what, variants) in stack_variants() {
+            let rows: Vec<Vec<Cell>> = variants
+                .iter()
+                .map(|&head| {
+                    vec![Cell {
+                        head,
+                        train_per_class: 1000,
+                        seed: 0,
+                    }]
+                })
+                .collect();
+            let one = &rows[0][0];
+            let alone =
+                single.install(|| ablate_train::train_cell(one, train, &source, &device))?;
+            let reads_before = ablate_train::host_reads();
+            let started = Instant::now();
+            let mut steps = 0;
+            single.install(|| {
+                ablate_train::train_stack(&rows, train, &source, &device, |event| {
+                    if let ablate_train::StackEvent::Finished(_, o) = event {
+                        steps += o.steps;
+                    }
+                })
+            });
+            let seconds = started.elapsed().as_secs_f64();
+            let reads = ablate_train::host_reads() - reads_before;
+            let alone_rate = alone.steps as f64 / alone.seconds;
+            let stacked_rate = steps as f64 / seconds;
+            writeln!(
+                out,
+                "stack of {} {what} cells ({} epochs, 1 thread, {}): {:.2} s, {:.1} cell-steps/s \
+                 incl. per-epoch validation; one of them alone {:.1} steps/s: {:.2}x; {} host reads",
+                rows.len(),
+                args.cell_epochs,
+                backend::name(args.backend),
+                seconds,
+                stacked_rate,
+                alone_rate,
+                stacked_rate / alone_rate,
+                reads
+            )?;
+        }
+    }
+
     if args.no_grid {
         return Ok(ExitCode::SUCCESS);
     }
@@ -138,6 +185,7 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         device,
         backend: backend::name(args.backend),
         jobs,
+        stack: args.stack.map(|n| n as usize),
     }
     .run()?;
     let wall = started.elapsed().as_secs_f64();
@@ -150,9 +198,14 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         .collect();
     writeln!(
         out,
-        "{}-cell grid ({} epochs, {jobs} workers): {wall:.1} s wall, {cell_seconds:.1} s summed over cells, {} failed",
+        "{}-cell grid ({} epochs, {jobs} workers, {}): {wall:.1} s wall, {cell_seconds:.1} s summed over cells, {} failed",
         summary.total,
         args.grid_epochs,
+        match args.stack {
+            None | Some(1) => "unstacked".to_string(),
+            Some(0) => "stacked".to_string(),
+            Some(n) => format!("stacks of up to {n}"),
+        },
         summary.failed.len()
     )?;
     if !big_mlp.is_empty() {
@@ -252,6 +305,35 @@ fn seconds_per_call(reps: usize, mut f: impl FnMut() -> burn::tensor::Tensor<2>)
     }
     drop(last.map(|t| t.into_data()));
     started.elapsed().as_secs_f64() / reps.max(1) as f64
+}
+
+/// The stacks part 1b times: the grid's 8 mlp variants, and 8 linear ones (the forum's L2 axis and
+/// the last bias).
+fn stack_variants() -> [(&'static str, Vec<HeadVariant>); 2] {
+    let mut mlp = Vec::new();
+    for bias in [true, false] {
+        for relu in [true, false] {
+            for dropout in [0.0, 0.5] {
+                mlp.push(
+                    HeadVariant::mlp()
+                        .flag(Switch::BiasBeforeBn, bias)
+                        .flag(Switch::Relu, relu)
+                        .number(Switch::Dropout, dropout),
+                );
+            }
+        }
+    }
+    let mut linear = Vec::new();
+    for last_bias in [true, false] {
+        for wd in [0.0, 1e-4, 1e-3, 1e-2] {
+            linear.push(
+                HeadVariant::linear()
+                    .flag(Switch::LastBias, last_bias)
+                    .number(Switch::WeightDecay, wd),
+            );
+        }
+    }
+    [("mlp", mlp), ("linear", linear)]
 }
 
 fn bench_experiment(

@@ -91,6 +91,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             .jobs
             .unwrap_or_else(|| super::default_jobs(args.backend))
             .max(1),
+        stack: args.stack.map(|n| n as usize),
     };
     let summary = runner.run()?;
     let what = match shard {

@@ -215,10 +215,14 @@ pub fn slurm(args: &SlurmArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|f| format!(" --cells {}", quote(f)))
         .unwrap_or_default();
+    let stack_arg = args
+        .stack
+        .map(|n| format!(" --stack {n}"))
+        .unwrap_or_default();
     let _ = writeln!(
         text,
         "set -euo pipefail\n# Shard SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT; done cells are skipped on a requeue.\n\
-         exec {ablate} run {exp} --out {} --shard auto --jobs {jobs}{backend_arg}{cells_arg}",
+         exec {ablate} run {exp} --out {} --shard auto --jobs {jobs}{backend_arg}{stack_arg}{cells_arg}",
         quote(&root),
     );
     let array_file = if args.missing {
