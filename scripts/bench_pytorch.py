@@ -67,10 +67,9 @@ def cells():
     return [(v, n, s) for n in (25, 100, 1000) for s in (0, 1, 2) for v in variants]
 
 
-def train_cell(args):
-    (head, bias, relu, p), per_class, seed = args["cell"]
-    torch.set_num_threads(1)
-    data = args["data"]
+def cell_data(data, per_class, seed):
+    """A cell's training subset (per_class rows of each class, drawn by seed), val split, classes;
+    seeds torch's generator with seed."""
     tx, ty, vx, vy = data["train_x"], data["train_y"], data["val_x"], data["val_y"]
     classes = int(ty.max()) + 1
     rng = np.random.default_rng(seed)
@@ -78,6 +77,13 @@ def train_cell(args):
     x, y = torch.from_numpy(tx[rows]), torch.from_numpy(ty[rows].astype(np.int64))
     xv, yv = torch.from_numpy(vx), torch.from_numpy(vy.astype(np.int64))
     torch.manual_seed(seed)
+    return x, y, xv, yv, classes
+
+
+def train_cell(args):
+    (head, bias, relu, p), per_class, seed = args["cell"]
+    torch.set_num_threads(1)
+    x, y, xv, yv, classes = cell_data(args["data"], per_class, seed)
     dim = x.shape[1]
     model = Mlp(dim, 1024, classes, bias, relu, p) if head == "mlp" else nn.Linear(dim, classes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
@@ -132,14 +138,7 @@ def train_ensemble(args):
 
     per_class, seed = args["group"]
     torch.set_num_threads(1)
-    data = args["data"]
-    tx, ty, vx, vy = data["train_x"], data["train_y"], data["val_x"], data["val_y"]
-    classes = int(ty.max()) + 1
-    rng = np.random.default_rng(seed)
-    rows = np.concatenate([rng.permutation(np.flatnonzero(ty == c))[:per_class] for c in range(classes)])
-    x, y = torch.from_numpy(tx[rows]), torch.from_numpy(ty[rows].astype(np.int64))
-    xv, yv = torch.from_numpy(vx), torch.from_numpy(vy.astype(np.int64))
-    torch.manual_seed(seed)
+    x, y, xv, yv, classes = cell_data(args["data"], per_class, seed)
     dim = x.shape[1]
     variants = [(b, r, p) for b in (True, False) for r in (True, False) for p in (0.0, 0.5)]
     models = [SwitchMlp(dim, 1024, classes, *v) for v in variants]
@@ -175,7 +174,7 @@ def train_ensemble(args):
         logits = torch.vmap(lambda p, b: functional_call(base, (p, b), (x, None)))(params, buffers)
         [(l.argmax(1) == y).float().mean().item() for l in logits]
     ensemble = time.perf_counter() - started
-    linear = train_cell({"cell": (("linear", True, False, 0.0), per_class, seed), "data": data,
+    linear = train_cell({"cell": (("linear", True, False, 0.0), per_class, seed), "data": args["data"],
                          "epochs": args["epochs"]})
     return ensemble + linear
 

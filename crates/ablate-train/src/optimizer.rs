@@ -68,9 +68,7 @@ impl HeadOptimizer {
 
 /// Adam (with L2 weight decay) as burn computes it, one pass per parameter.
 pub struct FusedAdam {
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
+    betas: AdamBetas,
     weight_decay: Option<f32>,
     moments: HashMap<ParamId, Moments>,
 }
@@ -85,9 +83,7 @@ struct Moments {
 impl FusedAdam {
     pub fn new(train: &TrainSpec) -> Self {
         Self {
-            beta_1: train.betas[0] as f32,
-            beta_2: train.betas[1] as f32,
-            epsilon: train.eps as f32,
+            betas: AdamBetas::of(train),
             weight_decay: (train.weight_decay > 0.0).then_some(train.weight_decay as f32),
             moments: HashMap::new(),
         }
@@ -112,11 +108,7 @@ impl FusedAdam {
         });
         moments.time += 1;
         adam_update(
-            &AdamBetas {
-                beta_1: self.beta_1,
-                beta_2: self.beta_2,
-                epsilon: self.epsilon,
-            },
+            &self.betas,
             moments.time,
             lr,
             self.weight_decay,
