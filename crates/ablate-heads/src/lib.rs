@@ -33,4 +33,4 @@ pub use dropout::{PairedDropout, keep_scale};
 pub use init::keyed_linear;
 pub use layers::HeadLayer;
 pub use sequential::{DropoutDraws, HeadConfig, SequentialHead};
-pub use stacked::{StackedDropout, StackedHead};
+pub use stacked::{StackedDropout, StackedHead, stacking_pays};

@@ -74,6 +74,15 @@ impl HeadConfig {
         Self::new(d_input, hidden, classes, variant.layers())
     }
 
+    /// A Linear's output width in this head.
+    pub fn width(&self, out: Width) -> usize {
+        match out {
+            Width::Hidden => self.hidden,
+            Width::Classes => self.classes,
+            Width::Fixed(n) => n,
+        }
+    }
+
     pub fn init(&self, seed: u64, device: &Device) -> SequentialHead {
         let mut width = self.d_input;
         let mut layers = Vec::with_capacity(self.layers.len());
@@ -82,11 +91,7 @@ impl HeadConfig {
         for (i, (name, layer)) in self.layers.iter().enumerate() {
             let built = match *layer {
                 Layer::Linear { out, bias } => {
-                    let out = match out {
-                        Width::Hidden => self.hidden,
-                        Width::Classes => self.classes,
-                        Width::Fixed(n) => n,
-                    };
+                    let out = self.width(out);
                     let linear = keyed_linear(name, width, out, bias, seed, device);
                     width = out;
                     HeadLayer::Linear(BlockedLinear::from_linear(linear))

@@ -531,6 +531,24 @@ impl StackedHead {
     }
 }
 
+/// Whether stacking heads of `config`'s layer list is faster than training them one at a time on
+/// `device`. On a device backend always: a head's step is a few dozen kernel launches whatever its
+/// size, so K heads per launch is up to K times less. On flex only when the first Linear is as
+/// narrow as [`WIDE_PRODUCT_MAX`] (a linear probe): its heads share one product, and its step is
+/// per-operation overhead that the stack pays once. A wider first Linear (model1's 1280 x 1024)
+/// already keeps gemm near its peak per head, so a stack of them is as fast per cell as one alone
+/// (measured: `ablate bench --no-grid`, docs/performance.md) and only makes fewer, larger units
+/// of work for the workers to share.
+pub fn stacking_pays(config: &HeadConfig, device: &Device) -> bool {
+    if !ablate_matmul::is_flex(device) {
+        return true;
+    }
+    matches!(
+        config.layers.first(),
+        Some((_, Layer::Linear { out, .. })) if config.width(*out) <= WIDE_PRODUCT_MAX
+    )
+}
+
 /// The widest first Linear whose heads multiply side by side ([`StackedHead::forward`]): the
 /// classes of a linear probe. Wider layers (a hidden layer of 1024) keep gemm busy per head.
 pub const WIDE_PRODUCT_MAX: usize = 64;
@@ -662,4 +680,44 @@ fn union_of(configs: &[HeadConfig]) -> (Vec<(String, Layer)>, Vec<Places>) {
         }
     }
     (union, places)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ablate_spec::Width;
+
+    fn config(layers: Vec<Layer>) -> HeadConfig {
+        let named = layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (format!("l{i}"), l))
+            .collect();
+        HeadConfig::new(1280, 1024, 4, named)
+    }
+
+    #[test]
+    fn on_flex_only_a_narrow_first_linear_stacks() {
+        let linear = |out| Layer::Linear { out, bias: true };
+        let flex = Device::flex();
+        let probe = config(vec![linear(Width::Classes)]);
+        let mlp = config(vec![
+            linear(Width::Hidden),
+            Layer::Relu,
+            Layer::BatchNorm,
+            linear(Width::Classes),
+        ]);
+        let bn_first = config(vec![Layer::BatchNorm, linear(Width::Classes)]);
+        assert!(stacking_pays(&probe, &flex));
+        assert!(stacking_pays(
+            &config(vec![linear(Width::Fixed(64))]),
+            &flex
+        ));
+        assert!(!stacking_pays(
+            &config(vec![linear(Width::Fixed(65))]),
+            &flex
+        ));
+        assert!(!stacking_pays(&mlp, &flex));
+        assert!(!stacking_pays(&bn_first, &flex));
+    }
 }

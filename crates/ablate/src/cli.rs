@@ -95,8 +95,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub cells: Option<PathBuf>,
     /// The most runs trained as one stacked model (cells of one seed, size and layer list; see
-    /// README, "Stacked cells"); 1, the default, trains every cell on its own; 0: as many as fit
-    /// in about 2 GiB per worker.
+    /// README, "Stacked cells"); 1 trains every cell on its own; 0: as many as fit in about 2 GiB
+    /// per worker. Default: 0 for the heads where stacking pays on the backend (on the CPU, linear
+    /// probes; on a GPU, every head), 1 for the others. The numbers are the same either way.
     #[arg(long)]
     pub stack: Option<u64>,
 }
@@ -174,7 +175,7 @@ pub struct SlurmArgs {
     /// An array of only the cells still missing from the results folder (and no features job).
     #[arg(long)]
     pub missing: bool,
-    /// Passed to every task's `ablate run --stack` (default: unstacked).
+    /// Passed to every task's `ablate run --stack` (default: `ablate run`'s).
     #[arg(long)]
     pub stack: Option<u64>,
 }
@@ -202,8 +203,8 @@ pub struct BenchArgs {
     /// Cells trained at once in the grid part (default: one per core).
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Stack size of the grid part, as `ablate run --stack` (default 1, unstacked; with `1` given
-    /// explicitly the stacked single-thread timings are skipped).
+    /// Stack size of the grid part, as `ablate run --stack` (default: `ablate run`'s; with `1`
+    /// given the stacked single-thread timings are skipped).
     #[arg(long)]
     pub stack: Option<u64>,
     /// The backend: `flex` (CPU, the default), `wgpu` or `cuda` (each needs a build with its feature).

@@ -92,8 +92,9 @@ pub struct Runner<'a> {
     pub device: Device,
     pub backend: &'static str,
     pub jobs: usize,
-    /// The most epoch-prefix groups one stack trains (`--stack`; 1: every group on its own);
-    /// `None`: as many as [`STACK_MEMORY`] holds.
+    /// The most epoch-prefix groups one stack trains (`--stack`; 1: every group on its own; 0:
+    /// as many as [`STACK_MEMORY`] holds); `None`: that many where stacking pays, else 1
+    /// ([`Runner::stack_limit`]).
     pub stack: Option<usize>,
 }
 
@@ -112,11 +113,7 @@ pub fn stack_row_bytes(config: &ablate_heads::HeadConfig, batch: usize) -> usize
     for (_, layer) in &config.layers {
         match *layer {
             ablate_spec::Layer::Linear { out, bias } => {
-                let out = match out {
-                    ablate_spec::Width::Hidden => config.hidden,
-                    ablate_spec::Width::Classes => config.classes,
-                    ablate_spec::Width::Fixed(n) => n,
-                };
+                let out = config.width(out);
                 params += width * out + if bias { out } else { 0 };
                 width = out;
             }
@@ -437,37 +434,59 @@ impl Runner<'_> {
 
 impl Runner<'_> {
     /// `cells` as the stacks this run trains: [`ablate_spec::stack_group_indices`], each cut into
-    /// pieces of at most `--stack` groups (or as many as [`STACK_MEMORY`] holds), the groups of
-    /// one piece of about the same epoch count (a row that is done leaves its stack, but the
-    /// stack runs to its longest row).
+    /// pieces of at most [`Runner::stack_limit`] groups, the groups of one piece of about the same
+    /// epoch count (a row that is done leaves its stack, but the stack runs to its longest row).
+    /// With several workers no piece is estimated at more than a quarter of one worker's share of
+    /// the run, so that the run does not end with one worker training a big stack alone.
     fn stacks(&self, cells: &[Cell]) -> Vec<Vec<Vec<Cell>>> {
         let train = &self.experiment.config.train;
         let epochs = |g: &Vec<Cell>| g.last().map_or(0, |c| train.for_variant(&c.head).epochs);
+        let cost = |g: &Vec<Cell>| {
+            g.last()
+                .map_or(0.0, |c| ablate_spec::shard::cell_cost(self.experiment, c))
+        };
+        let stacks: Vec<Vec<Vec<Cell>>> = ablate_spec::stack_group_indices(cells, train)
+            .into_iter()
+            .map(|stack| {
+                let mut groups: Vec<Vec<Cell>> = stack
+                    .into_iter()
+                    .map(|g| g.into_iter().map(|i| cells[i]).collect())
+                    .collect();
+                groups.sort_by_key(|g| std::cmp::Reverse(epochs(g)));
+                groups
+            })
+            .collect();
+        // A stack's cost is taken as its groups' sum, what they cost one at a time: an upper
+        // bound, so the cap errs towards smaller pieces.
+        let total: f64 = stacks.iter().flatten().map(cost).sum();
+        let cap = if self.jobs > 1 {
+            total / (4 * self.jobs) as f64
+        } else {
+            f64::INFINITY
+        };
         let mut out = Vec::new();
-        for stack in ablate_spec::stack_group_indices(cells, train) {
-            let mut groups: Vec<Vec<Cell>> = stack
-                .into_iter()
-                .map(|g| g.into_iter().map(|i| cells[i]).collect())
-                .collect();
-            groups.sort_by_key(|g| std::cmp::Reverse(epochs(g)));
+        for groups in stacks {
             let limit = self.stack_limit(&groups[0][0]).max(1);
-            let mut rest = groups.into_iter().peekable();
-            while rest.peek().is_some() {
-                out.push(rest.by_ref().take(limit).collect());
+            let mut piece: Vec<Vec<Cell>> = Vec::new();
+            let mut piece_cost = 0.0;
+            for group in groups {
+                let group_cost = cost(&group);
+                if !piece.is_empty() && (piece.len() == limit || piece_cost + group_cost > cap) {
+                    out.push(std::mem::take(&mut piece));
+                    piece_cost = 0.0;
+                }
+                piece_cost += group_cost;
+                piece.push(group);
             }
+            out.push(piece);
         }
         out
     }
 
-    /// The most groups one stack of `cell`'s kind trains.
+    /// The most groups one stack of `cell`'s kind trains: `--stack N` if given (0: as many as
+    /// [`STACK_MEMORY`] holds); by default as many as that where stacking pays on this backend
+    /// ([`ablate_heads::stacking_pays`]: on flex, linear probes), else 1.
     fn stack_limit(&self, cell: &Cell) -> usize {
-        // Unstacked unless asked: on the forum grid's seed-0 slice (2 cores) the stacked run took
-        // 337 s against 192 s one cell at a time (model1's big stacks left one worker idle, and
-        // stacking does not speed up its products); see docs/performance.md.
-        let Some(n) = self.stack else { return 1 };
-        if n != 0 {
-            return n;
-        }
         let train = &self.experiment.config.train;
         let config = ablate_train::head_config(
             &cell.head,
@@ -475,7 +494,14 @@ impl Runner<'_> {
             self.features.dim(),
             self.features.num_classes,
         );
-        STACK_MEMORY / stack_row_bytes(&config, train.for_variant(&cell.head).batch_size).max(1)
+        let memory = STACK_MEMORY
+            / stack_row_bytes(&config, train.for_variant(&cell.head).batch_size).max(1);
+        match self.stack {
+            Some(0) => memory,
+            Some(n) => n,
+            None if ablate_heads::stacking_pays(&config, &self.device) => memory,
+            None => 1,
+        }
     }
 
     /// Trains a stack of epoch-prefix groups of frozen-backbone cells (one seed and size: one

@@ -1,7 +1,10 @@
 //! The device path, on burn's wgpu backend (a Vulkan device: Mesa's software lavapipe on a machine
 //! without a GPU, as in CI). It shares burn's cubecl runtime, fusion and kernels with cuda, so it
 //! runs what a GPU runs: lazy execution, device memory, burn's Adam instead of the host's fused one,
-//! uncut products, whole batches through the backbone, other reduction orders.
+//! uncut products, whole batches through the backbone, other reduction orders. By default a
+//! device run stacks every head (`ablate_heads::stacking_pays`), flex only the linear probes, so
+//! the grid below holds the stacked device path (its tensor-form Adam included) to the agreement
+//! rule.
 //!
 //! The agreement test, stated: the same grid on the same features (8 head variants of model1 and
 //! model2, 2 sizes, 3 seeds, 5 epochs; every cell with the same initial weights, batches and

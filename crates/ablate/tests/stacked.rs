@@ -57,38 +57,53 @@ fn stacked_and_unstacked_runs_record_the_same_numbers() {
     let listed = s.ablate(&["grid", "stacks.toml"]);
     let summary = String::from_utf8_lossy(&listed.stderr).to_string();
     assert!(summary.contains("stacks of up to"), "{summary}");
-    // `--stack 0`: stacks as large as memory allows; 1 (the default): every cell alone.
-    for (out, stack) in [("alone", "1"), ("stacked", "0")] {
-        let o = s.ablate(&[
+    // `--stack 1`: every cell alone; 0: every head stacked, as large as memory allows; no flag:
+    // the default (on flex the linear probes stacked, model1 alone). Two workers, so the stacks
+    // are also cut into pieces that keep both busy.
+    for (out, stack) in [
+        ("alone", Some("1")),
+        ("stacked", Some("0")),
+        ("default", None),
+    ] {
+        let mut args = vec![
             "run",
             "stacks.toml",
             "--out",
             out,
-            "--stack",
-            stack,
+            "--jobs",
+            "2",
             "--no-report",
-        ]);
+        ];
+        if let Some(n) = stack {
+            args.extend(["--stack", n]);
+        }
+        let o = s.ablate(&args);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let alone = csv_without(&s.path("alone/stacks/runs.csv"), &["seconds"]);
-    let stacked = csv_without(&s.path("stacked/stacks/runs.csv"), &["seconds"]);
     assert!(alone.len() > 40, "{} rows", alone.len());
-    assert_eq!(alone, stacked);
-    assert_eq!(
-        s.read("alone/stacks/epochs.csv"),
-        s.read("stacked/stacks/epochs.csv")
-    );
+    for other in ["stacked", "default"] {
+        let runs = csv_without(&s.path(&format!("{other}/stacks/runs.csv")), &["seconds"]);
+        assert_eq!(alone, runs, "{other}");
+        assert_eq!(
+            s.read("alone/stacks/epochs.csv"),
+            s.read(&format!("{other}/stacks/epochs.csv")),
+            "{other}"
+        );
+    }
     let mut compared = 0;
     for entry in std::fs::read_dir(s.path("alone/stacks/cells")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap();
-        let other = s.path("stacked/stacks/cells").join(name);
-        assert_eq!(
-            record_without_time(&path),
-            record_without_time(&other),
-            "{}",
-            name.to_string_lossy()
-        );
+        for other in ["stacked", "default"] {
+            let other = s.path(&format!("{other}/stacks/cells")).join(name);
+            assert_eq!(
+                record_without_time(&path),
+                record_without_time(&other),
+                "{}",
+                other.display()
+            );
+        }
         compared += 1;
     }
     assert_eq!(compared, alone.len() - 1, "a record per cell");

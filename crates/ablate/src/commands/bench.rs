@@ -202,7 +202,8 @@ pub fn bench(args: &BenchArgs) -> Result<ExitCode> {
         summary.total,
         args.grid_epochs,
         match args.stack {
-            None | Some(1) => "unstacked".to_string(),
+            None => "stacked where it pays".to_string(),
+            Some(1) => "unstacked".to_string(),
             Some(0) => "stacked".to_string(),
             Some(n) => format!("stacks of up to {n}"),
         },
