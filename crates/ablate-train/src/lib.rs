@@ -23,6 +23,7 @@ mod error;
 mod evaluate;
 mod finetune;
 mod finetune_cell;
+mod fused_mlp;
 mod host_reads;
 mod images;
 mod optimizer;
