@@ -107,28 +107,19 @@ impl BatchNorm1d {
         let centered = input - mean.clone();
         let var = centered.clone().square().mean_dim(0);
         let output = self.affine(centered / var.clone().add_scalar(self.epsilon).sqrt());
-        self.update_running(
-            mean.detach().squeeze_dim::<1>(0),
-            var.detach().squeeze_dim::<1>(0),
-            batch,
-        );
-        output
-    }
 
-    /// Moves the running statistics towards one training batch's per-feature `mean` and biased
-    /// `var` (`[features]`, on the training device), PyTorch's way: the unbiased variance, momentum
-    /// `m`. Training's one update, shared with the trainer's hand-written model1 step.
-    pub fn update_running(&self, mean: Tensor<1>, var: Tensor<1>, batch: usize) {
-        let device = mean.device();
+        let device = output.device();
         let m = self.momentum;
         let unbiased = batch as f64 / (batch.saturating_sub(1).max(1)) as f64;
-        let var = var.mul_scalar(unbiased);
+        let mean = mean.detach().squeeze_dim::<1>(0);
+        let var = var.detach().squeeze_dim::<1>(0).mul_scalar(unbiased);
         let running_mean = self.running_mean.value_sync().to_device(&device);
         let running_var = self.running_var.value_sync().to_device(&device);
         self.running_mean
             .update((running_mean.mul_scalar(1.0 - m) + mean.mul_scalar(m)).detach());
         self.running_var
             .update((running_var.mul_scalar(1.0 - m) + var.mul_scalar(m)).detach());
+        output
     }
 }
 

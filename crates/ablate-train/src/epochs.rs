@@ -28,33 +28,6 @@ pub(crate) trait TrainStep: Sized {
     fn step(self, grads: Gradients) -> Self;
     /// Eval-mode val loss and accuracy at the end of an epoch (on the plain device).
     fn validate(self, device: &Device) -> (Self, Evaluation);
-    /// One training step on the training rows `batch` against one-hot `targets`: the stepped
-    /// learner, the batch's loss and claim A's reading (on the plain device). Burn's autodiff
-    /// ([`autodiff_step`]) unless a regime has a faster way to the same numbers.
-    fn train_step(
-        self,
-        batch: &[usize],
-        draws: &StepDraws,
-        targets: Tensor<2>,
-        device: &Device,
-    ) -> (Self, Tensor<1>, Option<Tensor<1>>) {
-        autodiff_step(self, batch, draws, targets, device)
-    }
-}
-
-/// [`TrainStep::train_step`] through burn's autodiff: forward, loss, backward, optimizer step.
-pub(crate) fn autodiff_step<S: TrainStep>(
-    learner: S,
-    batch: &[usize],
-    draws: &StepDraws,
-    targets: Tensor<2>,
-    device: &Device,
-) -> (S, Tensor<1>, Option<Tensor<1>>) {
-    let logits = learner.forward(batch, draws, device);
-    let loss = cross_entropy(logits, targets);
-    let grads = loss.backward();
-    let bias_grad = bias_grad_max(learner.head(), &grads);
-    (learner.step(grads), loss.inner(), bias_grad)
 }
 
 /// What the training split and the step's draws look like.
@@ -115,11 +88,13 @@ pub(crate) fn run_epochs<S: TrainStep>(
                 },
                 train_device,
             );
+            let logits = learner.forward(batch, &draws, train_device);
             let targets = one_hot(schedule.labels, batch, schedule.classes, train_device);
-            let (stepped, loss, bias_grad) =
-                learner.train_step(batch, &draws, targets, train_device);
-            readings.push(step, loss, bias_grad);
-            learner = stepped;
+            let loss = cross_entropy(logits, targets);
+            let grads = loss.backward();
+            let bias_grad = bias_grad_max(learner.head(), &grads);
+            readings.push(step, loss.inner(), bias_grad);
+            learner = learner.step(grads);
         }
         let EpochSummary {
             loss_sum,
@@ -148,7 +123,7 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
 
 /// The largest |gradient| of the head's pre-BN biases in one step (claim A's measurement), on the
 /// device; `None` when the head has no such bias.
-pub(crate) fn bias_grad_max(head: &SequentialHead, grads: &Gradients) -> Option<Tensor<1>> {
+fn bias_grad_max(head: &SequentialHead, grads: &Gradients) -> Option<Tensor<1>> {
     let maxima: Vec<Tensor<1>> = head
         .biases_before_bn()
         .into_iter()

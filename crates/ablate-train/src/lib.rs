@@ -23,7 +23,6 @@ mod error;
 mod evaluate;
 mod finetune;
 mod finetune_cell;
-mod fused_mlp;
 mod host_reads;
 mod images;
 mod optimizer;

@@ -11,10 +11,9 @@ use burn::optim::{GradientsParams, LBFGSConfig, LineSearchFn};
 use burn::tensor::{Device, Gradients, Tensor};
 
 use crate::draws::StepDraws;
-use crate::epochs::{Schedule, TrainStep, autodiff_step, cross_entropy, one_hot, run_epochs};
+use crate::epochs::{Schedule, TrainStep, cross_entropy, one_hot, run_epochs};
 use crate::error::TrainError;
 use crate::evaluate::{Evaluation, evaluate, evaluate_with_refit};
-use crate::fused_mlp::FusedMlp;
 use crate::optimizer;
 use crate::source::{BatchSource, Split};
 
@@ -112,43 +111,17 @@ struct FrozenStep<'a, S: BatchSource> {
     optim: optimizer::HeadOptimizer,
     lr: f64,
     source: &'a S,
-    /// model1 on flex: the hand-written step, the same numbers without burn's graph.
-    fused: Option<FusedMlp>,
-}
-
-impl<S: BatchSource> FrozenStep<'_, S> {
-    /// The batch's features on `device`, with the backbone's own dropout on them.
-    fn inputs(&self, batch: &[usize], draws: &StepDraws, device: &Device) -> Tensor<2> {
-        let x = self.source.rows(Split::Train, batch, device);
-        match &draws.input_mask {
-            // The draws live on the training device; the hand-written step multiplies on the plain one.
-            Some(mask) if device.is_autodiff() => x * mask.clone(),
-            Some(mask) => x * mask.clone().inner(),
-            None => x,
-        }
-    }
 }
 
 impl<S: BatchSource> TrainStep for FrozenStep<'_, S> {
     fn forward(&self, batch: &[usize], draws: &StepDraws, device: &Device) -> Tensor<2> {
-        let x = self.inputs(batch, draws, device);
-        self.head.forward(x, Some(&draws.head_dropout))
-    }
-
-    fn train_step(
-        mut self,
-        batch: &[usize],
-        draws: &StepDraws,
-        targets: Tensor<2>,
-        device: &Device,
-    ) -> (Self, Tensor<1>, Option<Tensor<1>>) {
-        let Some(fused) = self.fused.filter(|f| f.takes(batch.len())) else {
-            return autodiff_step(self, batch, draws, targets, device);
+        let x = self.source.rows(Split::Train, batch, device);
+        let x = match &draws.input_mask {
+            // The backbone's own dropout on the pooled features.
+            Some(mask) => x * mask.clone(),
+            None => x,
         };
-        let x = self.inputs(batch, draws, &device.clone().inner());
-        let done = fused.step(&self.head, x, draws.head_dropout.first(), targets, device);
-        self.head = self.optim.step(self.lr, self.head, done.grads);
-        (self, done.loss, done.bias_grad_max)
+        self.head.forward(x, Some(&draws.head_dropout))
     }
 
     fn head(&self) -> &SequentialHead {
@@ -189,7 +162,6 @@ fn train_steps(
         head_dropouts: head.dropout_draws(),
     };
     let step = FrozenStep {
-        fused: FusedMlp::of(&head, train_device),
         head,
         optim: optimizer::HeadOptimizer::new(settings, train_device),
         lr: settings.lr,
