@@ -5,7 +5,8 @@
 #   1. the 81-cell grid of `ablate bench` (8 mlp variants + linear, 25/100/1000 per class, 3 seeds,
 #      20 epochs, val after every epoch) on one synthetic features file of the forum's shape, 2 at
 #      once on one thread each: ablate as it runs by default (linear probes stacked, the mlp cells
-#      one at a time) and with every head stacked (`--stack 0`), PyTorch eager one cell at a time,
+#      one at a time), with every head stacked (`--stack 0`) and with none (`--stack 1`), PyTorch
+#      eager one cell at a time,
 #      and PyTorch's model ensembling (`torch.func` + `vmap`, the 8 mlp cells of a size and seed as
 #      one ensemble);
 #   2. lite0 features at 224 px of 1200 Fashion-MNIST images (200 train + 100 t10k per class), 2 threads
@@ -53,15 +54,21 @@ t1=$(now)
 "$ABLATE_BIN" run "$tmp/grid.toml" --out "$tmp/stacked" --report "$tmp/report-stacked" --jobs 2 --stack 0 >"$tmp/run-stacked.log" 2>&1 \
   || { cat "$tmp/run-stacked.log"; exit 1; }
 t2=$(now)
+# Every cell on its own, the path before stacking: how much of the default's figure is stacking.
+"$ABLATE_BIN" run "$tmp/grid.toml" --out "$tmp/alone" --report "$tmp/report-alone" --jobs 2 --stack 1 >"$tmp/run-alone.log" 2>&1 \
+  || { cat "$tmp/run-alone.log"; exit 1; }
+t2b=$(now)
 "$venv/bin/python" scripts/bench_pytorch.py grid "$tmp/features.safetensors" --jobs 2
 t3=$(now)
 "$venv/bin/python" scripts/bench_pytorch.py grid "$tmp/features.safetensors" --jobs 2 --vmap
 t4=$(now)
-ablate_grid=$(secs "$t0" "$t1"); ablate_stacked=$(secs "$t1" "$t2")
-torch_grid=$(secs "$t2" "$t3"); torch_vmap=$(secs "$t3" "$t4")
-# The two ablate runs record the same numbers (the stacked path's promise, tested in CI too).
-cmp -s "$tmp/results/bench-grid/epochs.csv" "$tmp/stacked/bench-grid/epochs.csv" \
-  && echo "ablate default and --stack 0 epochs.csv: identical" || echo "ablate default and --stack 0 epochs.csv DIFFER"
+ablate_grid=$(secs "$t0" "$t1"); ablate_stacked=$(secs "$t1" "$t2"); ablate_alone=$(secs "$t2" "$t2b")
+torch_grid=$(secs "$t2b" "$t3"); torch_vmap=$(secs "$t3" "$t4")
+# The three ablate runs record the same numbers (the stacked path's promise, tested in CI too).
+for other in stacked alone; do
+  cmp -s "$tmp/results/bench-grid/epochs.csv" "$tmp/$other/bench-grid/epochs.csv" \
+    && echo "ablate default and $other epochs.csv: identical" || echo "ablate default and $other epochs.csv DIFFER"
+done
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
 if [ "${1:-}" = grid ]; then
@@ -72,6 +79,7 @@ if [ "${1:-}" = grid ]; then
   echo "| PyTorch torch.func + vmap, 8 mlp cells per ensemble | ${torch_vmap} | $(ratio "$torch_grid" "$torch_vmap") |"
   echo "| ablate, default (linear probes stacked, mlp cells one at a time) | ${ablate_grid} | $(ratio "$torch_grid" "$ablate_grid") |"
   echo "| ablate, every head stacked (--stack 0) | ${ablate_stacked} | $(ratio "$torch_grid" "$ablate_stacked") |"
+  echo "| ablate, every cell on its own (--stack 1) | ${ablate_alone} | $(ratio "$torch_grid" "$ablate_alone") |"
   exit 0
 fi
 
