@@ -189,8 +189,7 @@ impl Runner<'_> {
         // `par_iter` would split the list in halves and start one worker on the smallest), so the
         // grid ends with small ones, not with one big one.
         let mut stacks = self.stacks(&missing);
-        let group_cost = |g: &Vec<Cell>| g.last().map_or(0.0, cost);
-        let stack_cost = |s: &Vec<Vec<Cell>>| s.iter().map(group_cost).sum::<f64>();
+        let stack_cost = |s: &Vec<Vec<Cell>>| s.iter().map(|g| self.group_cost(g)).sum::<f64>();
         stacks.sort_by(|a, b| stack_cost(b).total_cmp(&stack_cost(a)));
 
         let progress = GridProgress::new(&missing.iter().map(cost).collect::<Vec<_>>());
@@ -441,10 +440,6 @@ impl Runner<'_> {
     fn stacks(&self, cells: &[Cell]) -> Vec<Vec<Vec<Cell>>> {
         let train = &self.experiment.config.train;
         let epochs = |g: &Vec<Cell>| g.last().map_or(0, |c| train.for_variant(&c.head).epochs);
-        let cost = |g: &Vec<Cell>| {
-            g.last()
-                .map_or(0.0, |c| ablate_spec::shard::cell_cost(self.experiment, c))
-        };
         let stacks: Vec<Vec<Vec<Cell>>> = ablate_spec::stack_group_indices(cells, train)
             .into_iter()
             .map(|stack| {
@@ -458,7 +453,7 @@ impl Runner<'_> {
             .collect();
         // A stack's cost is taken as its groups' sum, what they cost one at a time: an upper
         // bound, so the cap errs towards smaller pieces.
-        let total: f64 = stacks.iter().flatten().map(cost).sum();
+        let total: f64 = stacks.iter().flatten().map(|g| self.group_cost(g)).sum();
         let cap = if self.jobs > 1 {
             total / (4 * self.jobs) as f64
         } else {
@@ -470,7 +465,7 @@ impl Runner<'_> {
             let mut piece: Vec<Vec<Cell>> = Vec::new();
             let mut piece_cost = 0.0;
             for group in groups {
-                let group_cost = cost(&group);
+                let group_cost = self.group_cost(&group);
                 if !piece.is_empty() && (piece.len() == limit || piece_cost + group_cost > cap) {
                     out.push(std::mem::take(&mut piece));
                     piece_cost = 0.0;
@@ -481,6 +476,13 @@ impl Runner<'_> {
             out.push(piece);
         }
         out
+    }
+
+    /// The estimated cost of one epoch-prefix group: its longest cell's, the run it trains.
+    fn group_cost(&self, group: &[Cell]) -> f64 {
+        group
+            .last()
+            .map_or(0.0, |c| ablate_spec::shard::cell_cost(self.experiment, c))
     }
 
     /// The most groups one stack of `cell`'s kind trains: `--stack N` if given (0: as many as
